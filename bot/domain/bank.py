@@ -1,0 +1,250 @@
+"""The question bank: the schema of a question and the YAML loader that reports file:line:field.
+
+A bank file is a YAML mapping with one key, ``questions``, holding a list of questions. Every
+error is reported with the file, the line of the offending node and the field path, and a file
+with any error contributes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+#: Files in a bank directory that hold something other than questions.
+NON_QUESTION_FILES = frozenset({"coverage.yaml"})
+#: Every rubric's weights add up to this, so scores of different questions compare.
+RUBRIC_TOTAL_WEIGHT = 10
+ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+MAX_KEY_POINT_WORDS = 25
+
+
+class Difficulty(StrEnum):
+    BEGINNER = "beginner"
+    INTERMEDIATE = "intermediate"
+    ADVANCED = "advanced"
+
+    @property
+    def rank(self) -> int:
+        return list(Difficulty).index(self)
+
+
+class KeyPoint(BaseModel):
+    """One checkable idea of the rubric."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(min_length=3)
+    weight: int = Field(ge=1, le=RUBRIC_TOTAL_WEIGHT)
+
+    @field_validator("text")
+    @classmethod
+    def _one_short_idea(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if len(value.split()) > MAX_KEY_POINT_WORDS:
+            raise ValueError(f"a key point has at most {MAX_KEY_POINT_WORDS} words")
+        return value
+
+
+class Question(BaseModel):
+    """A bank question as written in YAML."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=ID_PATTERN, max_length=80)
+    topic: str = Field(pattern=ID_PATTERN, max_length=60)
+    difficulty: Difficulty
+    prompt: str = Field(min_length=10, max_length=2000)
+    reference: str = Field(min_length=20, max_length=4000)
+    key_points: tuple[KeyPoint, ...] = Field(min_length=1, max_length=8)
+    tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @field_validator("prompt", "reference")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _weights_add_up(self) -> Question:
+        total = sum(point.weight for point in self.key_points)
+        if total != RUBRIC_TOTAL_WEIGHT:
+            raise ValueError(
+                f"key_points weights add up to {total}; they must add up to {RUBRIC_TOTAL_WEIGHT}"
+            )
+        return self
+
+    @property
+    def content_hash(self) -> str:
+        """A stable hash of everything a grade depends on; an edit makes a new version."""
+        payload = self.model_dump(mode="json", include={"prompt", "reference", "key_points"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class BankFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    questions: list[Question] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class BankError:
+    """One problem in a bank file, located as precisely as the YAML allows."""
+
+    path: Path
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class BankValidationError(Exception):
+    """Raised when a bank cannot be loaded; carries every error found."""
+
+    def __init__(self, errors: Sequence[BankError]):
+        self.errors = list(errors)
+        super().__init__("\n".join(str(error) for error in self.errors))
+
+
+@dataclass(frozen=True)
+class Bank:
+    questions: tuple[Question, ...]
+
+    def by_id(self) -> dict[str, Question]:
+        return {question.id: question for question in self.questions}
+
+    def topics(self) -> list[str]:
+        return sorted({question.topic for question in self.questions})
+
+
+def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """Walk a composed YAML node along a pydantic error location; return a 1-based line."""
+    if node is None:
+        return None
+    best = node.start_mark.line + 1
+    for step in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next(
+                (value for key, value in node.value if getattr(key, "value", None) == step), None
+            )
+            if child is None:
+                break
+            node = child
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            if step >= len(node.value):
+                break
+            node = node.value[step]
+        else:
+            break
+        best = node.start_mark.line + 1
+    return best
+
+
+def _field_name(loc: Sequence[int | str], data: Any) -> str:
+    """Render a location like ``questions[3].key_points[0].weight`` with the question id."""
+    parts: list[str] = []
+    cursor = data
+    for step in loc:
+        if isinstance(step, int):
+            label = f"[{step}]"
+            if isinstance(cursor, list) and step < len(cursor):
+                cursor = cursor[step]
+                if isinstance(cursor, dict) and "id" in cursor and "prompt" in cursor:
+                    label = f"[{step}](id={cursor['id']})"
+            parts.append(label)
+        else:
+            parts.append(f".{step}" if parts else str(step))
+            cursor = cursor.get(step) if isinstance(cursor, dict) else None
+    return "".join(parts)
+
+
+def parse_bank_file(path: Path) -> tuple[list[Question], list[BankError]]:
+    """Parse one file; on any error return no questions and every error found."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [BankError(path, None, "", f"cannot read file: {exc}")]
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        return [], [BankError(path, line, "", f"invalid YAML: {problem}")]
+    if not isinstance(data, dict):
+        return [], [BankError(path, 1, "", "expected a mapping with a 'questions' list")]
+    try:
+        bank_file = BankFile.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            BankError(path, _line_of(node, err["loc"]), _field_name(err["loc"], data), err["msg"])
+            for err in exc.errors()
+        ]
+        return [], errors
+    return bank_file.questions, []
+
+
+def bank_files(directories: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for directory in directories:
+        if directory.is_file():
+            files.append(directory)
+            continue
+        files.extend(
+            path
+            for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+            if path.name not in NON_QUESTION_FILES
+        )
+    return files
+
+
+def load_bank(*directories: Path, builtin_ids: frozenset[str] = frozenset()) -> Bank:
+    """Load and validate every bank file; raise BankValidationError listing all problems.
+
+    ``builtin_ids`` names ids that a custom bank may not reuse.
+    """
+    errors: list[BankError] = []
+    questions: list[Question] = []
+    seen: dict[str, Path] = {}
+    for path in bank_files(directories):
+        if not path.exists():
+            errors.append(BankError(path, None, "", "no such file or directory"))
+            continue
+        parsed, file_errors = parse_bank_file(path)
+        errors.extend(file_errors)
+        node = yaml.compose(path.read_text(encoding="utf-8")) if parsed else None
+        for index, question in enumerate(parsed):
+            line = _line_of(node, ["questions", index, "id"])
+            if question.id in builtin_ids:
+                errors.append(
+                    BankError(path, line, "id", f"'{question.id}' is already a built-in question id")
+                )
+            elif question.id in seen:
+                errors.append(
+                    BankError(path, line, "id", f"duplicate id '{question.id}' (also in {seen[question.id]})")
+                )
+            else:
+                seen[question.id] = path
+                questions.append(question)
+    for directory in directories:
+        if not directory.exists():
+            errors.append(BankError(directory, None, "", "no such file or directory"))
+    if errors:
+        raise BankValidationError(errors)
+    return Bank(tuple(questions))
+
+
+def normalise_prompt(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower()).strip()

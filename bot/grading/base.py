@@ -1,0 +1,68 @@
+"""The grader port: what every grader receives, what it returns, and the errors it may raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from bot.domain.bank import KeyPoint, Question
+from bot.domain.rubric import FactualError, KeyPointVerdict
+
+
+@dataclass(frozen=True)
+class GradingItem:
+    """What a grader needs of a question. ``key_points`` may be empty (reference-only grading)."""
+
+    prompt: str
+    reference: str
+    key_points: tuple[KeyPoint, ...] = ()
+    question_id: str = ""
+    version: str = ""
+
+    @classmethod
+    def from_question(cls, question: Question) -> GradingItem:
+        return cls(
+            prompt=question.prompt,
+            reference=question.reference,
+            key_points=question.key_points,
+            question_id=question.id,
+            version=question.content_hash,
+        )
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A grade: the score (0-100, computed in code), the evidence behind it and its provenance."""
+
+    score: int
+    verdicts: tuple[KeyPointVerdict, ...]
+    feedback: str
+    grader: str
+    model: str = ""
+    provisional: bool = False
+    factual_errors: tuple[FactualError, ...] = ()
+    flags: tuple[str, ...] = ()
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    details: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.score <= 100:
+            raise ValueError(f"score must be within 0-100, got {self.score}")
+
+
+class GradingError(Exception):
+    """A grader could not grade this answer and retrying will not help."""
+
+
+class TransientGradingError(GradingError):
+    """A grader failed for a reason that may pass: timeout, rate limit, 5xx, malformed output."""
+
+
+@runtime_checkable
+class Grader(Protocol):
+    """Anything that grades an answer against a question's reference and rubric."""
+
+    name: str
+
+    async def grade(self, item: GradingItem, answer: str) -> Grade: ...
