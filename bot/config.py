@@ -1,0 +1,118 @@
+"""The one typed configuration object, read from the environment and `.env` (see .env.example)."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/interview-bot.db"
+HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def validate_timezone(name: str) -> str:
+    """Return the IANA name if zoneinfo knows it; raise ValueError naming it otherwise."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone '{name}' (use an IANA name such as Europe/Berlin)") from exc
+    return name
+
+
+def validate_post_time(value: str) -> str:
+    if not HHMM.match(value):
+        raise ValueError(f"'{value}' is not a time of day as HH:MM (24-hour)")
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment. Each field is documented in .env.example."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    questions_dir: Path = Path("questions")
+    custom_questions_dir: Path | None = None
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    grading_model: str = "gpt-4o-mini"
+    grading_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    grading_max_tokens: int = Field(default=900, ge=100, le=8000)
+    grading_concurrency: int = Field(default=4, ge=1, le=64)
+    grading_max_attempts: int = Field(default=4, ge=1, le=10)
+
+    default_timezone: str = "UTC"
+    default_post_time: str = "09:00"
+    default_answer_window_minutes: int = Field(default=23 * 60, ge=5, le=7 * 24 * 60)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_port: int = Field(default=3000, ge=1, le=65535)
+    discord_token: SecretStr | None = None
+
+    log_level: str = "INFO"
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+    @field_validator("default_post_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        return validate_post_time(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept the plain forms people paste and pick the async driver for them."""
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @cached_property
+    def chat_adapters(self) -> list[str]:
+        """The chat platforms whose tokens are configured."""
+        adapters = []
+        if self.slack_bot_token and self.slack_signing_secret:
+            adapters.append("slack")
+        if self.discord_token:
+            adapters.append("discord")
+        return adapters
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message is one line per variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning validation errors into one line per environment variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {message}")
+        raise ConfigError("; ".join(lines)) from None

@@ -1,0 +1,51 @@
+"""Scripted graders for service tests: deterministic scores, injectable failures and pauses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from bot.domain.rubric import Coverage, KeyPointVerdict, score_verdicts
+from bot.grading.base import Grade, GradingError, GradingItem, TransientGradingError
+
+
+class ScriptedGrader:
+    """Covers every key point whose first word appears in the answer; can fail or pause on cue."""
+
+    def __init__(self, name: str = "scripted", *, failures: list[Exception] | None = None):
+        self.name = name
+        self.calls: list[str] = []
+        self.failures: deque[Exception] = deque(failures or [])
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def grade(self, item: GradingItem, answer: str) -> Grade:
+        self.calls.append(answer)
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failures:
+            raise self.failures.popleft()
+        text = answer.lower()
+        verdicts = tuple(
+            KeyPointVerdict(
+                point.text,
+                Coverage.COVERED if point.text.split()[0].lower() in text else Coverage.MISSING,
+            )
+            for point in item.key_points
+        )
+        return Grade(
+            score=score_verdicts(item.key_points, verdicts),
+            verdicts=verdicts,
+            feedback="scripted",
+            grader=self.name,
+            model="scripted-1",
+        )
+
+
+def transient(n: int) -> list[Exception]:
+    return [TransientGradingError(f"flaky {i}") for i in range(n)]
+
+
+def permanent() -> list[Exception]:
+    return [GradingError("bad request")]
