@@ -24,6 +24,8 @@ import bot.storage.models  # noqa: F401
 from bot.clock import ManualClock
 from bot.storage.db import create_engine, session_factory
 
+pytest_plugins = ["tests.world"]
+
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 
 

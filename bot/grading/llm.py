@@ -209,18 +209,42 @@ def _sentences(answer: str) -> list[str]:
     return [part for part in re.split(r"(?<=[.!?])\s+|\n+", answer) if part.strip()]
 
 
+#: A sentence of at most this many words is "terse"; runs of terse sentences are lists.
+TERSE_WORDS = 4
+
+
+def _is_terse(sentence: str) -> bool:
+    return len(re.findall(r"\w+", sentence)) <= TERSE_WORDS
+
+
+def _in_terse_run(index: int, sentences: Sequence[str]) -> bool:
+    """A terse sentence with at least two terse neighbours (within two places): a bullet list."""
+    if not _is_terse(sentences[index]):
+        return False
+    nearby = range(max(0, index - 2), min(len(sentences), index + 3))
+    return sum(1 for other in nearby if other != index and _is_terse(sentences[other])) >= 2
+
+
 def evidence_is_keyword_list(evidence: str, answer: str) -> bool:
-    """Whether the sentences of the answer that hold the evidence are keyword lists."""
+    """Whether the sentences of the answer that hold the evidence are keyword lists.
+
+    A holding sentence counts as a list when it is one (:func:`looks_like_keyword_list`) or when
+    it is a terse fragment among other terse fragments (bullets of bare terms).
+    """
     parts = _evidence_parts(evidence)
     if not parts:
         return False
+    sentences = _sentences(answer)
     holding = [
-        sentence
-        for sentence in _sentences(answer)
+        index
+        for index, sentence in enumerate(sentences)
         if f" {parts[0]} " in f" {normalise_for_match(sentence)} "
     ]
     if holding:
-        return all(looks_like_keyword_list(sentence) for sentence in holding)
+        return all(
+            looks_like_keyword_list(sentences[index]) or _in_terse_run(index, sentences)
+            for index in holding
+        )
     return looks_like_keyword_list(evidence)
 
 
@@ -294,7 +318,7 @@ class LLMGrader:
             item.prompt, item.reference, key_points, answer, limit=self.max_answer_chars
         )
         reply, usage = await self._ask(prompt.messages, len(key_points))
-        grade = await self._score(item, key_points, text, reply, usage, truncated)
+        grade = await self._score(item, key_points, text, reply, usage, truncated, answer)
         if self.cache is not None:
             await self.cache.put(key, grade)
         return grade
@@ -375,6 +399,7 @@ class LLMGrader:
         reply: JudgeReply,
         usage: tuple[int, int],
         truncated: bool,
+        full_answer: str,
     ) -> Grade:
         verdicts: list[KeyPointVerdict] = []
         rejected = 0
@@ -403,7 +428,7 @@ class LLMGrader:
 
         flags: list[str] = []
         details: dict[str, float] = {"rejected_evidence": float(rejected)}
-        injection = detect_injection(answer)
+        injection = detect_injection(full_answer)
         if injection:
             flags.append(FLAG_INJECTION)
             details["injection_patterns"] = float(len(injection))
@@ -412,7 +437,7 @@ class LLMGrader:
         if truncated:
             flags.append(FLAG_TRUNCATED)
         if self.relatedness is not None:
-            value = self.relatedness(item, answer)
+            value = self.relatedness(item, full_answer)
             if inspect.isawaitable(value):
                 value = await value
             relatedness = max(0.0, min(1.0, float(value)))

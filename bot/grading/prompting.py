@@ -25,7 +25,8 @@ from bot.domain.bank import KeyPoint
 
 #: Longest answer sent to the judge; longer answers are truncated with a note.
 MAX_ANSWER_CHARS = 4000
-TRUNCATION_NOTE = "[answer truncated by the grader at {limit} characters]"
+#: Placed after the closing delimiter, outside the candidate's text, when an answer was cut.
+TRUNCATION_NOTE = "(The answer above was truncated to its first {limit} characters.)"
 #: Used when a question has no rubric: the judge checks agreement with the reference as a whole.
 REFERENCE_KEY_POINT = KeyPoint(text="Agrees with the reference answer", weight=10)
 
@@ -197,8 +198,6 @@ def build_messages(
     opening, closing = ANSWER_OPEN.format(nonce=nonce), ANSWER_CLOSE.format(nonce=nonce)
     capped, truncated = cap_answer(answer, limit)
     body = neutralise_delimiters(capped).strip()
-    if truncated:
-        body = f"{body}\n{TRUNCATION_NOTE.format(limit=limit)}"
     system = SYSTEM_PROMPT.format(
         prompt=prompt.strip(),
         reference=reference.strip(),
@@ -207,6 +206,8 @@ def build_messages(
         close=closing,
     )
     user = USER_PROMPT.format(open=opening, close=closing, answer=body)
+    if truncated:
+        user = f"{user}{TRUNCATION_NOTE.format(limit=limit)}\n"
     return JudgePrompt(
         messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
         nonce=nonce,

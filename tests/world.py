@@ -1,4 +1,4 @@
-"""A small world for service tests: one workspace, one channel, two members, a six-question bank."""
+"""Fixture plugin: a small world for service tests: one workspace, one channel, two members, a six-question bank."""
 
 from __future__ import annotations
 
