@@ -106,7 +106,9 @@ class BankError:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class BankValidationError(Exception):
@@ -229,11 +231,18 @@ def load_bank(*directories: Path, builtin_ids: frozenset[str] = frozenset()) -> 
             line = _line_of(node, ["questions", index, "id"])
             if question.id in builtin_ids:
                 errors.append(
-                    BankError(path, line, "id", f"'{question.id}' is already a built-in question id")
+                    BankError(
+                        path, line, "id", f"'{question.id}' is already a built-in question id"
+                    )
                 )
             elif question.id in seen:
                 errors.append(
-                    BankError(path, line, "id", f"duplicate id '{question.id}' (also in {seen[question.id]})")
+                    BankError(
+                        path,
+                        line,
+                        "id",
+                        f"duplicate id '{question.id}' (also in {seen[question.id]})",
+                    )
                 )
             else:
                 seen[question.id] = path

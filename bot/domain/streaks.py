@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,7 +25,7 @@ def compute_streak(days: Iterable[date], today: date) -> Streak:
     if not ordered:
         return Streak(0, 0, None)
     longest = run = 1
-    for previous, day in zip(ordered, ordered[1:], strict=False):
+    for previous, day in itertools.pairwise(ordered):
         run = run + 1 if day - previous == timedelta(days=1) else 1
         longest = max(longest, run)
     current = 0

@@ -130,6 +130,10 @@ class GradingWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self.worker_id = uuid.uuid4().hex[:12]
 
+    @property
+    def grader_name(self) -> str:
+        return self._grader.name
+
     def add_listener(self, listener: Callable[[GradedAnswer], Awaitable[None]]) -> None:
         self._listeners.append(listener)
 

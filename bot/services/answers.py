@@ -51,7 +51,9 @@ class Receipt:
             return "Received. This question has closed, so it is graded for practice (no points)."
         if self.replaced_earlier:
             return "Received. This replaces your earlier answer; only this one counts. Grading now."
-        return "Received. Your answer is stored and being graded; the result comes to you privately."
+        return (
+            "Received. Your answer is stored and being graded; the result comes to you privately."
+        )
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,9 @@ class AnswerService:
         async with transaction(self._sessions) as session:
             post = await session.get(DailyPost, daily_post_id)
             if post is None:
-                raise AnswerRejected(RejectionReason.UNKNOWN_QUESTION, "That question does not exist.")
+                raise AnswerRejected(
+                    RejectionReason.UNKNOWN_QUESTION, "That question does not exist."
+                )
             late = post.closed_at is not None or now >= post.closes_at
             replaced = False
             if not late:
@@ -131,7 +135,9 @@ class AnswerService:
         now = self._clock.now()
         async with transaction(self._sessions) as session:
             if await session.get(QuestionVersion, question_id) is None:
-                raise AnswerRejected(RejectionReason.UNKNOWN_QUESTION, "That question does not exist.")
+                raise AnswerRejected(
+                    RejectionReason.UNKNOWN_QUESTION, "That question does not exist."
+                )
             answer = Answer(
                 member_id=member_id,
                 question_id=question_id,

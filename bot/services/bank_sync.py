@@ -40,7 +40,9 @@ def question_row(question: Question, clock: Clock) -> QuestionVersion:
     )
 
 
-async def sync_bank(sessions: async_sessionmaker[AsyncSession], bank: Bank, clock: Clock) -> SyncReport:
+async def sync_bank(
+    sessions: async_sessionmaker[AsyncSession], bank: Bank, clock: Clock
+) -> SyncReport:
     async with transaction(sessions) as session:
         rows = (await session.execute(sa.select(QuestionVersion))).scalars().all()
         by_key = {(row.bank_id, row.content_hash): row for row in rows}

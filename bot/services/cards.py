@@ -70,3 +70,150 @@ class Card:
         if self.footer:
             lines += ["", self.footer]
         return "\n".join(lines)
+
+
+# --- builders: every card the core sends is made here, once ------------------------------------
+
+DIFFICULTY_BADGE = {
+    "beginner": "🟢 beginner",
+    "intermediate": "🟠 intermediate",
+    "advanced": "🔴 advanced",
+}
+ANSWER_ACTION = "answer-daily"
+
+
+def question_card(
+    prompt: str,
+    topic: str,
+    difficulty: str,
+    *,
+    closes_at_text: str = "",
+    post_id: int | None = None,
+) -> Card:
+    footer = "Answer privately with the button; nobody else sees your answer."
+    if closes_at_text:
+        footer += f" Closes {closes_at_text}."
+    buttons = (CardButton(ANSWER_ACTION, "Answer privately", str(post_id)),) if post_id else ()
+    return Card(
+        title="🧠 Today's deep-learning interview question",
+        body=prompt,
+        fields=(
+            CardField("Topic", topic, inline=True),
+            CardField("Level", DIFFICULTY_BADGE.get(difficulty, difficulty), inline=True),
+        ),
+        buttons=buttons,
+        footer=footer,
+        kind="question",
+    )
+
+
+def grade_card(
+    *,
+    score: int,
+    verdicts: list[dict[str, str]],
+    feedback: str,
+    reference: str | None,
+    provisional: bool,
+    points: int | None,
+    flags: list[str] | None = None,
+) -> Card:
+    lines = []
+    for verdict in verdicts:
+        status = Coverage(verdict["status"])
+        line = f"{STATUS_MARK[status]} {verdict['key_point']}"
+        if verdict.get("evidence") and status is not Coverage.MISSING:
+            line += f"\n    “{quote_user_text(verdict['evidence'], 200)}”"
+        if verdict.get("hint") and status is not Coverage.COVERED:
+            line += f"\n    hint: {verdict['hint']}"
+        lines.append(line)
+    fields = [CardField("Key points", "\n".join(lines) or "—")]
+    if feedback:
+        fields.append(CardField("Feedback", quote_user_text(feedback, 1500)))
+    if reference:
+        fields.append(CardField("Reference answer", reference))
+    footer_bits = []
+    if points is not None:
+        footer_bits.append(f"+{points} points")
+    else:
+        footer_bits.append("practice: no points")
+    if provisional:
+        footer_bits.append(
+            "provisional grade (offline grader); it will be re-graded when the LLM is back"
+        )
+    if flags and "needs-review" in flags:
+        footer_bits.append("flagged for review")
+    return Card(
+        title=f"Your grade: {score}/100",
+        fields=tuple(fields),
+        footer=" · ".join(footer_bits),
+        private=True,
+        kind="grade",
+    )
+
+
+def reveal_card(
+    *,
+    prompt: str,
+    reference: str,
+    key_points: list[str],
+    answer_count: int,
+    average_score: float | None,
+    top: list[tuple[str, int]],
+) -> Card:
+    podium = "\n".join(
+        f"{medal} {quote_user_text(name, 80)} — {score}/100"
+        for medal, (name, score) in zip(("🥇", "🥈", "🥉"), top, strict=False)
+    )
+    average = f"{average_score:.0f}/100" if average_score is not None else "—"
+    return Card(
+        title="⏰ Answers are closed — here is the reference answer",
+        body=prompt,
+        fields=(
+            CardField("Reference answer", reference),
+            CardField("Key points", "\n".join(f"• {point}" for point in key_points)),
+            CardField("Answers", str(answer_count), inline=True),
+            CardField("Average score", average, inline=True),
+            CardField("Top answers", podium or "No graded answers this time."),
+        ),
+        kind="reveal",
+    )
+
+
+def leaderboard_card(title: str, rows: list[tuple[int, str, int, int]]) -> Card:
+    body = "\n".join(
+        f"{rank:>2}. {quote_user_text(name, 80)} — {points} pts ({answers} answers)"
+        for rank, name, points, answers in rows
+    )
+    return Card(
+        title=f"🏆 Leaderboard — {title}",
+        body=body or "No points yet. Be the first!",
+        kind="leaderboard",
+    )
+
+
+def stats_card(
+    *,
+    name: str,
+    points: int,
+    rank: int | None,
+    daily_answers: int,
+    graded: int,
+    average: float | None,
+    current_streak: int,
+    longest_streak: int,
+) -> Card:
+    return Card(
+        title=f"📈 Stats for {quote_user_text(name, 80)}",
+        fields=(
+            CardField("Points", str(points), inline=True),
+            CardField("Rank", f"#{rank}" if rank else "—", inline=True),
+            CardField("Streak", f"{current_streak} days (best {longest_streak})", inline=True),
+            CardField("Daily answers", str(daily_answers), inline=True),
+            CardField("Graded answers", str(graded), inline=True),
+            CardField(
+                "Average score", f"{average:.0f}/100" if average is not None else "—", inline=True
+            ),
+        ),
+        private=True,
+        kind="stats",
+    )

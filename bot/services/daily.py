@@ -73,7 +73,9 @@ def next_difficulty(previous: str | None) -> Difficulty:
 
 
 class DailyService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, rng: random.Random):
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, rng: random.Random
+    ):
         self._sessions = sessions
         self._clock = clock
         self._rng = rng
@@ -264,7 +266,9 @@ class DailyService:
                 .order_by(GradeRecord.score.desc(), Answer.submitted_at, Answer.id)  # type: ignore[attr-defined]
                 .limit(TOP_N)
             )
-            top = tuple(RevealEntry(name, score, provisional) for name, score, provisional in top_rows)
+            top = tuple(
+                RevealEntry(name, score, provisional) for name, score, provisional in top_rows
+            )
         return Reveal(
             post=post,
             channel=channel,

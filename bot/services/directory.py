@@ -101,7 +101,11 @@ class Directory:
             ).scalar_one()
 
     async def member(
-        self, workspace_id: int, external_id: str, display_name: str = "", timezone: str | None = None
+        self,
+        workspace_id: int,
+        external_id: str,
+        display_name: str = "",
+        timezone: str | None = None,
     ) -> Member:
         now = self._clock.now()
         async with transaction(self._sessions) as session:

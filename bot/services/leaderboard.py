@@ -79,7 +79,9 @@ class LeaderboardService:
         self._sessions = sessions
         self._clock = clock
 
-    def _ranking_query(self, workspace_id: int, start: datetime | None, channel_id: int | None) -> sa.Select:
+    def _ranking_query(
+        self, workspace_id: int, start: datetime | None, channel_id: int | None
+    ) -> sa.Select:
         total = sa.func.sum(ScoreEvent.points).label("points")
         answers = sa.func.count(ScoreEvent.id).label("answers")
         last = sa.func.max(ScoreEvent.occurred_at).label("last_at")
@@ -105,7 +107,9 @@ class LeaderboardService:
                 channel = await session.get(Channel, channel_id)
                 zone = channel.timezone if channel else zone
             start = period_start(period, self._clock.now(), zone)
-            rows = await session.execute(self._ranking_query(workspace_id, start, channel_id).limit(limit))
+            rows = await session.execute(
+                self._ranking_query(workspace_id, start, channel_id).limit(limit)
+            )
             return [
                 LeaderboardRow(rank, member_id, name, int(points), int(count))
                 for rank, (member_id, name, points, count, _) in enumerate(rows.all(), start=1)
@@ -120,8 +124,10 @@ class LeaderboardService:
             zone = member.timezone or (workspace.timezone if workspace else "UTC")
             points, daily = (
                 await session.execute(
-                    sa.select(sa.func.coalesce(sa.func.sum(ScoreEvent.points), 0), sa.func.count(ScoreEvent.id))
-                    .where(ScoreEvent.member_id == member_id)
+                    sa.select(
+                        sa.func.coalesce(sa.func.sum(ScoreEvent.points), 0),
+                        sa.func.count(ScoreEvent.id),
+                    ).where(ScoreEvent.member_id == member_id)
                 )
             ).one()
             graded, average = (
@@ -129,7 +135,9 @@ class LeaderboardService:
                     sa.select(sa.func.count(GradeRecord.id), sa.func.avg(GradeRecord.score))
                     .select_from(Answer)
                     .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                    .where(Answer.member_id == member_id, Answer.status == AnswerStatus.GRADED.value)
+                    .where(
+                        Answer.member_id == member_id, Answer.status == AnswerStatus.GRADED.value
+                    )
                 )
             ).one()
             days = (

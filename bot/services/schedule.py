@@ -142,7 +142,9 @@ class DailyScheduler:
         try:
             message_ref = await self._publish_question(opened)
         except Exception:
-            log.exception("could not post the question to channel %s; will retry", opened.channel.id)
+            log.exception(
+                "could not post the question to channel %s; will retry", opened.channel.id
+            )
             return
         await self._daily.mark_delivered(opened.post.id, message_ref)
 

@@ -11,7 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 class DatabaseUnavailable(Exception):
@@ -20,7 +25,11 @@ class DatabaseUnavailable(Exception):
 
 def _sqlite_path(url: str) -> Path | None:
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return None
     return Path(parsed.database)
 
@@ -68,7 +77,9 @@ async def check_connection(engine: AsyncEngine) -> None:
 
 def insert_ignore(engine_or_session: AsyncEngine | AsyncSession, table: Any) -> Any:
     """An INSERT that does nothing on a unique conflict, for the session's dialect."""
-    bind = engine_or_session.bind if isinstance(engine_or_session, AsyncSession) else engine_or_session
+    bind = (
+        engine_or_session.bind if isinstance(engine_or_session, AsyncSession) else engine_or_session
+    )
     dialect = bind.dialect.name if bind is not None else "sqlite"
     if dialect == "postgresql":
         return postgresql.insert(table)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:05:55.714727
+Create Date: 2026-11-22
 """
 
 from collections.abc import Sequence
@@ -163,7 +163,7 @@ def upgrade() -> None:
     sa.Column('channel_id', sa.Integer(), nullable=True),
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('answer_id', sa.Integer(), nullable=False),
-    sa.Column('daily_post_id', sa.Integer(), nullable=True),
+    sa.Column('daily_post_id', sa.Integer(), nullable=False),
     sa.Column('points', sa.Integer(), nullable=False),
     sa.Column('member_local_date', sa.Date(), nullable=False),
     sa.Column('occurred_at', bot.storage.models.UTCDateTime(timezone=True), nullable=False),
@@ -173,7 +173,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspace.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('answer_id', name='uq_score_event_answer')
+    sa.UniqueConstraint('answer_id', name='uq_score_event_answer'),
+    sa.UniqueConstraint('daily_post_id', 'member_id', name='uq_score_event_post_member')
     )
     with op.batch_alter_table('score_event', schema=None) as batch_op:
         batch_op.create_index('ix_score_event_channel_time', ['channel_id', 'occurred_at', 'member_id'], unique=False)

@@ -28,7 +28,9 @@ async def test_blank_answers_are_refused_and_nothing_is_stored(world, sessions, 
 async def test_oversized_answer_is_refused_with_the_limit_stated(world, sessions):
     opened = await world.daily.open_today(world.channel.id)
     with pytest.raises(AnswerRejected) as caught:
-        await world.answers.submit_daily(world.alice.id, opened.post.id, "x" * (MAX_ANSWER_CHARS + 1))
+        await world.answers.submit_daily(
+            world.alice.id, opened.post.id, "x" * (MAX_ANSWER_CHARS + 1)
+        )
     assert caught.value.reason is RejectionReason.TOO_LONG
     assert str(MAX_ANSWER_CHARS) in caught.value.message
     assert await _answers(sessions) == []
@@ -60,7 +62,10 @@ async def test_resubmission_before_close_replaces_the_earlier_answer(world, sess
     second = await world.answers.submit_daily(world.alice.id, opened.post.id, "second try")
     assert not first.replaced_earlier and second.replaced_earlier
     rows = await _answers(sessions)
-    assert [(row.text, row.superseded) for row in rows] == [("first try", True), ("second try", False)]
+    assert [(row.text, row.superseded) for row in rows] == [
+        ("first try", True),
+        ("second try", False),
+    ]
 
 
 async def test_answer_after_close_is_practice_without_points(world, sessions, clock):

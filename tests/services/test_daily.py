@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from bot.grading.worker import GradingWorker
 from bot.services.daily import DailyService
 from bot.services.directory import ScheduleChange
 from bot.storage.models import DailyPost
 from tests.fakes.graders import ScriptedGrader
-from bot.grading.worker import GradingWorker
 
 
 async def test_no_repeat_until_every_eligible_question_was_posted(world, clock):

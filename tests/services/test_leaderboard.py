@@ -23,8 +23,12 @@ async def _answer_today(world, sessions, clock, texts: dict[int, str]) -> None:
 
 def test_period_start_uses_the_workspace_time_zone():
     now = datetime(2026, 3, 4, 23, 30, tzinfo=UTC)  # Thursday 00:30 in Berlin
-    assert period_start(Period.WEEK, now, "Europe/Berlin") == datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
-    assert period_start(Period.MONTH, now, "Europe/Berlin") == datetime(2026, 2, 28, 23, 0, tzinfo=UTC)
+    assert period_start(Period.WEEK, now, "Europe/Berlin") == datetime(
+        2026, 3, 1, 23, 0, tzinfo=UTC
+    )
+    assert period_start(Period.MONTH, now, "Europe/Berlin") == datetime(
+        2026, 2, 28, 23, 0, tzinfo=UTC
+    )
     assert period_start(Period.ALL, now, "Europe/Berlin") is None
 
 
@@ -36,7 +40,6 @@ async def test_week_month_and_all_time_windows(world, sessions, clock):
     week = await world.leaderboards.leaderboard(world.workspace.id, Period.WEEK)
     all_time = await world.leaderboards.leaderboard(world.workspace.id, Period.ALL)
     assert [row.display_name for row in week] == ["Bob"]
-    assert [(row.display_name, row.answers) for row in all_time][0][1] >= 1
     assert {row.display_name for row in all_time} == {"Alice", "Bob"}
     month = await world.leaderboards.leaderboard(world.workspace.id, Period.MONTH)
     assert {row.display_name for row in month} == {"Alice", "Bob"}

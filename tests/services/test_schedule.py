@@ -77,7 +77,9 @@ async def test_post_time_inside_the_dst_gap_fires_once_that_day(world):
     ]
 
 
-async def test_repeated_hour_fires_twice_but_the_claim_posts_once(world, scheduler, clock, recorder):
+async def test_repeated_hour_fires_twice_but_the_claim_posts_once(
+    world, scheduler, clock, recorder
+):
     channel = await world.directory.update_schedule(
         world.channel.id, ScheduleChange(post_time="02:30", timezone="Europe/Berlin")
     )
@@ -133,7 +135,10 @@ async def test_unknown_time_zone_is_refused_and_changes_nothing(world):
             world.channel.id, ScheduleChange(post_time="10:00", timezone="Mars/Olympus")
         )
     [channel] = await world.directory.enabled_channels()
-    assert (channel.post_time, channel.timezone) == (world.channel.post_time, world.channel.timezone)
+    assert (channel.post_time, channel.timezone) == (
+        world.channel.post_time,
+        world.channel.timezone,
+    )
 
 
 async def test_bad_post_time_is_refused(world):
