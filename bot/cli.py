@@ -32,7 +32,7 @@ app.add_typer(bank_app, name="bank")
 app.add_typer(grades_app, name="grades")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_CONFIG = 2
 EXIT_DATABASE = 3

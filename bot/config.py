@@ -19,7 +19,9 @@ def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone '{name}' (use an IANA name such as Europe/Berlin)") from exc
+        raise ValueError(
+            f"unknown time zone '{name}' (use an IANA name such as Europe/Berlin)"
+        ) from exc
     return name
 
 

@@ -41,8 +41,17 @@ def render_card(card: Card) -> Panel:
     parts = []
     if card.body:
         parts.append(escape(card.body))
+    inline: list[str] = []
     for card_field in card.fields:
+        if card_field.inline:
+            inline.append(f"[bold]{escape(card_field.name)}:[/bold] {escape(card_field.value)}")
+            continue
+        if inline:
+            parts.append("   ".join(inline))
+            inline = []
         parts.append(f"[bold]{escape(card_field.name)}[/bold]\n{escape(card_field.value)}")
+    if inline:
+        parts.append("   ".join(inline))
     if card.footer:
         parts.append(f"[dim]{escape(card.footer)}[/dim]")
     return Panel(

@@ -90,9 +90,9 @@ def question_card(
     closes_at_text: str = "",
     post_id: int | None = None,
 ) -> Card:
-    footer = "Answer privately with the button; nobody else sees your answer."
+    footer = "Answer privately with the button; nobody else sees your answer." if post_id else ""
     if closes_at_text:
-        footer += f" Closes {closes_at_text}."
+        footer = f"{footer} Closes {closes_at_text}.".strip()
     buttons = (CardButton(ANSWER_ACTION, "Answer privately", str(post_id)),) if post_id else ()
     return Card(
         title="🧠 Today's deep-learning interview question",
@@ -191,6 +191,10 @@ def leaderboard_card(title: str, rows: list[tuple[int, str, int, int]]) -> Card:
     )
 
 
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
 def stats_card(
     *,
     name: str,
@@ -207,7 +211,7 @@ def stats_card(
         fields=(
             CardField("Points", str(points), inline=True),
             CardField("Rank", f"#{rank}" if rank else "—", inline=True),
-            CardField("Streak", f"{current_streak} days (best {longest_streak})", inline=True),
+            CardField("Streak", f"{_days(current_streak)} (best {_days(longest_streak)})", inline=True),
             CardField("Daily answers", str(daily_answers), inline=True),
             CardField("Graded answers", str(graded), inline=True),
             CardField(

@@ -1,0 +1,841 @@
+"""The offline grader: lexical key-point coverage plus static-embedding similarity, no network.
+
+Two modes:
+
+* **Rubric** (the item has key points). For every key point the answer is scanned sentence by
+  sentence (and over runs of up to three neighbouring sentences). A window's *support* for a point blends
+  lexical coverage of the point's terms (normalised, stemmed, with a small synonym table and a
+  soft match through word vectors) with the window's embedding similarity to the point. The
+  best window gives the verdict (covered / partial / missing) and its text is the evidence. The
+  score is :func:`bot.domain.rubric.score_verdicts`, blended with a small share of the
+  reference-similarity score below.
+* **Reference only** (no key points, as on the Mohler benchmark). The score is a fixed blend of
+  three similarities to the reference, mapped linearly onto 0-100 between a floor (an unrelated
+  answer) and a ceiling (a close paraphrase).
+
+Keyword stuffing: a sentence of four or more words with almost no function words ("the", "is",
+"of", ...) is *list-like*: real explanations need them, term dumps do not. Support found
+only in list-like text earns at most a partial verdict, and the reference-similarity score is
+scaled by the share of the answer's content that sits in real sentences.
+
+Unrelated answers: :meth:`OfflineGrader.relatedness` returns a 0-1 similarity to the reference;
+below :data:`UNRELATED_THRESHOLD` the answer is off-topic, and ``Grade.details["relatedness"]``
+carries the same figure so an LLM grader can clamp its score.
+
+The embedding model loads once per process (lazily, thread-safe); ``grade`` runs all CPU work
+in a worker thread so it never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from bot.domain.bank import KeyPoint
+from bot.domain.rubric import Coverage, KeyPointVerdict, score_verdicts
+from bot.grading.base import Grade, GradingItem
+from bot.grading.embeddings import StaticEmbedder, get_embedder
+
+# --- calibration constants (fixed a priori; see bench/grading_quality.py for measurements) ---
+
+#: Weights of the reference-only similarity: whole-text cosine, cosine after removing the
+#: question's words ("question demoting"), soft recall of the reference's content words.
+SIMILARITY_WEIGHTS = (0.2, 0.4, 0.4)
+#: Similarity at or below which the reference-only score is 0, and at or above which it is 100.
+SIMILARITY_FLOOR = 0.15
+SIMILARITY_CEILING = 0.85
+#: Below this :meth:`OfflineGrader.relatedness` calls an answer unrelated to the question.
+UNRELATED_THRESHOLD = 0.10
+#: Share of a rubric-mode score that comes from the reference-similarity score.
+REFERENCE_BLEND = 0.2
+#: A key point's support (0-1) needed for a covered or a partial verdict.
+COVERED_SUPPORT = 0.6
+PARTIAL_SUPPORT = 0.35
+#: Within a window's support, the share of lexical term coverage (the rest is embedding cosine).
+LEXICAL_SHARE = 0.65
+#: Cosine range mapped onto 0-1 for a window's similarity to a key point.
+POINT_COSINE_RANGE = (0.3, 0.8)
+#: Cosine range for a word to count as a soft match of a key term, and the most it earns.
+WORD_COSINE_RANGE = (0.4, 0.75)
+SOFT_MATCH_CREDIT = 0.85
+#: Key terms that also occur in the question prove less: they count this much.
+QUESTION_TERM_WEIGHT = 0.5
+#: Words so common in machine-learning text that they prove little about a key point.
+GENERIC_TERMS = frozenset(
+    [
+        "model",
+        "data",
+        "train",
+        "training",
+        "network",
+        "neural",
+        "learn",
+        "learning",
+        "layer",
+        "input",
+        "output",
+        "value",
+        "function",
+        "method",
+        "way",
+        "result",
+        "example",
+        "number",
+        "make",
+        "time",
+        "set",
+        "work",
+        "give",
+        "use",
+        "used",
+        "using",
+        "get",
+        "thing",
+        "different",
+        "good",
+        "better",
+        "high",
+        "low",
+        "new",
+        "first",
+        "one",
+        "two",
+        "type",
+        "kind",
+        "case",
+        "problem",
+        "approach",
+    ]
+)
+GENERIC_TERM_WEIGHT = 0.4
+#: Evidence windows: runs of this many consecutive sentences.
+WINDOW_SIZES = (1, 2, 3)
+#: Longest evidence quote, in characters.
+MAX_EVIDENCE_CHARS = 240
+#: A sentence of at least this many words whose share of function words is below the ratio is
+#: a bare term list.
+LIST_MIN_WORDS = 4
+LIST_MAX_STOP_RATIO = 0.12
+#: Lowest multiplier of the reference-similarity score for an answer made only of term lists.
+LIST_FLOOR_FACTOR = 0.5
+
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "done",
+        "down",
+        "during",
+        "each",
+        "either",
+        "else",
+        "etc",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "may",
+        "me",
+        "might",
+        "more",
+        "most",
+        "much",
+        "must",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "per",
+        "same",
+        "shall",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "thus",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "us",
+        "very",
+        "via",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "whether",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "within",
+        "without",
+        "would",
+        "yet",
+        "you",
+        "your",
+        "yours",
+    ]
+)
+
+#: Synonyms-lite: word forms mapped to one canonical word before stemming.
+SYNONYMS: dict[str, str] = {
+    "grad": "gradient",
+    "grads": "gradient",
+    "param": "parameter",
+    "params": "parameter",
+    "dim": "dimension",
+    "dims": "dimension",
+    "dimensionality": "dimension",
+    "conv": "convolution",
+    "convolutional": "convolution",
+    "convolve": "convolution",
+    "init": "initialization",
+    "prob": "probability",
+    "probs": "probability",
+    "avg": "average",
+    "big": "large",
+    "bigger": "large",
+    "larger": "large",
+    "largest": "large",
+    "huge": "large",
+    "smaller": "small",
+    "smallest": "small",
+    "tiny": "small",
+    "reduce": "decrease",
+    "reduces": "decrease",
+    "reduced": "decrease",
+    "reducing": "decrease",
+    "reduction": "decrease",
+    "lower": "decrease",
+    "lowers": "decrease",
+    "shrink": "decrease",
+    "shrinks": "decrease",
+    "raise": "increase",
+    "raises": "increase",
+    "grow": "increase",
+    "grows": "increase",
+    "avoid": "prevent",
+    "avoids": "prevent",
+    "stops": "prevent",
+    "faster": "fast",
+    "quicker": "fast",
+    "quick": "fast",
+    "mistake": "error",
+    "mistakes": "error",
+    "zeros": "zero",
+    "zeroes": "zero",
+    "zeroed": "zero",
+    "zeroing": "zero",
+    "matrices": "matrix",
+    "indices": "index",
+    "vertices": "vertex",
+    "optimiser": "optimizer",
+    "optimisers": "optimizer",
+    "behaviour": "behavior",
+    "neurons": "neuron",
+    "used": "use",
+    "uses": "use",
+    "using": "use",
+    "nn": "network",
+    "nns": "network",
+    "overfit": "overfitting",
+    "overfits": "overfitting",
+    "underfit": "underfitting",
+}
+
+_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
+_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?;])\s+|\s*\n\s*")
+_BULLET_RE = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
+_BRITISH_IZE_RE = re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$")
+_IRREGULAR = {"children": "child", "data": "data", "bias": "bias", "analysis": "analysis"}
+
+
+def stem(word: str) -> str:
+    """A light suffix-stripping stemmer (Porter-like, tuned for technical English)."""
+    word = word.lower()
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if len(word) > 6:
+        word = _BRITISH_IZE_RE.sub(r"iz\1", word)
+    if len(word) <= 3:
+        return word
+    for suffix, replacement in (
+        ("izations", "iz"),
+        ("ization", "iz"),
+        ("ational", "ate"),
+        ("ations", ""),
+        ("ation", ""),
+        ("fulness", "ful"),
+        ("iveness", "ive"),
+        ("ness", ""),
+        ("ments", ""),
+        ("ment", ""),
+        ("ingly", ""),
+        ("edly", ""),
+        ("ing", ""),
+        ("ies", "y"),
+        ("ied", "y"),
+        ("ed", ""),
+        ("ly", ""),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: len(word) - len(suffix)] + replacement
+            break
+    else:
+        if word.endswith("sses") or (
+            word.endswith("es") and re.search(r"(?:s|x|z|ch|sh)es$", word) and len(word) > 4
+        ):
+            word = word[:-2]
+        elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+            word = word[:-1]
+    if len(word) > 4 and word[-1] == word[-2] and word[-1] not in "lsz":
+        word = word[:-1]
+    if word.endswith("ate") and len(word) > 6:
+        word = word[:-3]
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]
+    return word
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word of a text: its span, lowercase form, normalised stem ('' for a stop word)."""
+
+    start: int
+    end: int
+    lower: str
+    norm: str
+
+    @property
+    def is_stop(self) -> bool:
+        return not self.norm
+
+
+def _normalise(lower: str) -> str:
+    if lower in STOP_WORDS:
+        return ""
+    return stem(SYNONYMS.get(lower, lower))
+
+
+def tokenize(text: str) -> list[Token]:
+    """Words with their character spans; stop words get an empty ``norm``."""
+    tokens = []
+    for match in _WORD_RE.finditer(text):
+        lower = match.group().lower()
+        tokens.append(Token(match.start(), match.end(), lower, _normalise(lower)))
+    return tokens
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    text: str
+    tokens: tuple[Token, ...]
+    list_like: bool
+
+    @property
+    def content(self) -> list[Token]:
+        return [token for token in self.tokens if not token.is_stop]
+
+
+def _is_list_like(tokens: Sequence[Token]) -> bool:
+    """A bare enumeration of terms: four or more words and almost no function words.
+
+    Symbols, numbers and one- or two-letter tokens do not count, so notation such as
+    ``Merge 1: l + o -> lo (count 15)`` is not taken for a term list.
+    """
+    words = [token for token in tokens if token.is_stop or len(token.lower) > 2]
+    words = [token for token in words if not token.lower.isdigit()]
+    if len(words) < LIST_MIN_WORDS:
+        return False
+    stops = sum(token.is_stop for token in words)
+    return stops / len(words) < LIST_MAX_STOP_RATIO
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentence-like spans (split on end punctuation, semicolons and line breaks)."""
+    sentences: list[Sentence] = []
+    position = 0
+    pieces = [*_SENTENCE_BREAK_RE.finditer(text), None]
+    for match in pieces:
+        end = match.start() if match is not None else len(text)
+        start = position
+        position = match.end() if match is not None else len(text)
+        chunk = text[start:end]
+        bullet = _BULLET_RE.match(chunk)
+        if bullet:
+            start += bullet.end()
+            chunk = text[start:end]
+        stripped = chunk.strip()
+        if not stripped or not _WORD_RE.search(stripped):
+            continue
+        offset = start + chunk.index(stripped)
+        tokens = tuple(
+            Token(token.start + offset, token.end + offset, token.lower, token.norm)
+            for token in tokenize(stripped)
+        )
+        sentences.append(
+            Sentence(offset, offset + len(stripped), stripped, tokens, _is_list_like(tokens))
+        )
+    return sentences
+
+
+def _clip01(value: float) -> float:
+    return float(min(1.0, max(0.0, value)))
+
+
+def _scale(value: float, low: float, high: float) -> float:
+    return _clip01((value - low) / (high - low))
+
+
+@dataclass(frozen=True)
+class _PointTerms:
+    words: tuple[str, ...]
+    norms: tuple[str, ...]
+    weights: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Window:
+    start: int
+    end: int
+    text: str
+    words: tuple[str, ...]
+    norms: frozenset[str]
+    list_like: bool
+
+
+@dataclass(frozen=True)
+class _PointMatch:
+    support: float
+    window: _Window | None
+    list_only: bool
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the grader measured about one answer (also used by the benchmarks)."""
+
+    score: int
+    verdicts: tuple[KeyPointVerdict, ...]
+    similarity: float
+    reference_score: float
+    relatedness: float
+    prose_share: float
+    features: dict[str, float]
+
+
+class OfflineGrader:
+    """Grades without any network call; see the module docstring for the method."""
+
+    name = "offline"
+
+    def __init__(self, embedder: StaticEmbedder | None = None, *, use_embeddings: bool = True):
+        self._embedder = embedder
+        self._use_embeddings = use_embeddings
+
+    @property
+    def model(self) -> str:
+        embedder = self._get_embedder()
+        return embedder.model_id if embedder is not None else "lexical"
+
+    def _get_embedder(self) -> StaticEmbedder | None:
+        if not self._use_embeddings:
+            return None
+        if self._embedder is None:
+            self._embedder = get_embedder()
+        return self._embedder
+
+    async def grade(self, item: GradingItem, answer: str) -> Grade:
+        """Grade in a worker thread so the event loop stays free."""
+        return await asyncio.to_thread(self.grade_sync, item, answer)
+
+    def grade_sync(self, item: GradingItem, answer: str) -> Grade:
+        """The blocking grading routine (CPU only)."""
+        analysis = self.analyse(item, answer)
+        details = {
+            "similarity": round(analysis.similarity, 4),
+            "relatedness": round(analysis.relatedness, 4),
+            "reference_score": round(analysis.reference_score, 2),
+            "prose": round(analysis.prose_share, 4),
+            "semantic": 1.0 if self._get_embedder() is not None else 0.0,
+        }
+        if item.key_points:
+            details["coverage"] = round(
+                score_verdicts(item.key_points, analysis.verdicts) / 100.0, 4
+            )
+        flags: list[str] = []
+        if answer.strip() and analysis.relatedness < UNRELATED_THRESHOLD:
+            flags.append("unrelated")
+        if answer.strip() and analysis.prose_share < 0.5:
+            flags.append("term-list")
+        return Grade(
+            score=analysis.score,
+            verdicts=analysis.verdicts,
+            feedback=self._feedback(item, analysis, flags),
+            grader=self.name,
+            model=self.model,
+            flags=tuple(flags),
+            details=details,
+        )
+
+    def relatedness(self, item: GradingItem, answer: str) -> float:
+        """0-1 similarity of the answer to the reference; below UNRELATED_THRESHOLD = off-topic."""
+        return self.analyse(item, answer).relatedness
+
+    def is_unrelated(self, item: GradingItem, answer: str) -> bool:
+        return self.relatedness(item, answer) < UNRELATED_THRESHOLD
+
+    # --- measurement -------------------------------------------------------------------
+
+    def analyse(self, item: GradingItem, answer: str) -> Analysis:
+        """Measure an answer against an item; pure and deterministic."""
+        embedder = self._get_embedder()
+        if not answer.strip() or not _WORD_RE.search(answer):
+            verdicts = tuple(
+                KeyPointVerdict(point.text, Coverage.MISSING, "", _hint(point))
+                for point in item.key_points
+            )
+            return Analysis(0, verdicts, 0.0, 0.0, 0.0, 0.0, {})
+        sentences = split_sentences(answer)
+        content_total = sum(len(s.content) for s in sentences)
+        prose_content = sum(len(s.content) for s in sentences if not s.list_like)
+        prose_share = prose_content / content_total if content_total else 0.0
+        features = self._reference_features(item, answer, sentences, embedder)
+        similarity = sum(
+            w * features[k] for w, k in zip(SIMILARITY_WEIGHTS, _FEATURES, strict=True)
+        )
+        factor = LIST_FLOOR_FACTOR + (1.0 - LIST_FLOOR_FACTOR) * prose_share
+        reference_score = 100.0 * _scale(similarity, SIMILARITY_FLOOR, SIMILARITY_CEILING) * factor
+        relatedness = 0.5 * features["cosine"] + 0.5 * features["soft_recall_full"]
+        if embedder is None:
+            relatedness = features["lexical_recall"]
+        if item.key_points:
+            verdicts = tuple(
+                self._verdict(item, point, sentences, answer, embedder) for point in item.key_points
+            )
+            rubric = score_verdicts(item.key_points, verdicts)
+            blended = (1.0 - REFERENCE_BLEND) * rubric + REFERENCE_BLEND * reference_score
+            score = round(blended)
+        else:
+            verdicts = ()
+            score = round(reference_score)
+        return Analysis(
+            score=max(0, min(100, score)),
+            verdicts=verdicts,
+            similarity=similarity,
+            reference_score=reference_score,
+            relatedness=_clip01(relatedness),
+            prose_share=prose_share,
+            features=features,
+        )
+
+    def _reference_features(
+        self,
+        item: GradingItem,
+        answer: str,
+        sentences: Sequence[Sentence],
+        embedder: StaticEmbedder | None,
+    ) -> dict[str, float]:
+        question_norms = _question_norms(item.prompt)
+        answer_tokens = [t for s in sentences for t in s.tokens]
+        answer_content = [t for t in answer_tokens if not t.is_stop]
+        reference_content = [t for t in tokenize(item.reference) if not t.is_stop]
+        demoted_reference = [t for t in reference_content if t.norm not in question_norms]
+        targets = demoted_reference or reference_content
+        answer_norms = {t.norm for t in answer_content}
+        lexical = sum(t.norm in answer_norms for t in targets) / len(targets) if targets else 0.0
+        if embedder is None:
+            return {
+                "cosine": lexical,
+                "cosine_demoted": lexical,
+                "soft_recall": lexical,
+                "soft_recall_full": lexical,
+                "lexical_recall": lexical,
+            }
+        cosine = max(0.0, embedder.similarity(answer, item.reference))
+        demoted_answer = _demoted_text(answer, question_norms)
+        demoted_ref = _demoted_text(item.reference, question_norms)
+        if demoted_answer and demoted_ref:
+            cosine_demoted = max(0.0, embedder.similarity(demoted_answer, demoted_ref))
+        else:
+            cosine_demoted = cosine
+        return {
+            "cosine": cosine,
+            "cosine_demoted": cosine_demoted,
+            "soft_recall": _soft_recall(embedder, targets, answer_content),
+            "soft_recall_full": _soft_recall(embedder, reference_content, answer_content),
+            "lexical_recall": lexical,
+        }
+
+    def _verdict(
+        self,
+        item: GradingItem,
+        point: KeyPoint,
+        sentences: Sequence[Sentence],
+        answer: str,
+        embedder: StaticEmbedder | None,
+    ) -> KeyPointVerdict:
+        terms = _point_terms(point.text, item.prompt)
+        best = _PointMatch(0.0, None, False)
+        best_list = _PointMatch(0.0, None, True)
+        for window in _windows(answer, sentences):
+            support = _support(terms, point.text, window, embedder)
+            if window.list_like:
+                if support > best_list.support:
+                    best_list = _PointMatch(support, window, True)
+            elif support > best.support:
+                best = _PointMatch(support, window, False)
+        if best_list.support > best.support and best_list.support >= PARTIAL_SUPPORT:
+            status = Coverage.PARTIAL
+            match = best_list
+        else:
+            match = best
+            if best.support >= COVERED_SUPPORT:
+                status = Coverage.COVERED
+            elif best.support >= PARTIAL_SUPPORT:
+                status = Coverage.PARTIAL
+            else:
+                status = Coverage.MISSING
+        if status is Coverage.MISSING or match.window is None:
+            return KeyPointVerdict(point.text, Coverage.MISSING, "", _hint(point))
+        evidence = _evidence(answer, match.window, terms)
+        hint = "" if status is Coverage.COVERED else _hint(point, partial=True)
+        return KeyPointVerdict(point.text, status, evidence, hint)
+
+    # --- feedback ----------------------------------------------------------------------
+
+    @staticmethod
+    def _feedback(item: GradingItem, analysis: Analysis, flags: Sequence[str]) -> str:
+        if analysis.relatedness == 0.0 and analysis.score == 0 and not analysis.features:
+            return "No answer to grade: write a few sentences in your own words."
+        parts: list[str] = []
+        if "unrelated" in flags:
+            parts.append("This answer does not seem to address the question.")
+        if item.key_points:
+            covered = [v.key_point for v in analysis.verdicts if v.status is Coverage.COVERED]
+            partial = [v.key_point for v in analysis.verdicts if v.status is Coverage.PARTIAL]
+            missing = [v.key_point for v in analysis.verdicts if v.status is Coverage.MISSING]
+            if covered:
+                parts.append("Covered: " + "; ".join(_short(p) for p in covered) + ".")
+            if partial:
+                parts.append("Only partly: " + "; ".join(_short(p) for p in partial) + ".")
+            if missing:
+                parts.append("Missing: " + "; ".join(_short(p) for p in missing) + ".")
+            if not missing and not partial:
+                parts.append("All key points are there.")
+        else:
+            band = analysis.score
+            if band >= 80:
+                parts.append("Close to the reference answer.")
+            elif band >= 50:
+                parts.append("Partly matches the reference answer; compare it for what is missing.")
+            else:
+                parts.append("Far from the reference answer; review it and try again.")
+        if "term-list" in flags:
+            parts.append("Explain in full sentences: a list of terms earns at most partial credit.")
+        return " ".join(parts)
+
+
+_FEATURES = ("cosine", "cosine_demoted", "soft_recall")
+_GENERIC_NORMS = frozenset(_normalise(word) for word in GENERIC_TERMS)
+
+
+@lru_cache(maxsize=2048)
+def _question_norms(prompt: str) -> frozenset[str]:
+    return frozenset(t.norm for t in tokenize(prompt) if not t.is_stop)
+
+
+def _demoted_text(text: str, question_norms: frozenset[str]) -> str:
+    return " ".join(t.lower for t in tokenize(text) if t.is_stop or t.norm not in question_norms)
+
+
+def _soft_recall(
+    embedder: StaticEmbedder, targets: Sequence[Token], answer_content: Sequence[Token]
+) -> float:
+    """Mean over target words of the best match in the answer (1 for the same stem)."""
+    if not targets or not answer_content:
+        return 0.0
+    target_words = [t.lower for t in targets]
+    answer_words = sorted({t.lower for t in answer_content})
+    sims = embedder.embed_words(target_words) @ embedder.embed_words(answer_words).T
+    best = sims.max(axis=1)
+    answer_norms = {t.norm for t in answer_content}
+    exact = np.array([t.norm in answer_norms for t in targets], dtype=np.float32)
+    return float(np.clip(np.maximum(best, exact), 0.0, 1.0).mean())
+
+
+@lru_cache(maxsize=4096)
+def _point_terms(text: str, prompt: str) -> _PointTerms:
+    question_norms = _question_norms(prompt)
+    seen: dict[str, str] = {}
+    for token in tokenize(text):
+        if not token.is_stop and token.norm not in seen:
+            seen[token.norm] = token.lower
+    norms = tuple(seen)
+    weights = np.array(
+        [
+            (QUESTION_TERM_WEIGHT if norm in question_norms else 1.0)
+            * (GENERIC_TERM_WEIGHT if norm in _GENERIC_NORMS else 1.0)
+            for norm in norms
+        ],
+        dtype=np.float32,
+    )
+    return _PointTerms(tuple(seen.values()), norms, weights)
+
+
+def _windows(answer: str, sentences: Sequence[Sentence]) -> list[_Window]:
+    windows = []
+    for size in WINDOW_SIZES:
+        for i in range(len(sentences) - size + 1):
+            group = sentences[i : i + size]
+            start, end = group[0].start, group[-1].end
+            words = tuple(t.lower for s in group for t in s.content)
+            norms = frozenset(t.norm for s in group for t in s.content)
+            list_like = any(s.list_like for s in group)
+            windows.append(_Window(start, end, answer[start:end], words, norms, list_like))
+    return windows
+
+
+def _support(
+    terms: _PointTerms, point_text: str, window: _Window, embedder: StaticEmbedder | None
+) -> float:
+    if not terms.norms:
+        return 0.0
+    credit = np.array([1.0 if norm in window.norms else 0.0 for norm in terms.norms])
+    if embedder is not None and window.words and credit.min() < 1.0:
+        sims = embedder.embed_words(list(terms.words)) @ embedder.embed_words(window.words).T
+        soft = np.clip(
+            (sims.max(axis=1) - WORD_COSINE_RANGE[0])
+            / (WORD_COSINE_RANGE[1] - WORD_COSINE_RANGE[0]),
+            0.0,
+            1.0,
+        )
+        credit = np.maximum(credit, SOFT_MATCH_CREDIT * soft)
+    lexical = float((credit * terms.weights).sum() / terms.weights.sum())
+    if embedder is None:
+        return lexical
+    cosine = embedder.similarity(window.text, point_text)
+    semantic = _scale(cosine, *POINT_COSINE_RANGE)
+    return LEXICAL_SHARE * lexical + (1.0 - LEXICAL_SHARE) * semantic
+
+
+def _evidence(answer: str, window: _Window, terms: _PointTerms) -> str:
+    """The window's text, cut around the first matched term when it is too long."""
+    if len(window.text) <= MAX_EVIDENCE_CHARS:
+        return window.text
+    first = window.start
+    for token in tokenize(window.text):
+        if token.norm in terms.norms:
+            first = window.start + token.start
+            break
+    start = max(window.start, first - 40)
+    end = min(window.end, start + MAX_EVIDENCE_CHARS)
+    while start > window.start and not answer[start - 1].isspace():
+        start += 1
+        if start >= first:
+            break
+    while end < window.end and end > start and not answer[end].isspace():
+        end -= 1
+    return answer[start:end].strip()
+
+
+def _short(text: str, limit: int = 90) -> str:
+    text = text.rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _hint(point: KeyPoint, *, partial: bool = False) -> str:
+    if partial:
+        return f"Say it explicitly: {_short(point.text)}."
+    return f"Add this point: {_short(point.text)}."

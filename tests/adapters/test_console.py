@@ -1,0 +1,123 @@
+"""The terminal adapter, driven through its real input and output streams."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.console import ConsoleSession
+from bot.app import BotApp
+from bot.config import load_settings
+from tests.fakes.graders import ScriptedGrader
+
+ROOT = Path(__file__).resolve().parents[2]
+MINI_BANK = ROOT / "tests" / "data" / "mini_bank"
+
+
+@pytest.fixture
+async def console_app(tmp_path, clock, rng):
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'console.db'}",
+        questions_dir=MINI_BANK,
+        default_timezone="Europe/Berlin",
+    )
+    grader = ScriptedGrader("scripted")
+    app = await BotApp.create(settings, clock=clock, rng=rng, graders=(grader, grader))
+    yield app
+    await app.close()
+
+
+async def drive(app: BotApp, script: str) -> str:
+    stdout = io.StringIO()
+    session = ConsoleSession(app, stdin=io.StringIO(script), stdout=stdout, user_name="ada")
+    assert await session.run() == 0
+    return stdout.getvalue()
+
+
+async def test_answer_today_then_stats_leaderboard_and_practice(console_app):
+    script = "\n".join(
+        [
+            "gradients flow backwards",  # line one of a multi-line answer
+            "weights update with the learning rate; loss decreases.",
+            ".",
+            "/stats",
+            "/leaderboard",
+            "/next",
+            "   ",
+            ".",  # an empty answer is refused, nothing stored
+            "/bogus",
+            "/quit",
+        ]
+    )
+    output = await drive(console_app, script)
+    assert "Today's deep-learning interview question" in output
+    assert "Your grade:" in output and "Reference answer" in output
+    assert "Key points" in output and "Feedback" in output
+    assert "Stats for ada" in output and "1 day (best 1 day)" in output  # a one-day streak
+    assert "Leaderboard — This week" in output and "ada" in output
+    assert "Practice question" in output
+    assert "Your answer is empty" in output
+    assert "Unknown command /bogus" in output
+    assert output.rstrip().endswith("Bye — keep the streak going!")
+
+
+async def test_end_of_input_quits_cleanly(console_app):
+    output = await drive(console_app, "")
+    assert "Bye" in output
+
+
+async def test_oversized_answer_is_refused_with_the_limit(console_app):
+    output = await drive(console_app, "x" * 4001 + "\n.\n/quit\n")
+    assert "limit is 4000" in output
+
+
+def test_python_m_bot_run_practises_in_the_terminal_over_pipes(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}",
+        QUESTIONS_DIR=str(MINI_BANK),
+        PYTHONIOENCODING="utf-8",
+    )
+    answer = "Training loss falls while validation loss rises; use dropout and early stopping.\n.\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        input=answer + "/stats\n/quit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Your grade:" in result.stdout
+    assert "grader: offline" in result.stdout
+    assert (tmp_path / "e2e.db").exists()
+
+
+def test_run_with_unreachable_database_prints_one_line_and_exits_non_zero(tmp_path):
+    env = dict(
+        os.environ,
+        DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing",
+        QUESTIONS_DIR=str(MINI_BANK),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert "cannot reach the database" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
