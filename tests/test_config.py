@@ -1,0 +1,63 @@
+"""The configuration object: defaults, normalised URLs, one-line errors naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in (
+        "DATABASE_URL",
+        "DEFAULT_TIMEZONE",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "DISCORD_TOKEN",
+        "OPENAI_API_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_are_the_embedded_setup():
+    settings = load_settings()
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.openai_api_key is None and settings.chat_adapters == []
+
+
+def test_plain_urls_get_the_async_driver(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@db:5432/bot")
+    assert load_settings().database_url == "postgresql+asyncpg://u@db:5432/bot"
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///x.db")
+    assert load_settings().database_url == "sqlite+aiosqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("DEFAULT_TIMEZONE", "Mars/Olympus", "DEFAULT_TIMEZONE: unknown time zone 'Mars/Olympus'"),
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL: must be a sqlite:/// or postgresql:// URL"),
+        ("GRADING_CONCURRENCY", "0", "GRADING_CONCURRENCY:"),
+        ("DEFAULT_POST_TIME", "9am", "DEFAULT_POST_TIME: '9am' is not a time of day"),
+    ],
+)
+def test_bad_values_name_the_variable_in_one_line(monkeypatch, variable, value, expected):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(expected)
+    assert "\n" not in str(caught.value)
+
+
+def test_chat_adapters_follow_the_tokens(monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    monkeypatch.setenv("DISCORD_TOKEN", "d")
+    assert load_settings().chat_adapters == ["slack", "discord"]
+
+
+def test_secrets_do_not_show_in_the_settings_repr(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
+    assert "sk-very-secret" not in repr(load_settings())
