@@ -15,7 +15,9 @@ from bot.services.leaderboard import LeaderboardService
 from bot.storage.models import Channel, Member, Workspace
 
 
-def make_question(qid: str, topic: str, difficulty: Difficulty, prompt: str | None = None) -> Question:
+def make_question(
+    qid: str, topic: str, difficulty: Difficulty, prompt: str | None = None
+) -> Question:
     return Question(
         id=qid,
         topic=topic,

@@ -36,7 +36,9 @@ async def test_graded_answer_gets_a_grade_and_points(world, sessions, clock):
     assert await worker.drain() == 1
     view = await world.answers.view(receipt.answer_id)
     assert view.answer.status == "graded" and view.grade.score == 100
-    expected_points = {"beginner": 10, "intermediate": 20, "advanced": 30}[opened.question.difficulty]
+    expected_points = {"beginner": 10, "intermediate": 20, "advanced": 30}[
+        opened.question.difficulty
+    ]
     [event] = await _rows(sessions, ScoreEvent)
     assert event.points == expected_points and event.answer_id == receipt.answer_id
     assert [graded.points for graded in announced] == [expected_points]
@@ -51,7 +53,9 @@ async def test_transient_errors_are_retried_with_backoff(world, sessions, clock)
         delays.append(seconds)
 
     llm = ScriptedGrader("llm", failures=transient(2))
-    worker = GradingWorker(sessions, llm, ScriptedGrader("offline"), clock, sleep=record_sleep, max_attempts=4)
+    worker = GradingWorker(
+        sessions, llm, ScriptedGrader("offline"), clock, sleep=record_sleep, max_attempts=4
+    )
     await worker.drain()
     [grade] = await _rows(sessions, GradeRecord)
     assert grade.grader == "llm" and not grade.provisional
@@ -103,7 +107,10 @@ async def test_resubmission_points_replace_earlier_points(world, sessions, clock
     await worker.drain()
     [event] = await _rows(sessions, ScoreEvent)
     assert event.answer_id == second.answer_id
-    assert event.points == {"beginner": 10, "intermediate": 20, "advanced": 30}[opened.question.difficulty]
+    assert (
+        event.points
+        == {"beginner": 10, "intermediate": 20, "advanced": 30}[opened.question.difficulty]
+    )
 
 
 async def test_superseded_answer_graded_last_earns_nothing(world, sessions, clock):
