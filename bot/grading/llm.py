@@ -79,8 +79,12 @@ _FUNCTION_WORDS_TEXT = (
     "a an the of to in on at for by with from into as is are was were be been being it its "
     "this that these those which who when where while because so if than then and or but not "
     "no can could will would should may might must do does has have had their there they we "
-    "you our each more less only also"
+    "you our each more less only also using via per how why what all any some such both over "
+    "under after before between through without within across about out up"
 )
+_MATH = re.compile(r"\d|[=+*/^×≈√∑]")
+#: A long sentence with fewer function words than this share is a keyword dump.
+MIN_FUNCTION_WORD_SHARE = 0.15
 _FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 
 
@@ -190,19 +194,20 @@ def evidence_in_answer(evidence: str, answer: str, threshold: float = FUZZY_THRE
 
 
 def looks_like_keyword_list(text: str) -> bool:
-    """A bare list of terms, a repetition of terms, or a long run of words with no function word."""
-    pieces = [piece for piece in re.split(r"[,;|/•·\n\t]+|\s[-*+]\s", text) if piece.strip()]
-    if len(pieces) >= 3:
-        short = sum(1 for piece in pieces if len(re.findall(r"\w+", piece)) <= 3)
-        if short >= 0.75 * len(pieces):
-            return True
+    """A bare list of terms, a repetition of terms, or a long run of words with few function words.
+
+    Numbers and formulas are never keyword lists: ``q = [40, -127, 50, 17]`` is an answer.
+    """
     words = re.findall(r"[^\W\d_]{2,}", text.casefold())
-    if len(words) >= 8:
-        if len(set(words)) < 0.5 * len(words):
+    function_words = sum(1 for word in words if word in _FUNCTION_WORDS)
+    if not _MATH.search(text):
+        pieces = [piece for piece in re.split(r"[,;|•·\n\t]+|\s[-*+]\s", text) if piece.strip()]
+        short = sum(1 for piece in pieces if len(re.findall(r"\w+", piece)) <= 3)
+        if len(pieces) >= 3 and short >= 0.75 * len(pieces) and function_words < 0.2 * len(words):
             return True
-        if not any(word in _FUNCTION_WORDS for word in words):
-            return True
-    return False
+    if len(words) >= 8 and (len(set(words)) < 0.5 * len(words) or function_words == 0):
+        return True
+    return len(words) >= 10 and function_words < MIN_FUNCTION_WORD_SHARE * len(words)
 
 
 def _sentences(answer: str) -> list[str]:
@@ -214,7 +219,7 @@ TERSE_WORDS = 4
 
 
 def _is_terse(sentence: str) -> bool:
-    return len(re.findall(r"\w+", sentence)) <= TERSE_WORDS
+    return not _MATH.search(sentence) and len(re.findall(r"\w+", sentence)) <= TERSE_WORDS
 
 
 def _in_terse_run(index: int, sentences: Sequence[str]) -> bool:

@@ -2,10 +2,10 @@
 
 Two modes:
 
-* **Rubric** (the item has key points). For every key point the answer is scanned sentence by
-  sentence (and over runs of up to three neighbouring sentences). A window's *support* for a point blends
-  lexical coverage of the point's terms (normalised, stemmed, with a small synonym table and a
-  soft match through word vectors) with the window's embedding similarity to the point. The
+* **Rubric** (the item has key points). For every key point the answer is scanned in windows
+  of one to three neighbouring sentences. A window's *support* for a point blends lexical
+  coverage of the point's terms (normalised, stemmed, with a small synonym table and a soft
+  match through word vectors) with the window's embedding similarity to the point. The
   best window gives the verdict (covered / partial / missing) and its text is the evidence. The
   score is :func:`bot.domain.rubric.score_verdicts`, blended with a small share of the
   reference-similarity score below.
@@ -13,10 +13,11 @@ Two modes:
   three similarities to the reference, mapped linearly onto 0-100 between a floor (an unrelated
   answer) and a ceiling (a close paraphrase).
 
-Keyword stuffing: a sentence of four or more words with almost no function words ("the", "is",
-"of", ...) is *list-like*: real explanations need them, term dumps do not. Support found
-only in list-like text earns at most a partial verdict, and the reference-similarity score is
-scaled by the share of the answer's content that sits in real sentences.
+Keyword stuffing: a sentence without function words ("the", "is", "of", ...) or made of short
+comma-separated fragments is *list-like*. When most of an answer's content words sit in
+list-like sentences the answer is a term list: a key point shown only in list-like text earns at
+most a partial verdict, and the reference-similarity score is scaled down (by up to half) when
+few content words sit in real sentences.
 
 Unrelated answers: :meth:`OfflineGrader.relatedness` returns a 0-1 similarity to the reference;
 below :data:`UNRELATED_THRESHOLD` the answer is off-topic, and ``Grade.details["relatedness"]``
@@ -117,11 +118,19 @@ GENERIC_TERM_WEIGHT = 0.4
 WINDOW_SIZES = (1, 2, 3)
 #: Longest evidence quote, in characters.
 MAX_EVIDENCE_CHARS = 240
-#: A sentence of at least this many words whose share of function words is below the ratio is
-#: a bare term list.
+#: Term-list detection (see ``_is_list_like``): minimum words, function-word share below which
+#: a comma-split sentence may be a list, and the longest mean fragment of a list.
 LIST_MIN_WORDS = 4
-LIST_MAX_STOP_RATIO = 0.12
-#: Lowest multiplier of the reference-similarity score for an answer made only of term lists.
+LIST_MAX_STOP_RATIO = 0.15
+LIST_MAX_FRAGMENT_WORDS = 3.0
+#: Text with operators or arrows, or where fewer than this share of tokens are words, is
+#: notation (a formula, a worked example), never a term list.
+NOTATION_WORD_SHARE = 0.6
+#: An answer whose content words are mostly (more than this share) in list-like sentences is a
+#: term list: key points it shows only in list-like sentences earn at most a partial verdict.
+TERM_LIST_PROSE_SHARE = 0.5
+#: Multiplier of the reference-similarity score for an answer made only of term lists; it rises
+#: with the answer's prose share and reaches 1 at a share of 1 - LIST_FLOOR_FACTOR.
 LIST_FLOOR_FACTOR = 0.5
 
 STOP_WORDS = frozenset(
@@ -333,7 +342,9 @@ SYNONYMS: dict[str, str] = {
 }
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
-_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?;])\s+|\s*\n\s*")
+_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+_NOTATION_RE = re.compile(r"[=+*^<>\u2190-\u21ff\u2200-\u22ff]")
+_LIST_SPLIT_RE = re.compile(r"[,/|]|\b(?:and|or)\b")
 _BULLET_RE = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 _BRITISH_IZE_RE = re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$")
 _IRREGULAR = {"children": "child", "data": "data", "bias": "bias", "analysis": "analysis"}
@@ -428,22 +439,33 @@ class Sentence:
         return [token for token in self.tokens if not token.is_stop]
 
 
-def _is_list_like(tokens: Sequence[Token]) -> bool:
-    """A bare enumeration of terms: four or more words and almost no function words.
+def _is_list_like(text: str, tokens: Sequence[Token]) -> bool:
+    """A bare enumeration of terms rather than a sentence that says something about them.
 
-    Symbols, numbers and one- or two-letter tokens do not count, so notation such as
-    ``Merge 1: l + o -> lo (count 15)`` is not taken for a term list.
+    Either two or more words without a single function word ("the", "is", "of", ...), or four
+    or more words with few function words split into fragments of three words or fewer by
+    commas, slashes or "and"/"or". Symbols, numbers and one- or two-letter tokens do not count,
+    so notation such as ``Merge 1: l + o -> lo (count 15)`` is not taken for a term list.
     """
-    words = [token for token in tokens if token.is_stop or len(token.lower) > 2]
-    words = [token for token in words if not token.lower.isdigit()]
-    if len(words) < LIST_MIN_WORDS:
+    words = [t for t in tokens if (t.is_stop or len(t.lower) > 2) and not t.lower.isdigit()]
+    if (
+        len(words) < 2
+        or len(words) < NOTATION_WORD_SHARE * len(tokens)
+        or _NOTATION_RE.search(text)
+    ):
         return False
     stops = sum(token.is_stop for token in words)
-    return stops / len(words) < LIST_MAX_STOP_RATIO
+    if stops == 0:
+        return True
+    if len(words) < LIST_MIN_WORDS or stops / len(words) >= LIST_MAX_STOP_RATIO:
+        return False
+    fragments = [part for part in _LIST_SPLIT_RE.split(text) if _WORD_RE.search(part)]
+    mean_words = sum(len(_WORD_RE.findall(part)) for part in fragments) / max(1, len(fragments))
+    return len(fragments) >= 3 and mean_words <= LIST_MAX_FRAGMENT_WORDS
 
 
 def split_sentences(text: str) -> list[Sentence]:
-    """Sentence-like spans (split on end punctuation, semicolons and line breaks)."""
+    """Sentence-like spans (split on end punctuation and line breaks; bullets stripped)."""
     sentences: list[Sentence] = []
     position = 0
     pieces = [*_SENTENCE_BREAK_RE.finditer(text), None]
@@ -465,9 +487,18 @@ def split_sentences(text: str) -> list[Sentence]:
             for token in tokenize(stripped)
         )
         sentences.append(
-            Sentence(offset, offset + len(stripped), stripped, tokens, _is_list_like(tokens))
+            Sentence(
+                offset, offset + len(stripped), stripped, tokens, _is_list_like(stripped, tokens)
+            )
         )
     return sentences
+
+
+def _prose_share(sentences: Sequence[Sentence]) -> float:
+    """Share of the answer's content words that sit in real sentences rather than term lists."""
+    total = sum(len(s.content) for s in sentences)
+    prose = sum(len(s.content) for s in sentences if not s.list_like)
+    return prose / total if total else 0.0
 
 
 def _clip01(value: float) -> float:
@@ -557,7 +588,7 @@ class OfflineGrader:
         flags: list[str] = []
         if answer.strip() and analysis.relatedness < UNRELATED_THRESHOLD:
             flags.append("unrelated")
-        if answer.strip() and analysis.prose_share < 0.5:
+        if answer.strip() and analysis.prose_share < TERM_LIST_PROSE_SHARE:
             flags.append("term-list")
         return Grade(
             score=analysis.score,
@@ -588,14 +619,12 @@ class OfflineGrader:
             )
             return Analysis(0, verdicts, 0.0, 0.0, 0.0, 0.0, {})
         sentences = split_sentences(answer)
-        content_total = sum(len(s.content) for s in sentences)
-        prose_content = sum(len(s.content) for s in sentences if not s.list_like)
-        prose_share = prose_content / content_total if content_total else 0.0
+        prose_share = _prose_share(sentences)
         features = self._reference_features(item, answer, sentences, embedder)
         similarity = sum(
             w * features[k] for w, k in zip(SIMILARITY_WEIGHTS, _FEATURES, strict=True)
         )
-        factor = LIST_FLOOR_FACTOR + (1.0 - LIST_FLOOR_FACTOR) * prose_share
+        factor = min(1.0, LIST_FLOOR_FACTOR + prose_share)
         reference_score = 100.0 * _scale(similarity, SIMILARITY_FLOOR, SIMILARITY_CEILING) * factor
         relatedness = 0.5 * features["cosine"] + 0.5 * features["soft_recall_full"]
         if embedder is None:
@@ -669,9 +698,10 @@ class OfflineGrader:
         terms = _point_terms(point.text, item.prompt)
         best = _PointMatch(0.0, None, False)
         best_list = _PointMatch(0.0, None, True)
+        term_list_answer = _prose_share(sentences) < TERM_LIST_PROSE_SHARE
         for window in _windows(answer, sentences):
             support = _support(terms, point.text, window, embedder)
-            if window.list_like:
+            if window.list_like and term_list_answer:
                 if support > best_list.support:
                     best_list = _PointMatch(support, window, True)
             elif support > best.support:

@@ -154,10 +154,16 @@ def make_nonce() -> str:
     return secrets.token_hex(8)
 
 
+def _break_token(match: re.Match[str]) -> str:
+    """``<|im_start|>`` -> ``< |im_start| >``: still readable, no longer a control token."""
+    token = match.group(0)
+    return token.replace("<", "< ").replace(">", " >").replace("[", "[ ").replace("]", " ]")
+
+
 def neutralise_delimiters(text: str) -> str:
     """Replace delimiter-like runs, chat-template tokens and forged END-ANSWER markers."""
     text = _INVISIBLE.sub("", text)
-    text = _CONTROL_TOKEN.sub(_NEUTRAL_MARK, text)
+    text = _CONTROL_TOKEN.sub(_break_token, text)
     text = _DELIMITER_RUN.sub(_NEUTRAL_MARK, text)
     return _FORGED_MARKER.sub("END OF TEXT (quoted)", text)
 
@@ -228,7 +234,7 @@ _INJECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     # English: overriding instructions
     ("override", r"\b(?:ignore|disregard|forget|override|bypass)\b[\w\s,'’-]{0,40}?"
      r"\b(?:instructions?|rules|prompts?|directions|guidelines|rubric)\b"),
-    ("override", r"\bnew (?:instructions?|rules|task)\b"),
+    ("override", r"\bnew (?:instructions?|rules)\b"),
     ("override", r"\b(?:from now on|developer mode|jailbreak|do anything now)\b"),
     # English: role play / identity
     ("roleplay", r"\byou are (?:now|no longer|actually|a helpful|an? (?:ai|assistant|grader))\b"),
@@ -239,7 +245,8 @@ _INJECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("system", r"\bsystem\s*(?:prompt|message|instruction|override|note|notice)s?\b"),
     ("system", r"(?:^|\n)\s*[#*\[(]*\s*(?:system|assistant|developer|admin)\s*[)\]*#]*\s*[:>]"),
     ("system", r"<\s*/?\s*(?:system|assistant|developer|instructions?|im_start|im_end)\b"),
-    ("system", r"<\s*\||\[/?inst\]|<</?sys>>"),
+    ("system", r"<\s*\|\s*(?:im_start|im_end|system|user|assistant|eot_id|start_header_id)|"
+     r"\[/?inst\]|<</?sys>>"),
     ("system", r"<!--"),
     # English: addressing the grader and demanding a score
     ("score", r"\b(?:grader|evaluator|judge|assessor|examiner|marker|grading (?:ai|model|system))"
@@ -247,7 +254,8 @@ _INJECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("score", r"\b(?:note|message|instructions?|memo) (?:to|for) (?:the )?"
      r"(?:grader|evaluator|judge|ai|model|assistant|reviewer|marker)\b"),
     ("score", r"\b(?:must|should|shall|have to|has to|need to|needs to|required to)\s+"
-     r"(?:give|award|assign|score|grade|rate|mark)\b"),
+     r"(?:give|award|assign|grade|rate|mark|score)\s+(?:this|me|my|it|full|100|a perfect|"
+     r"the (?:answer|candidate|response|submission|maximum|top))\b"),
     ("score", r"\b(?:score|grade|rate|mark|award|give|assign)\s+(?:this|me|my|it|the|that)?\s*"
      r"(?:answer|response|submission|reply|one)?\s*(?:a |an |with |as |at )?(?:100\b|"
      r"full (?:marks|score|points|credit)|perfect (?:score|marks|grade)|"

@@ -211,7 +211,9 @@ def stats_card(
         fields=(
             CardField("Points", str(points), inline=True),
             CardField("Rank", f"#{rank}" if rank else "—", inline=True),
-            CardField("Streak", f"{_days(current_streak)} (best {_days(longest_streak)})", inline=True),
+            CardField(
+                "Streak", f"{_days(current_streak)} (best {_days(longest_streak)})", inline=True
+            ),
             CardField("Daily answers", str(daily_answers), inline=True),
             CardField("Graded answers", str(graded), inline=True),
             CardField(
