@@ -2,38 +2,20 @@
 
 Each test recomputes a value (by formula or with numpy) and asserts that the value, written the
 way the reference writes it, appears in that question's reference answer. A reference that states
-a wrong number therefore fails here. Questions are looked up by id across every bank file with
-``yaml.safe_load``, so an unfinished or broken file elsewhere in ``questions/`` does not matter.
+a wrong number therefore fails here. Questions are looked up by id in the validated bank (tests/questions/bank_lookup.py).
 """
 
 from __future__ import annotations
 
 import math
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
-QUESTIONS_DIR = Path(__file__).parents[2].joinpath("questions")
+from tests.questions.bank_lookup import QUESTIONS_DIR, bank_questions
 
-
-@cache
-def _all_questions() -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for path in sorted(QUESTIONS_DIR.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
-            continue
-        for question in data["questions"]:
-            if isinstance(question, dict) and "id" in question:
-                found.setdefault(str(question["id"]), question)
-    return found
+_all_questions = bank_questions
 
 
 def question(question_id: str) -> dict[str, Any]:

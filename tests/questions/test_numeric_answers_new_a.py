@@ -1,7 +1,6 @@
 """Recompute the exact answers stated in the attention and tokenization references.
 
-Each test finds its question by id in ``questions/*.yaml`` (other bank files are read only to
-look for the id, and a file that does not parse is skipped), recomputes the value from first
+Each test finds its question by id in ``questions/*.yaml``, recomputes the value from first
 principles, and checks that the reference states it.
 """
 
@@ -10,32 +9,17 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-QUESTIONS_DIR = Path(__file__).resolve().parents[2] / "questions"
+from tests.questions.bank_lookup import QUESTIONS_DIR, bank_questions
+
 MIB = 1024**2
 GIB = 1024**3
 
 
-@cache
-def _all_questions() -> dict[str, dict]:
-    found: dict[str, dict] = {}
-    for path in sorted(QUESTIONS_DIR.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
-            continue
-        for item in data["questions"]:
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                found.setdefault(item["id"], item)
-    return found
+_all_questions = bank_questions
 
 
 def reference(question_id: str) -> str:

@@ -1,36 +1,20 @@
 """Recompute the exact answers of the numeric llms and normalization questions.
 
 Each test finds its question by id in questions/*.yaml and checks that the value it recomputes
-(from the formula, or with numpy) is stated in the question's reference answer. Files that do not
-parse or hold no question list are skipped, so work in progress elsewhere cannot break these tests.
+(from the formula, or with numpy) is stated in the question's reference answer.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
-QUESTIONS_DIR = Path(__file__).resolve().parents[2] / "questions"
+from tests.questions.bank_lookup import QUESTIONS_DIR, bank_questions
 
-
-def _all_questions() -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for path in sorted(QUESTIONS_DIR.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
-            continue
-        for item in data["questions"]:
-            if isinstance(item, dict) and isinstance(item.get("id"), str):
-                found.setdefault(item["id"], item)
-    return found
+_all_questions = bank_questions
 
 
 @pytest.fixture(scope="module")

@@ -8,30 +8,18 @@ arithmetic a candidate is graded against.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
 import pytest
 import yaml
 
-QUESTIONS_DIR = Path(__file__).resolve().parents[2] / "questions"
+from tests.questions.bank_lookup import QUESTIONS_DIR, bank_questions
 
 
 def _references() -> dict[str, str]:
-    """Map question id to reference for every readable bank file; skip anything else."""
-    references: dict[str, str] = {}
-    for path in sorted(QUESTIONS_DIR.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            continue
-        if not isinstance(data, dict) or not isinstance(data.get("questions"), list):
-            continue
-        for question in data["questions"]:
-            if isinstance(question, dict) and "id" in question and "reference" in question:
-                references[str(question["id"])] = " ".join(str(question["reference"]).split())
-    return references
+    """Map question id to its reference, whitespace folded."""
+    return {qid: " ".join(q["reference"].split()) for qid, q in bank_questions().items()}
 
 
 @pytest.fixture(scope="module")
