@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +15,7 @@ from bot.storage.db import insert_ignore, transaction
 from bot.storage.models import Channel, Member, Workspace
 
 MAX_ANSWER_WINDOW_MINUTES = 7 * 24 * 60
+T = TypeVar("T", Workspace, Channel, Member)
 
 
 class ScheduleError(ValueError):
@@ -27,6 +29,17 @@ class ScheduleChange:
     topics: Sequence[str] | None = None
     answer_window_minutes: int | None = None
     enabled: bool | None = None
+
+
+async def _get_or_create(
+    session: AsyncSession, model: type[T], identity: dict[str, Any], defaults: dict[str, Any]
+) -> T:
+    """Insert-or-nothing on the natural key, then read the row: safe under concurrent callers."""
+    await session.execute(
+        insert_ignore(session, model).values(**identity, **defaults).on_conflict_do_nothing()
+    )
+    conditions = [getattr(model, column) == value for column, value in identity.items()]
+    return (await session.execute(sa.select(model).where(*conditions))).scalar_one()
 
 
 class Directory:
@@ -52,53 +65,32 @@ class Directory:
         self._schedule_listeners.append(listener)
 
     async def workspace(self, platform: str, external_id: str, name: str = "") -> Workspace:
-        now = self._clock.now()
         async with transaction(self._sessions) as session:
-            await session.execute(
-                insert_ignore(session, Workspace)
-                .values(
-                    platform=platform,
-                    external_id=external_id,
-                    name=name,
-                    timezone=self._default_timezone,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing()
+            return await _get_or_create(
+                session,
+                Workspace,
+                {"platform": platform, "external_id": external_id},
+                {"name": name, "timezone": self._default_timezone, "created_at": self._clock.now()},
             )
-            return (
-                await session.execute(
-                    sa.select(Workspace).where(
-                        Workspace.platform == platform, Workspace.external_id == external_id
-                    )
-                )
-            ).scalar_one()
 
     async def channel(self, workspace_id: int, external_id: str, name: str = "") -> Channel:
         now = self._clock.now()
         async with transaction(self._sessions) as session:
-            await session.execute(
-                insert_ignore(session, Channel)
-                .values(
-                    workspace_id=workspace_id,
-                    external_id=external_id,
-                    name=name,
-                    post_time=self._default_post_time,
-                    timezone=self._default_timezone,
-                    topics=[],
-                    answer_window_minutes=self._default_window,
-                    enabled=True,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing()
+            return await _get_or_create(
+                session,
+                Channel,
+                {"workspace_id": workspace_id, "external_id": external_id},
+                {
+                    "name": name,
+                    "post_time": self._default_post_time,
+                    "timezone": self._default_timezone,
+                    "topics": [],
+                    "answer_window_minutes": self._default_window,
+                    "enabled": True,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
-            return (
-                await session.execute(
-                    sa.select(Channel).where(
-                        Channel.workspace_id == workspace_id, Channel.external_id == external_id
-                    )
-                )
-            ).scalar_one()
 
     async def member(
         self,
@@ -107,32 +99,25 @@ class Directory:
         display_name: str = "",
         timezone: str | None = None,
     ) -> Member:
-        now = self._clock.now()
+        if timezone is not None:
+            validate_timezone(timezone)  # raises ValueError naming the zone; nothing is written
         async with transaction(self._sessions) as session:
-            await session.execute(
-                insert_ignore(session, Member)
-                .values(
-                    workspace_id=workspace_id,
-                    external_id=external_id,
-                    display_name=display_name[:200],
-                    timezone=timezone,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing()
+            member = await _get_or_create(
+                session,
+                Member,
+                {"workspace_id": workspace_id, "external_id": external_id},
+                {
+                    "display_name": display_name[:200],
+                    "timezone": timezone,
+                    "created_at": self._clock.now(),
+                },
             )
-            member = (
-                await session.execute(
-                    sa.select(Member).where(
-                        Member.workspace_id == workspace_id, Member.external_id == external_id
-                    )
-                )
-            ).scalar_one()
             changed = False
             if display_name and member.display_name != display_name[:200]:
                 member.display_name = display_name[:200]
                 changed = True
             if timezone and member.timezone != timezone:
-                member.timezone = validate_timezone(timezone)
+                member.timezone = timezone
                 changed = True
             if changed:
                 session.add(member)
