@@ -84,7 +84,7 @@ _FUNCTION_WORDS_TEXT = (
 )
 _MATH = re.compile(r"\d|[=+*/^×≈√∑]")
 #: A long sentence with fewer function words than this share is a keyword dump.
-MIN_FUNCTION_WORD_SHARE = 0.15
+MIN_FUNCTION_WORD_SHARE = 0.12
 _FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 
 
@@ -196,18 +196,27 @@ def evidence_in_answer(evidence: str, answer: str, threshold: float = FUZZY_THRE
 def looks_like_keyword_list(text: str) -> bool:
     """A bare list of terms, a repetition of terms, or a long run of words with few function words.
 
-    Numbers and formulas are never keyword lists: ``q = [40, -127, 50, 17]`` is an answer.
+    Numbers and formulas are exempt from the list and density rules: ``q = [40, -127, 50, 17]``
+    or ``m_hat = m / (1 - beta1^t)`` are answers, not keyword dumps.
     """
-    words = re.findall(r"[^\W\d_]{2,}", text.casefold())
+    words = re.findall(r"[^\W\d_]+", text.casefold())
     function_words = sum(1 for word in words if word in _FUNCTION_WORDS)
-    if not _MATH.search(text):
-        pieces = [piece for piece in re.split(r"[,;|•·\n\t]+|\s[-*+]\s", text) if piece.strip()]
-        short = sum(1 for piece in pieces if len(re.findall(r"\w+", piece)) <= 3)
-        if len(pieces) >= 3 and short >= 0.75 * len(pieces) and function_words < 0.2 * len(words):
-            return True
-    if len(words) >= 8 and (len(set(words)) < 0.5 * len(words) or function_words == 0):
+    if _MATH.search(text):
+        return False
+    if len(words) >= 8 and len(set(words)) < 0.5 * len(words):
         return True
-    return len(words) >= 10 and function_words < MIN_FUNCTION_WORD_SHARE * len(words)
+    pieces = [piece for piece in re.split(r"[,;|•·\n\t]+|\s[-*+]\s", text) if piece.strip()]
+    short = sum(1 for piece in pieces if len(re.findall(r"\w+", piece)) <= 3)
+    if len(pieces) >= 3 and short >= 0.75 * len(pieces) and function_words < 0.2 * len(words):
+        return True
+    if len(words) >= 10 and function_words == 0:
+        return True
+    return len(words) >= 16 and function_words < MIN_FUNCTION_WORD_SHARE * len(words)
+
+
+def is_enumerative(key_point: str) -> bool:
+    """Whether a key point is itself a list of items (then a list of terms is fair evidence)."""
+    return key_point.count(",") >= 2 or bool(re.search(r",[^,]+\b(?:and|or)\b", key_point))
 
 
 def _sentences(answer: str) -> list[str]:
@@ -333,7 +342,6 @@ class LLMGrader:
     async def _ask(
         self, messages: list[dict[str, str]], count: int
     ) -> tuple[JudgeReply, tuple[int, int]]:
-        prompt_tokens = completion_tokens = 0
         content, usage = await self._complete(messages)
         prompt_tokens, completion_tokens = usage
         try:
@@ -413,7 +421,7 @@ class LLMGrader:
             evidence = judgement.evidence[:MAX_FIELD_CHARS]
             hint = judgement.hint[:MAX_FIELD_CHARS]
             if status is not Coverage.MISSING:
-                problem = self._evidence_problem(evidence, answer)
+                problem = self._evidence_problem(evidence, answer, point.text)
                 if problem:
                     rejected += 1
                     status, evidence = Coverage.MISSING, ""
@@ -469,11 +477,11 @@ class LLMGrader:
         )
 
     @staticmethod
-    def _evidence_problem(evidence: str, answer: str) -> str:
+    def _evidence_problem(evidence: str, answer: str, key_point: str) -> str:
         """Why a covered/partial verdict's evidence does not hold up ("" when it does)."""
         if not evidence_in_answer(evidence, answer):
             return "The grader could not find this in your answer."
-        if evidence_is_keyword_list(evidence, answer):
+        if not is_enumerative(key_point) and evidence_is_keyword_list(evidence, answer):
             return "Naming the terms is not enough."
         if detect_injection(evidence):
             return "Instructions to the grader earn no credit."

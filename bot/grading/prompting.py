@@ -13,7 +13,6 @@ answer, and a low relatedness to the reference clamps a high score.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import unicodedata
@@ -332,8 +331,3 @@ def detect_injection(answer: str) -> list[str]:
         if pattern.search(folded) or pattern.search(ascii_folded)
     }
     return sorted(found)
-
-
-def describe_messages(messages: Sequence[dict[str, str]]) -> str:
-    """A compact JSON rendering of messages, for logs and debugging."""
-    return json.dumps([{m["role"]: m["content"][:200]} for m in messages], ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""Loopback fakes of remote services (OpenAI-compatible endpoint, ...) shared by the tests."""

@@ -1,0 +1,411 @@
+"""The LLM grader against a loopback fake of the OpenAI endpoint (real openai client code)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from openai import AsyncOpenAI
+
+from bot.domain.bank import KeyPoint
+from bot.domain.rubric import Coverage
+from bot.grading.base import Grade, GradingError, GradingItem, TransientGradingError
+from bot.grading.cache import InMemoryGradeCache, cache_key, grade_from_dict, grade_to_dict
+from bot.grading.llm import (
+    FLAG_EVIDENCE_REJECTED,
+    FLAG_TRUNCATED,
+    LLMGrader,
+    evidence_in_answer,
+    is_enumerative,
+    looks_like_keyword_list,
+    parse_judge_reply,
+)
+from bot.grading.prompting import MAX_ANSWER_CHARS, REFERENCE_KEY_POINT
+from tests.fakes.openai_server import MALFORMED, Content, FakeOpenAI, HonestJudge, HTTPError
+
+ITEM = GradingItem(
+    prompt="Why do deep networks usually use ReLU rather than sigmoid in hidden layers?",
+    reference=(
+        "Sigmoid saturates, so its gradient vanishes through many layers. ReLU has gradient one"
+        " for positive inputs. ReLU is cheap. Dying ReLU units stop learning; leaky ReLU helps."
+    ),
+    key_points=(
+        KeyPoint(text="Sigmoid saturates so its gradient vanishes through many layers", weight=4),
+        KeyPoint(text="ReLU has gradient one for positive inputs so gradients flow", weight=3),
+        KeyPoint(text="ReLU is cheap to compute as a threshold at zero", weight=1),
+        KeyPoint(
+            text="Dying ReLU units output zero and stop learning and leaky ReLU helps", weight=2
+        ),
+    ),
+    question_id="relu",
+    version="v1",
+)
+ANSWER = (
+    "Sigmoid saturates for large inputs, so its gradient vanishes when multiplied through many"
+    " layers. ReLU keeps a gradient of one for positive inputs. Sigmoid is zero-centred."
+)
+
+
+def verdict(index: int, status: str, evidence: str = "", hint: str = "") -> dict[str, Any]:
+    return {"index": index, "status": status, "evidence": evidence, "hint": hint}
+
+
+def reply(*verdicts: dict[str, Any], errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"key_points": list(verdicts), "factual_errors": errors or [], "feedback": "Good start."}
+
+
+SIGMOID = "Sigmoid saturates for large inputs, so its gradient vanishes"
+RELU = "ReLU keeps a gradient of one for positive inputs"
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI(HonestJudge()) as fake:
+        yield fake
+
+
+def make_grader(server: FakeOpenAI, **kwargs: Any) -> LLMGrader:
+    options: dict[str, Any] = {"timeout": 5.0, "max_tokens": 700, **kwargs}
+    return LLMGrader(server.client(), "gpt-test", **options)
+
+
+# --- request shape ----------------------------------------------------------------------------
+
+
+async def test_request_uses_strict_json_schema_temperature_zero_and_max_tokens(
+    server: FakeOpenAI,
+) -> None:
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    [body] = server.requests
+    assert body["model"] == "gpt-test"
+    assert body["temperature"] == 0
+    assert body["max_tokens"] == 700
+    response_format = body["response_format"]
+    assert response_format["type"] == "json_schema"
+    schema = response_format["json_schema"]
+    assert schema["strict"] is True
+    assert schema["schema"]["required"] == ["key_points", "factual_errors", "feedback"]
+    assert schema["schema"]["additionalProperties"] is False
+    assert "score" not in schema["schema"]["properties"]
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    for index, point in enumerate(ITEM.key_points):
+        assert f"[{index}] (weight {point.weight}) {point.text}" in body["messages"][0]["content"]
+    assert grade.grader == "llm" and grade.model == "gpt-test"
+
+
+# --- scoring in code --------------------------------------------------------------------------
+
+
+async def test_score_is_computed_from_rubric_weights(server: FakeOpenAI) -> None:
+    server.enqueue(
+        Content(
+            reply(
+                verdict(0, "covered", SIGMOID),
+                verdict(1, "partial", RELU, "Say why that matters."),
+                verdict(2, "missing", "", "Mention the cost."),
+                verdict(3, "missing", "", "Mention dying units."),
+            )
+        )
+    )
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert grade.score == 55  # (4 + 3 * 0.5) / 10
+    assert [v.status for v in grade.verdicts] == [
+        Coverage.COVERED,
+        Coverage.PARTIAL,
+        Coverage.MISSING,
+        Coverage.MISSING,
+    ]
+    assert grade.verdicts[0].evidence == SIGMOID
+    assert grade.verdicts[1].hint == "Say why that matters."
+    assert grade.feedback == "Good start."
+    assert grade.flags == ()
+
+
+async def test_a_score_sent_by_the_model_is_ignored(server: FakeOpenAI) -> None:
+    body = reply(*(verdict(i, "missing") for i in range(4)))
+    body["score"] = 100
+    server.enqueue(Content(body))
+    assert (await make_grader(server).grade(ITEM, ANSWER)).score == 0
+
+
+async def test_evidence_not_in_the_answer_is_downgraded_to_missing(server: FakeOpenAI) -> None:
+    server.enqueue(
+        Content(
+            reply(
+                verdict(0, "covered", SIGMOID),
+                verdict(1, "covered", "ReLU avoids vanishing gradients entirely"),  # invented
+                verdict(2, "partial", "ReLU is cheap"),  # invented
+                verdict(3, "covered", ""),  # no evidence at all
+            )
+        )
+    )
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert grade.score == 40
+    assert [v.status for v in grade.verdicts[1:]] == [Coverage.MISSING] * 3
+    assert all(v.evidence == "" for v in grade.verdicts[1:])
+    assert FLAG_EVIDENCE_REJECTED in grade.flags
+    assert grade.details["rejected_evidence"] == 3
+    assert "Good start." not in grade.feedback  # rewritten from the checked verdicts
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        "sigmoid SATURATES for large inputs so its gradient vanishes",  # case and punctuation
+        "“Sigmoid saturates for large inputs,” so its gradient vanishes",  # curly quotes
+        "Sigmoid saturates for large inputs, so its gradiant vanishes",  # a typo
+        "Sigmoid saturates ... through many layers",  # an ellipsis joins two parts
+        "  Sigmoid   saturates\nfor large inputs  ",  # whitespace
+    ],
+)
+def test_evidence_matching_tolerates_small_differences(evidence: str) -> None:
+    assert evidence_in_answer(evidence, ANSWER)
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        "",
+        "...",
+        "Sigmoid saturates because its outputs are bounded",
+        "ReLU is zero-centred",
+        "layers of ReLU",  # short quotes must match exactly, word for word
+        "Sigmoid saturates ... leaky ReLU helps",  # one part is invented
+    ],
+)
+def test_evidence_matching_rejects_text_that_is_not_there(evidence: str) -> None:
+    assert not evidence_in_answer(evidence, ANSWER)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Keywords: sigmoid, saturation, vanishing gradient, ReLU, dying units, leaky ReLU.",
+        "- dropout\n- co-adaptation\n- regulariser\n- ensemble",
+        "relu relu gradient gradient relu sigmoid gradient relu sigmoid relu",
+        "sigmoid saturates gradient vanishes layers relu gradient positive inputs flow cheap",
+    ],
+)
+def test_keyword_lists_are_recognised(text: str) -> None:
+    assert looks_like_keyword_list(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ANSWER,
+        "Dropout randomly zeroes activations, which reduces co-adaptation, so it regularises.",
+        "Quantized values are q = [40, -127, 50, 17].",
+        "Bias correction divides by 1 - beta^t: m_hat = m / (1 - beta1^t).",
+        "Batch normalization normalizes activations using mini-batch statistics.",
+        "It is cheap, fast, repeatable and safe, so it is used to iterate quickly.",
+    ],
+)
+def test_prose_and_formulas_are_not_keyword_lists(text: str) -> None:
+    assert not looks_like_keyword_list(text)
+
+
+async def test_a_list_is_fair_evidence_only_for_an_enumerative_key_point(
+    server: FakeOpenAI,
+) -> None:
+    assert is_enumerative("Common regularisers include dropout, weight decay and early stopping")
+    assert not is_enumerative(ITEM.key_points[0].text)
+    item = GradingItem(
+        prompt="Name common regularisers.",
+        reference="Dropout, weight decay and early stopping are common regularisers.",
+        key_points=(
+            KeyPoint(text="Names dropout, weight decay and early stopping", weight=6),
+            KeyPoint(text="Regularisers reduce overfitting by limiting model capacity", weight=4),
+        ),
+    )
+    answer = "Dropout, weight decay, early stopping, overfitting, capacity."
+    grade = await make_grader(server).grade(item, answer)
+    assert [v.status for v in grade.verdicts] == [Coverage.COVERED, Coverage.MISSING]
+    assert grade.score == 60
+
+
+async def test_async_relatedness_is_awaited_and_high_relatedness_keeps_the_score(
+    server: FakeOpenAI,
+) -> None:
+    async def related(item: GradingItem, answer: str) -> float:
+        return 0.8
+
+    grade = await make_grader(server, relatedness=related).grade(ITEM, ANSWER)
+    assert grade.score == 70
+    assert grade.details["relatedness"] == pytest.approx(0.8)
+    assert "needs-review" not in grade.flags
+
+
+async def test_factual_errors_deduct_only_when_quoted_from_the_answer(server: FakeOpenAI) -> None:
+    verdicts = [verdict(0, "covered", SIGMOID), verdict(1, "covered", RELU)]
+    verdicts += [verdict(2, "missing"), verdict(3, "missing")]
+    errors = [
+        {"quote": "Sigmoid is zero-centred", "correction": "Sigmoid outputs lie in (0, 1)."},
+        {"quote": "ReLU is linear everywhere", "correction": "It is piecewise linear."},
+    ]
+    server.enqueue(Content(reply(*verdicts, errors=errors)))
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert [e.quote for e in grade.factual_errors] == ["Sigmoid is zero-centred"]
+    assert grade.score == 70 - 10
+
+
+async def test_honest_judge_factual_error_end_to_end(server: FakeOpenAI) -> None:
+    server.judge = HonestJudge(known_errors={"sigmoid is zero-centred": "It is not."})
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert len(grade.factual_errors) == 1
+    assert grade.score == 40 + 30 - 10  # sigmoid and ReLU covered, one error
+
+
+async def test_reference_only_item_uses_one_synthetic_key_point(server: FakeOpenAI) -> None:
+    item = GradingItem(prompt=ITEM.prompt, reference=ITEM.reference)
+    server.enqueue(Content(reply(verdict(0, "partial", SIGMOID))))
+    grade = await make_grader(server).grade(item, ANSWER)
+    assert [v.key_point for v in grade.verdicts] == [REFERENCE_KEY_POINT.text]
+    assert grade.score == 50
+    assert (
+        "[0] (weight 10) Agrees with the reference answer"
+        in (server.requests[0]["messages"][0]["content"])
+    )
+
+
+async def test_long_answers_are_truncated_and_flagged(server: FakeOpenAI) -> None:
+    answer = ANSWER + " filler" * 1000
+    grade = await make_grader(server).grade(ITEM, answer)
+    user = server.requests[0]["messages"][1]["content"]
+    assert len(user) < MAX_ANSWER_CHARS + 600
+    assert FLAG_TRUNCATED in grade.flags
+
+
+# --- structured output fallback and the repair retry ------------------------------------------
+
+
+async def test_falls_back_to_json_object_when_json_schema_is_rejected(server: FakeOpenAI) -> None:
+    server.reject_json_schema = True
+    grader = make_grader(server)
+    first = await grader.grade(ITEM, ANSWER)
+    assert [r["response_format"]["type"] for r in server.requests] == ["json_schema", "json_object"]
+    assert grader.structured_outputs is False
+    await grader.grade(ITEM, ANSWER + " Another answer.")
+    assert [r["response_format"]["type"] for r in server.requests][2:] == ["json_object"]
+    assert first.score == 70
+
+
+async def test_one_repair_retry_sends_the_validation_error_back(server: FakeOpenAI) -> None:
+    server.reject_json_schema = True
+    server.enqueue(MALFORMED)
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert grade.score == 70
+    assert len(server.requests) == 3  # rejected json_schema, malformed json_object, repaired
+    repair = server.requests[2]["messages"]
+    assert [m["role"] for m in repair] == ["system", "user", "assistant", "user"]
+    assert repair[2]["content"] == MALFORMED.value
+    assert "not valid JSON" in repair[3]["content"]
+    assert repair[1] == server.requests[1]["messages"][1]  # same nonce: same conversation
+
+
+async def test_a_wrong_number_of_verdicts_is_repaired(server: FakeOpenAI) -> None:
+    server.enqueue(Content(reply(verdict(0, "covered", SIGMOID))))
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert len(server.requests) == 2
+    assert "exactly one key_points entry" in server.requests[1]["messages"][-1]["content"]
+    assert grade.score == 70
+
+
+async def test_malformed_twice_is_transient_after_exactly_one_repair(server: FakeOpenAI) -> None:
+    server.enqueue(MALFORMED, Content("still not json"))
+    with pytest.raises(TransientGradingError, match="after one repair"):
+        await make_grader(server).grade(ITEM, ANSWER)
+    assert len(server.requests) == 2
+
+
+def test_parse_accepts_code_fences_and_one_based_indices() -> None:
+    text = '```json\n{"key_points": [{"index": 1, "status": "covered", "evidence": "x"},'
+    text += ' {"index": 2, "status": "missing"}], "factual_errors": [], "feedback": ""}\n```'
+    parsed = parse_judge_reply(text, 2)
+    assert [k.index for k in parsed.key_points] == [0, 1]
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 408])
+async def test_retryable_http_errors_are_transient(server: FakeOpenAI, status: int) -> None:
+    server.enqueue(HTTPError(status, "try again later"))
+    with pytest.raises(TransientGradingError):
+        await make_grader(server).grade(ITEM, ANSWER)
+    assert len(server.requests) == 1  # the grader never retries on its own
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+async def test_client_errors_are_permanent(server: FakeOpenAI, status: int) -> None:
+    server.enqueue(HTTPError(status, "you did something wrong"))
+    with pytest.raises(GradingError) as caught:
+        await make_grader(server).grade(ITEM, ANSWER)
+    assert not isinstance(caught.value, TransientGradingError)
+    assert len(server.requests) == 1
+
+
+async def test_connection_refused_is_transient() -> None:
+    async with FakeOpenAI() as fake:
+        base_url = fake.base_url
+    client = AsyncOpenAI(api_key="k", base_url=base_url, max_retries=0, timeout=2)
+    try:
+        with pytest.raises(TransientGradingError):  # nothing listens there any more
+            await LLMGrader(client, "gpt-test").grade(ITEM, ANSWER)
+    finally:
+        await client.close()
+
+
+async def test_timeout_is_honoured_and_transient(server: FakeOpenAI) -> None:
+    server.delay = 10
+    grader = make_grader(server, timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(TransientGradingError):
+        await grader.grade(ITEM, ANSWER)
+    assert time.monotonic() - started < 2.0
+
+
+# --- usage and cache --------------------------------------------------------------------------
+
+
+async def test_token_usage_is_stored_and_summed_over_the_repair(server: FakeOpenAI) -> None:
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert grade.prompt_tokens > 100 and grade.completion_tokens > 10
+    server.enqueue(MALFORMED)
+    repaired = await make_grader(server).grade(ITEM, ANSWER + " More.")
+    assert repaired.prompt_tokens > 2 * grade.prompt_tokens - 50
+
+
+async def test_cache_hit_avoids_a_second_request(server: FakeOpenAI) -> None:
+    cache = InMemoryGradeCache()
+    grader = make_grader(server, cache=cache)
+    first = await grader.grade(ITEM, ANSWER)
+    again = await grader.grade(ITEM, "  " + ANSWER.upper().replace(" ", "\n "))
+    assert len(server.requests) == 1
+    assert again.score == first.score and again.verdicts == first.verdicts
+    assert again.details["cache_hit"] == 1.0 and again.prompt_tokens == 0
+    other_model = LLMGrader(server.client(), "gpt-other", cache=cache)
+    await other_model.grade(ITEM, ANSWER)
+    assert len(server.requests) == 2
+    await grader.grade(ITEM, ANSWER + " One more sentence.")
+    assert len(server.requests) == 3
+
+
+def test_cache_key_depends_on_version_answer_and_model() -> None:
+    base = cache_key(ITEM, ANSWER, "m")
+    assert base == cache_key(ITEM, f"  {ANSWER.upper()}  ", "m")
+    assert base != cache_key(ITEM, ANSWER, "m2")
+    assert base != cache_key(ITEM, ANSWER + " x", "m")
+    unversioned = GradingItem(prompt=ITEM.prompt, reference=ITEM.reference)
+    edited = GradingItem(prompt=ITEM.prompt, reference=ITEM.reference + " More.")
+    assert cache_key(unversioned, ANSWER, "m") != cache_key(edited, ANSWER, "m")
+
+
+async def test_grade_round_trips_through_a_dict(server: FakeOpenAI) -> None:
+    server.judge = HonestJudge(known_errors={"sigmoid is zero-centred": "It is not."})
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert grade_from_dict(grade_to_dict(grade)) == grade
+    assert isinstance(grade, Grade)
