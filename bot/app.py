@@ -15,6 +15,8 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.domain.bank import Bank, load_bank
 from bot.grading.base import Grader
+from bot.grading.cache import GradeCache
+from bot.grading.offline import OfflineGrader
 from bot.grading.worker import GradingWorker
 from bot.services.answers import AnswerService
 from bot.services.bank_sync import SyncReport, sync_bank
@@ -23,6 +25,7 @@ from bot.services.directory import Directory
 from bot.services.leaderboard import LeaderboardService
 from bot.services.practice import PracticeService
 from bot.storage.db import check_connection, create_engine, session_factory
+from bot.storage.grade_cache import SqlGradeCache
 from bot.storage.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
@@ -37,35 +40,45 @@ def load_configured_bank(settings: Settings) -> Bank:
     return Bank(builtin.questions + custom.questions)
 
 
-def build_graders(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> tuple[Grader, Grader]:
-    """(primary, fallback): the LLM grader when an API key is set, else the offline grader twice."""
-    from bot.grading.offline import OfflineGrader
-
-    offline = OfflineGrader()
-    if settings.openai_api_key is None:
-        return offline, offline
+def build_llm_grader(
+    settings: Settings,
+    offline: OfflineGrader,
+    *,
+    cache: GradeCache | None = None,
+    client_retries: int = 0,
+) -> Grader:
+    """The LLM grader for the configured OpenAI-compatible endpoint; the offline grader's
+    relatedness guards it against high scores for unrelated answers."""
     from openai import AsyncOpenAI
 
     from bot.grading.llm import LLMGrader
-    from bot.storage.grade_cache import SqlGradeCache
 
+    assert settings.openai_api_key is not None, "the LLM grader needs OPENAI_API_KEY"
     client = AsyncOpenAI(
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_base_url,
-        max_retries=0,
+        max_retries=client_retries,
         timeout=settings.grading_timeout_seconds,
     )
-    llm = LLMGrader(
+    return LLMGrader(
         client,
         model=settings.grading_model,
         timeout=settings.grading_timeout_seconds,
         max_tokens=settings.grading_max_tokens,
-        cache=SqlGradeCache(sessions),
+        cache=cache,
         relatedness=offline.relatedness,
     )
-    return llm, offline
+
+
+def build_graders(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> tuple[Grader, Grader]:
+    """(primary, fallback): the LLM grader when an API key is set, else the offline grader twice.
+    Retries belong to the grading worker, so the client itself does not retry."""
+    offline = OfflineGrader()
+    if settings.openai_api_key is None:
+        return offline, offline
+    return build_llm_grader(settings, offline, cache=SqlGradeCache(sessions)), offline
 
 
 @dataclass

@@ -228,36 +228,26 @@ def grade(
 
 
 async def _grade_file(settings: Settings, input: Path, output: Path, grader_name: str) -> int:
+    from bot.app import build_llm_grader
     from bot.grading.batch import BatchInputError, grade_jsonl
     from bot.grading.offline import OfflineGrader
 
     offline = OfflineGrader()
-    chosen: Any = offline
-    if grader_name == "llm":
-        from openai import AsyncOpenAI
-
-        from bot.grading.llm import LLMGrader
-
-        assert settings.openai_api_key is not None
-        client = AsyncOpenAI(
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.openai_base_url,
-            max_retries=2,
-            timeout=settings.grading_timeout_seconds,
-        )
-        chosen = LLMGrader(
-            client,
-            model=settings.grading_model,
-            timeout=settings.grading_timeout_seconds,
-            max_tokens=settings.grading_max_tokens,
-            relatedness=offline.relatedness,
-        )
+    # a one-off batch has no worker around it, so the client retries transient errors itself
+    chosen = (
+        offline
+        if grader_name == "offline"
+        else build_llm_grader(settings, offline, client_retries=2)
+    )
     try:
-        count = await grade_jsonl(input, output, chosen)
+        summary = await grade_jsonl(input, output, chosen)
     except BatchInputError as exc:
         raise fail(str(exc)) from None
-    out.print(f"graded {count} answers -> {output}")
-    return 0
+    mean = f"{summary.mean_score:.1f}" if summary.mean_score is not None else "-"
+    out.print(
+        f"graded {summary.graded} answers (failed {summary.failed}, mean score {mean}) -> {output}"
+    )
+    return 1 if summary.failed else 0
 
 
 @grades_app.command("requeue")
