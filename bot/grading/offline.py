@@ -33,7 +33,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -411,6 +411,7 @@ class Token:
         return not self.norm
 
 
+@lru_cache(maxsize=65536)
 def _normalise(lower: str) -> str:
     if lower in STOP_WORDS:
         return ""
@@ -434,9 +435,9 @@ class Sentence:
     tokens: tuple[Token, ...]
     list_like: bool
 
-    @property
-    def content(self) -> list[Token]:
-        return [token for token in self.tokens if not token.is_stop]
+    @cached_property
+    def content(self) -> tuple[Token, ...]:
+        return tuple(token for token in self.tokens if token.norm)
 
 
 def _is_list_like(text: str, tokens: Sequence[Token]) -> bool:
@@ -521,7 +522,7 @@ class _Window:
     start: int
     end: int
     text: str
-    words: tuple[str, ...]
+    word_ids: tuple[int, ...]
     norms: frozenset[str]
     list_like: bool
 
@@ -659,7 +660,7 @@ class OfflineGrader:
         question_norms = _question_norms(item.prompt)
         answer_tokens = [t for s in sentences for t in s.tokens]
         answer_content = [t for t in answer_tokens if not t.is_stop]
-        reference_content = [t for t in tokenize(item.reference) if not t.is_stop]
+        reference_content = _content_tokens(item.reference)
         demoted_reference = [t for t in reference_content if t.norm not in question_norms]
         targets = demoted_reference or reference_content
         answer_norms = {t.norm for t in answer_content}
@@ -699,8 +700,12 @@ class OfflineGrader:
         best = _PointMatch(0.0, None, False)
         best_list = _PointMatch(0.0, None, True)
         term_list_answer = _prose_share(sentences) < TERM_LIST_PROSE_SHARE
-        for window in _windows(answer, sentences):
-            support = _support(terms, point.text, window, embedder)
+        windows, vocabulary = _windows_of(answer)
+        term_sims = None
+        if embedder is not None and vocabulary and terms.words:
+            term_sims = embedder.embed_words(terms.words) @ embedder.embed_words(vocabulary).T
+        for window in windows:
+            support = _support(terms, point.text, window, embedder, term_sims)
             if window.list_like and term_list_answer:
                 if support > best_list.support:
                     best_list = _PointMatch(support, window, True)
@@ -762,6 +767,11 @@ _GENERIC_NORMS = frozenset(_normalise(word) for word in GENERIC_TERMS)
 
 
 @lru_cache(maxsize=2048)
+def _content_tokens(text: str) -> tuple[Token, ...]:
+    return tuple(t for t in tokenize(text) if not t.is_stop)
+
+
+@lru_cache(maxsize=2048)
 def _question_norms(prompt: str) -> frozenset[str]:
     return frozenset(t.norm for t in tokenize(prompt) if not t.is_stop)
 
@@ -804,34 +814,48 @@ def _point_terms(text: str, prompt: str) -> _PointTerms:
     return _PointTerms(tuple(seen.values()), norms, weights)
 
 
-def _windows(answer: str, sentences: Sequence[Sentence]) -> list[_Window]:
+@lru_cache(maxsize=64)
+def _windows_of(answer: str) -> tuple[list[_Window], list[str]]:
+    return _windows(answer, split_sentences(answer))
+
+
+def _windows(answer: str, sentences: Sequence[Sentence]) -> tuple[list[_Window], list[str]]:
+    """Runs of neighbouring sentences, and the answer's distinct content words they index."""
+    vocabulary: dict[str, int] = {}
+    for sentence in sentences:
+        for token in sentence.content:
+            vocabulary.setdefault(token.lower, len(vocabulary))
     windows = []
     for size in WINDOW_SIZES:
         for i in range(len(sentences) - size + 1):
             group = sentences[i : i + size]
             start, end = group[0].start, group[-1].end
-            words = tuple(t.lower for s in group for t in s.content)
+            ids = sorted({vocabulary[t.lower] for s in group for t in s.content})
             norms = frozenset(t.norm for s in group for t in s.content)
             list_like = any(s.list_like for s in group)
-            windows.append(_Window(start, end, answer[start:end], words, norms, list_like))
-    return windows
+            windows.append(_Window(start, end, answer[start:end], tuple(ids), norms, list_like))
+    return windows, list(vocabulary)
+
+
+def _soft_credit(term_sims: np.ndarray) -> np.ndarray:
+    low, high = WORD_COSINE_RANGE
+    return SOFT_MATCH_CREDIT * np.clip((term_sims - low) / (high - low), 0.0, 1.0)
 
 
 def _support(
-    terms: _PointTerms, point_text: str, window: _Window, embedder: StaticEmbedder | None
+    terms: _PointTerms,
+    point_text: str,
+    window: _Window,
+    embedder: StaticEmbedder | None,
+    term_sims: np.ndarray | None,
 ) -> float:
+    """How well a window shows a key point, 0-1 (``term_sims``: terms x answer words)."""
     if not terms.norms:
         return 0.0
     credit = np.array([1.0 if norm in window.norms else 0.0 for norm in terms.norms])
-    if embedder is not None and window.words and credit.min() < 1.0:
-        sims = embedder.embed_words(list(terms.words)) @ embedder.embed_words(window.words).T
-        soft = np.clip(
-            (sims.max(axis=1) - WORD_COSINE_RANGE[0])
-            / (WORD_COSINE_RANGE[1] - WORD_COSINE_RANGE[0]),
-            0.0,
-            1.0,
-        )
-        credit = np.maximum(credit, SOFT_MATCH_CREDIT * soft)
+    if term_sims is not None and window.word_ids and credit.min() < 1.0:
+        best = term_sims[:, list(window.word_ids)].max(axis=1)
+        credit = np.maximum(credit, _soft_credit(best))
     lexical = float((credit * terms.weights).sum() / terms.weights.sum())
     if embedder is None:
         return lexical
