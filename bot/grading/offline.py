@@ -44,12 +44,69 @@ from bot.grading.embeddings import StaticEmbedder, get_embedder
 
 # --- calibration constants (fixed a priori; see bench/grading_quality.py for measurements) ---
 
-#: Weights of the reference-only similarity: whole-text cosine, cosine after removing the
-#: question's words ("question demoting"), soft recall of the reference's content words.
+#: Weights of the summary similarity (reported in ``Grade.details``): whole-text cosine, cosine
+#: after removing the question's words ("question demoting"), soft recall of the reference's
+#: content words.
 SIMILARITY_WEIGHTS = (0.2, 0.4, 0.4)
-#: Similarity at or below which the reference-only score is 0, and at or above which it is 100.
-SIMILARITY_FLOOR = 0.15
-SIMILARITY_CEILING = 0.85
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    """A linear map from the answer-vs-reference features to a 0-5 grade.
+
+    The shipped constants were fitted by least squares on the whole Mohler set with
+    ``python bench/grading_quality.py --fit``; the figures the bench reports for this procedure
+    come from refitting it inside each training fold (grouped by question), never in-sample.
+    """
+
+    intercept: float
+    weights: tuple[tuple[str, float], ...]
+
+    def grade(self, features: dict[str, float]) -> float:
+        return self.intercept + sum(weight * features[name] for name, weight in self.weights)
+
+    @property
+    def no_overlap(self) -> float:
+        """The grade of a prose answer that shares nothing with the reference (score 0)."""
+        return self.grade({name: 1.0 if name == "prose" else 0.0 for name, _ in self.weights})
+
+    @property
+    def reference_itself(self) -> float:
+        """The grade of the reference answer graded against itself (score 100)."""
+        return self.grade({name: 1.0 for name, _ in self.weights})
+
+
+#: Feature order of the reference model ("prose" is the share of words in real sentences).
+REFERENCE_FEATURES = ("cosine", "cosine_demoted", "soft_recall", "lexical_recall", "prose")
+REFERENCE_MODEL = ReferenceModel(
+    intercept=2.3384,
+    weights=(
+        ("cosine", 0.4887),
+        ("cosine_demoted", 0.9789),
+        ("soft_recall", 3.5514),
+        ("lexical_recall", -2.2219),
+        ("prose", 0.3224),
+    ),
+)
+
+
+def reference_score(
+    features: dict[str, float],
+    prose_share: float,
+    relatedness: float,
+    model: ReferenceModel = REFERENCE_MODEL,
+) -> float:
+    """0-100 from the reference model, anchored so that an answer sharing nothing with the
+    reference scores 0 and the reference itself 100 (a monotone map of the fitted grade, so the
+    ranking the fit learnt is kept). Unrelated answers get 0; term lists are scaled down."""
+    if relatedness < UNRELATED_THRESHOLD:
+        return 0.0
+    grade = model.grade({**features, "prose": prose_share})
+    span = model.reference_itself - model.no_overlap
+    share = _clip01((grade - model.no_overlap) / span) if span > 0 else 0.0
+    return 100.0 * share * min(1.0, LIST_FLOOR_FACTOR + prose_share)
+
+
 #: Below this :meth:`OfflineGrader.relatedness` calls an answer unrelated to the question.
 UNRELATED_THRESHOLD = 0.10
 #: Share of a rubric-mode score that comes from the reference-similarity score.
@@ -625,26 +682,25 @@ class OfflineGrader:
         similarity = sum(
             w * features[k] for w, k in zip(SIMILARITY_WEIGHTS, _FEATURES, strict=True)
         )
-        factor = min(1.0, LIST_FLOOR_FACTOR + prose_share)
-        reference_score = 100.0 * _scale(similarity, SIMILARITY_FLOOR, SIMILARITY_CEILING) * factor
         relatedness = 0.5 * features["cosine"] + 0.5 * features["soft_recall_full"]
         if embedder is None:
             relatedness = features["lexical_recall"]
+        reference_points = reference_score(features, prose_share, relatedness)
         if item.key_points:
             verdicts = tuple(
                 self._verdict(item, point, sentences, answer, embedder) for point in item.key_points
             )
             rubric = score_verdicts(item.key_points, verdicts)
-            blended = (1.0 - REFERENCE_BLEND) * rubric + REFERENCE_BLEND * reference_score
+            blended = (1.0 - REFERENCE_BLEND) * rubric + REFERENCE_BLEND * reference_points
             score = round(blended)
         else:
             verdicts = ()
-            score = round(reference_score)
+            score = round(reference_points)
         return Analysis(
             score=max(0, min(100, score)),
             verdicts=verdicts,
             similarity=similarity,
-            reference_score=reference_score,
+            reference_score=reference_points,
             relatedness=_clip01(relatedness),
             prose_share=prose_share,
             features=features,
