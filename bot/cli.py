@@ -43,6 +43,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def bank_errors(exc: BankValidationError) -> typer.Exit:
+    """Print every bank error as file:line: field: message; return the exit to raise."""
+    for error in exc.errors:
+        err.print(str(error), markup=False, highlight=False)
+    return fail(f"{len(exc.errors)} error(s) in the question bank")
+
+
 def settings_or_exit() -> Settings:
     try:
         return load_settings()
@@ -56,9 +63,7 @@ def run_async(coroutine: Coroutine[Any, Any, int | None]) -> int:
     except DatabaseUnavailable as exc:
         raise fail(str(exc), EXIT_DATABASE) from None
     except BankValidationError as exc:
-        for error in exc.errors:
-            err.print(str(error), markup=False, highlight=False)
-        raise fail(f"the question bank has {len(exc.errors)} error(s)") from None
+        raise bank_errors(exc) from None
     except KeyboardInterrupt:
         return 130
 
@@ -141,20 +146,15 @@ def bank_validate(
 ) -> None:
     """Check bank files; every error is reported as file:line: field: message."""
     settings = settings_or_exit()
-    targets = paths or [settings.questions_dir] + (
-        [settings.custom_questions_dir] if settings.custom_questions_dir else []
-    )
     try:
         if paths:
-            bank = load_bank(*targets)
+            bank = load_bank(*paths)
         else:
             from bot.app import load_configured_bank
 
             bank = load_configured_bank(settings)
     except BankValidationError as exc:
-        for error in exc.errors:
-            err.print(str(error), markup=False, highlight=False)
-        raise fail(f"{len(exc.errors)} error(s) in the question bank") from None
+        raise bank_errors(exc) from None
     out.print(f"ok: {len(bank.questions)} questions in {len(bank.topics())} topics")
 
 
@@ -168,9 +168,7 @@ def bank_stats() -> None:
     try:
         bank = load_configured_bank(settings)
     except BankValidationError as exc:
-        for error in exc.errors:
-            err.print(str(error), markup=False, highlight=False)
-        raise fail(f"{len(exc.errors)} error(s) in the question bank") from None
+        raise bank_errors(exc) from None
     levels = ["beginner", "intermediate", "advanced"]
     table = Table(title=f"{len(bank.questions)} questions")
     for column in ["topic", *levels, "total", "key points (min-max)"]:
