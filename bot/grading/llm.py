@@ -347,7 +347,9 @@ class LLMGrader:
         try:
             return parse_judge_reply(content, count), (prompt_tokens, completion_tokens)
         except InvalidJudgeReply as first_error:
-            log.info("judge reply unusable, asking once for a repair: %s", first_error)
+            log.info(
+                "judge reply unusable (%s); asking once for a repair", type(first_error).__name__
+            )
             repaired = [
                 *messages,
                 {"role": "assistant", "content": (content or "")[:4000]},

@@ -267,8 +267,11 @@ class GradingWorker:
             except GradingError as exc:
                 last_error = exc
                 break
+        # the error's class only: messages from a judge can quote the answer, which stays out of logs
         log.warning(
-            "grader %s failed (%s); using the fallback grader", self._grader.name, last_error
+            "grader %s failed (%s); using the fallback grader",
+            self._grader.name,
+            type(last_error).__name__,
         )
         grade = await self._fallback.grade(item, text)
         return dataclasses.replace(grade, provisional=True)
