@@ -231,6 +231,9 @@ class ConsoleSession:
             provisional=grade.provisional,
             points=points,
             flags=grade.flags,
+            # the terminal is single-player practice: nobody to pass the rubric to, so the whole
+            # result shows at once (chat adapters pass view.rubric_revealed instead)
+            rubric_revealed=True,
         )
         self._out.print(render_card(card))
 

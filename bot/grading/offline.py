@@ -672,7 +672,7 @@ class OfflineGrader:
         embedder = self._get_embedder()
         if not answer.strip() or not _WORD_RE.search(answer):
             verdicts = tuple(
-                KeyPointVerdict(point.text, Coverage.MISSING, "", _hint(point))
+                KeyPointVerdict(point.text, Coverage.MISSING, "", _hint(point, item.reference))
                 for point in item.key_points
             )
             return Analysis(0, verdicts, 0.0, 0.0, 0.0, 0.0, {})
@@ -692,7 +692,9 @@ class OfflineGrader:
             )
             rubric = score_verdicts(item.key_points, verdicts)
             blended = (1.0 - REFERENCE_BLEND) * rubric + REFERENCE_BLEND * reference_points
-            score = round(blended)
+            # similarity to the reference only adds to a rubric that found something: an answer
+            # that covers no key point at all scores 0, however close its vocabulary is
+            score = round(blended) if rubric > 0 else 0
         else:
             verdicts = ()
             score = round(reference_points)
@@ -779,9 +781,9 @@ class OfflineGrader:
             else:
                 status = Coverage.MISSING
         if status is Coverage.MISSING or match.window is None:
-            return KeyPointVerdict(point.text, Coverage.MISSING, "", _hint(point))
+            return KeyPointVerdict(point.text, Coverage.MISSING, "", _hint(point, item.reference))
         evidence = _evidence(answer, match.window, terms)
-        hint = "" if status is Coverage.COVERED else _hint(point, partial=True)
+        hint = "" if status is Coverage.COVERED else _hint(point, item.reference, partial=True)
         return KeyPointVerdict(point.text, status, evidence, hint)
 
     # --- feedback ----------------------------------------------------------------------
@@ -797,13 +799,14 @@ class OfflineGrader:
             covered = [v.key_point for v in analysis.verdicts if v.status is Coverage.COVERED]
             partial = [v.key_point for v in analysis.verdicts if v.status is Coverage.PARTIAL]
             missing = [v.key_point for v in analysis.verdicts if v.status is Coverage.MISSING]
-            if covered:
-                parts.append("Covered: " + "; ".join(_short(p) for p in covered) + ".")
-            if partial:
-                parts.append("Only partly: " + "; ".join(_short(p) for p in partial) + ".")
+            total = len(analysis.verdicts)
+            summary = f"You covered {len(covered)} of {total} key points"
+            parts.append(summary + (f", {len(partial)} only partly." if partial else "."))
             if missing:
-                parts.append("Missing: " + "; ".join(_short(p) for p in missing) + ".")
-            if not missing and not partial:
+                parts.append("Still missing: " + "; ".join(_short(p) for p in missing) + ".")
+            elif partial:
+                parts.append("Make the partial ones explicit to reach full marks.")
+            else:
                 parts.append("All key points are there.")
         else:
             band = analysis.score
@@ -945,7 +948,25 @@ def _short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _hint(point: KeyPoint, *, partial: bool = False) -> str:
+def _hint(point: KeyPoint, reference: str = "", *, partial: bool = False) -> str:
+    """Where the reference makes this point (its sentence with most of the point's terms), so the
+    hint teaches something the key point's own wording does not."""
+    sentence = _reference_sentence(point, reference)
+    if sentence:
+        lead = "Be explicit; the reference says" if partial else "The reference puts it as"
+        return f"{lead}: “{_short(sentence, 220)}”"
     if partial:
         return f"Say it explicitly: {_short(point.text)}."
     return f"Add this point: {_short(point.text)}."
+
+
+def _reference_sentence(point: KeyPoint, reference: str) -> str:
+    if not reference:
+        return ""
+    wanted = {token.norm for token in tokenize(point.text) if not token.is_stop}
+    best, best_overlap = "", 0
+    for sentence in split_sentences(reference):
+        overlap = len(wanted & {token.norm for token in sentence.tokens if not token.is_stop})
+        if overlap > best_overlap:
+            best, best_overlap = sentence.text.strip(), overlap
+    return best if best_overlap >= max(1, len(wanted) // 3) else ""

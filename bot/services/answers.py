@@ -61,6 +61,17 @@ class AnswerView:
     answer: Answer
     question: QuestionVersion
     grade: GradeRecord | None
+    post_open: bool = False
+
+    @property
+    def rubric_revealed(self) -> bool:
+        """Whether the member may see the whole rubric, the hints and the reference answer.
+
+        Not while their scored daily answer's question is still open: resubmission is allowed
+        until close, so showing the missing points would let anyone score full marks on a second
+        try (or pass the rubric on). Practice and late answers see everything at once.
+        """
+        return not (self.answer.scored and self.post_open)
 
 
 def validate_answer_text(text: str) -> str:
@@ -166,4 +177,10 @@ class AnswerService:
                 if answer.current_grade_id
                 else None
             )
-            return AnswerView(answer, question, grade)
+            post = (
+                await session.get(DailyPost, answer.daily_post_id) if answer.daily_post_id else None
+            )
+            post_open = (
+                post is not None and post.closed_at is None and self._clock.now() < post.closes_at
+            )
+            return AnswerView(answer, question, grade, post_open)

@@ -116,26 +116,40 @@ def grade_card(
     provisional: bool,
     points: int | None,
     flags: list[str] | None = None,
+    rubric_revealed: bool = True,
 ) -> Card:
+    """A member's private result. Until the daily question closes (``rubric_revealed`` False) it
+    shows the score and the points already covered, never the missing ones, hints, feedback
+    that names them, or the reference answer."""
     lines = []
+    hidden = 0
     for verdict in verdicts:
         status = Coverage(verdict["status"])
+        if not rubric_revealed and status is Coverage.MISSING:
+            hidden += 1
+            continue
         line = f"{STATUS_MARK[status]} {verdict['key_point']}"
         if verdict.get("evidence") and status is not Coverage.MISSING:
             line += f"\n    “{quote_user_text(verdict['evidence'], 200)}”"
-        if verdict.get("hint") and status is not Coverage.COVERED:
-            line += f"\n    hint: {verdict['hint']}"
+        if rubric_revealed and verdict.get("hint") and status is not Coverage.COVERED:
+            line += f"\n    hint: {quote_user_text(verdict['hint'], 300)}"
         lines.append(line)
+    if hidden:
+        lines.append(
+            f"❔ {hidden} more key point(s) not covered yet: revealed when the question closes"
+        )
     fields = [CardField("Key points", "\n".join(lines) or "—")]
-    if feedback:
+    if feedback and rubric_revealed:
         fields.append(CardField("Feedback", quote_user_text(feedback, 1500)))
-    if reference:
+    if reference and rubric_revealed:
         fields.append(CardField("Reference answer", reference))
     footer_bits = []
     if points is not None:
         footer_bits.append(f"+{points} points")
     else:
         footer_bits.append("practice: no points")
+    if not rubric_revealed:
+        footer_bits.append("you may improve your answer until the question closes")
     if provisional:
         footer_bits.append(
             "provisional grade (offline grader); it will be re-graded when the LLM is back"

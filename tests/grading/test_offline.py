@@ -135,7 +135,7 @@ async def test_partial_answer_lands_in_between(grader: OfflineGrader) -> None:
     first, *rest = partial.verdicts
     assert first.status is Coverage.COVERED
     assert any(v.status is Coverage.MISSING for v in rest)
-    assert "Missing:" in partial.feedback and "Covered:" in partial.feedback
+    assert "Still missing:" in partial.feedback and "You covered" in partial.feedback
 
 
 async def test_reference_only_mode(grader: OfflineGrader) -> None:
@@ -230,3 +230,22 @@ def test_sentence_splitting_and_list_detection() -> None:
     assert [s.list_like for s in sentences] == [False, True, False]
     for sentence in sentences:
         assert text[sentence.start : sentence.end] == sentence.text
+
+
+async def test_answer_on_another_deep_learning_topic_scores_zero(grader: OfflineGrader) -> None:
+    # related vocabulary (layers, training, networks) but none of this question's key points
+    other_topic = (
+        "Dropout randomly zeroes a fraction of activations during training so that units cannot "
+        "co-adapt, and at inference time dropout is switched off and activations are rescaled."
+    )
+    grade = await grader.grade(ITEM, other_topic)
+    assert all(v.status is Coverage.MISSING for v in grade.verdicts)
+    assert grade.score == 0
+
+
+async def test_hints_quote_where_the_reference_makes_the_point(grader: OfflineGrader) -> None:
+    grade = await grader.grade(ITEM, "ReLU has a gradient of one for positive inputs.")
+    dying = next(v for v in grade.verdicts if v.key_point.startswith("Dying ReLU"))
+    assert dying.status is Coverage.MISSING
+    assert "The reference puts it as" in dying.hint
+    assert "units stuck in the negative region" in dying.hint

@@ -75,3 +75,14 @@ async def test_answer_after_close_is_practice_without_points(world, sessions, cl
     assert receipt.late and not receipt.scored
     [row] = await _answers(sessions)
     assert row.daily_post_id is None and not row.scored and row.question_id == opened.question.id
+
+
+async def test_rubric_is_hidden_from_a_scored_answer_until_the_question_closes(world, clock):
+    opened = await world.daily.open_today(world.channel.id)
+    daily = await world.answers.submit_daily(world.alice.id, opened.post.id, "first go")
+    practice = await world.answers.submit_practice(world.bob.id, opened.question.id, "practice")
+    assert not (await world.answers.view(daily.answer_id)).rubric_revealed
+    assert (await world.answers.view(practice.answer_id)).rubric_revealed
+    clock.set(opened.post.closes_at)
+    await world.daily.close_due()
+    assert (await world.answers.view(daily.answer_id)).rubric_revealed

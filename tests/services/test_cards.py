@@ -1,0 +1,82 @@
+"""Cards: what a member may see before the close, and user text that can never ping anyone."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.services.cards import grade_card, leaderboard_card, quote_user_text
+
+VERDICTS = [
+    {
+        "key_point": "gradients flow backwards",
+        "status": "covered",
+        "evidence": "flow back",
+        "hint": "",
+    },
+    {"key_point": "weights update", "status": "partial", "evidence": "update", "hint": "say how"},
+    {
+        "key_point": "SECRET rubric point",
+        "status": "missing",
+        "evidence": "",
+        "hint": "SECRET hint",
+    },
+]
+
+
+def test_before_close_the_result_hides_missing_points_hints_feedback_and_reference():
+    card = grade_card(
+        score=55,
+        verdicts=VERDICTS,
+        feedback="Still missing: SECRET rubric point.",
+        reference="SECRET reference answer",
+        provisional=False,
+        points=11,
+        rubric_revealed=False,
+    )
+    text = card.as_text()
+    assert "SECRET" not in text
+    assert "gradients flow backwards" in text and "weights update" in text
+    assert "1 more key point(s) not covered yet" in text
+    assert "55/100" in card.title and card.private
+
+
+def test_after_close_everything_is_shown():
+    card = grade_card(
+        score=55,
+        verdicts=VERDICTS,
+        feedback="Still missing: SECRET rubric point.",
+        reference="SECRET reference answer",
+        provisional=True,
+        points=11,
+    )
+    text = card.as_text()
+    assert text.count("SECRET") == 4
+    assert "provisional" in card.footer
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "@everyone look",
+        "@here",
+        "@Channel",
+        "<!channel> hi",
+        "<!here>",
+        "<@U123> ping",
+        "<@&999> role",
+        "<#123>",
+    ],
+)
+def test_user_text_never_mentions_anyone(hostile):
+    safe = quote_user_text(hostile)
+    for token in ("@everyone", "@here", "@channel", "<!", "<@", "<#"):
+        assert token not in safe.lower()
+
+
+def test_display_names_are_neutralised_on_leaderboards():
+    card = leaderboard_card("All time", [(1, "@everyone", 30, 2)])
+    assert "@everyone" not in card.body
+
+
+def test_long_evidence_is_capped():
+    assert len(quote_user_text("x" * 500, 200)) == 200
