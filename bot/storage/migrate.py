@@ -8,12 +8,20 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+SOURCE_TREE_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def migrations_dir() -> Path:
+    """``migrations/`` beside the package in a checkout (editable install), else in the working
+    directory (an installed package run from the project folder, as in the Docker image)."""
+    if SOURCE_TREE_MIGRATIONS.is_dir():
+        return SOURCE_TREE_MIGRATIONS
+    return Path.cwd() / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 

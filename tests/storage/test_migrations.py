@@ -74,3 +74,11 @@ def test_single_head_and_every_revision_steps_down():
     assert len(scripts.get_heads()) == 1
     for revision in scripts.walk_revisions():
         assert revision.module.downgrade is not None
+
+
+def test_an_installed_package_finds_migrations_in_the_working_directory(monkeypatch, tmp_path):
+    monkeypatch.setattr(
+        migrate, "SOURCE_TREE_MIGRATIONS", tmp_path / "site-packages" / "migrations"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert migrate.migrations_dir() == tmp_path / "migrations"
