@@ -27,6 +27,7 @@ from bot.storage.models import (
     Member,
     QuestionVersion,
 )
+from bot.storage.queries import least_used_active_questions
 
 DIFFICULTY_ROTATION = [Difficulty.BEGINNER, Difficulty.INTERMEDIATE, Difficulty.ADVANCED]
 TOP_N = 3
@@ -93,20 +94,10 @@ class DailyService:
             .group_by(QuestionVersion.bank_id)
             .subquery()
         )
-        query = (
-            sa.select(QuestionVersion, sa.func.coalesce(posted.c.times, 0))
-            .outerjoin(posted, posted.c.bank_id == QuestionVersion.bank_id)
-            .where(QuestionVersion.active.is_(True))  # type: ignore[attr-defined]
-            .order_by(QuestionVersion.bank_id)
-        )
-        if channel.topics:
-            query = query.where(QuestionVersion.topic.in_(channel.topics))  # type: ignore[attr-defined]
-        rows = (await session.execute(query)).all()
-        if not rows:
+        candidates = await least_used_active_questions(session, posted, topics=channel.topics)
+        if not candidates:
             topics = ", ".join(channel.topics) or "any topic"
             raise NoEligibleQuestion(f"no active question matches the channel's topics ({topics})")
-        fewest = min(times for _, times in rows)
-        candidates = [question for question, times in rows if times == fewest]
         last_difficulty = (
             await session.execute(
                 sa.select(QuestionVersion.difficulty)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.storage.models import Answer, QuestionVersion
+from bot.storage.queries import least_used_active_questions
 
 
 class PracticeService:
@@ -27,19 +28,8 @@ class PracticeService:
             .group_by(QuestionVersion.bank_id)
             .subquery()
         )
-        query = (
-            sa.select(QuestionVersion, sa.func.coalesce(answered.c.times, 0))
-            .outerjoin(answered, answered.c.bank_id == QuestionVersion.bank_id)
-            .where(QuestionVersion.active.is_(True))  # type: ignore[attr-defined]
-            .order_by(QuestionVersion.bank_id)
-        )
-        if topics:
-            query = query.where(QuestionVersion.topic.in_(list(topics)))  # type: ignore[attr-defined]
-        if exclude_bank_ids:
-            query = query.where(QuestionVersion.bank_id.not_in(list(exclude_bank_ids)))  # type: ignore[attr-defined]
         async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        if not rows:
-            return None
-        fewest = min(times for _, times in rows)
-        return self._rng.choice([question for question, times in rows if times == fewest])
+            candidates = await least_used_active_questions(
+                session, answered, topics=topics, exclude_bank_ids=exclude_bank_ids
+            )
+        return self._rng.choice(candidates) if candidates else None
