@@ -244,23 +244,11 @@ class ConsoleSession:
             self.say("Use /leaderboard week, /leaderboard month or /leaderboard all.")
             return
         rows = await self._app.leaderboards.leaderboard(self._workspace_id, period)
-        card = leaderboard_card(
-            period.label, [(row.rank, row.display_name, row.points, row.answers) for row in rows]
-        )
-        self._out.print(render_card(card))
+        self._out.print(render_card(leaderboard_card(period, rows)))
 
     async def show_stats(self) -> None:
         stats = await self._app.leaderboards.member_stats(self._member_id)
-        card = stats_card(
-            name=stats.display_name,
-            points=stats.points,
-            rank=stats.rank,
-            daily_answers=stats.daily_answers,
-            graded=stats.answers_graded,
-            average=stats.average_score,
-            current_streak=stats.streak.current,
-            longest_streak=stats.streak.longest,
-        )
+        card = stats_card(stats)
         self._out.print(render_card(card))
 
 

@@ -7,9 +7,11 @@ can never ping ``@everyone``/``@here``/``@channel`` or a role, on any platform.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.domain.rubric import Coverage
+from bot.services.leaderboard import LeaderboardRow, MemberStats, Period
 
 _MASS_MENTION = re.compile(r"@(everyone|here|channel)", re.IGNORECASE)
 _SLACK_SPECIAL = re.compile(r"<\s*[!@#][^>]*>")
@@ -193,13 +195,14 @@ def reveal_card(
     )
 
 
-def leaderboard_card(title: str, rows: list[tuple[int, str, int, int]]) -> Card:
+def leaderboard_card(period: Period, rows: Sequence[LeaderboardRow]) -> Card:
     body = "\n".join(
-        f"{rank:>2}. {quote_user_text(name, 80)} — {points} pts ({answers} answers)"
-        for rank, name, points, answers in rows
+        f"{row.rank:>2}. {quote_user_text(row.display_name, 80)} — {row.points} pts"
+        f" ({row.answers} answers)"
+        for row in rows
     )
     return Card(
-        title=f"🏆 Leaderboard — {title}",
+        title=f"🏆 Leaderboard — {period.label}",
         body=body or "No points yet. Be the first!",
         kind="leaderboard",
     )
@@ -209,30 +212,18 @@ def _days(count: int) -> str:
     return f"{count} day" if count == 1 else f"{count} days"
 
 
-def stats_card(
-    *,
-    name: str,
-    points: int,
-    rank: int | None,
-    daily_answers: int,
-    graded: int,
-    average: float | None,
-    current_streak: int,
-    longest_streak: int,
-) -> Card:
+def stats_card(stats: MemberStats) -> Card:
+    average = f"{stats.average_score:.0f}/100" if stats.average_score is not None else "—"
+    streak = f"{_days(stats.streak.current)} (best {_days(stats.streak.longest)})"
     return Card(
-        title=f"📈 Stats for {quote_user_text(name, 80)}",
+        title=f"📈 Stats for {quote_user_text(stats.display_name, 80)}",
         fields=(
-            CardField("Points", str(points), inline=True),
-            CardField("Rank", f"#{rank}" if rank else "—", inline=True),
-            CardField(
-                "Streak", f"{_days(current_streak)} (best {_days(longest_streak)})", inline=True
-            ),
-            CardField("Daily answers", str(daily_answers), inline=True),
-            CardField("Graded answers", str(graded), inline=True),
-            CardField(
-                "Average score", f"{average:.0f}/100" if average is not None else "—", inline=True
-            ),
+            CardField("Points", str(stats.points), inline=True),
+            CardField("Rank", f"#{stats.rank}" if stats.rank else "—", inline=True),
+            CardField("Streak", streak, inline=True),
+            CardField("Daily answers", str(stats.daily_answers), inline=True),
+            CardField("Graded answers", str(stats.answers_graded), inline=True),
+            CardField("Average score", average, inline=True),
         ),
         private=True,
         kind="stats",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.services.cards import grade_card, leaderboard_card, quote_user_text
+from bot.services.leaderboard import LeaderboardRow, Period
 
 VERDICTS = [
     {
@@ -74,7 +75,7 @@ def test_user_text_never_mentions_anyone(hostile):
 
 
 def test_display_names_are_neutralised_on_leaderboards():
-    card = leaderboard_card("All time", [(1, "@everyone", 30, 2)])
+    card = leaderboard_card(Period.ALL, [LeaderboardRow(1, 7, "@everyone", 30, 2)])
     assert "@everyone" not in card.body
 
 
