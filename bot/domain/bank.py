@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,9 +31,35 @@ class Difficulty(StrEnum):
     INTERMEDIATE = "intermediate"
     ADVANCED = "advanced"
 
-    @property
-    def rank(self) -> int:
-        return list(Difficulty).index(self)
+
+class Track(StrEnum):
+    """A family of interview questions a team can choose; topics live inside a track."""
+
+    DEEP_LEARNING = "deep-learning"
+    ML_SYSTEM_DESIGN = "ml-system-design"
+    STATISTICS = "statistics"
+    CLASSICAL_ML = "classical-ml"
+    LLM_ENGINEERING = "llm-engineering"
+    BEHAVIOURAL = "behavioural"
+
+
+@dataclass(frozen=True)
+class TrackLimits:
+    """How long a reference answer may be and how many key points a rubric may have."""
+
+    max_reference_words: int
+    max_key_points: int
+
+
+#: System-design answers are longer and have more parts than a conceptual question's.
+TRACK_LIMITS: dict[Track, TrackLimits] = {
+    Track.DEEP_LEARNING: TrackLimits(260, 6),
+    Track.ML_SYSTEM_DESIGN: TrackLimits(400, 8),
+    Track.STATISTICS: TrackLimits(260, 6),
+    Track.CLASSICAL_ML: TrackLimits(260, 6),
+    Track.LLM_ENGINEERING: TrackLimits(300, 7),
+    Track.BEHAVIOURAL: TrackLimits(300, 6),
+}
 
 
 class KeyPoint(BaseModel):
@@ -44,6 +69,9 @@ class KeyPoint(BaseModel):
 
     text: str = Field(min_length=3)
     weight: int = Field(ge=1, le=RUBRIC_TOTAL_WEIGHT)
+    #: Other ways a correct answer may state this point (equivalent numbers, units, symbol
+    #: names, wordings); graders accept any of them as the point itself.
+    accept: tuple[str, ...] = ()
 
     @field_validator("text")
     @classmethod
@@ -53,6 +81,17 @@ class KeyPoint(BaseModel):
             raise ValueError(f"a key point has at most {MAX_KEY_POINT_WORDS} words")
         return value
 
+    @field_validator("accept")
+    @classmethod
+    def _short_alternatives(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(" ".join(item.split()) for item in value)
+        for item in cleaned:
+            if not item:
+                raise ValueError("an accepted form may not be empty")
+            if len(item.split()) > MAX_KEY_POINT_WORDS:
+                raise ValueError(f"an accepted form has at most {MAX_KEY_POINT_WORDS} words")
+        return cleaned
+
 
 class Question(BaseModel):
     """A bank question as written in YAML."""
@@ -60,8 +99,12 @@ class Question(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=ID_PATTERN, max_length=80)
+    track: Track = Track.DEEP_LEARNING
     topic: str = Field(pattern=ID_PATTERN, max_length=60)
     difficulty: Difficulty
+    #: Only an LLM can grade it fairly (behavioural stories, open design answers): the offline
+    #: grader declines instead of scoring it.
+    llm_only: bool = False
     prompt: str = Field(min_length=10, max_length=2000)
     reference: str = Field(min_length=20, max_length=4000)
     key_points: tuple[KeyPoint, ...] = Field(min_length=1, max_length=8)
@@ -82,10 +125,33 @@ class Question(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _within_track_limits(self) -> Question:
+        limits = TRACK_LIMITS[self.track]
+        words = len(self.reference.split())
+        if words > limits.max_reference_words:
+            raise ValueError(
+                f"the reference has {words} words; the {self.track.value} track allows "
+                f"{limits.max_reference_words}"
+            )
+        if len(self.key_points) > limits.max_key_points:
+            raise ValueError(
+                f"{len(self.key_points)} key points; the {self.track.value} track allows "
+                f"{limits.max_key_points}"
+            )
+        if self.track is Track.BEHAVIOURAL and not self.llm_only:
+            raise ValueError("behavioural questions are graded by an LLM only: set llm_only: true")
+        return self
+
     @property
     def content_hash(self) -> str:
-        """A stable hash of everything a grade depends on; an edit makes a new version."""
-        payload = self.model_dump(mode="json", include={"prompt", "reference", "key_points"})
+        """A stable hash of everything a grade depends on; an edit makes a new version.
+
+        Defaults are left out, so adding an optional field does not re-version every question.
+        """
+        payload = self.model_dump(
+            mode="json", include={"prompt", "reference", "key_points"}, exclude_defaults=True
+        )
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -128,6 +194,9 @@ class Bank:
 
     def topics(self) -> list[str]:
         return sorted({question.topic for question in self.questions})
+
+    def tracks(self) -> list[Track]:
+        return sorted({question.track for question in self.questions})
 
 
 def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
@@ -253,7 +322,3 @@ def load_bank(*directories: Path, builtin_ids: frozenset[str] = frozenset()) -> 
     if errors:
         raise BankValidationError(errors)
     return Bank(tuple(questions))
-
-
-def normalise_prompt(text: str) -> str:
-    return re.sub(r"\s+", " ", text.lower()).strip()
