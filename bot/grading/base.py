@@ -18,6 +18,8 @@ class GradingItem:
     key_points: tuple[KeyPoint, ...] = ()
     question_id: str = ""
     version: str = ""
+    #: Only an LLM grades it fairly (behavioural stories...): the offline grader declines it.
+    llm_only: bool = False
 
     @classmethod
     def from_question(cls, question: Question) -> GradingItem:
@@ -27,6 +29,7 @@ class GradingItem:
             key_points=question.key_points,
             question_id=question.id,
             version=question.content_hash,
+            llm_only=question.llm_only,
         )
 
 
@@ -57,6 +60,10 @@ class GradingError(Exception):
 
 class TransientGradingError(GradingError):
     """A grader failed for a reason that may pass: timeout, rate limit, 5xx, malformed output."""
+
+
+class LLMRequiredError(GradingError):
+    """This grader cannot grade the item fairly (an LLM-only question); an LLM must grade it."""
 
 
 @runtime_checkable
