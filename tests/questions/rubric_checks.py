@@ -1,0 +1,110 @@
+"""Heuristic checks of rubric quality shared by the rubric-property tests.
+
+A grader checks each key point on its own, so a point must state one claim, numbers that can be
+written several ways need accepted alternatives, and a point that merely repeats a number the
+prompt already gives must not be worth the most. The functions here find violations; the tests
+in ``test_rubric_properties.py`` apply them to the whole bank.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+#: Finite verbs and auxiliaries that mark a clause of its own (present tense, as key points are
+#: written). Nouns that double as verbs ("uses", "weights") are excluded on purpose.
+FINITE_VERBS = frozenset(
+    """is are was were has have had does do did can cannot could may might must should shall will
+    would needs adds allows applies becomes breaks brings causes changes collapses combines
+    compares computes controls converges costs counts covers creates cuts decays depends
+    describes dies divides does doubles drops ensures equals estimates exceeds explodes fails
+    falls fits flattens follows gets gives goes grows halves handles helps hides holds hurts
+    ignores improves includes increases keeps kills leaks learns leaves lets lies limits loses
+    lowers makes maps matches means measures misses moves multiplies needs normalizes normalises
+    outputs overfits passes penalises penalizes picks points predicts prevents produces pulls
+    pushes raises reaches receives reduces reflects remains removes replaces requires restores
+    returns reuses runs saturates saves scales sees selects sets shares shifts shows shrinks
+    skips slows smooths solves splits stays stops stores sums takes tends trains treats turns
+    underfits uses vanishes varies works yields""".split()
+)
+#: Words that open a clause with its own subject after a conjunction.
+SUBJECT_OPENERS = frozenset(
+    "a an the it its they this that these those each every both no all their one some many "
+    "most its".split()
+)
+CLAUSE_JOINERS = re.compile(r",? (?:and|but|while|whereas) |; ")
+SENTENCE_BREAK = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)\.\s+[A-Z]")
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z][a-z'-]*", text.lower())
+
+
+def has_finite_verb(segment: str) -> bool:
+    return any(word in FINITE_VERBS for word in words(segment))
+
+
+def is_independent_clause(segment: str) -> bool:
+    """A segment with its own subject and verb: its first word is not the verb itself."""
+    tokens = words(segment)
+    if not tokens or tokens[0] in FINITE_VERBS:
+        return False  # a coordinated predicate that shares the previous subject
+    return has_finite_verb(segment)
+
+
+def bundled_claims(text: str) -> list[str]:
+    """Why a key point looks like several independent claims; empty when it looks like one."""
+    reasons = []
+    if ";" in text:
+        reasons.append("a semicolon joins two statements")
+    if SENTENCE_BREAK.search(text):
+        reasons.append("two sentences")
+    segments = CLAUSE_JOINERS.split(text)
+    clauses = [segment for segment in segments[1:] if is_independent_clause(segment)]
+    if clauses and has_finite_verb(segments[0]):
+        reasons.append(f"independent clauses joined by and/but/while: {clauses[0]!r}")
+    return reasons
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+NUMBER_FORMS = re.compile(
+    r"(?<![\w.])(?P<value>\d+(?:,\d{3})*(?:\.\d+)?(?:e-?\d+)?)\s*(?P<unit>%|GiB|GB|MiB|MB|KiB|TB|ms)?"
+    r"|(?<![\w./])(?P<num>\d+)/(?P<den>\d+)(?![\w/])"
+)
+#: Units whose values are commonly written in another unit (binary versus decimal bytes, % and
+#: fractions); a key point stating one of them must accept another way of writing the value.
+CONVERTIBLE_UNITS = {"GB", "GiB", "MB", "MiB", "TB", "%"}
+
+
+def convertible_numbers(text: str) -> list[str]:
+    """Numbers a correct answer may write differently: fractions, decimals below 1, scientific
+    notation, percentages and byte sizes."""
+    found = []
+    for match in NUMBER_FORMS.finditer(text):
+        if match.group("num"):
+            if int(match.group("den")) > 1:
+                found.append(match.group(0))
+            continue
+        value, unit = match.group("value"), match.group("unit")
+        if unit in CONVERTIBLE_UNITS:
+            found.append(f"{value} {unit}")
+        elif "e" in value or (value.startswith("0.") and len(value) > 3):
+            found.append(value)
+    return found
+
+
+def numbers(text: str) -> set[str]:
+    return {m.group("value") for m in NUMBER_FORMS.finditer(text) if m.group("value")} | {
+        f"{m.group('num')}/{m.group('den')}" for m in NUMBER_FORMS.finditer(text) if m.group("num")
+    }
+
+
+def as_fraction(value: str) -> Fraction | None:
+    try:
+        if "/" in value:
+            num, den = value.split("/")
+            return Fraction(int(num), int(den))
+        return Fraction(value.replace(",", ""))
+    except (ValueError, ZeroDivisionError):
+        return None
