@@ -11,28 +11,31 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-#: Finite verbs and auxiliaries that mark a clause of its own (present tense, as key points are
-#: written). Nouns that double as verbs ("uses", "weights") are excluded on purpose.
+#: Finite verbs and auxiliaries that mark a clause of its own (present tense, as key are
+#: written). Plural nouns that double as verbs ("outputs", "costs", "runs") are left out on
+#: purpose, so "student outputs" is not read as a clause.
 FINITE_VERBS = frozenset(
     """is are was were has have had does do did can cannot could may might must should shall will
-    would needs adds allows applies becomes breaks brings causes changes collapses combines
-    compares computes controls converges costs counts covers creates cuts decays depends
-    describes dies divides does doubles drops ensures equals estimates exceeds explodes fails
-    falls fits flattens follows gets gives goes grows halves handles helps hides holds hurts
-    ignores improves includes increases keeps kills leaks learns leaves lets lies limits loses
-    lowers makes maps matches means measures misses moves multiplies needs normalizes normalises
-    outputs overfits passes penalises penalizes picks points predicts prevents produces pulls
-    pushes raises reaches receives reduces reflects remains removes replaces requires restores
-    returns reuses runs saturates saves scales sees selects sets shares shifts shows shrinks
-    skips slows smooths solves splits stays stops stores sums takes tends trains treats turns
-    underfits uses vanishes varies works yields""".split()
+    would adds allows applies becomes brings causes collapses combines
+    compares computes controls converges creates decays depends
+    describes dies divides does doubles ensures equals exceeds explodes fails
+    fits flattens follows gets gives goes grows halves handles helps hides hurts
+    ignores improves includes increases keeps kills learns lets loses
+    lowers makes means misses multiplies normalizes normalises
+    overfits passes penalises penalizes predicts prevents
+    raises reaches receives reduces remains removes replaces requires restores
+    reuses saturates sees selects shares shows shrinks
+    skips slows smooths solves stays stops takes tends treats
+    underfits uses vanishes yields""".split()
 )
 #: Words that open a clause with its own subject after a conjunction.
 SUBJECT_OPENERS = frozenset(
     "a an the it its they this that these those each every both no all their one some many "
     "most its".split()
 )
-CLAUSE_JOINERS = re.compile(r",? (?:and|but|while|whereas) |; ")
+CLAUSE_JOINERS = re.compile(r",? (?:and|but) |; ")
+#: Words that open a subordinate clause (a reason, a relative clause), which stays one claim.
+SUBORDINATORS = frozenset("which who whom whose where that when because since so if unless as from".split())
 SENTENCE_BREAK = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)\.\s+[A-Z]")
 
 
@@ -47,9 +50,11 @@ def has_finite_verb(segment: str) -> bool:
 def is_independent_clause(segment: str) -> bool:
     """A segment with its own subject and verb: its first word is not the verb itself."""
     tokens = words(segment)
-    if not tokens or tokens[0] in FINITE_VERBS:
-        return False  # a coordinated predicate that shares the previous subject
-    return has_finite_verb(segment)
+    while tokens and (tokens[0].endswith("ly") or tokens[0] in {"only", "also", "then", "not"}):
+        tokens = tokens[1:]  # "... and drastically shrinks": still the previous subject
+    if not tokens or tokens[0] in FINITE_VERBS or tokens[0] in SUBORDINATORS:
+        return False  # a shared-subject predicate or a subordinate clause
+    return any(word in FINITE_VERBS for word in tokens)
 
 
 def bundled_claims(text: str) -> list[str]:
