@@ -74,8 +74,8 @@ def bundled_claims(text: str) -> list[str]:
 # --- numbers -------------------------------------------------------------------------------------
 
 NUMBER_FORMS = re.compile(
-    r"(?<![\w.])(?P<value>\d+(?:,\d{3})*(?:\.\d+)?(?:e-?\d+)?)\s*(?P<unit>%|GiB|GB|MiB|MB|KiB|TB|ms)?"
-    r"|(?<![\w./])(?P<num>\d+)/(?P<den>\d+)(?![\w/])"
+    r"(?<![\w./])(?P<num>\d+)/(?P<den>\d+)(?![\w/])"
+    r"|(?<![\w.])(?P<value>\d+(?:,\d{3})*(?:\.\d+)?(?:e-?\d+)?)\s*(?P<unit>%|GiB|GB|MiB|MB|KiB|TB|ms)?"
 )
 #: Units whose values are commonly written in another unit (binary versus decimal bytes, % and
 #: fractions); a key point stating one of them must accept another way of writing the value.
@@ -113,3 +113,77 @@ def as_fraction(value: str) -> Fraction | None:
         return Fraction(value.replace(",", ""))
     except (ValueError, ZeroDivisionError):
         return None
+
+
+UNIT_FACTORS = {
+    None: 1.0,
+    "%": 0.01,
+    "GB": 1e9,
+    "GiB": 2.0**30,
+    "MB": 1e6,
+    "MiB": 2.0**20,
+    "KiB": 2.0**10,
+    "TB": 1e12,
+    "ms": 1e-3,
+}
+
+
+def written_values(text: str) -> list[tuple[str, float]]:
+    """Every number in a text as (how it is written, its value in base units)."""
+    found = []
+    for match in NUMBER_FORMS.finditer(text):
+        if match.group("num"):
+            den = int(match.group("den"))
+            if den:
+                found.append((match.group(0), int(match.group("num")) / den))
+            continue
+        value = float(match.group("value").replace(",", ""))
+        unit = match.group("unit")
+        found.append((match.group(0).strip(), value * UNIT_FACTORS.get(unit, 1.0)))
+    return found
+
+
+def has_alternative(number: str, accept: tuple[str, ...], rel: float = 0.02) -> bool:
+    """Some accepted form states the same value written another way (another notation or unit)."""
+    (written, value), *_ = written_values(number)
+    for form in accept:
+        for other_written, other_value in written_values(form):
+            same = abs(other_value - value) <= rel * max(abs(value), 1e-300)
+            if same and other_written.replace(" ", "") != written.replace(" ", ""):
+                return True
+    return False
+
+
+def missing_alternatives(text: str, accept: tuple[str, ...]) -> list[str]:
+    return [number for number in convertible_numbers(text) if not has_alternative(number, accept)]
+
+
+# --- mechanical points ---------------------------------------------------------------------------
+
+SMALL_CONSTANTS = frozenset({"0", "1", "2"})
+#: A prompt that spells out the formula to use: "lr = peak x step / 2000", "C = 6ND".
+GIVEN_FORMULA = re.compile(r"\b[A-Za-z_]\w*(?:\([^)]*\))?\s*=\s*[^,;?.]*?[A-Za-z_]\w*\s*[×x*/+^−-]")
+FILLER = frozenset(
+    "a an and are as at be by for from gives in is it its of on or the to with this that each "
+    "so per here step steps value values at".split()
+)
+
+
+def content_words(text: str) -> list[str]:
+    return [word for word in words(re.sub(r"\d", " ", text)) if word not in FILLER and len(word) > 2]
+
+
+def restates_prompt_numbers(point_text: str, prompt: str) -> bool:
+    """The point's numbers (ignoring 0, 1, 2) all come from the prompt and little else is said."""
+    if "[" in point_text:
+        return False  # a computed vector or matrix, such as a pooling result
+    stated = numbers(point_text) - SMALL_CONSTANTS
+    return bool(stated) and stated <= numbers(prompt) and len(content_words(point_text)) <= 4
+
+
+def plugs_given_formula(point_text: str, prompt: str) -> bool:
+    """The prompt gives the formula and the point is a bare computed value from it."""
+    if not GIVEN_FORMULA.search(prompt):
+        return False
+    new_numbers = numbers(point_text) - numbers(prompt) - SMALL_CONSTANTS
+    return bool(new_numbers) and len(content_words(point_text)) <= 3
