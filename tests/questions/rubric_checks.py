@@ -35,7 +35,9 @@ SUBJECT_OPENERS = frozenset(
 )
 CLAUSE_JOINERS = re.compile(r",? (?:and|but) |; ")
 #: Words that open a subordinate clause (a reason, a relative clause), which stays one claim.
-SUBORDINATORS = frozenset("which who whom whose where that when because since so if unless as from".split())
+SUBORDINATORS = frozenset(
+    "which who whom whose where that when because since so if unless as from".split()
+)
 SENTENCE_BREAK = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)\.\s+[A-Z]")
 
 
@@ -170,7 +172,9 @@ FILLER = frozenset(
 
 
 def content_words(text: str) -> list[str]:
-    return [word for word in words(re.sub(r"\d", " ", text)) if word not in FILLER and len(word) > 2]
+    return [
+        word for word in words(re.sub(r"\d", " ", text)) if word not in FILLER and len(word) > 2
+    ]
 
 
 def restates_prompt_numbers(point_text: str, prompt: str) -> bool:
