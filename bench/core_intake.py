@@ -130,7 +130,9 @@ async def run_backend(url: str, concurrent: int, answers: int, repeats: int) -> 
         await service.submit(member, AnswerTarget.practice(question.id), text)
     await service.close()
     async with engine.begin() as connection:  # the intake's daily answers are not part of it
-        await connection.execute(sa.text("UPDATE answer SET status = 'graded' WHERE kind = 'daily'"))
+        await connection.execute(
+            sa.text("UPDATE answer SET status = 'graded' WHERE kind = 'daily'")
+        )
     worker = GradingWorker(sessions, grader, grader, clock, concurrency=4)
     started = time.perf_counter()
     stored = await worker.drain()

@@ -46,8 +46,13 @@ def commands(world, sessions, rng) -> InterviewCommands:
             {"time": "09:30", "tz": "Europe/Berlin", "topics": "cnn, rnn"},
             None,
         ),
-        ("pause until=2026-04-01 team offsite", CommandName.PAUSE, ("team", "offsite"),
-         {"until": "2026-04-01"}, None),  # fmt: skip
+        (
+            "pause until=2026-04-01 team offsite",
+            CommandName.PAUSE,
+            ("team", "offsite"),
+            {"until": "2026-04-01"},
+            None,
+        ),  # fmt: skip
         ("next rnn advanced", CommandName.PRACTICE, ("rnn", "advanced"), {}, None),
     ],
 )
@@ -119,7 +124,9 @@ async def test_leaderboard_shows_the_channel_and_the_workspace(world, commands, 
 async def test_stats_of_another_member_and_of_oneself(world, commands):
     [mine] = (await commands.run_text(world.alice, "stats")).cards
     assert "Stats for Alice" in mine.title
-    [theirs] = (await commands.run(world.alice, Command(CommandName.STATS, member_external_id="U2"))).cards
+    [theirs] = (
+        await commands.run(world.alice, Command(CommandName.STATS, member_external_id="U2"))
+    ).cards
     assert "Stats for Bob" in theirs.title
 
 
