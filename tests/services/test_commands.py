@@ -52,7 +52,7 @@ def commands(world, sessions, rng) -> InterviewCommands:
             ("team", "offsite"),
             {"until": "2026-04-01"},
             None,
-        ),  # fmt: skip
+        ),
         ("next rnn advanced", CommandName.PRACTICE, ("rnn", "advanced"), {}, None),
     ],
 )
