@@ -7,6 +7,7 @@ bound are recomputed from their formulas (``math``, ``statistics``, numpy).
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from statistics import NormalDist
@@ -51,7 +52,7 @@ def pool_adjacent_violators(labels: list[float]) -> list[float]:
 def test_isotonic_calibration_example() -> None:
     qid = "statistics-calibration-platt-vs-isotonic"
     fitted = pool_adjacent_violators([0, 1, 0, 0, 1, 1])
-    assert all(a <= b for a, b in zip(fitted, fitted[1:], strict=False))
+    assert all(a <= b for a, b in itertools.pairwise(fitted))
     written = ", ".join(f"{v:.3f}" if 0 < v < 1 else f"{v:g}" for v in fitted)
     assert_states(qid, f"giving {written}", "mean 1/3")
 

@@ -69,7 +69,9 @@ def test_peeking_inflates_false_positives() -> None:
     five_looks = peeking_false_positive_rate(5, 400_000, seed=11)
     one_look = peeking_false_positive_rate(1, 400_000, seed=13)
     assert abs(one_look - 0.05) < 0.002  # the simulation reproduces the nominal level
-    assert_states(qid, f"about {round(ten_looks * 100)}%", f"about {round(five_looks * 100)}% with 5")
+    assert_states(
+        qid, f"about {round(ten_looks * 100)}%", f"about {round(five_looks * 100)}% with 5"
+    )
     assert round(ten_looks / 0.05) == 4
     assert_states(qid, "nearly four times the nominal level")
 
