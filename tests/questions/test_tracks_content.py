@@ -3,7 +3,9 @@
 * Every track and topic listed in MINIMUM_QUESTIONS holds at least that many questions.
 * Behavioural questions are graded by an LLM only, and their rubric follows the STAR structure
   plus a reflection: every key point is labelled ``Situation:``, ``Task:``, ``Action:``,
-  ``Result:`` or ``Reflection:``, each label appears, and they appear in that order.
+  ``Result:`` or ``Reflection:``, in that order; Situation, Action, Result and Reflection always
+  appear, and the topics of this track's new stories (ownership, collaboration, judgement) also
+  name the Task.
 * ML system design rubrics cover the six aspects of a design answer; the schema has no field for
   a key point's aspect, so each key point starts with the aspect's name: ``Requirements:``,
   ``Data:``, ``Model:``, ``Serving:``, ``Evaluation:`` or ``Monitoring:``.
@@ -47,6 +49,10 @@ MINIMUM_PER_TRACK: dict[Track, int] = {
     Track.LLM_ENGINEERING: 10,
 }
 STAR_LABELS = ("Situation", "Task", "Action", "Result", "Reflection")
+#: Every behavioural rubric has these; the topics written with the full structure also name the
+#: task the candidate owned (older stories fold it into the situation).
+CORE_LABELS = ("Situation", "Action", "Result", "Reflection")
+STRICT_STAR_TOPICS = frozenset(MINIMUM_QUESTIONS[Track.BEHAVIOURAL])
 DESIGN_ASPECTS = ("Requirements", "Data", "Model", "Serving", "Evaluation", "Monitoring")
 GRADABLE_DESIGN_TOPICS = frozenset({"ml-platform"})
 LABEL = re.compile(r"^([A-Z][a-z]+):\s+\S")
@@ -88,9 +94,9 @@ def test_behavioural_questions_are_llm_only_with_a_star_rubric(questions: list[Q
         assert all(label in STAR_LABELS for label in labels), (
             f"{question.id}: every key point starts with one of {STAR_LABELS}: {labels}"
         )
-        assert set(labels) == set(STAR_LABELS), (
-            f"{question.id}: missing {set(STAR_LABELS) - set(labels)}"
-        )
+        required = set(STAR_LABELS) if question.topic in STRICT_STAR_TOPICS else set(CORE_LABELS)
+        missing = required - set(labels)
+        assert missing == set(), f"{question.id}: the rubric lacks {sorted(missing)}"
         order = [STAR_LABELS.index(label) for label in labels if label is not None]
         assert order == sorted(order), f"{question.id}: labels out of STAR order: {labels}"
 
