@@ -71,11 +71,16 @@ def test_bad_configuration_is_one_line_naming_the_variable(monkeypatch):
     assert "DEFAULT_TIMEZONE: unknown time zone 'Atlantis/Central'" in result.output
 
 
-def test_run_with_chat_tokens_says_which_adapter_is_not_available(monkeypatch):
+def test_a_chat_adapter_that_cannot_load_is_one_line(monkeypatch, tmp_path):
+    from bot import runtime
+
     monkeypatch.setenv("DISCORD_TOKEN", "token")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setitem(runtime.ADAPTERS, "discord", "bot.adapters.no_such_module:Nothing")
     result = runner.invoke(app, ["run"])
-    assert result.exit_code == 2
-    assert "discord adapter is not available yet" in result.output
+    assert result.exit_code == 1
+    assert "the discord adapter cannot be loaded" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_bank_validate_keeps_the_yaml_parsers_context_and_reports_every_file(tmp_path):
