@@ -46,6 +46,12 @@ def test_iou_worked_example() -> None:
     inter = intersection(truth, prediction)
     union = area(truth) + area(prediction) - inter
     value = iou(truth, prediction)
+    x_overlap = (max(truth[0], prediction[0]), min(truth[2], prediction[2]))
+    y_overlap = (max(truth[1], prediction[1]), min(truth[3], prediction[3]))
+    assert_states(qid, f"spans x from {x_overlap[0]} to {x_overlap[1]}")
+    assert_states(qid, f"and y from {y_overlap[0]} to {y_overlap[1]}")
+    side = truth[2] - truth[0]
+    assert_states(qid, f"Each box is {side} × {side} = {area(truth):.0f}")
     assert_states(qid, f"20 × 30 = {inter:.0f}", f"1600 + 1600 - 600 = {union:.0f}")
     assert_states(qid, f"600 / 2600 = 3/13 ≈ {value:.3f}")
     assert value < 0.5
@@ -55,6 +61,7 @@ def test_iou_worked_example() -> None:
 def test_anchor_count() -> None:
     qid = "detection-segmentation-anchor-boxes"
     anchors = 38 * 50 * (3 * 3)
+    assert_states(qid, f"there are {3 * 3} anchors per location")
     assert_states(qid, f"38 × 50 × 9 = {thousands(anchors)}")
     assert_states(qid, f"{thousands(anchors)} × 4 = {thousands(anchors * 4)}")
 
@@ -79,6 +86,16 @@ def test_nms_worked_example() -> None:
     assert ab == ce
     assert_states(qid, f"81 / (100 + 100 - 81) = 81/119 ≈ {ab:.3f}", f"50 / 150 ≈ {ad:.3f}")
     assert iou(boxes["C"], boxes["D"]) == 0
+    assert_states(qid, "D, with IoU 0 to C")
+    a, b, d = boxes["A"], boxes["B"], boxes["D"]
+    ab_sides = (min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1]))
+    ad_sides = (min(a[2], d[2]) - max(a[0], d[0]), min(a[3], d[3]) - max(a[1], d[1]))
+    assert_states(
+        qid,
+        f"in a {ab_sides[0]} × {ab_sides[1]} square",
+        f"in a {ad_sides[0]} × {ad_sides[1]} strip",
+    )
+    assert_states(qid, f"IoU ≈ {ce:.3f}, so E is suppressed")
 
 
 def short(value: float) -> str:
@@ -109,6 +126,12 @@ def test_average_precision_all_points() -> None:
         ap += (r - previous_recall) * p
         previous_recall = r
     assert_states(qid, f"0.25 × 1.0 + 0.25 × 0.75 + 0.25 × 0.75 = {ap:.3f}")
+    interpolated = {float(r): float(precision[recall >= r].max()) for r in np.unique(recall)}
+    assert interpolated == {0.25: 1.0, 0.5: 0.75, 0.75: 0.75}
+    assert_states(qid, "1.0 up to recall 0.25, then 0.75 up to recall 0.75")
+    assert_states(qid, f"caps recall at {recall.max()}")
+    assert not (precision[recall > recall.max()]).size  # nothing beyond: interpolated precision 0
+    assert_states(qid, "up to recall 0.75, and 0 beyond")
     thresholds = np.arange(0.50, 0.951, 0.05)
     assert_states(qid, f"{len(thresholds)} IoU thresholds from 0.50 to 0.95 in steps of 0.05")
     assert_states(qid, f"recall at {len(np.linspace(0, 1, 101))} points")
@@ -129,6 +152,7 @@ def test_roi_coordinate_rounding() -> None:
     exact = x / stride
     rounded = round(exact)
     assert_states(qid, f"100 / 16 = {exact}", f"rounds it to {rounded}")
+    assert_states(qid, f"keeps the exact coordinate {exact}")
     assert_states(
         qid, f"a shift of {exact - rounded} cells, or {(exact - rounded) * stride:.0f} pixels"
     )
@@ -159,11 +183,23 @@ def test_detr_matching() -> None:
     )
     assert best == (1, 0)  # object 1 <- pred 2, object 2 <- pred 1 (1-based in the reference)
     optimum = sum(cost[p, obj] for obj, p in enumerate(best))
+    unmatched = ({0, 1, 2} - set(best)).pop()
+    assert_states(
+        qid,
+        f"pairs object 1 with pred {best[0] + 1} and object 2 with pred {best[1] + 1}",
+        f"pred {unmatched + 1} becomes no object",
+    )
     assert_states(qid, f"total 0.3 + 0.2 = {optimum:.1f}")
     # greedy: cheapest pair first, then the cheapest among what is left
     first = np.unravel_index(np.argmin(cost), cost.shape)
     rest = [cost[p, 1 - first[1]] for p in range(3) if p != first[0]]
     greedy = cost[first] + min(rest)
+    second = [p for p in range(3) if p != first[0]][int(np.argmin(rest))]
+    assert_states(
+        qid,
+        f"takes pred {first[0] + 1} for object {first[1] + 1} at {cost[first]}, leaving object "
+        f"{2 - first[1]} with pred {second + 1} at {min(rest)}",
+    )
     assert_states(qid, f"a total of {greedy:.1f}")
     assert greedy > optimum
 
@@ -190,4 +226,5 @@ def test_fpn_level_assignment() -> None:
     assert_states(qid, "k = 4 + log2(0.5) = 3, so P3", "k = 4, so P4", "k = 4 + 1 = 5, so P5")
     assert_states(qid, f"≈ {level(32):.2f}, floor {math.floor(level(32))}")
     assert max(2, math.floor(level(32))) == 2
+    assert_states(qid, "clamped to the finest available level, P2")
     assert_states(qid, f"P2 to P5, at strides {2**2} to {2**5}")

@@ -36,7 +36,17 @@ def test_mean_aggregation_by_hand() -> None:
     new = propagation @ x
     assert np.allclose(propagation.sum(axis=1), 1.0)
     assert np.allclose(new, np.round(new))
-    assert_states(qid, fmt_list(np.round(new)), "(4 + 2 + 6 + 8) / 4 = 5", "(8 + 4) / 2 = 6")
+    assert_states(qid, fmt_list(np.round(new)))
+    closed = a_tilde > 0
+    neighbours = {v + 1: [u + 1 for u in range(4) if closed[v, u] and u != v] for v in range(4)}
+    assert neighbours == {1: [2, 3, 4], 2: [1, 3], 3: [1, 2], 4: [1]}
+    assert_states(qid, "Node 1 has neighbours 2, 3 and 4", "Node 2 has neighbours 1 and 3")
+    assert_states(qid, "Node 3 has neighbours 1 and 2", "Node 4 has only node 1 as a neighbour")
+    for node in range(4):
+        # the node's own value first, then its neighbours in index order, as the reference writes it
+        order = [node] + [u for u in range(4) if closed[node, u] and u != node]
+        terms = " + ".join(f"{x[u]:.0f}" for u in order)
+        assert_states(qid, f"({terms}) / {len(order)} = {new[node]:.0f}")
     assert_states(qid, f"lie between {new.min():.0f} and {new.max():.0f}")
     assert_states(qid, f"instead of between {x.min():.0f} and {x.max():.0f}")
 
@@ -75,7 +85,11 @@ def test_gat_softmax_and_aggregate() -> None:
     qid = "graph-neural-networks-gat-attention"
     weights = softmax([1.0, 0.0, 2.0])
     aggregate = float(weights @ np.array([2.0, -1.0, 4.0]))
-    assert_states(qid, fmt_list(weights, 3), f"≈ {aggregate:.2f}")
+    features = [2, -1, 4]
+    terms = " + ".join(
+        f"{w:.3f} × {f if f >= 0 else f'({f})'}" for w, f in zip(weights, features, strict=True)
+    )
+    assert_states(qid, fmt_list(weights, 3), f"{terms} ≈ {aggregate:.2f}")
 
 
 def test_graph_batch_offsets() -> None:

@@ -87,6 +87,20 @@ def test_e4m3_rounding_examples() -> None:
     between = [v for v in E4M3 if 1 <= v < 2]
     assert len(between) == 8
     assert_states(qid, ", ".join(f"{v:g}" for v in between[:-1]) + f" and {between[-1]:g}")
+    assert_states(qid, f"a step of {between[1] - between[0]}")
+
+    def neighbours(x: float) -> tuple[float, float]:
+        return max(v for v in E4M3 if v <= x), min(v for v in E4M3 if v >= x)
+
+    assert neighbours(1.3) == (1.25, 1.375)
+    assert_states(qid, "1.3 lies between 1.25 and 1.375 and is closer to 1.25")
+    assert neighbours(300) == (288, 320)
+    assert_states(qid, "the neighbours are 288 and 320 and it rounds to 288")
+    assert neighbours(0.3) == (0.28125, 0.3125)
+    assert_states(qid, "it rounds to 0.3125 rather than 0.28125")
+    assert_states(qid, "in the interval from 256 to 512", "0.3 lies between 0.25 and 0.5")
+    assert nearest(E4M3, 500) == 448  # the saturating conversion
+    assert_states(qid, "saturates it to 448")
     assert nearest(E4M3, 1.3) == 1.25
     assert_states(qid, f"relative error of about {abs(1.3 - 1.25) / 1.3:.1%}")
     assert nearest(E4M3, 300) == 288
@@ -123,10 +137,20 @@ def test_bf16_sum_stalls_at_256() -> None:
     assert bf16_round(257.0) == 256 and bf16_round(258.0) == 258
     assert bf16_round(255.0) == 255
     assert_states(qid, "the result is 256 instead of 1000", f"an error of {1000 - int(total)}")
+    significant = 7 + 1
+    assert all(bf16_round(float(n)) == n for n in range(2**significant + 1))
+    assert_states(qid, f"{significant} significant bits (7 stored", f"only up to {2**significant}")
+    spacing = bf16_round(256 + 2.0) - 256
+    assert spacing == 2 and bf16_round(511.0) != 511
+    assert_states(
+        qid, f"Between 256 and 512 the spacing between neighbouring bf16 values is {spacing:.0f}"
+    )
+    assert_states(qid, "adding 1 gives 257", "halfway between 256 and 258", "picks 256")
     fp32_total = np.float32(0)
     for _ in range(1000):
         fp32_total += np.float32(1)
     assert fp32_total == 1000
+    assert_states(qid, "the sum reaches 1000 exactly")
 
 
 def sci(value: float) -> str:
@@ -141,11 +165,14 @@ def test_fp8_format_limits() -> None:
     assert e4_max == 2.0 ** (15 - 7) * 1.75 == 448
     assert e5_max == 2.0 ** (30 - 15) * 1.75 == 57344
     assert_states(qid, f"2^(15 - 7) × 1.75 = 256 × 1.75 = {e4_max:.0f}")
+    assert_states(qid, "(exponent 15, mantissa 111) for NaN", "exponent field 15 and mantissa 110")
+    assert 1 + 0b110 / 8 == 1.75 and 2**4 - 1 == 15 and 2**5 - 1 == 31
+    assert_states(qid, "exponent field 31 is reserved", "with bias 7", "with bias 15")
     assert_states(qid, f"2^(30 - 15) × 1.75 = 32768 × 1.75 = {e5_max:.0f}")
     e4_normal, e5_normal = smallest_normal(E4M3, 3), smallest_normal(E5M2, 2)
     e4_sub, e5_sub = min(v for v in E4M3 if v > 0), min(v for v in E5M2 if v > 0)
     assert e4_normal == 2**-6 and e4_sub == 2**-9 and e5_normal == 2**-14 and e5_sub == 2**-16
-    assert_states(qid, f"2^-6 = {e4_normal}", f"2^-9 ≈ {e4_sub:.5f}")
+    assert_states(qid, f"2^(1 - 7) = 2^-6 = {e4_normal}", f"2^-6 / 8 = 2^-9 ≈ {e4_sub:.5f}")
     assert_states(qid, f"2^-14 ≈ {sci(e5_normal)}", f"2^-16 ≈ {sci(e5_sub)}")
     assert_states(qid, f"only {thousands(round(e4_max / e4_normal))}")
     assert_states(qid, f"covers {thousands(round(e5_max / e5_normal))}")
@@ -165,6 +192,7 @@ def test_per_tensor_scale_flushes_small_values() -> None:
     clean_scale = 4 / top
     assert_states(qid, f"4 / 448 ≈ {clean_scale:.5f}", f"0.002 maps to {0.002 / clean_scale:.3f}")
     assert 0.002 / clean_scale > smallest_normal(E4M3, 3)
+    assert_states(qid, "the largest magnitude is 4", "keeps about 3 bits of relative precision")
 
 
 def test_mxfp4_block() -> None:
@@ -184,6 +212,10 @@ def test_mxfp4_block() -> None:
     assert_states(qid, "gives [" + ", ".join(f"{v:g}" for v in scaled) + "]")
     assert_states(qid, "value gives [" + ", ".join(f"{v:g}" for v in codes) + "]")
     assert_states(qid, "gives [" + ", ".join(f"{v:g}" for v in restored) + "]")
+    assert_states(qid, f"the exponent of 6 is {math.floor(math.log2(max(E2M1)))}")
+    assert_states(qid, f"Dividing by {scale:g}", f"multiplying back by {scale:g}")
+    assert (restored[3], restored[0]) == (0, 2)
+    assert_states(qid, "0.8 vanishes and 2.8 becomes 2", f"only {len(magnitudes)} magnitudes")
 
 
 def test_fake_quantisation() -> None:
@@ -203,13 +235,19 @@ def test_fake_quantisation() -> None:
     assert_states(qid, f"0.27 / 0.1 = {0.27 / s:.1f} rounds to {round(0.27 / s)}")
     assert_states(qid, f"20 / 0.1 = {20 / s:.0f} is clamped to 127, so the output is {large:.1f}")
     assert_states(qid, f"from -{127 * s:.1f} to {127 * s:.1f}")
+    assert_states(qid, "clamp(round(x / s), -127, 127)")
+    assert_states(
+        qid,
+        f"a factor of {grad_small:.0f} for x = 0.27",
+        f"gradient is {grad_large:.0f} for x = 20",
+    )
 
 
 def test_fine_grained_scale_overhead() -> None:
     qid = "low-precision-fine-grained-fp8-training"
     assert_states(qid, f"32 / 128 = {32 / 128} bits")
     assert_states(qid, f"32 / {thousands(128 * 128)} ≈ {32 / 128**2:.3f} bits")
-    assert_states(qid, f"4,096 that is {4096 // 128} promotions")
+    assert_states(qid, f"4,096 that is {4096 // 128} promotions", "every 128 elements")
 
 
 def test_nvfp4_versus_mxfp4() -> None:
@@ -218,6 +256,15 @@ def test_nvfp4_versus_mxfp4() -> None:
     top = max(E2M1)
     assert nearest(E2M1, 7) == top
     assert_states(qid, f"an error of 1/7 ≈ {1 / 7:.1%}", f"giving {7 / 2}")
+    assert_states(
+        qid, "scaled by 1, giving 7, which must be clamped to 6", "scaled by 1/2, giving 3.5"
+    )
+    unused = [v for v in E2M1 if v > 7 / 2]
+    assert unused == [4, 6]
+    assert_states(qid, "the grid's top values 4 and 6")
+    assert_states(
+        qid, f"tops out at {top:g} with only {len([v for v in E2M1 if v >= 0])} magnitudes"
+    )
     extra_bits = (4 + 8 / 16) - (4 + 8 / 32)
     assert_states(qid, f"The price of NVFP4 is {extra_bits} more bits per element")
 
@@ -229,9 +276,11 @@ def test_serving_405b_on_one_node() -> None:
     assert_states(qid, f"8 × 80 = {node} GB", f"405 × 2 = {bf16:.0f} GB")
     assert_states(qid, f"exceeds the node by {bf16 - node:.0f} GB")
     assert_states(qid, f"take {fp8:.0f} GB, leaving {node - fp8:.0f} GB")
-    assert_states(qid, f"≈ {nvfp4:.1f} GB, leaving about {node - nvfp4:.1f} GB")
+    assert_states(qid, f"405e9 × 4.5 / 8 ≈ {nvfp4:.1f} GB, leaving about {node - nvfp4:.1f} GB")
     per_token = 2 * 126 * 8 * 128
     assert_states(qid, f"2 × 126 × 8 × 128 = {thousands(per_token)} values")
+    assert_states(qid, f"{thousands(per_token)} bytes in FP8")
+    assert_states(qid, f"about {node - fp8:.0f}e9 / {thousands(per_token)}")
     tokens = (node - fp8) * 1e9 / per_token
     assert_states(qid, f"≈ {tokens / 1e6:.2f} million tokens")
     assert bf16 > node > fp8 > nvfp4

@@ -62,6 +62,9 @@ def test_audio_video_frame_ratio() -> None:
     per_video_frame = audio_fps // video_fps
     assert_states(qid, f"gives {audio_fps} audio feature frames per second")
     assert_states(qid, f"100 / 25 = {per_video_frame} audio frames, {1000 // video_fps} ms")
+    assert_states(qid, f"merging {per_video_frame} consecutive audio frames")
+    assert_states(qid, f"to reach {video_fps} steps per second")
+    assert_states(qid, f"repeating each video feature {per_video_frame} times")
 
 
 def test_siglip_pair_counts() -> None:
@@ -80,6 +83,7 @@ def test_discrete_image_tokens() -> None:
     total_bits = tokens * bits_per_token
     raw_bytes = 512 * 512 * 3
     assert_states(qid, f"{thousands(tokens)} image tokens", f"2^{bits_per_token} entries")
+    assert_states(qid, f"{grid} × {grid} grid is", f"it carries {bits_per_token} bits")
     assert_states(
         qid, f"1,024 × 13 = {thousands(total_bits)} bits, or {thousands(total_bits // 8)}"
     )
@@ -90,7 +94,8 @@ def test_discrete_image_tokens() -> None:
 def test_video_token_budget() -> None:
     qid = "multimodal-video-token-budget"
     per_frame, context = 576, 32_768
-    frames = 60
+    frames = 60 * 1  # one minute at 1 frame per second
+    assert_states(qid, f"is {frames} frames")
     full = frames * per_frame
     pooled_per_frame = per_frame // 4
     assert full > context

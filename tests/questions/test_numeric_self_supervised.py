@@ -39,7 +39,10 @@ def test_infonce_at_two_temperatures() -> None:
     similarities = np.array([0.8, 0.5, 0.1, -0.2])
     low = softmax(similarities, temperature=0.1)
     high = softmax(similarities, temperature=1.0)
-    assert_states(qid, "the logits are 8, 5, 1 and -2")
+    for temperature, written in ((0.1, "8, 5, 1 and -2"), (1.0, "0.8, 0.5, 0.1 and -0.2")):
+        logits = similarities / temperature
+        assert written == ", ".join(f"{v:g}" for v in logits[:-1]) + f" and {logits[-1]:g}"
+        assert_states(qid, f"At τ = {temperature:g} the logits are {written}")
     assert_states(qid, f"probability of {low[0]:.3f}", f"loss is about {-math.log(low[0]):.4f}")
     assert_states(qid, f"gets only {high[0]:.3f}", f"loss is about {-math.log(high[0]):.3f}")
     share_low = low[1] / low[1:].sum()
@@ -51,6 +54,7 @@ def test_moco_queue_and_momentum() -> None:
     qid = "self-supervised-moco-queue"
     queue, batch, momentum = 65_536, 256, 0.999
     assert_states(qid, f"{thousands(queue)} / {batch} = {queue // batch} steps")
+    assert_states(qid, f"keys computed during the last {queue // batch} steps")
     assert_states(qid, f"1 / (1 - m) = {round(1 / (1 - momentum))} steps")
     # the weight of a parameter value from 1000 steps ago has decayed by about 1/e
     assert momentum**1000 == pytest.approx(math.exp(-1), rel=1e-3)

@@ -110,7 +110,14 @@ def test_greedy_versus_best_transcript() -> None:
     assert max(totals, key=totals.__getitem__) == "a"
     assert_states(qid, f"0.6 × 0.6 = {totals['']:.2f}")
     assert_states(qid, f'P("a") = {totals["a"]:.2f}')
-    assert_states(qid, "a a (0.4 × 0.4 = 0.16), a blank (0.24) and blank a (0.24)")
+    path_probability = {
+        " ".join("blank" if s == BLANK else s for s in path): math.prod(probs[s] for s in path)
+        for path in itertools.product(probs, repeat=2)
+    }
+    assert_states(qid, f"a a (0.4 × 0.4 = {path_probability['a a']:.2f})")
+    assert_states(qid, f"a blank ({path_probability['a blank']:.2f})")
+    assert_states(qid, f"blank a ({path_probability['blank a']:.2f})")
+    assert_states(qid, f"far more than {totals['']:.2f}")
 
 
 def minimum_ctc_frames(label: str) -> int:
@@ -122,6 +129,7 @@ def test_ctc_minimum_frames() -> None:
     assert_states(qid, f"so it needs {minimum_ctc_frames('hello')} frames")
     assert_states(qid, f"so it needs {minimum_ctc_frames('bookkeeper')} frames")
     assert_states(qid, f'"bookkeeper" has {len("bookkeeper")} letters')
+    assert_states(qid, f'"hello" has {len("hello")} letters')
 
 
 def test_whisper_encoder_positions() -> None:
@@ -160,7 +168,12 @@ def test_ctc_path_sum_and_forward_algorithm() -> None:
     valid = [p for p in itertools.product(probs, repeat=frames) if collapse(list(p)) == "ab"]
     assert len(valid) == 5
     total = sum(math.prod(probs[s] for s in path) for path in valid)
-    assert_states(qid, "a a b (0.5 × 0.5 × 0.3 = 0.075), a b b (0.045)")
+    assert_states(qid, f"A valid path has {frames} symbols")
+    for path in valid:
+        written = " ".join("blank" if s == BLANK else s for s in path)
+        value = f"{math.prod(probs[s] for s in path):.3f}".rstrip("0")
+        assert_states(qid, f"{written} ({value})" if path != ("a", "a", "b") else written)
+    assert_states(qid, "a a b (0.5 × 0.5 × 0.3 = 0.075)")
     assert_states(qid, f'P("ab") = {total:.2f}', f"-ln 0.21 ≈ {-math.log(total):.3f}")
     # forward algorithm over the extended sequence _ a _ b _
     extended = [BLANK, "a", BLANK, "b", BLANK]
