@@ -42,7 +42,8 @@ app.add_typer(grades_app, name="grades")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
 
-out = Console()
+#: Piped output (CI logs, files) gets room for the tables instead of 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_CONFIG = 2

@@ -311,7 +311,7 @@ class ConsoleSession:
         await self._await_grade()
 
     async def _confirm(self, note: str) -> bool:
-        self.say(f"[yellow]{escape(note)}[/yellow] Send it? [y/N]")
+        self.say(f"[yellow]{escape(note)}[/yellow] Send it? {escape('[y/N]')}")
         reply = await self._read_line()
         return reply is not None and reply.strip().lower() in {"y", "yes"}
 

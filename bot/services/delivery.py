@@ -174,6 +174,7 @@ class Dispatcher:
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.dispatcher_id = uuid.uuid4().hex[:12]
         self.delivered = 0
 
@@ -189,17 +190,24 @@ class Dispatcher:
 
     async def start(self) -> None:
         if self._task is None and self._notifiers:
+            self._stopping = False
             self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Finish the sends in progress (up to ``grace_seconds``), then stop."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 handled = await self.run_once()
             except asyncio.CancelledError:
@@ -207,7 +215,7 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox dispatch failed; retrying after the poll interval")
                 handled = 0
-            if handled:
+            if handled or self._stopping:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

@@ -154,6 +154,7 @@ class GradingWorker:
         self._after_commit = after_commit
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._heartbeat: asyncio.Task[None] | None = None
         self._in_flight: dict[asyncio.Task[None], _Job] = {}
         self.worker_id = uuid.uuid4().hex[:12]
@@ -169,15 +170,26 @@ class GradingWorker:
     async def start(self) -> None:
         """Start the background loop; it first takes back whatever a crash left pending."""
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._loop(), name="grading-worker")
             self._heartbeat = asyncio.create_task(self._renew_leases(), name="grading-leases")
 
     async def stop(self) -> None:
-        for task in (self._task, self._heartbeat):
-            if task is not None:
-                task.cancel()
+        """Stop claiming, abandon the grades in progress (their leases expire and another
+        worker, or this one after a restart, grades them), and stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 1.0)
+            except TimeoutError:
+                self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await self._task
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
         self._task = self._heartbeat = None
         for task in list(self._in_flight):
             task.cancel()
@@ -186,7 +198,7 @@ class GradingWorker:
         self._in_flight.clear()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 claimed = await self._fill()
