@@ -283,6 +283,7 @@ def test_serving_405b_on_one_node() -> None:
     assert_states(qid, f"about {node - fp8:.0f}e9 / {thousands(per_token)}")
     tokens = (node - fp8) * 1e9 / per_token
     assert_states(qid, f"≈ {tokens / 1e6:.2f} million tokens")
+    assert_states(qid, f"(about {thousands(int(round(tokens, -4)))})")
     assert bf16 > node > fp8 > nvfp4
 
 
