@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | db | bank | grade | grades | outbox | channels`
+"""Command line: `python -m bot run | db | bank | grade | grades | outbox | channels | discord`
 (also installed as `interview-bot`).
 
 Operator errors (bad configuration, unreachable database, malformed bank files, a refused
@@ -512,6 +512,39 @@ def channels_list() -> None:
         return 0
 
     raise typer.Exit(run_async(with_app(settings, body)))
+
+
+# --- discord --------------------------------------------------------------------------------
+
+discord_app = typer.Typer(help="The Discord application's commands.", no_args_is_help=True)
+app.add_typer(discord_app, name="discord")
+
+
+@discord_app.command("sync")
+def discord_sync(
+    guild: Annotated[
+        int | None,
+        typer.Option("--guild", help="Sync a copy to this guild only (instant, for testing)."),
+    ] = None,
+) -> None:
+    """Register the /interview commands with Discord (globally, or in one guild) and exit."""
+    settings = settings_or_exit()
+    configure_logging(settings, interactive=False)
+
+    async def body() -> int:
+        from bot.adapters.discord.app import DiscordStartError, sync_commands
+
+        try:
+            names = await sync_commands(settings, guild)
+        except DiscordStartError as exc:
+            raise CommandFailed(str(exc)) from None
+        where = (
+            f"guild {guild}" if guild is not None else "globally (may take up to an hour to show)"
+        )
+        out.print(f"synced {len(names)} command(s) {where}: {', '.join('/' + n for n in names)}")
+        return 0
+
+    raise typer.Exit(run_async(body()))
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -52,9 +53,54 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_port: int = Field(default=3000, ge=1, le=65535)
+    # --- Discord (bot/adapters/discord) -----------------------------------------------------
     discord_token: SecretStr | None = None
+    #: REST base URL (a proxy in front of https://discord.com/api/v10; the tests' fake).
+    discord_api_url: str | None = None
+    #: Gateway URL (a gateway proxy, the tests' fake); otherwise Discord's own.
+    discord_gateway_url: str | None = None
+    #: A guild whose copy of the commands is synced at start (instant, for development).
+    discord_dev_guild_id: int | None = None
+    #: None: one connection; an integer: that many shards; "auto": Discord's recommendation.
+    discord_shards: int | Literal["auto"] | None = None
+    # --- end of Discord ----------------------------------------------------------------------
 
     log_level: str = "INFO"
+
+    @field_validator("discord_shards", mode="before")
+    @classmethod
+    def _shards(cls, value: object) -> object:
+        """An integer of at least 1, or "auto"; empty means one connection (no sharding)."""
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value in {"", "none", "off"}:
+                return None
+            if value == "auto":
+                return "auto"
+            if not value.isdigit():
+                raise ValueError("must be a number of shards or auto")
+            value = int(value)
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be at least 1 (or auto)")
+        return value
+
+    @field_validator("discord_api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL ending in /api/v10")
+        return value.strip().rstrip("/")
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _gateway_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(("ws://", "wss://")):
+            raise ValueError("must be a ws:// or wss:// URL")
+        return value.strip()
 
     @field_validator("default_timezone")
     @classmethod

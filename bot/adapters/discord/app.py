@@ -1,0 +1,281 @@
+"""The Discord adapter, wiring only: builds the discord.py client (sharded when
+``DISCORD_SHARDS`` is set), its command tree and dynamic items, connects the inbound events to
+the handlers, and hands the notifier to the outbox.
+
+Intents are minimal: only GUILDS (not privileged), for joining and leaving servers. Answers
+arrive through modals, so the bot never reads message content and needs no privileged intent.
+Every message allows no mention by default (``AllowedMentions.none()``). Member and guild
+chunking are off: interactions carry the member and their permissions.
+
+``DISCORD_API_URL`` / ``DISCORD_GATEWAY_URL`` point discord.py at REST and gateway proxies (or
+the tests' loopback fake); ``DISCORD_DEV_GUILD_ID`` syncs a copy of the commands to one guild at
+start (instant); ``python -m bot discord sync`` syncs the global commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from aiohttp import web
+from discord import app_commands
+
+from bot.adapters.discord.commands import Catalogue, build_group
+from bot.adapters.discord.interactions import safe_error_reply, workspace_of
+from bot.adapters.discord.notifier import MAX_RATELIMIT_WAIT, DiscordNotifier
+from bot.adapters.discord.views import (
+    CardButtonItem,
+    ConfigButtonItem,
+    Drafts,
+    handle_modal_submit,
+)
+from bot.app import BotApp
+from bot.config import Settings
+from bot.services.cards import error_card
+from bot.storage.models import Platform
+
+log = logging.getLogger(__name__)
+
+#: discord.py's own spacing between shards' IDENTIFY (Discord's max_concurrency of 1).
+IDENTIFY_SPACING_SECONDS = 5.0
+
+
+class DiscordStartError(Exception):
+    """Discord refused the token or could not be reached; the message is one line."""
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Point discord.py's REST client and gateway at the configured URLs (proxies, fakes)."""
+    if settings.discord_api_url:
+        discord.http.Route.BASE = settings.discord_api_url
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def intents() -> discord.Intents:
+    chosen = discord.Intents.none()
+    chosen.guilds = True
+    return chosen
+
+
+class InterviewTree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        if isinstance(error, app_commands.CheckFailure):
+            card = error_card(str(error))
+        else:
+            original = getattr(error, "original", error)
+            log.error("/interview failed: %s", type(original).__name__, exc_info=original)
+            card = error_card("Something went wrong; nothing was changed. Try again in a moment.")
+        await safe_error_reply(interaction, card, workspace_of(interaction))
+
+
+class _InterviewClientMixin:
+    """What both client classes share: the tree, the dynamic items, the events."""
+
+    adapter: DiscordAdapter | None
+    tree: InterviewTree
+    identify_spacing: float
+
+    def _setup_interview(self, identify_spacing: float) -> None:
+        self.adapter = None
+        self.identify_spacing = identify_spacing
+        self.tree = InterviewTree(self)  # type: ignore[arg-type]
+        self.tree.add_command(build_group())
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CardButtonItem, ConfigButtonItem)  # type: ignore[attr-defined]
+
+    async def on_ready(self) -> None:
+        if self.adapter is not None:
+            self.adapter.ready.set()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if self.adapter is None or interaction.type is not discord.InteractionType.modal_submit:
+            return
+        try:
+            await handle_modal_submit(interaction)
+        except Exception as exc:
+            log.error("modal submit failed: %s", type(exc).__name__, exc_info=exc)
+            await safe_error_reply(
+                interaction,
+                error_card("Something went wrong; try again in a moment."),
+                workspace_of(interaction),
+            )
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        if self.adapter is not None:
+            await self.adapter.app.directory.workspace(Platform.DISCORD, str(guild.id), guild.name)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        # joined while the bot was offline, or back after a leave: the row exists and is on
+        await self.on_guild_join(guild)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        if self.adapter is not None:
+            await self.adapter.app.directory.set_workspace_enabled(
+                Platform.DISCORD, str(guild.id), False
+            )
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if not initial and self.identify_spacing:
+            await asyncio.sleep(self.identify_spacing)
+
+
+class InterviewClient(_InterviewClientMixin, discord.Client):
+    def __init__(self, *, identify_spacing: float = IDENTIFY_SPACING_SECONDS, **options: Any):
+        super().__init__(**options)
+        self._setup_interview(identify_spacing)
+
+
+class InterviewShardedClient(_InterviewClientMixin, discord.AutoShardedClient):
+    def __init__(self, *, identify_spacing: float = IDENTIFY_SPACING_SECONDS, **options: Any):
+        super().__init__(**options)
+        self._setup_interview(identify_spacing)
+
+
+def build_client(
+    settings: Settings,
+    *,
+    sharded: bool | None = None,
+    identify_spacing: float = IDENTIFY_SPACING_SECONDS,
+    guild_ready_timeout: float = 2.0,
+) -> InterviewClient | InterviewShardedClient:
+    """A client with the ``/interview`` tree; sharded when ``DISCORD_SHARDS`` is set."""
+    options: dict[str, Any] = {
+        "intents": intents(),
+        "allowed_mentions": discord.AllowedMentions.none(),
+        "max_ratelimit_timeout": MAX_RATELIMIT_WAIT,
+        "member_cache_flags": discord.MemberCacheFlags.none(),
+        "chunk_guilds_at_startup": False,
+        "guild_ready_timeout": guild_ready_timeout,
+        "identify_spacing": identify_spacing,
+    }
+    shards = settings.discord_shards
+    if sharded is False or (sharded is None and shards is None):
+        return InterviewClient(**options)
+    return InterviewShardedClient(
+        shard_count=None if shards in (None, "auto") else shards, **options
+    )
+
+
+async def login(client: discord.Client, settings: Settings) -> None:
+    if settings.discord_token is None:
+        raise DiscordStartError("DISCORD_TOKEN is not set")
+    try:
+        await client.login(settings.discord_token.get_secret_value())
+    except discord.LoginFailure:
+        raise DiscordStartError("Discord refused DISCORD_TOKEN (check the bot token)") from None
+    except discord.HTTPException as exc:
+        raise DiscordStartError(f"Discord answered {exc.status} to the login") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise DiscordStartError(f"cannot reach Discord ({type(exc).__name__})") from None
+
+
+async def sync_commands(settings: Settings, guild_id: int | None = None) -> list[str]:
+    """Sync the ``/interview`` tree (globally, or to one guild: instant) and return the names
+    Discord now has. Needs no database and no gateway connection."""
+    configure_endpoints(settings)
+    client = build_client(settings, sharded=False)
+    try:
+        await login(client, settings)
+        if guild_id is not None:
+            guild = discord.Object(id=guild_id)
+            client.tree.copy_global_to(guild=guild)
+            synced = await client.tree.sync(guild=guild)
+        else:
+            synced = await client.tree.sync()
+    except discord.HTTPException as exc:
+        raise DiscordStartError(f"Discord refused the sync ({exc.status}/{exc.code})") from None
+    finally:
+        await client.close()
+    return [command.name for command in synced]
+
+
+class DiscordAdapter:
+    """The Discord side of server mode (see ``bot.runtime``)."""
+
+    platform = Platform.DISCORD
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        identify_spacing: float = IDENTIFY_SPACING_SECONDS,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        self.settings = settings
+        self.notifier = DiscordNotifier()
+        self.catalogue = Catalogue()
+        self.drafts = Drafts()
+        self.ready = asyncio.Event()
+        self._identify_spacing = identify_spacing
+        self._guild_ready_timeout = guild_ready_timeout
+        self._app: BotApp | None = None
+        self._client: InterviewClient | InterviewShardedClient | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def app(self) -> BotApp:
+        if self._app is None:
+            raise RuntimeError("the Discord adapter has not started")
+        return self._app
+
+    @property
+    def client(self) -> InterviewClient | InterviewShardedClient:
+        if self._client is None:
+            raise RuntimeError("the Discord adapter has not started")
+        return self._client
+
+    async def start(self, app: BotApp, http: web.Application) -> None:
+        """Log in over REST (a bad token fails here, in one line), sync the dev guild's
+        commands, then connect to the gateway in the background."""
+        from bot.runtime import AdapterUnavailable
+
+        self._app = app
+        configure_endpoints(self.settings)
+        client = build_client(
+            self.settings,
+            identify_spacing=self._identify_spacing,
+            guild_ready_timeout=self._guild_ready_timeout,
+        )
+        client.adapter = self
+        self._client = client
+        self.notifier.bind(client, app.clock)
+        try:
+            await login(client, self.settings)
+            if self.settings.discord_dev_guild_id is not None:
+                guild = discord.Object(id=self.settings.discord_dev_guild_id)
+                client.tree.copy_global_to(guild=guild)
+                await client.tree.sync(guild=guild)
+        except DiscordStartError as exc:
+            await client.close()
+            raise AdapterUnavailable(f"discord: {exc}") from None
+        except discord.HTTPException as exc:
+            await client.close()
+            raise AdapterUnavailable(
+                f"discord: the dev guild sync was refused ({exc.status}/{exc.code})"
+            ) from None
+        self._task = asyncio.create_task(self._connect(client), name="discord-gateway")
+
+    async def _connect(self, client: discord.Client) -> None:
+        try:
+            await client.connect(reconnect=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("the Discord gateway connection ended: %s", type(exc).__name__)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 10)
+            self._task = None
