@@ -139,6 +139,8 @@ class FakeDiscord:
     def __init__(self, *, recommended_shards: int = 1) -> None:
         self.calls: list[RestCall] = []
         self.messages: dict[str, dict[str, Any]] = {}
+        #: Every message the bot created, with the call that created it.
+        self.created: list[tuple[RestCall, dict[str, Any]]] = []
         self.synced: dict[str, list[dict[str, Any]]] = {}
         self.identifies: list[dict[str, Any]] = []
         self.recommended_shards = recommended_shards
@@ -348,7 +350,9 @@ class FakeDiscord:
         self.synced[guild_id or "global"] = commands
         return json_response(commands)
 
-    def _message(self, channel_id: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _message(
+        self, channel_id: str, body: Mapping[str, Any] | None, call: RestCall | None = None
+    ) -> dict[str, Any]:
         body = body or {}
         message_id = self.snowflake()
         message = {
@@ -370,6 +374,8 @@ class FakeDiscord:
             "flags": body.get("flags") or 0,
         }
         self.messages[message_id] = message
+        if call is not None:
+            self.created.append((call, message))
         return message
 
     def _update_message(self, message_id: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -390,7 +396,7 @@ class FakeDiscord:
         flags = data.get("flags") or 0
         resource: dict[str, Any] = {"type": response_type}
         if response_type in (4, 7):
-            message = self._message(interaction.get("channel_id", "0"), data)
+            message = self._message(interaction.get("channel_id", "0"), data, call)
             self.messages["@original:" + token] = message
             resource["message"] = message
         return json_response(
@@ -412,7 +418,7 @@ class FakeDiscord:
         existing = self.messages.get(key)
         if existing is None:
             channel = self._interactions.get(token, {}).get("channel_id", "0")
-            existing = self._message(channel, call.body)
+            existing = self._message(channel, call.body, call)
             self.messages[key] = existing
             return json_response(existing)
         return json_response(self._update_message(existing["id"], call.body))
@@ -428,10 +434,10 @@ class FakeDiscord:
         if token in self.expired_tokens:
             return json_response({"message": "Unknown Webhook", "code": 10015}, 404)
         channel = self._interactions.get(token, {}).get("channel_id", "0")
-        return json_response(self._message(channel, call.body))
+        return json_response(self._message(channel, call.body, call))
 
     def _send(self, call: RestCall, channel_id: str) -> web.Response:
-        return json_response(self._message(channel_id, call.body))
+        return json_response(self._message(channel_id, call.body, call))
 
     def _edit(self, call: RestCall, channel_id: str, message_id: str) -> web.Response:
         if message_id not in self.messages:
@@ -528,6 +534,9 @@ class FakeDiscord:
                     self._socket_ready.notify_all()
             elif frame["op"] == 1:
                 await ws.send_json({"op": 11})
+        async with self._socket_ready:
+            if self._sockets.get(socket.shard[0]) is socket:
+                del self._sockets[socket.shard[0]]
         return ws
 
     async def wait_shards(self, count: int = 1, within: float = 10.0) -> None:
@@ -788,12 +797,30 @@ class FakeDiscord:
     def sent_to(self, channel_id: str) -> list[RestCall]:
         return self.calls_to("POST", rf"channels/{channel_id}/messages")
 
-    def message_of(self, call: RestCall) -> dict[str, Any]:
-        """The stored message a recorded send created (the newest one with that body)."""
-        for message in reversed(self.messages.values()):
-            if message.get("embeds") == (call.body or {}).get("embeds"):
-                return message
-        raise KeyError("no message for that call")
+    def posted_in(self, channel_id: str) -> list[dict[str, Any]]:
+        """The messages the bot created in a channel (or thread), oldest first."""
+        return [
+            message
+            for call, message in self.created
+            if call.method == "POST" and call.path == f"channels/{channel_id}/messages"
+        ]
+
+    def bodies(self) -> list[dict[str, Any]]:
+        """Every message body the bot sent or edited (channels, webhooks, interaction
+        callbacks), for checks that must hold for all of them."""
+        found = []
+        for call in self.calls:
+            body = call.body
+            if not isinstance(body, dict) or call.method not in ("POST", "PATCH"):
+                continue
+            if call.path.endswith("/callback"):
+                body = body.get("data") or {}
+                if "embeds" not in body and "content" not in body:
+                    continue
+            elif not re.search(r"(messages(/[^/]+)?|webhooks/\d+/[^/]+)$", call.path):
+                continue
+            found.append(body)
+        return found
 
 
 def guild_payload(guild_id: str, name: str) -> dict[str, Any]:

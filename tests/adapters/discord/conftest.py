@@ -6,9 +6,9 @@ service by hand (``settle``), and wait on recorded REST calls, never on sleeps."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 import pytest
@@ -24,6 +24,8 @@ from bot.storage.models import Platform
 from tests.adapters.test_console import MINI_BANK
 from tests.fakes.discord_api import ADMIN, CHANNEL_A, GUILD_A, FakeDiscord
 from tests.fakes.graders import ScriptedGrader
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -82,10 +84,27 @@ class DiscordWorld:
         )
 
 
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, within: float = 5.0, every: float = 0.01
+) -> T:
+    """Poll ``probe`` until it returns something (events the gateway delivers have no
+    completion signal of their own); fail after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await probe()
+        if result is not None:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"nothing after {within} s")
+        await asyncio.sleep(every)
+
+
 async def start_world(
     settings: Settings, fake: FakeDiscord, clock: ManualClock, rng, grader: ScriptedGrader
 ) -> DiscordWorld:
-    app = await BotApp.create(settings, clock=clock, rng=rng, graders=(grader, grader), migrate=False)
+    app = await BotApp.create(
+        settings, clock=clock, rng=rng, graders=(grader, grader), migrate=False
+    )
     adapter = DiscordAdapter(settings, identify_spacing=0, guild_ready_timeout=0.05)
     try:
         await adapter.start(app, web.Application())
