@@ -529,7 +529,7 @@ def discord_sync(
 ) -> None:
     """Register the /interview commands with Discord (globally, or in one guild) and exit."""
     settings = settings_or_exit()
-    configure_logging(settings, interactive=False)
+    configure_logging(settings, interactive=True)  # warnings only: the result is one line
 
     async def body() -> int:
         from bot.adapters.discord.app import DiscordStartError, sync_commands
@@ -538,9 +538,7 @@ def discord_sync(
             names = await sync_commands(settings, guild)
         except DiscordStartError as exc:
             raise CommandFailed(str(exc)) from None
-        where = (
-            f"guild {guild}" if guild is not None else "globally (may take up to an hour to show)"
-        )
+        where = f"to guild {guild}" if guild is not None else "globally"
         out.print(f"synced {len(names)} command(s) {where}: {', '.join('/' + n for n in names)}")
         return 0
 

@@ -148,6 +148,9 @@ def build_client(
     guild_ready_timeout: float = 2.0,
 ) -> InterviewClient | InterviewShardedClient:
     """A client with the ``/interview`` tree; sharded when ``DISCORD_SHARDS`` is set."""
+    # the bot never joins voice: no warning about voice libraries it does not need
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     options: dict[str, Any] = {
         "intents": intents(),
         "allowed_mentions": discord.AllowedMentions.none(),

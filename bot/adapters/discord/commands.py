@@ -174,7 +174,7 @@ def build_group() -> app_commands.Group:
         topic: str | None = None,
         difficulty: app_commands.Choice[str] | None = None,
     ) -> None:
-        args = tuple(value for value in (topic, difficulty and difficulty.value) if value)
+        args = tuple(value for value in (topic, difficulty.value if difficulty else None) if value)
         await run_command(interaction, Command(CommandName.PRACTICE, args=args))
 
     @group.command(name="leaderboard", description="The channel's and the server's leaderboards")
@@ -245,9 +245,9 @@ def build_group() -> app_commands.Group:
                 ("time", post_time),
                 ("tz", timezone),
                 ("days", days),
-                ("cadence", cadence and cadence.value),
+                ("cadence", cadence.value if cadence else None),
                 ("window", window),
-                ("track", track and track.value),
+                ("track", track.value if track else None),
                 ("topics", topics),
             )
             if value is not None

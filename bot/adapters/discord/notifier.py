@@ -298,7 +298,7 @@ class DiscordNotifier:
         if token is not None:
             application_id, interaction_token = token
             webhook = discord.Webhook.from_state(
-                {"id": application_id, "type": 3, "token": interaction_token},  # type: ignore[typeddict-item]
+                {"id": application_id, "type": 3, "token": interaction_token},
                 state=self.client._connection,
             )
             try:
@@ -323,9 +323,9 @@ class DiscordNotifier:
 
     async def _followup(
         self, webhook: discord.Webhook, messages: Sequence[RenderedMessage]
-    ) -> discord.WebhookMessage:
+    ) -> discord.Message:
         """Ephemeral follow-ups; the first one's failure is the caller's to handle."""
-        first: discord.WebhookMessage | None = None
+        first: discord.Message | None = None
         for index, message in enumerate(messages):
             view = message.view()
             kwargs: dict[str, Any] = {

@@ -545,7 +545,8 @@ async def submit_custom_question(interaction: discord.Interaction, channel_id: i
 
 async def handle_modal_submit(interaction: discord.Interaction) -> bool:
     """Route a modal submit by its custom id; False when it is not one of ours."""
-    custom_id = str((interaction.data or {}).get("custom_id", ""))
+    data: Mapping[str, Any] = interaction.data or {}
+    custom_id = str(data.get("custom_id", ""))
     if not custom_id.startswith("iv:m"):
         return False
     try:

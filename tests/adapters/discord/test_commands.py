@@ -394,3 +394,35 @@ async def test_today_shows_the_open_question_with_its_button(world):
     ]
     closes = int(opened.post.closes_at.timestamp())
     assert f"<t:{closes}:R>" in embeds_text(body)
+
+
+async def test_a_slow_command_is_deferred_in_time_and_answered_after(world, monkeypatch):
+    import asyncio
+
+    from bot.adapters.discord import interactions
+
+    monkeypatch.setattr(interactions, "RESPONSE_BUDGET_SECONDS", 0.05)
+    gate = asyncio.Event()
+    run = world.app.commands.run
+
+    async def slow_run(actor, command):
+        await gate.wait()
+        return await run(actor, command)
+
+    monkeypatch.setattr(world.app.commands, "run", slow_run)
+    fake = world.fake
+    ref = await fake.slash("streaks")
+    assert (await fake.wait_callback(ref)) == {"type": 5, "data": {"flags": 64}}
+    gate.set()
+    assert "streaks" in embeds_text(await fake.wait_original(ref))
+
+    # the settings form cannot open after a defer: a button opens it instead
+    gate.clear()
+    ref = await admin(fake, "config")
+    assert (await fake.wait_callback(ref))["type"] == 5
+    gate.set()
+    body = await fake.wait_original(ref)
+    assert custom_ids(body) == [f"iv:cfg:{CHANNEL_A}"]
+    message = fake.messages["@original:" + ref.token]
+    click = await fake.click(message, f"iv:cfg:{CHANNEL_A}", member=ADMIN, permissions=MANAGE_GUILD)
+    assert (await fake.wait_callback(click))["type"] == 9

@@ -444,3 +444,74 @@ async def test_admins_set_up_the_channel_through_the_form(world):
     assert view.enabled and view.schedule.cadence.value == "weekly"
     assert view.schedule.timezone == "America/New_York" and view.days_text == "Wed"
     assert view.track.value == "deep-learning" and view.topics == ("activations", "regularization")
+
+
+async def enqueue_card(world: DiscordWorld, card, *, channel: str | None, member: str | None):
+    from bot.services.delivery import Target, enqueue
+    from bot.storage.db import transaction
+    from bot.storage.models import DeliveryAction, Platform
+
+    async with transaction(world.app.sessions) as session:
+        enqueue(
+            session,
+            Target(Platform.DISCORD, GUILD_A, channel, member),
+            card,
+            action=DeliveryAction.PRIVATE if member else DeliveryAction.POST,
+            topic="test",
+            now=world.clock.now(),
+        )
+
+
+async def test_the_monthly_champion_is_pinged_and_given_the_role(world):
+    from bot.services.cards import champions_card
+
+    fake = world.fake
+    card = champions_card(
+        month_label="February 2026",
+        top=[("Alice", 120), ("Bob", 80)],
+        best_streak=("Alice", 9),
+        champion_external_id=ALICE["id"],
+        grant_role_id="8100000000000000001",
+    )
+    await enqueue_card(world, card, channel=CHANNEL_A, member=None)
+    await world.settle()
+    [grant] = fake.calls_to("PUT", rf"guilds/{GUILD_A}/members/{ALICE['id']}/roles/\d+")
+    assert grant.path.endswith("8100000000000000001")
+    [post] = fake.sent_to(CHANNEL_A)
+    assert post.body["content"] == f"<@{ALICE['id']}>"
+    assert post.body["allowed_mentions"] == {"parse": [], "users": [int(ALICE["id"])]}
+
+    # without Manage Roles the role is skipped, the post still goes out
+    fake.fail("PUT", r"guilds/.*/roles/.*", 403, {"message": "Missing Permissions", "code": 50013})
+    await enqueue_card(world, card, channel=CHANNEL_A, member=None)
+    await world.settle()
+    assert len(fake.posted_in(CHANNEL_A)) == 2
+
+
+async def test_a_nudge_by_direct_message_and_its_stop_button(world):
+    from bot.services.cards import nudge_card
+
+    fake = world.fake
+    opened, _ = await post_question(world)
+    alice = await world.actor(ALICE, is_admin=False)
+    await world.app.directory.set_nudges(alice.member_id, True)
+    card = nudge_card(
+        post_id=opened.post.id,
+        prompt=opened.question.prompt,
+        streak=3,
+        closes_at=opened.post.closes_at,
+    )
+    await enqueue_card(world, card, channel=CHANNEL_A, member=ALICE["id"])
+    await world.settle()
+    [dm_message] = fake.posted_in(fake.dm_channel_id(ALICE["id"]))
+    assert custom_ids(dm_message) == [
+        f"iv:b:answer-daily:{opened.post.id}:{GUILD_A}",
+        f"iv:b:nudges-off::{GUILD_A}",
+    ]
+    ref = await fake.click(dm_message, f"iv:b:nudges-off::{GUILD_A}", member=ALICE, guild_id=None)
+    assert "Nudges off" in embeds_text((await fake.wait_callback(ref))["data"])
+    async with world.app.sessions() as session:
+        from bot.storage.models import Member
+
+        member = await session.get(Member, alice.member_id)
+    assert member.nudges is False

@@ -1,0 +1,158 @@
+"""The adapter as ``python -m bot run`` starts it: sharded clients, the runtime's server with the
+background parts running, and ``python -m bot discord sync`` as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.adapters.discord.app import InterviewShardedClient
+from bot.app import BotApp
+from bot.runtime import AdapterUnavailable, Server, load_adapter
+from bot.services.channels import ConfigChange
+from bot.storage.models import OutboxMessage, OutboxStatus, Platform
+from tests.adapters.discord.conftest import discord_settings, eventually, start_world, stop_world
+from tests.adapters.test_console import MINI_BANK
+from tests.fakes.discord_api import ALICE, CHANNEL_A, GUILD_A, FakeDiscord, embeds_text
+from tests.fakes.graders import ScriptedGrader
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def test_two_shards_start_and_shard_one_handles_an_interaction(
+    engine, database_url, fake_discord, clock, rng
+):
+    settings = discord_settings(database_url, fake_discord, discord_shards="2")
+    world = await start_world(settings, fake_discord, clock, rng, ScriptedGrader())
+    try:
+        client = world.adapter.client
+        assert isinstance(client, InterviewShardedClient)
+        assert sorted(client.shards) == [0, 1]
+        assert sorted(tuple(identify["shard"]) for identify in fake_discord.identifies) == [
+            (0, 2),
+            (1, 2),
+        ]
+        assert all(identify["intents"] == 1 for identify in fake_discord.identifies)  # GUILDS
+        ref = await fake_discord.slash("practice", member=ALICE, shard=1)
+        body = await fake_discord.wait_callback(ref)
+        assert "Practice question" in embeds_text(body["data"])
+    finally:
+        await stop_world(world)
+
+
+async def test_auto_sharding_takes_discords_recommendation(
+    engine, database_url, fake_discord, clock, rng
+):
+    fake_discord.recommended_shards = 2
+    settings = discord_settings(database_url, fake_discord, discord_shards="auto")
+    world = await start_world(settings, fake_discord, clock, rng, ScriptedGrader())
+    try:
+        assert fake_discord.calls_to("GET", "gateway/bot")
+        assert sorted(world.adapter.client.shards) == [0, 1]
+    finally:
+        await stop_world(world)
+
+
+async def test_server_mode_posts_through_the_running_dispatcher(
+    engine, database_url, fake_discord, clock, rng
+):
+    """The runtime's Server: adapter start, worker + dispatcher running in the background."""
+    settings = discord_settings(database_url, fake_discord)
+    assert settings.chat_adapters == ["discord"]
+    grader = ScriptedGrader()
+    app = await BotApp.create(
+        settings, clock=clock, rng=rng, graders=(grader, grader), migrate=False
+    )
+    adapter = load_adapter("discord", settings)
+    server = Server(app, [adapter], port=0, host="127.0.0.1")
+    await server.start()
+    try:
+        admin = await app.directory.resolve(
+            Platform.DISCORD, GUILD_A, "1", channel_external_id=CHANNEL_A, is_admin=True
+        )
+        await app.channels.update(
+            admin, admin.channel_id, ConfigChange(enabled=True, days="daily", post_time="08:00")
+        )
+        assert await app.daily.open_due(admin.channel_id) is not None  # wakes the dispatcher
+        call = await fake_discord.wait_call("POST", rf"channels/{CHANNEL_A}/messages")
+        assert "Today's interview question" in embeds_text(call.body)
+
+        async def sent() -> bool | None:
+            async with app.sessions() as session:
+                status = (await session.execute(sa.select(OutboxMessage.status))).scalar_one()
+            return True if status is OutboxStatus.SENT else None
+
+        await eventually(sent)
+        assert server.bound_port is None  # Discord needs no HTTP endpoint
+    finally:
+        await server.stop()
+
+
+async def test_a_refused_token_stops_the_start_in_one_line(
+    engine, database_url, fake_discord, clock, rng
+):
+    fake_discord.fail("GET", "users/@me", 401, {"message": "401: Unauthorized", "code": 0})
+    settings = discord_settings(database_url, fake_discord)
+    grader = ScriptedGrader()
+    app = await BotApp.create(
+        settings, clock=clock, rng=rng, graders=(grader, grader), migrate=False
+    )
+    try:
+        with pytest.raises(AdapterUnavailable, match="Discord refused DISCORD_TOKEN"):
+            await load_adapter("discord", settings).start(app, None)  # type: ignore[arg-type]
+    finally:
+        await app.close()
+
+
+async def _run_cli(fake: FakeDiscord, *args: str, token: str = "test-token") -> tuple[int, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
+    }
+    env.update(
+        DISCORD_TOKEN=token,
+        DISCORD_API_URL=fake.api_url,
+        QUESTIONS_DIR=str(MINI_BANK),
+        DATABASE_URL="sqlite:///unused.db",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "discord",
+        "sync",
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode or 0, output.decode()
+
+
+async def test_discord_sync_command_registers_the_tree_and_exits(fake_discord):
+    code, output = await _run_cli(fake_discord)
+    assert code == 0, output
+    assert "synced 1 command(s) globally" in output and "/interview" in output
+    [payload] = fake_discord.synced["global"]
+    assert payload["name"] == "interview"
+
+    code, output = await _run_cli(fake_discord, "--guild", "123456789012345678")
+    assert code == 0, output
+    assert "synced 1 command(s) to guild 123456789012345678" in output
+    assert fake_discord.synced["123456789012345678"][0]["name"] == "interview"
+    assert not fake_discord.calls_to("GET", "gateway.*")  # REST only, no gateway
+
+    fake_discord.fail("GET", "users/@me", 401, {"message": "401: Unauthorized", "code": 0})
+    code, output = await _run_cli(fake_discord)
+    assert code == 1
+    assert output.strip().splitlines() == [
+        "error: Discord refused DISCORD_TOKEN (check the bot token)"
+    ]
