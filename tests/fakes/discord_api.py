@@ -30,6 +30,7 @@ import contextlib
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,8 @@ class RestCall:
     path: str
     query: dict[str, str]
     body: Any
+    #: ``time.perf_counter()`` when the request arrived (system-wide monotonic on Linux).
+    at: float = field(default_factory=time.perf_counter, compare=False)
 
     def matches(self, method: str, pattern: str) -> bool:
         return self.method == method and re.fullmatch(pattern, self.path) is not None
@@ -645,9 +648,6 @@ class FakeDiscord:
         }
         return InteractionRef(interaction_id, token), payload
 
-    async def _send_interaction(self, payload: dict[str, Any], shard: int) -> None:
-        await self.dispatch("INTERACTION_CREATE", payload, shard=shard)
-
     async def slash(
         self,
         subcommand: str,
@@ -679,7 +679,7 @@ class FakeDiscord:
             permissions=permissions,
             channel_name=channel_name,
         )
-        await self._send_interaction(payload, shard)
+        await self.send_interaction(payload, shard=shard)
         return ref
 
     async def autocomplete(
@@ -708,7 +708,7 @@ class FakeDiscord:
             channel_id=CHANNEL_A if guild_id else None,
             permissions=permissions,
         )
-        await self._send_interaction(payload, 0)
+        await self.send_interaction(payload)
         return ref
 
     async def click(
@@ -731,10 +731,10 @@ class FakeDiscord:
             permissions=permissions,
             message=message,
         )
-        await self._send_interaction(payload, shard)
+        await self.send_interaction(payload, shard=shard)
         return ref
 
-    async def submit_modal(
+    def modal_submit_payload(
         self,
         custom_id: str,
         values: Mapping[str, str | Sequence[str]],
@@ -743,10 +743,9 @@ class FakeDiscord:
         guild_id: str | None = GUILD_A,
         channel_id: str | None = CHANNEL_A,
         permissions: str = MEMBER_PERMISSIONS,
-        shard: int = 0,
-    ) -> InteractionRef:
-        """A modal submit: each value sits in a label (type 18) like Discord sends it; a list
-        is a select's chosen values."""
+    ) -> tuple[InteractionRef, dict[str, Any]]:
+        """A modal submit payload: each value sits in a label (type 18) like Discord sends it;
+        a list is a select's chosen values."""
         components = []
         for number, (input_id, value) in enumerate(values.items(), start=1):
             if isinstance(value, str):
@@ -759,7 +758,7 @@ class FakeDiscord:
             else:
                 inner = {"type": 3, "id": number * 2, "custom_id": input_id, "values": list(value)}
             components.append({"type": 18, "id": number * 2 - 1, "component": inner})
-        ref, payload = self._interaction(
+        return self._interaction(
             5,
             {"custom_id": custom_id, "components": components},
             member=member,
@@ -767,7 +766,21 @@ class FakeDiscord:
             channel_id=channel_id if guild_id is not None else None,
             permissions=permissions,
         )
-        await self._send_interaction(payload, shard)
+
+    async def send_interaction(self, payload: dict[str, Any], *, shard: int = 0) -> None:
+        await self.dispatch("INTERACTION_CREATE", payload, shard=shard)
+
+    async def submit_modal(
+        self,
+        custom_id: str,
+        values: Mapping[str, str | Sequence[str]],
+        *,
+        shard: int = 0,
+        **context: Any,
+    ) -> InteractionRef:
+        """Submit a modal (see ``modal_submit_payload``)."""
+        ref, payload = self.modal_submit_payload(custom_id, values, **context)
+        await self.send_interaction(payload, shard=shard)
         return ref
 
     # --- reading what the bot sent -------------------------------------------------------
