@@ -26,7 +26,12 @@ from aiohttp import web
 from discord import app_commands
 
 from bot.adapters.discord.commands import Catalogue, build_group
-from bot.adapters.discord.interactions import safe_error_reply, workspace_of
+from bot.adapters.discord.interactions import (
+    guarded,
+    log_failure,
+    safe_error_reply,
+    workspace_of,
+)
 from bot.adapters.discord.notifier import MAX_RATELIMIT_WAIT, DiscordNotifier
 from bot.adapters.discord.views import (
     CardButtonItem,
@@ -70,8 +75,7 @@ class InterviewTree(app_commands.CommandTree):
         if isinstance(error, app_commands.CheckFailure):
             card = error_card(str(error))
         else:
-            original = getattr(error, "original", error)
-            log.error("/interview failed: %s", type(original).__name__, exc_info=original)
+            log_failure("/interview", getattr(error, "original", error))
             card = error_card("Something went wrong; nothing was changed. Try again in a moment.")
         await safe_error_reply(interaction, card, workspace_of(interaction))
 
@@ -99,15 +103,7 @@ class _InterviewClientMixin:
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if self.adapter is None or interaction.type is not discord.InteractionType.modal_submit:
             return
-        try:
-            await handle_modal_submit(interaction)
-        except Exception as exc:
-            log.error("modal submit failed: %s", type(exc).__name__, exc_info=exc)
-            await safe_error_reply(
-                interaction,
-                error_card("Something went wrong; try again in a moment."),
-                workspace_of(interaction),
-            )
+        await guarded(interaction, handle_modal_submit(interaction))
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         if self.adapter is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import traceback
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,7 +23,7 @@ import discord
 
 from bot.adapters.discord.ids import dm_workspace
 from bot.adapters.discord.render import RenderedMessage, render
-from bot.services.cards import Card
+from bot.services.cards import Card, error_card
 from bot.services.directory import Actor
 from bot.storage.models import Platform
 
@@ -204,6 +205,29 @@ class Responder:
         kept (a submit after a restart works the same)."""
         await self.interaction.response.send_modal(modal)
         modal.stop()
+
+
+def log_failure(what: str, exc: BaseException) -> None:
+    """Log where an unexpected error happened: its type and stack, never its message (which can
+    quote what a member typed)."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s failed: %s\n%s", what, type(exc).__name__, stack)
+
+
+async def guarded(
+    interaction: discord.Interaction, work: Awaitable[object], carried: str | None = None
+) -> None:
+    """Run a click or submit handler; on an unexpected error, log its type and tell the member
+    (instead of Discord's bare "This interaction failed")."""
+    try:
+        await work
+    except Exception as exc:
+        log_failure("Discord interaction", exc)
+        await safe_error_reply(
+            interaction,
+            error_card("Something went wrong; nothing was lost. Try again in a moment."),
+            workspace_of(interaction, carried),
+        )
 
 
 async def safe_error_reply(interaction: discord.Interaction, card: Card, workspace: str) -> None:

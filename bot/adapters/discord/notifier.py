@@ -31,7 +31,7 @@ from bot.adapters.discord.render import RenderedMessage, render, render_single, 
 from bot.clock import Clock, SystemClock
 from bot.services.delivery import Delivery, PermanentDeliveryError, RetryLater
 from bot.services.delivery import DeliveryError as _DeliveryError
-from bot.storage.models import Platform
+from bot.storage.models import DeliveryAction, Platform
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,6 @@ class DiscordNotifier:
     # --- the port ------------------------------------------------------------------------
 
     async def deliver(self, delivery: Delivery) -> str | None:
-        from bot.storage.models import DeliveryAction
-
         if delivery.action is DeliveryAction.PRIVATE:
             return await self._private(delivery)
         if delivery.action is DeliveryAction.REPLY and delivery.parent_ref:
@@ -162,13 +160,18 @@ class DiscordNotifier:
         channel_id, message_id = parse_ref(delivery.parent_ref)
         message = render_single(delivery.card, workspace=delivery.workspace_external_id)
         partial = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
-        with discord_errors():
-            await partial.edit(
-                content=message.content,
-                embeds=list(message.embeds),
-                view=message.view(),
-                allowed_mentions=message.allowed_mentions,
-            )
+        view = message.view()  # None removes the buttons (a closed question has none)
+        try:
+            with discord_errors():
+                await partial.edit(
+                    content=message.content,
+                    embeds=list(message.embeds),
+                    view=view,
+                    allowed_mentions=message.allowed_mentions,
+                )
+        finally:
+            if view is not None:
+                view.stop()
         self._count("edit")
         return delivery.parent_ref
 
@@ -253,6 +256,8 @@ class DiscordNotifier:
             if exc.status == 404:
                 return None  # the post is gone: the reply's reference is dropped
             raise translate(exc) or exc from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise translate(exc) or exc from None
         return int(data["id"])
 
     async def _grant_role(self, delivery: Delivery) -> None:
@@ -308,6 +313,8 @@ class DiscordNotifier:
             except discord.HTTPException as exc:
                 if exc.status != 401:
                     raise translate(exc) or exc from None
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise translate(exc) or exc from None
             else:
                 self._count("followup")
                 return f"followup:{sent.id}"

@@ -30,6 +30,7 @@ from bot.adapters.discord.ids import (
     CUSTOM_QUESTION_MODAL,
     AnswerModalId,
     answer_modal_id,
+    button_id,
     config_button_id,
     config_modal_id,
     custom_question_modal_id,
@@ -38,6 +39,7 @@ from bot.adapters.discord.interactions import (
     Responder,
     actor_for,
     adapter_of,
+    guarded,
     modal_values,
     text_value,
     workspace_of,
@@ -160,10 +162,7 @@ class CardButtonItem(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BU
 
     def __init__(self, action: ButtonAction, value: str, workspace: str) -> None:
         super().__init__(
-            discord.ui.Button(
-                custom_id=f"iv:b:{action.value}:{value}:{workspace}",
-                label=action.value,
-            )
+            discord.ui.Button(custom_id=button_id(action, value, workspace), label=action.value)
         )
         self.action = action
         self.value = value
@@ -179,6 +178,9 @@ class CardButtonItem(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BU
         return cls(ButtonAction(match["action"]), match["value"], match["workspace"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        await guarded(interaction, self._clicked(interaction), self.workspace or None)
+
+    async def _clicked(self, interaction: discord.Interaction) -> None:
         carried = self.workspace or None
         if self.action in (ButtonAction.ANSWER_DAILY, ButtonAction.ANSWER_PRACTICE):
             kind = (
@@ -225,6 +227,9 @@ class ConfigButtonItem(
         return cls(match["channel"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        await guarded(interaction, self._clicked(interaction))
+
+    async def _clicked(self, interaction: discord.Interaction) -> None:
         responder = Responder(interaction, workspace_of(interaction))
         if interaction.guild_id is None:
             await responder.send_cards([error_card("Channel settings live in a server channel.")])
