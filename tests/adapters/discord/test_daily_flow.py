@@ -515,3 +515,29 @@ async def test_a_nudge_by_direct_message_and_its_stop_button(world):
 
         member = await session.get(Member, alice.member_id)
     assert member.nudges is False
+
+
+async def test_an_unexpected_error_tells_the_member_and_logs_no_user_text(
+    world, monkeypatch, caplog
+):
+    fake = world.fake
+    _, message = await post_question(world)
+    secret = "my private answer about relu"
+
+    async def broken_submit(*args, **kwargs):
+        raise RuntimeError(f"storage failed while saving {secret}")
+
+    monkeypatch.setattr(world.app.answers, "submit", broken_submit)
+    _, submit, receipt = await answer_through_the_modal(fake, message, ALICE, secret)
+    assert "Something went wrong" in embeds_text(receipt)
+    assert fake.callback(submit)["type"] == 5  # it was acknowledged first all the same
+    assert "RuntimeError" in caplog.text and secret not in caplog.text
+
+    async def broken_form(*args, **kwargs):
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr(world.app.answers, "form", broken_form)
+    [button] = custom_ids(message)
+    body = await fake.wait_callback(await fake.click(message, button, member=BOB))
+    assert body["type"] == 4 and "Something went wrong" in embeds_text(body["data"])
+    assert secret not in caplog.text
