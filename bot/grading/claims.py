@@ -335,7 +335,6 @@ ROLE_PAIRS = frozenset(
         "direction",
         "roles-encoder",
         "roles-gan",
-        "density",
         "fit",
         "gradient",
         "growth",
@@ -346,8 +345,7 @@ ROLE_PAIRS = frozenset(
 QUESTION_SLOT_WEIGHT = 0.25
 #: Words that make a clause a condition ("if it is never called"): negation there is not a claim.
 _CONDITIONALS = frozenset(["if", "unless", "otherwise", "when", "whether"])
-_CLAUSE_BREAK_RE = re.compile(r"[,;:]|\s[-–—]\s|\b(?:while|whereas|but|although|unlike)\b")
-_SLOT_REACH = 2
+_CLAUSE_BREAK_RE = re.compile(r",(?!\d{3})|;|:(?!\d)|\s[-–—]\s|\b(?:while|whereas|but|although|unlike)\b")
 
 
 def _build_poles(stem: Callable[[str], str]) -> dict[str, tuple[str, int]]:
@@ -421,7 +419,7 @@ class ClaimReader:
             if isinstance(payload, Quantity):
                 negation_pending = False
                 if payload.digits:
-                    for slot in _slots(sequence, index, clause_id):
+                    for slot in _slots(sequence, index, clause_id, reach=1):
                         numbers.setdefault(slot, []).append(payload)
                 continue
             word = payload
@@ -457,13 +455,16 @@ class ClaimReader:
 
 
 def _slots(
-    sequence: Sequence[tuple[str, WordLike | Quantity, int]], index: int, clause_id: int
+    sequence: Sequence[tuple[str, WordLike | Quantity, int]],
+    index: int,
+    clause_id: int,
+    reach: int = 2,
 ) -> list[str]:
     """The nearest content words (not numbers) before and after ``index`` in its clause."""
     found: list[str] = []
     for step in (-1, 1):
         position, taken = index + step, 0
-        while 0 <= position < len(sequence) and taken < _SLOT_REACH:
+        while 0 <= position < len(sequence) and taken < reach:
             _, payload, other_clause = sequence[position]
             if other_clause != clause_id:
                 break
@@ -530,17 +531,9 @@ def compare(
 
     # quantities, slot by slot: the passage puts another of the statement's numbers where this
     # one belongs (values swapped), or a new number where the statement's is nowhere to be seen
-    def is_given(quantity: Quantity) -> bool:
-        return any(same_quantity(quantity, g) for g in given)
-
     for slot, wanted in statement.numbers.items():
-        wanted = [w for w in wanted if not is_given(w)]
-        if not wanted:
-            continue
         wanted_shown = any(same_quantity(w, p) for w in wanted for p in passage.quantities)
         for quantity in passage.numbers.get(slot, ()):
-            if is_given(quantity):
-                continue
             if any(same_quantity(quantity, w) for w in wanted):
                 agreements += weight(slot)
             elif any(same_quantity(quantity, q) for q in statement.quantities) or not wanted_shown:

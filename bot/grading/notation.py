@@ -11,7 +11,6 @@ of the text it came from, so evidence quoted from an answer is still the answer'
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 GREEK = {
     "α": "alpha",
@@ -53,6 +52,9 @@ _WORD_RE = re.compile(
     r"[A-Za-z0-9]+(?:_\{?[A-Za-z0-9]+\}?)+|[A-Za-z0-9]+(?:'[a-z]+)?|[" + "".join(GREEK) + "√]"
 )
 _SUBSCRIPT_RE = re.compile(r"[_{}]")
+#: Text without any of these has no notation to rewrite (the common case, done fast).
+_NOTATION_HINT_RE = re.compile(r"[_^*√" + "".join(GREEK) + r"]|sqrt|root", re.IGNORECASE)
+_PLAIN_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
 
 
 def canonical_symbol(symbol: str) -> str:
@@ -60,8 +62,10 @@ def canonical_symbol(symbol: str) -> str:
     return _SUBSCRIPT_RE.sub("", symbol).lower()
 
 
-def words(text: str) -> Iterator[tuple[int, int, str]]:
+def words(text: str) -> list[tuple[int, int, str]]:
     """(start, end, lowercase canonical word) for each word of ``text``, left to right."""
+    if not _NOTATION_HINT_RE.search(text):
+        return [(m.start(), m.end(), m.group().lower()) for m in _PLAIN_WORD_RE.finditer(text)]
     covered: list[tuple[int, int]] = []
     found: list[tuple[int, int, str]] = []
     for match in _SQRT_RE.finditer(text):
@@ -83,4 +87,4 @@ def words(text: str) -> Iterator[tuple[int, int, str]]:
             lower = word.lower()
         found.append((match.start(), match.end(), lower))
     found.sort(key=lambda item: item[0])
-    yield from found
+    return found

@@ -1130,9 +1130,14 @@ def _hint(
 
 
 def _reference_sentence(point: KeyPoint, reference: str) -> str:
+    return _reference_sentence_of(point.text, reference)
+
+
+@lru_cache(maxsize=4096)
+def _reference_sentence_of(point_text: str, reference: str) -> str:
     if not reference:
         return ""
-    wanted = {token.norm for token in tokenize(point.text) if not token.is_stop}
+    wanted = {token.norm for token in tokenize(point_text) if not token.is_stop}
     best, best_overlap = "", 0
     for sentence in split_sentences(reference):
         overlap = len(wanted & {token.norm for token in sentence.tokens if not token.is_stop})
