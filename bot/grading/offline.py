@@ -39,8 +39,6 @@ import numpy as np
 
 from bot.domain.bank import KeyPoint
 from bot.domain.rubric import (
-    FACTUAL_ERROR_PENALTY,
-    MAX_FACTUAL_ERROR_PENALTY,
     Coverage,
     FactualError,
     KeyPointVerdict,
@@ -122,12 +120,12 @@ UNRELATED_THRESHOLD = 0.10
 #: Share of a rubric-mode score that comes from the reference-similarity score.
 REFERENCE_BLEND = 0.2
 #: A key point's support (0-1) needed for a covered or a partial verdict.
-COVERED_SUPPORT = 0.6
-PARTIAL_SUPPORT = 0.35
+COVERED_SUPPORT = 0.55
+PARTIAL_SUPPORT = 0.33
 #: Within a window's support, the share of lexical term coverage (the rest is embedding cosine).
-LEXICAL_SHARE = 0.65
+LEXICAL_SHARE = 0.6
 #: Cosine range mapped onto 0-1 for a window's similarity to a key point.
-POINT_COSINE_RANGE = (0.3, 0.8)
+POINT_COSINE_RANGE = (0.28, 0.8)
 #: Cosine range for a word to count as a soft match of a key term, and the most it earns.
 WORD_COSINE_RANGE = (0.4, 0.75)
 SOFT_MATCH_CREDIT = 0.85
@@ -187,6 +185,11 @@ WINDOW_SIZES = (1, 2, 3)
 WINDOW_EXTRA_SENTENCE_COST = 0.02
 #: Weight of each of a key point's numbers among its terms (a term weighs at most 1).
 NUMBER_TERM_WEIGHT = 1.5
+#: Points (of 100) lost per key point the answer contradicts, and the most lost that way: more
+#: than the rubric's factual-error penalty, since a fluent answer that gets the central claim
+#: wrong otherwise keeps the credit its correct vocabulary earns elsewhere.
+CONTRADICTION_PENALTY = 15
+MAX_CONTRADICTION_PENALTY = 45
 #: Message of the error raised for a question only an LLM can grade fairly.
 LLM_ONLY_MESSAGE = (
     "This question needs the AI grader: its answer is a story or a design whose parts "
@@ -738,7 +741,7 @@ class OfflineGrader:
             # vocabulary but wrong on the points does not climb on its wording
             reference_part = min(reference_points, rubric)
             blended = (1.0 - REFERENCE_BLEND) * rubric + REFERENCE_BLEND * reference_part
-            penalty = min(MAX_FACTUAL_ERROR_PENALTY, FACTUAL_ERROR_PENALTY * len(errors))
+            penalty = min(MAX_CONTRADICTION_PENALTY, CONTRADICTION_PENALTY * len(errors))
             # an answer that covers no key point at all scores 0, however close its vocabulary
             score = round(blended - penalty) if rubric > 0 else 0
         else:
