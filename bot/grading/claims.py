@@ -314,9 +314,7 @@ OPPOSITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "roles-gan": (("generator",), ("discriminator",)),
 }
 #: Words that negate what follows; "not only" and "no longer" are handled on their own.
-NEGATORS = frozenset(
-    ["not", "no", "never", "without", "cannot", "none", "nothing", "non"]
-)
+NEGATORS = frozenset(["not", "no", "never", "without", "cannot", "none", "nothing", "non"])
 _NOT_NEGATIONS = frozenset(["only", "just", "merely", "necessarily", "always", "all"])
 #: Prefixes that make a word its own opposite (structured / unstructured).
 OPPOSITE_PREFIXES = ("un", "non", "in", "im", "ir", "dis")
@@ -345,7 +343,9 @@ ROLE_PAIRS = frozenset(
 QUESTION_SLOT_WEIGHT = 0.25
 #: Words that make a clause a condition ("if it is never called"): negation there is not a claim.
 _CONDITIONALS = frozenset(["if", "unless", "otherwise", "when", "whether"])
-_CLAUSE_BREAK_RE = re.compile(r",(?!\d{3})|;|:(?!\d)|\s[-–—]\s|\b(?:while|whereas|but|although|unlike)\b")
+_CLAUSE_BREAK_RE = re.compile(
+    r"[.!?](?=\s|$)|\n|,(?!\d{3})|;|:(?!\d)|\s[-–—]\s|\b(?:while|whereas|but|although|unlike)\b"
+)
 
 
 def _build_poles(stem: Callable[[str], str]) -> dict[str, tuple[str, int]]:
@@ -534,10 +534,11 @@ def compare(
     for slot, wanted in statement.numbers.items():
         wanted_shown = any(same_quantity(w, p) for w in wanted for p in passage.quantities)
         for quantity in passage.numbers.get(slot, ()):
+            # a number's slot counts fully even if the question names it ("what is the variance")
             if any(same_quantity(quantity, w) for w in wanted):
-                agreements += weight(slot)
+                agreements += 1
             elif any(same_quantity(quantity, q) for q in statement.quantities) or not wanted_shown:
-                conflicts += weight(slot)
+                conflicts += 1
                 reasons.append(f"number at {slot}")
     # quantities: the statement's own numbers that the passage lacks, against new ones it has
     required = [q for q in statement.quantities if not any(same_quantity(q, g) for g in given)]

@@ -822,59 +822,45 @@ class OfflineGrader:
                 support = _support(statement, window, embedder, term_sims)
                 candidates.append(_PointMatch(support, window, statement))
         candidates.sort(key=lambda match: -match.support)
-        best = next(
-            (m for m in candidates if not (m.window.list_like and term_list_answer)), None
-        )
-        best_list = next((m for m in candidates if m.window.list_like and term_list_answer), None)
-        error: FactualError | None = None
-        if best is not None and best.support >= PARTIAL_SUPPORT:
-            comparison = _compare(best, item.prompt)
-            if comparison.contradicts:
-                # the strongest passage says the opposite; another that states the point
-                # plainly (as a correct answer may contrast both sides) still counts
-                alternative = next(
-                    (
-                        m
-                        for m in candidates
-                        if m.support >= COVERED_SUPPORT
-                        and (m.window.end <= best.window.start or m.window.start >= best.window.end)
-                        and not (m.window.list_like and term_list_answer)
-                        and not _compare(m, item.prompt).contradicts
-                    ),
-                    None,
-                )
-                if alternative is None:
-                    quote = _evidence(answer, _best_sentence(best, windows, vocabulary, embedder), best)
-                    error = FactualError(quote=quote, correction=point.text)
-                    hint = _hint(point, item.reference, contradicted=True)
-                    return KeyPointVerdict(point.text, Coverage.MISSING, "", hint), error
-                best = alternative
-                comparison = _compare(best, item.prompt)
-        else:
-            comparison = None
-        if (
-            best_list is not None
-            and best_list.support >= PARTIAL_SUPPORT
-            and (best is None or best_list.support > best.support)
-        ):
-            status, match = Coverage.PARTIAL, best_list
-        elif best is None or best.support < PARTIAL_SUPPORT:
+        best = candidates[0] if candidates else None
+        if best is None or best.support < PARTIAL_SUPPORT:
             return KeyPointVerdict(
                 point.text, Coverage.MISSING, "", _hint(point, item.reference)
             ), None
-        else:
-            match = best
-            status = Coverage.COVERED if best.support >= COVERED_SUPPORT else Coverage.PARTIAL
-            if (
-                status is Coverage.COVERED
-                and comparison is not None
-                and comparison.numbers_missing
-                and not comparison.numbers_found
-            ):
-                status = Coverage.PARTIAL  # the point's numbers are not there
+        comparison = _compare(best, item.prompt)
+        if comparison.contradicts:
+            # the strongest passage says the opposite; another passage that states the point
+            # plainly (a correct answer may contrast both sides) still counts
+            alternative = next(
+                (
+                    m
+                    for m in candidates
+                    if m.support >= COVERED_SUPPORT
+                    and (m.window.end <= best.window.start or m.window.start >= best.window.end)
+                    and not _compare(m, item.prompt).contradicts
+                ),
+                None,
+            )
+            if alternative is None:
+                quote = _evidence(answer, _best_sentence(best, windows, vocabulary, embedder), best)
+                error = FactualError(quote=quote, correction=point.text)
+                hint = _hint(point, item.reference, contradicted=True)
+                return KeyPointVerdict(point.text, Coverage.MISSING, "", hint), error
+            best = alternative
+            comparison = _compare(best, item.prompt)
+        match = best
+        status = Coverage.COVERED if best.support >= COVERED_SUPPORT else Coverage.PARTIAL
+        if best.window.list_like and term_list_answer:
+            status = Coverage.PARTIAL  # shown only in a bare list of terms
+        if (
+            status is Coverage.COVERED
+            and comparison.numbers_missing
+            and not comparison.numbers_found
+        ):
+            status = Coverage.PARTIAL  # the point's numbers are not there
         evidence = _evidence(answer, _best_sentence(match, windows, vocabulary, embedder), match)
         hint = "" if status is Coverage.COVERED else _hint(point, item.reference, partial=True)
-        return KeyPointVerdict(point.text, status, evidence, hint), error
+        return KeyPointVerdict(point.text, status, evidence, hint), None
 
     # --- feedback ----------------------------------------------------------------------
 
@@ -983,9 +969,7 @@ def _given_quantities(prompt: str) -> tuple[Quantity, ...]:
 def _statement(text: str, prompt: str) -> _Statement:
     given = _given_quantities(prompt)
     marks = _marks_of(text)
-    required = tuple(
-        q for q in marks.quantities if not any(_same_quantity(q, g) for g in given)
-    )
+    required = tuple(q for q in marks.quantities if not any(_same_quantity(q, g) for g in given))
     return _Statement(text, _point_terms(text, prompt), marks, required)
 
 
@@ -1084,9 +1068,7 @@ def _best_sentence(
     term_sims = None
     statement = match.statement
     if embedder is not None and statement.terms.words and vocabulary:
-        term_sims = (
-            embedder.embed_words(statement.terms.words) @ embedder.embed_words(vocabulary).T
-        )
+        term_sims = embedder.embed_words(statement.terms.words) @ embedder.embed_words(vocabulary).T
     return max(inside, key=lambda w: _support(statement, w, embedder, term_sims))
 
 
