@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{s.case.split:<5} {s.case.style:<8} {s.score:>3}  {s.case.question_id}")
     if skipped:
         print(f"skipped {len(skipped)} answers (unknown question id or LLM-only question)")
-    splits = [args.split] if args.split else sorted({s.case.split for s in scored}) + ["all"]
+    splits = [args.split] if args.split else [*sorted({s.case.split for s in scored}), "all"]
     for split in splits:
         print_figures(figures(scored, split))
     return 0
