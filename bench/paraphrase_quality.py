@@ -136,9 +136,7 @@ def figures(scored: Sequence[Scored], split: str) -> SplitFigures:
     auc = roc_auc(complete, by_style.get("wrong", []))
     per_question: dict[str, dict[str, list[int]]] = {}
     for s in rows:
-        per_question.setdefault(s.case.question_id, {}).setdefault(s.case.style, []).append(
-            s.score
-        )
+        per_question.setdefault(s.case.question_id, {}).setdefault(s.case.style, []).append(s.score)
     beats = total = 0
     for styles in per_question.values():
         for wrong in styles.get("wrong", []):
