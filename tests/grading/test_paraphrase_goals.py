@@ -1,0 +1,61 @@
+"""Quality floors of the offline grader on paraphrased answers, so a regression fails CI.
+
+Each floor sits a small margin below the figure ``bench/paraphrase_quality.py`` measured when it
+was set (the figures are quoted beside them). Two sets: the hand-written development answers
+(``tests/data/grading/offline_dev_examples.yaml``, which the grader was tuned on), and the
+independent paraphrase set (``tests/data/grading/paraphrase_set.yaml``, whole set, both splits).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from bot.domain.bank import load_bank
+from bot.grading.embeddings import require_embedder
+from bot.grading.offline import OfflineGrader
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_EXAMPLES = ROOT / "tests" / "data" / "grading" / "offline_dev_examples.yaml"
+PARAPHRASE_SET = ROOT / "tests" / "data" / "grading" / "paraphrase_set.yaml"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "paraphrase_quality", ROOT / "bench" / "paraphrase_quality.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    require_embedder()
+    return _bench()
+
+
+def _figures(bench: ModuleType, path: Path):  # type: ignore[no-untyped-def]
+    cases = bench.load_cases(path)
+    questions = load_bank(ROOT / "questions").by_id()
+    scored, skipped = bench.grade_cases(cases, questions, OfflineGrader())
+    assert scored, "no answer could be graded"
+    assert len(skipped) <= len(cases) // 5, "too many answers point at unknown questions"
+    return bench.figures(scored, "all")
+
+
+def test_dev_examples_keep_their_quality(bench: ModuleType) -> None:
+    figures = _figures(bench, DEV_EXAMPLES)
+    # measured: correct 84.2 (100 % >= 75), terse 83.2, partial 24.0, wrong 34.8, vague 3.0,
+    # AUC 1.000
+    assert figures.mean["correct"] >= 80
+    assert figures.pass_share["correct"] >= 0.8
+    assert figures.mean["terse"] >= 78
+    assert figures.mean["wrong"] <= 40
+    assert figures.mean["vague"] <= 10
+    assert figures.auc_correct_vs_wrong >= 0.95
+    assert figures.mean["correct"] > figures.mean["partial"] + 40
