@@ -2,13 +2,21 @@
 
 Two modes:
 
-* **Rubric** (the item has key points). For every key point the answer is scanned in windows
-  of one to three neighbouring sentences. A window's *support* for a point blends lexical
-  coverage of the point's terms (normalised, stemmed, with a small synonym table and a soft
-  match through word vectors) with the window's embedding similarity to the point. The
-  best window gives the verdict (covered / partial / missing) and its text is the evidence. The
-  score is :func:`bot.domain.rubric.score_verdicts`, blended with a small share of the
-  reference-similarity score below.
+* **Rubric** (the item has key points). A key point is stated by its text and by each of its
+  ``accept`` forms (equivalent wordings, numbers, symbols); the best-supported statement decides.
+  The answer is scanned in windows of one to three neighbouring sentences. A window's *support*
+  for a statement blends lexical coverage of its terms (normalised, stemmed, with a small synonym
+  table, formulas in one notation, see :mod:`bot.grading.notation`, and a soft match through
+  word vectors) and of its numbers (equal values in any written form) with the window's
+  embedding similarity to the statement. The best window gives the verdict (covered / partial /
+  missing); the evidence is the single sentence of that window that best states the point.
+  Before a point counts, :mod:`bot.grading.claims` checks that the window does not say the
+  opposite (another number, a reversed direction, a negation, two roles exchanged): if it does,
+  and no other passage states the point plainly, the point is missing, the hint says the answer
+  seems to state the opposite, the grade carries a factual error, and the score loses
+  :data:`CONTRADICTION_PENALTY`. A covered point whose numbers the answer never gives is partial.
+  The score is :func:`bot.domain.rubric.score_verdicts`, blended with a small share of the
+  reference-similarity score below (never more than the rubric itself found).
 * **Reference only** (no key points, as on the Mohler benchmark). The score is a fixed blend of
   three similarities to the reference, mapped linearly onto 0-100 between a floor (an unrelated
   answer) and a ceiling (a close paraphrase).
@@ -22,6 +30,9 @@ few content words sit in real sentences.
 Unrelated answers: :meth:`OfflineGrader.relatedness` returns a 0-1 similarity to the reference;
 below :data:`UNRELATED_THRESHOLD` the answer is off-topic, and ``Grade.details["relatedness"]``
 carries the same figure so an LLM grader can clamp its score.
+
+LLM-only questions (behavioural stories, open designs whose key points are labels) are
+declined: ``grade`` raises :class:`LLMRequiredError` with a one-line reason a member can read.
 
 The embedding model loads once per process (lazily, thread-safe); ``grade`` runs all CPU work
 in a worker thread so it never blocks the event loop.
