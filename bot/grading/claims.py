@@ -315,6 +315,9 @@ OPPOSITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 #: Words that negate what follows; "not only" and "no longer" are handled on their own.
 NEGATORS = frozenset(["not", "no", "never", "without", "cannot", "none", "nothing", "non"])
+#: Negators of a verb ("does not depend"): only these make a word's negation a claim to check
+#: ("without it the logits grow" does not deny the logits).
+VERB_NEGATORS = frozenset(["not", "never", "cannot"])
 _NOT_NEGATIONS = frozenset(["only", "just", "merely", "necessarily", "always", "all"])
 #: Prefixes that make a word its own opposite (structured / unstructured).
 OPPOSITE_PREFIXES = ("un", "non", "in", "im", "ir", "dis")
@@ -339,13 +342,18 @@ ROLE_PAIRS = frozenset(
         "order",
     ]
 )
+#: The least total conflict that makes a contradiction (a question-word slot counts a quarter).
+MIN_CONFLICT = 1.0
 #: A slot word the question itself uses proves less: it weighs this much.
 QUESTION_SLOT_WEIGHT = 0.25
 #: Words that make a clause a condition ("if it is never called"): negation there is not a claim.
 _CONDITIONALS = frozenset(["if", "unless", "otherwise", "when", "whether"])
 _CLAUSE_BREAK_RE = re.compile(
-    r"[.!?](?=\s|$)|\n|,(?!\d{3})|;|:(?!\d)|\s[-–—]\s|\b(?:while|whereas|but|although|unlike)\b"
+    r"[.!?](?=\s|$)|\n|,(?!\d{3})|;|\s[-–—]\s|\b(?:while|whereas|but|although|unlike)\b"
 )
+
+
+_POLE_SPELLINGS = frozenset(word for plus, minus in OPPOSITES.values() for word in (*plus, *minus))
 
 
 def _build_poles(stem: Callable[[str], str]) -> dict[str, tuple[str, int]]:
@@ -366,8 +374,8 @@ class Marks:
     numbers: dict[str, list[Quantity]] = field(default_factory=dict)
     #: slot word norm -> (pair name, pole) of modifier words (more/less...) tied to it
     poles: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    #: content word norm -> was it negated (any occurrence negated counts)
-    negated: dict[str, bool] = field(default_factory=dict)
+    #: content word norm -> (occurs plainly, occurs negated)
+    negated: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     #: every quantity written with digits
     quantities: tuple[Quantity, ...] = ()
     #: every content word's norm
@@ -386,10 +394,8 @@ class ClaimReader:
         self._poles = _build_poles(stem)
 
     def pole(self, word: WordLike) -> tuple[str, int] | None:
-        found = self._poles.get(word.lower)
-        if found is None and word.norm:
-            found = self._poles.get("~" + word.norm)
-        return found
+        """The pair and pole of a listed spelling (stems would catch "serve" for "serving")."""
+        return self._poles.get(word.lower)
 
     def read(self, text: str, tokens: Sequence[WordLike]) -> Marks:
         """Numbers, poles and negations of one text (``tokens`` are its words, in order)."""
@@ -400,7 +406,12 @@ class ClaimReader:
             (q.start, "number", q) for q in all_quantities
         ]
         for token in tokens:
-            if not (token.norm or token.lower in NEGATORS or token.lower.endswith("n't")):
+            if not (
+                token.norm
+                or token.lower in NEGATORS
+                or token.lower.endswith("n't")
+                or token.lower in self._poles  # "more", "less" are function words too
+            ):
                 continue
             if any(start <= token.start < end for start, end in inside_number):
                 continue
@@ -410,16 +421,16 @@ class ClaimReader:
         conditional = {clause(t.start) for t in tokens if t.lower in _CONDITIONALS}
         numbers: dict[str, list[Quantity]] = {}
         poles: dict[str, list[tuple[str, int]]] = {}
-        negated: dict[str, bool] = {}
+        negated: dict[str, tuple[bool, bool]] = {}
         roles: dict[str, tuple[str, int]] = {}
         clause_words: dict[int, set[str]] = {}
-        negation_pending = False
+        negation_pending = verb_negation = False
         negation_clause = -1
         for index, (_, payload, clause_id) in enumerate(sequence):
             if isinstance(payload, Quantity):
                 negation_pending = False
                 if payload.digits:
-                    for slot in _slots(sequence, index, clause_id, reach=1):
+                    for slot in _slots(sequence, index, clause_id, before=1, after=1):
                         numbers.setdefault(slot, []).append(payload)
                 continue
             word = payload
@@ -432,8 +443,10 @@ class ClaimReader:
                 if following.lower in _NOT_NEGATIONS:
                     continue
                 negation_pending, negation_clause = True, clause_id
+                verb_negation = word.lower in VERB_NEGATORS or word.lower.endswith("n't")
                 continue
             is_negated = negation_pending and negation_clause == clause_id
+            word_negated = is_negated and verb_negation
             negation_pending = False
             if word.norm and not word.norm.isdigit():
                 clause_words.setdefault(clause_id, set()).add(word.norm)
@@ -442,12 +455,13 @@ class ClaimReader:
                 name, sign = pole
                 sign = -sign if is_negated else sign
                 if name in ROLE_PAIRS:
-                    roles.setdefault(word.norm, (name, pole[1]))
+                    roles.setdefault(word.norm or word.lower, (name, pole[1]))
                 else:
-                    for slot in _slots(sequence, index, clause_id):
+                    for slot in _slots(sequence, index, clause_id, before=1, after=2):
                         poles.setdefault(slot, []).append((name, sign))
             elif word.norm and not word.norm.isdigit() and clause_id not in conditional:
-                negated[word.norm] = negated.get(word.norm, False) or is_negated
+                plain, negative = negated.get(word.norm, (False, False))
+                negated[word.norm] = (plain or not word_negated, negative or word_negated)
         words = frozenset(t.norm for t in tokens if t.norm)
         quantities = tuple(q for q in all_quantities if q.digits)
         clauses = tuple(frozenset(clause_words[k]) for k in sorted(clause_words))
@@ -458,17 +472,25 @@ def _slots(
     sequence: Sequence[tuple[str, WordLike | Quantity, int]],
     index: int,
     clause_id: int,
-    reach: int = 2,
+    *,
+    before: int,
+    after: int,
 ) -> list[str]:
-    """The nearest content words (not numbers) before and after ``index`` in its clause."""
+    """The nearest content words (not numbers, not opposite-pair words) before and after
+    ``index`` in its clause."""
     found: list[str] = []
-    for step in (-1, 1):
+    for step, reach in ((-1, before), (1, after)):
         position, taken = index + step, 0
         while 0 <= position < len(sequence) and taken < reach:
             _, payload, other_clause = sequence[position]
             if other_clause != clause_id:
                 break
-            if not isinstance(payload, Quantity) and payload.norm and not payload.norm.isdigit():
+            if (
+                not isinstance(payload, Quantity)
+                and payload.norm
+                and not payload.norm.isdigit()
+                and payload.lower not in _POLE_SPELLINGS
+            ):
                 found.append(payload.norm)
                 taken += 1
             position += step
@@ -498,7 +520,8 @@ class Comparison:
 
     @property
     def contradicts(self) -> bool:
-        return self.conflicts > 0 and self.conflicts > self.agreements
+        """Conflicts outweigh agreements, and amount to at least one clear conflict."""
+        return self.conflicts >= MIN_CONFLICT and self.conflicts > self.agreements
 
 
 def _opposite_by_prefix(a: str, b: str) -> bool:
@@ -515,12 +538,15 @@ def compare(
     passage: Marks,
     given: Iterable[Quantity] = (),
     question_words: frozenset[str] = frozenset(),
+    question: Marks | None = None,
 ) -> Comparison:
     """Tally how a passage agrees or conflicts with a key point's statement.
 
     ``given`` are quantities of the question itself and ``question_words`` the norms of its
     content words: a passage repeating them proves little, so they never count as a wrong
-    number and weigh less as slots.
+    number and weigh less as slots. ``question`` (the question read the same way) tells which
+    pairs of roles the question is about: two roles are compared clause by clause only when the
+    question names both, or when the passage names the other role instead of the statement's.
     """
     given = tuple(given)
     agreements = conflicts = 0.0
@@ -532,14 +558,18 @@ def compare(
     # quantities, slot by slot: the passage puts another of the statement's numbers where this
     # one belongs (values swapped), or a new number where the statement's is nowhere to be seen
     for slot, wanted in statement.numbers.items():
+        seen = passage.numbers.get(slot)
+        if not seen:
+            continue
+        # a number's slot counts fully even if the question names it ("what is the variance")
+        if any(same_quantity(q, w) for q in seen for w in wanted):
+            agreements += 1
+            continue
         wanted_shown = any(same_quantity(w, p) for w in wanted for p in passage.quantities)
-        for quantity in passage.numbers.get(slot, ()):
-            # a number's slot counts fully even if the question names it ("what is the variance")
-            if any(same_quantity(quantity, w) for w in wanted):
-                agreements += 1
-            elif any(same_quantity(quantity, q) for q in statement.quantities) or not wanted_shown:
-                conflicts += 1
-                reasons.append(f"number at {slot}")
+        swapped_in = any(same_quantity(q, o) for q in seen for o in statement.quantities)
+        if swapped_in or not wanted_shown:
+            conflicts += 1
+            reasons.append(f"number at {slot}")
     # quantities: the statement's own numbers that the passage lacks, against new ones it has
     required = [q for q in statement.quantities if not any(same_quantity(q, g) for g in given)]
     found = [q for q in required if any(same_quantity(q, p) for p in passage.quantities)]
@@ -560,27 +590,48 @@ def compare(
         if not seen:
             continue
         for name, sign in marks:
+            if (name, -sign) in marks:
+                continue  # "too high or too low": the statement takes no side
             same = sum(1 for n, s in seen if n == name and s == sign)
             opposite = sum(1 for n, s in seen if n == name and s != sign)
-            if same >= opposite and same:
-                agreements += weight(slot)
-            elif opposite:
-                conflicts += weight(slot)
+            # the word a modifier is tied to counts fully: "less noise" is the claim even when
+            # the question asks about noise
+            if same and not opposite:
+                agreements += 1
+            elif opposite and not same:
+                conflicts += 1
                 reasons.append(f"{name} at {slot}")
     # roles: which of two opposite roles the same words go with, clause by clause
     statement_roles = dict(statement.roles)
     passage_roles = dict(passage.roles)
-    for word in statement.words | passage.words:
-        for other in statement.words | passage.words:
+    question_roles = dict(question.roles) if question is not None else {}
+    everything = statement.words | passage.words
+    for word in everything:
+        for other in everything:
             if word != other and _opposite_by_prefix(word, other):
                 base, prefixed = (word, other) if len(word) < len(other) else (other, word)
-                for roles in (statement_roles, passage_roles):
+                for roles in (statement_roles, passage_roles, question_roles):
                     roles[base] = ("prefix:" + base, 1)
                     roles[prefixed] = ("prefix:" + base, -1)
+    asked = {
+        name
+        for name, pole in set(question_roles.values())
+        if question is not None
+        and (name, -pole) in set(question_roles.values())
+        and any(w in question.words for w, r in question_roles.items() if r == (name, pole))
+        and any(w in question.words for w, r in question_roles.items() if r == (name, -pole))
+    }
     role_words = set(statement_roles) | set(passage_roles)
     for clause in statement.clauses:
-        for role in clause & set(statement_roles):
-            name, pole = statement_roles[role]
+        clause_roles = {statement_roles[w] for w in clause & set(statement_roles)}
+        for name, pole in clause_roles:
+            if (name, -pole) in clause_roles:
+                continue  # the clause itself contrasts both roles
+            replaced = not any(passage_roles.get(w) == (name, pole) for w in passage.words) and any(
+                passage_roles.get(w) == (name, -pole) for w in passage.words
+            )
+            if name not in asked and not replaced:
+                continue
             for slot in clause - role_words:
                 poles_there = {
                     passage_roles[w][1]
@@ -594,9 +645,11 @@ def compare(
                 elif -pole in poles_there and pole not in poles_there:
                     conflicts += weight(slot)
                     reasons.append(f"{name} role at {slot}")
-    # the same word negated in one text only
-    for word, negated in statement.negated.items():
-        if word in passage.negated and passage.negated[word] != negated:
+    # the same word only negated in one text and only affirmed in the other
+    for word, (plain, negative) in statement.negated.items():
+        if word not in passage.negated or plain == negative:
+            continue
+        if passage.negated[word] == (negative, plain):
             conflicts += weight(word)
             reasons.append(f"negation of {word}")
     return Comparison(agreements, conflicts, len(found), missing, tuple(reasons))

@@ -990,6 +990,7 @@ def _compare(match: _PointMatch, prompt: str) -> Comparison:
         _marks_of(match.window.text),
         _given_quantities(prompt),
         _question_norms(prompt),
+        _marks_of(prompt),
     )
 
 
