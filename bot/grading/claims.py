@@ -317,7 +317,7 @@ OPPOSITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 NEGATORS = frozenset(["not", "no", "never", "without", "cannot", "none", "nothing", "non"])
 #: Negators of a verb ("does not depend"): only these make a word's negation a claim to check
 #: ("without it the logits grow" does not deny the logits).
-VERB_NEGATORS = frozenset(["not", "never", "cannot"])
+VERB_NEGATORS = frozenset(["not", "never", "cannot", "rather", "instead"])
 _NOT_NEGATIONS = frozenset(["only", "just", "merely", "necessarily", "always", "all"])
 #: Prefixes that make a word its own opposite (structured / unstructured).
 OPPOSITE_PREFIXES = ("un", "non", "in", "im", "ir", "dis")
