@@ -52,12 +52,26 @@ def _figures(bench: ModuleType, path: Path):  # type: ignore[no-untyped-def]
 
 def test_dev_examples_keep_their_quality(bench: ModuleType) -> None:
     figures = _figures(bench, DEV_EXAMPLES)
-    # measured: correct 84.2 (100 % >= 75), terse 83.2, partial 24.0, wrong 34.8, vague 3.0,
-    # AUC 1.000
+    # measured on the bank after its key points were split: correct 83.8 (80 % >= 75),
+    # terse 67.6, partial 25.0, wrong 11.0, vague 5.0, AUC 1.000
     assert figures.mean["correct"] >= 80
-    assert figures.pass_share["correct"] >= 0.8
-    assert figures.mean["terse"] >= 78
-    assert figures.mean["wrong"] <= 40
+    assert figures.pass_share["correct"] >= 0.6
+    assert figures.mean["terse"] >= 62
+    assert figures.mean["wrong"] <= 20
     assert figures.mean["vague"] <= 10
     assert figures.auc_correct_vs_wrong >= 0.95
     assert figures.mean["correct"] > figures.mean["partial"] + 40
+
+
+def test_paraphrase_set_meets_the_goals(bench: ModuleType) -> None:
+    if not PARAPHRASE_SET.is_file():
+        pytest.skip(
+            "the paraphrase set has not landed yet (tests/data/grading/paraphrase_set.yaml)"
+        )
+    figures = _figures(bench, PARAPHRASE_SET)
+    # the goals; to be raised to a small margin below the measured figures
+    assert figures.mean["correct"] >= 80
+    assert figures.pass_share["correct"] >= 0.85
+    assert figures.mean["wrong"] <= 30
+    assert figures.mean["vague"] <= 20
+    assert figures.auc_correct_vs_wrong >= 0.95
