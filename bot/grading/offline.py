@@ -131,12 +131,12 @@ UNRELATED_THRESHOLD = 0.10
 #: Share of a rubric-mode score that comes from the reference-similarity score.
 REFERENCE_BLEND = 0.2
 #: A key point's support (0-1) needed for a covered or a partial verdict.
-COVERED_SUPPORT = 0.55
+COVERED_SUPPORT = 0.5
 PARTIAL_SUPPORT = 0.33
 #: Within a window's support, the share of lexical term coverage (the rest is embedding cosine).
 LEXICAL_SHARE = 0.6
 #: Cosine range mapped onto 0-1 for a window's similarity to a key point.
-POINT_COSINE_RANGE = (0.28, 0.8)
+POINT_COSINE_RANGE = (0.25, 0.8)
 #: Cosine range for a word to count as a soft match of a key term, and the most it earns.
 WORD_COSINE_RANGE = (0.4, 0.75)
 SOFT_MATCH_CREDIT = 0.85
