@@ -81,11 +81,10 @@ def test_reweighing_weights() -> None:
     total = sum(counts.values())
     p_group = {a: sum(n for (g, _), n in counts.items() if g == a) / total for a in (0, 1)}
     p_label = {y: sum(n for (_, lab), n in counts.items() if lab == y) / total for y in (0, 1)}
-    weight = {
-        (a, y): p_group[a] * p_label[y] / (counts[(a, y)] / total) for (a, y) in counts
-    }
+    weight = {(a, y): p_group[a] * p_label[y] / (counts[(a, y)] / total) for (a, y) in counts}
     weighted_positive_rate = {
-        a: counts[(a, 1)] * weight[(a, 1)]
+        a: counts[(a, 1)]
+        * weight[(a, 1)]
         / (counts[(a, 1)] * weight[(a, 1)] + counts[(a, 0)] * weight[(a, 0)])
         for a in (0, 1)
     }
