@@ -41,7 +41,7 @@ def test_bank_validate_reports_file_line_field_and_fails(tmp_path):
 def test_bank_stats_prints_topics_and_seed_coverage():
     result = runner.invoke(app, ["bank", "stats"])
     assert result.exit_code == 0, result.output
-    assert "attention-transformers" in result.output or "attention-tra" in result.output
+    assert "deep-learning" in result.output and "attention-tra" in result.output
     assert "seed coverage" in result.output
 
 
