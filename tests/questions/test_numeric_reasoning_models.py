@@ -78,7 +78,7 @@ def test_reasoning_trace_cost() -> None:
         qid,
         f"= {thousands(tokens)} output tokens",
         f"{thousands(tokens)} / {speed} = {tokens // speed} seconds",
-        f"= ${per_request:.3f} per request",
+        f"= ${per_request:.3f}, or {100 * per_request:.1f} cents, per request",
         f"cost ${thousands(round(per_request * requests))} a day",
         f"{thousands(reasoning)} / {thousands(tokens)} = {100 * reasoning / tokens:.2f}%",
     )
