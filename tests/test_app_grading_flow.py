@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from bot.app import BotApp, build_graders
+from bot.config import load_settings
 from bot.services.answers import AnswerTarget
 from bot.services.channels import ConfigChange
-from bot.config import load_settings
 from bot.storage.grade_cache import SqlGradeCache
 from bot.storage.models import GradeCacheEntry, GradeRecord, Platform, ScoreEvent
 from tests.adapters.test_console import MINI_BANK
@@ -43,7 +43,9 @@ async def test_llm_outage_gives_a_provisional_grade_and_requeue_regrades_with_th
                 Platform.SLACK, "T9", "U9", channel_external_id="C9", is_admin=True
             )
             await app.channels.update(
-                member, member.channel_id, ConfigChange(enabled=True, days="daily", post_time="00:00")
+                member,
+                member.channel_id,
+                ConfigChange(enabled=True, days="daily", post_time="00:00"),
             )
             opened = await app.daily.open_due(member.channel_id)
             receipt = await app.answers.submit(member, AnswerTarget.daily(opened.post.id), ANSWER)

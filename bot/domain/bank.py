@@ -310,23 +310,26 @@ def parse_bank_file(path: Path) -> tuple[list[tuple[int, Question]], list[BankEr
 
 
 def parse_question_text(text: str, name: str = "question") -> Question:
-    """One question written as YAML (a queued custom question); errors name the field."""
+    """One question written as YAML (a queued custom question); errors name line and field."""
     path = Path(name)
     try:
-        data = yaml.load(text, Loader=FastLoader)
+        data = yaml.load(text, Loader=FastLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise BankValidationError([_yaml_error(path, exc)]) from None
-    if isinstance(data, dict) and "questions" not in data:
-        data = {"questions": [data]}
-        text = "questions:\n" + "\n".join(
-            ("  - " if i == 0 else "    ") + line for i, line in enumerate(text.splitlines())
-        )
-    questions, errors = parse_questions(data, path, text)
-    if errors:
-        raise BankValidationError(errors)
-    if len(questions) != 1:
-        raise BankValidationError([BankError(path, 1, "", "write exactly one question")])
-    return questions[0][1]
+    if not isinstance(data, dict):
+        raise BankValidationError([BankError(path, 1, "", "write one question as a mapping")])
+    try:
+        return Question.model_validate(data)
+    except ValidationError as exc:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raise BankValidationError(
+            [
+                BankError(
+                    path, _line_of(node, err["loc"]), _field_name(err["loc"], data), err["msg"]
+                )
+                for err in exc.errors()
+            ]
+        ) from None
 
 
 def bank_files(directories: Iterable[Path]) -> list[Path]:

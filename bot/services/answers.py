@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -460,6 +461,7 @@ class AnswerService:
                         "superseded": False,
                         "attempts": 0,
                         "reply_context": pending.reply_context,
+                        "intake_key": uuid.uuid4(),
                         "submitted_at": now,
                         "updated_at": now,
                     }
@@ -480,8 +482,9 @@ class AnswerService:
                     if index_in_rows is not None:
                         statuses[owners[index_in_rows]] = ReceiptStatus.REPLACED
             if rows:
+                answers = Answer.__table__  # Core: no ORM bookkeeping per row
                 inserted = await session.execute(
-                    sa.insert(Answer).returning(Answer.id, sort_by_parameter_order=True), rows
+                    sa.insert(answers).returning(answers.c.id, sort_by_parameter_order=True), rows
                 )
                 for owner, answer_id in zip(owners, inserted.scalars().all(), strict=True):
                     outcomes[owner] = Receipt(answer_id, statuses[owner])

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import validate_timezone
-from bot.domain.bank import BankValidationError, Question, Track, parse_question_text
+from bot.domain.bank import BankError, BankValidationError, Question, Track, parse_question_text
 from bot.domain.schedule import (
     Cadence,
     Schedule,
@@ -75,6 +75,7 @@ class ConfigChange:
     track: str | None = None
     topics: Sequence[str] | str | None = None
     announce_champions: bool | None = None
+    mention_champion: bool | None = None
     champion_role_id: str | None = None
 
 
@@ -296,6 +297,8 @@ class ChannelSettings:
                 values["topics"] = topics
         if change.announce_champions is not None:
             values["announce_champions"] = change.announce_champions
+        if change.mention_champion is not None:
+            values["mention_champion"] = change.mention_champion
         if change.champion_role_id is not None:
             values["champion_role_id"] = change.champion_role_id.strip() or None
         # the form's field names, so errors land under the right input
@@ -524,9 +527,10 @@ def _enum_value(enum: type[Cadence], value: str, name: str) -> Cadence:
         raise ValueError(f"'{value}' is not a {name} (use {choices})") from None
 
 
-def _short_error(error: object) -> str:
-    text = str(error)
-    return text.split(": ", 1)[1] if text.startswith("queued question") else text
+def _short_error(error: BankError) -> str:
+    where = f"line {error.line}: " if error.line is not None else ""
+    field = f"{error.field}: " if error.field else ""
+    return f"{where}{field}{error.message}"
 
 
 async def _one_off_row(

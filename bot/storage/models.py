@@ -8,6 +8,7 @@ a new member needs no schema change.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
@@ -268,6 +269,11 @@ class Answer(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     current_grade_id: int | None = Field(default=None)
     reply_context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    #: A client-side key per row: lets one INSERT store a whole intake batch and still match
+    #: every new id to its submission (SQLAlchemy's "insert sentinel").
+    intake_key: uuid.UUID | None = Field(
+        default_factory=uuid.uuid4, sa_type=sa.Uuid, sa_column_kwargs={"insert_sentinel": True}
+    )
     submitted_at: datetime = _utc_column()
     updated_at: datetime = _utc_column()
 

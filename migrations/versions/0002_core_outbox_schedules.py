@@ -114,6 +114,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("retry_at", UTC, nullable=True))
         batch_op.add_column(sa.Column("reply_context", sa.JSON(), nullable=False, server_default="{}"))
+        batch_op.add_column(sa.Column("intake_key", sa.Uuid(), nullable=True))
     op.execute("UPDATE answer SET kind = 'daily' WHERE daily_post_id IS NOT NULL OR scored")
     op.create_index(
         "uq_answer_live_per_post",
@@ -219,6 +220,7 @@ def downgrade() -> None:
 
     op.drop_index("uq_answer_live_per_post", table_name="answer")
     with op.batch_alter_table("answer") as batch_op:
+        batch_op.drop_column("intake_key")
         batch_op.drop_column("reply_context")
         batch_op.drop_column("retry_at")
         batch_op.drop_column("kind")

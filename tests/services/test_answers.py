@@ -131,9 +131,7 @@ async def test_rubric_is_hidden_from_a_scored_answer_until_the_question_closes(w
     assert (await world.answers.view(daily.answer_id)).rubric_revealed
 
 
-async def test_concurrent_submissions_are_stored_in_few_transactions_and_each_once(
-    world, sessions
-):
+async def test_concurrent_submissions_are_stored_in_few_transactions_and_each_once(world, sessions):
     opened = await world.open()
     members = [await world.actor(f"U{index}", f"Member {index}") for index in range(100, 160)]
     batches_before = world.answers.batches

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from bot.services.cards import notice_card
 from bot.services.daily import DailyService
 from bot.services.delivery import (
     Dispatcher,
@@ -21,7 +22,6 @@ from bot.services.delivery import (
     enqueue,
     retry_dead,
 )
-from bot.services.cards import notice_card
 from bot.services.grading import GradingWorker
 from bot.services.scheduler import DailyScheduler
 from bot.storage.db import create_engine, session_factory, transaction
@@ -129,6 +129,7 @@ async def test_a_reply_waits_for_its_parent_and_an_orphan_goes_to_the_channel(se
         ("notice", DeliveryAction.REPLY, "slack-msg-1"),
         ("notice", DeliveryAction.EDIT, "slack-msg-1"),
     ]
+    assert (await _rows(sessions))[edit].status is OutboxStatus.SENT
     # a parent that died: the reply is still delivered (as a plain message), the edit dropped
     [dead_parent] = await _enqueue(sessions, clock)
     [orphan] = await _enqueue(sessions, clock, parent=dead_parent)

@@ -28,9 +28,7 @@ async def _rows(sessions, model):
         return list((await session.execute(sa.select(model))).scalars())
 
 
-async def test_graded_answer_gets_a_grade_points_and_a_private_result_card(
-    world, sessions, clock
-):
+async def test_graded_answer_gets_a_grade_points_and_a_private_result_card(world, sessions, clock):
     opened = await world.open()
     receipt = await world.submit(world.alice, opened, GOOD)
     worker = GradingWorker(sessions, ScriptedGrader(), ScriptedGrader("offline"), clock)
@@ -92,9 +90,7 @@ async def test_claims_take_only_the_free_slots(world, sessions, clock):
     assert len(await _rows(sessions, GradeRecord)) == len(members)
 
 
-async def test_an_answer_claimed_too_often_is_set_aside_and_the_member_told(
-    world, sessions, clock
-):
+async def test_an_answer_claimed_too_often_is_set_aside_and_the_member_told(world, sessions, clock):
     opened = await world.open()
     receipt = await world.submit(world.alice, opened, GOOD)
     async with sessions() as session, session.begin():

@@ -51,9 +51,7 @@ async def test_week_month_and_all_time_windows(world, sessions, clock):
     assert by_channel == all_time
 
 
-async def test_more_points_rank_first_and_ties_break_by_who_got_there_first(
-    world, sessions, clock
-):
+async def test_more_points_rank_first_and_ties_break_by_who_got_there_first(world, sessions, clock):
     await _answer_today(world, sessions, clock, [(world.bob, HALF), (world.alice, FULL)])
     rows = await world.leaderboards.leaderboard(world.workspace_id, Period.ALL)
     assert [(row.rank, row.display_name) for row in rows] == [(1, "Alice"), (2, "Bob")]

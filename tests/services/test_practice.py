@@ -36,7 +36,9 @@ async def test_a_workspaces_own_questions_stay_in_that_workspace(world, sessions
     own = make_question("team-only", "platform", Difficulty.BEGINNER)
     await sync_bank(sessions, ScopedBank({"": SMALL_BANK, "slack:T1": Bank((own,))}), clock)
     practice = PracticeService(sessions, rng)
-    mine = await practice.next_question(world.alice.member_id, scope="slack:T1", topics=["platform"])
+    mine = await practice.next_question(
+        world.alice.member_id, scope="slack:T1", topics=["platform"]
+    )
     assert mine is not None and mine.bank_id == "team-only"
     theirs = await practice.next_question(
         world.alice.member_id, scope="discord:G2", topics=["platform"]
