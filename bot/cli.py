@@ -120,13 +120,17 @@ def run() -> None:
     adapters = settings.chat_adapters
     configure_logging(settings, interactive=not adapters)
     if adapters:
-        missing = ", ".join(adapters)
-        raise fail(
-            f"chat tokens are set for {missing}, but the {missing} adapter is not available yet in "
-            "this version. Unset the tokens to practise in the terminal.",
-            EXIT_CONFIG,
-        )
+        raise typer.Exit(run_async(_serve(settings, adapters)))
     raise typer.Exit(run_async(_run_console(settings)))
+
+
+async def _serve(settings: Settings, adapters: list[str]) -> int:
+    from bot.runtime import AdapterUnavailable, serve
+
+    try:
+        return await serve(settings, adapters)
+    except AdapterUnavailable as exc:
+        raise CommandFailed(str(exc)) from None
 
 
 async def _run_console(settings: Settings) -> int:
