@@ -1,6 +1,7 @@
 """Recompute the numbers stated in the vision-transformers references: token counts and FLOP
-shares across resolutions, position-embedding interpolation sizes, Swin window arithmetic, MAE
-visible patches, ViTDet token counts, the ViT-B/16 parameter count and token merging."""
+shares across resolutions, position-embedding interpolation sizes, Swin window arithmetic,
+layer-wise learning-rate decay, ViTDet token counts, the ViT-B/16 parameter count and token
+merging."""
 
 from __future__ import annotations
 
@@ -74,11 +75,19 @@ def test_swin_window_arithmetic() -> None:
     )
 
 
-def test_mae_visible_patches() -> None:
-    qid = "vision-transformers-masked-autoencoder"
-    total = patches(224, 16)
-    masked = round(total * 0.75)
-    assert_states(qid, f"has {total} patches", f"{masked} are masked", f"only the {total - masked}")
+def test_layerwise_learning_rate_decay() -> None:
+    qid = "vision-transformers-layerwise-lr-decay"
+    base, decay, blocks = 1e-3, 0.75, 12
+    rates = {k: base * decay ** (blocks - k) for k in range(1, blocks + 1)}
+    assert rates[blocks] == base and rates[blocks - 1] == base * decay
+    patch_embedding = base * decay**blocks
+    assert_states(
+        qid,
+        f"0.75 × 1e-3 = {rates[11]:.1e}".replace("e-0", "e-"),
+        f"1e-3 × 0.75^11 = {rates[1]:.1e}".replace("e-0", "e-"),
+        f"about {round(base / rates[1])} times less",
+        f"1e-3 × 0.75^12 = {patch_embedding:.1e}".replace("e-0", "e-"),
+    )
 
 
 def test_vitdet_token_count() -> None:
