@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -675,7 +676,8 @@ class OfflineGrader:
 
     async def grade(self, item: GradingItem, answer: str) -> Grade:
         """Grade in a worker thread so the event loop stays free."""
-        return await asyncio.to_thread(self.grade_sync, item, answer)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_cpu_executor(), self.grade_sync, item, answer)
 
     def grade_sync(self, item: GradingItem, answer: str) -> Grade:
         """The blocking grading routine (CPU only).
@@ -909,6 +911,17 @@ class OfflineGrader:
 
 
 _FEATURES = ("cosine", "cosine_demoted", "soft_recall")
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def _cpu_executor() -> ThreadPoolExecutor:
+    """One thread for all offline grading in the process. The work is Python-heavy, so more
+    threads would not grade faster (the GIL), but they would take turns with the event loop's
+    thread and delay it; with one, the loop gets the GIL back within a switch interval."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offline-grader")
+    return _EXECUTOR
 _GENERIC_NORMS = frozenset(_normalise(word) for word in GENERIC_TERMS)
 
 
