@@ -26,7 +26,6 @@ run: check-python $(STAMP)
 test: check-python $(STAMP)
 	$(BIN)/ruff check bot tests bench migrations
 	$(BIN)/ruff format --check bot tests bench migrations
-	$(BIN)/mypy bot
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 typecheck: check-python $(STAMP)

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     default_answer_window_minutes: int = Field(default=23 * 60, ge=5, le=7 * 24 * 60)
     nudge_hours_before_close: float = Field(default=2.0, gt=0, le=7 * 24)
 
+    mock_default_length: int = Field(default=5, ge=1, le=20)
+    mock_max_length: int = Field(default=10, ge=1, le=20)
+    mock_idle_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
+
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None

@@ -138,6 +138,7 @@ class DailyService:
                 track=channel.track,
                 topics=channel.topics,
                 include_llm_only=self._llm_available,
+                workspace_id=workspace.id,
             ),
             posted,
         )

@@ -234,8 +234,19 @@ class Dispatcher:
     async def run_once(self) -> int:
         claims = await self._claim()
         if claims:
-            await asyncio.gather(*(self._send(row, parent_ref) for row, parent_ref in claims))
+            # messages to one target go out in the order they were written (a grade before the
+            # next interview question); different targets go out concurrently
+            queues: dict[tuple[object, ...], list[tuple[OutboxMessage, str | None]]] = {}
+            for row, parent_ref in claims:
+                key = (row.platform, row.workspace_external_id, row.channel_external_id,
+                       row.member_external_id)  # fmt: skip
+                queues.setdefault(key, []).append((row, parent_ref))
+            await asyncio.gather(*(self._send_in_order(queue) for queue in queues.values()))
         return len(claims)
+
+    async def _send_in_order(self, queue: list[tuple[OutboxMessage, str | None]]) -> None:
+        for row, parent_ref in queue:
+            await self._send(row, parent_ref)
 
     def _due(self, now: Any) -> sa.ColumnElement[bool]:
         return sa.or_(
