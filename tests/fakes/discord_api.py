@@ -93,6 +93,8 @@ class RestCall:
     path: str
     query: dict[str, str]
     body: Any
+    #: Files sent with the request: (file name, content type, size in bytes).
+    files: tuple[tuple[str, str, int], ...] = ()
     #: ``time.perf_counter()`` when the request arrived (system-wide monotonic on Linux).
     at: float = field(default_factory=time.perf_counter, compare=False)
 
@@ -257,20 +259,25 @@ class FakeDiscord:
     # --- REST ----------------------------------------------------------------------------
 
     async def _record(self, request: web.Request) -> RestCall:
-        raw = await request.read()
         body: Any = None
-        if raw:
-            content_type = request.headers.get("Content-Type", "")
-            if content_type.startswith("multipart/"):
-                form = await request.post()
-                payload = form.get("payload_json")
-                body = json.loads(str(payload)) if payload is not None else None
-            else:
+        files: list[tuple[str, str, int]] = []
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            for name, value in form.items():
+                if name == "payload_json":
+                    body = json.loads(str(value))
+                elif isinstance(value, web.FileField):
+                    files.append((value.filename, value.content_type, len(value.file.read())))
+        else:
+            raw = await request.read()
+            if raw:
                 try:
                     body = json.loads(raw)
                 except ValueError:
                     body = raw.decode(errors="replace")
-        call = RestCall(request.method, request.match_info["path"], dict(request.query), body)
+        call = RestCall(
+            request.method, request.match_info["path"], dict(request.query), body, tuple(files)
+        )
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()

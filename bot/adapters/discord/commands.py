@@ -2,14 +2,14 @@
 vocabulary (``bot.services.commands``), each mapping its Discord options onto a ``Command`` and
 rendering the ``Reply``.
 
-Admin subcommands (``config``, ``pause``, ``resume``, ``skip``, ``queue``) are checked in code
+Admin subcommands (``config``, ``pause``, ``resume``, ``skip``, ``queue``, ``admin``) are checked in code
 (Manage Server or Administrator, in a server) before anything runs, and the services refuse a
 non-admin again. Discord applies ``default_member_permissions`` to a top-level command only (it
 ignores it on subcommands), so it cannot hide one subcommand of a group that every member uses;
 the check in code is what enforces it.
 
 Autocomplete: practice topics and tracks from the workspace's catalogue, IANA time zones, bank
-question ids. Nothing here holds a rule of the game.
+question ids (by id or prompt). Nothing here holds a rule of the game.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bot.adapters.discord.interactions import (
     actor_for,
     adapter_of,
     is_manager,
+    reply_context_of,
     workspace_of,
 )
 from bot.adapters.discord.views import custom_question_modal, run_command
@@ -33,6 +34,7 @@ from bot.domain.bank import Difficulty, Track
 from bot.services.cards import Card, CardKind, error_card
 from bot.services.commands import Command, CommandName
 from bot.services.directory import Actor
+from bot.services.disputes import MAX_REASON
 
 if TYPE_CHECKING:
     from bot.adapters.discord.app import DiscordAdapter
@@ -99,6 +101,8 @@ class Catalogue:
         return names
 
     def questions(self, adapter: DiscordAdapter, workspace: str) -> list[tuple[str, str]]:
+        """(label, bank id) of the workspace's questions; the label starts with the id and goes
+        on with the prompt, so typing either finds it."""
         banks = adapter.app.banks.banks
         found = []
         for scope in ("", f"discord:{workspace}"):
@@ -106,7 +110,7 @@ class Catalogue:
             if bank is None:
                 continue
             for question in bank.questions:
-                label = f"{question.id} · {question.topic} · {question.difficulty.value}"
+                label = f"{question.id} · {question.difficulty.value} · {question.prompt}"
                 found.append((label, question.id))
         return sorted(found)
 
@@ -129,9 +133,17 @@ async def timezone_autocomplete(
 async def question_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
-    adapter = adapter_of(interaction)
+    """Bank ids for admins (queue, admin disable)."""
     if not is_manager(interaction):
         return []
+    return await any_question_autocomplete(interaction, current)
+
+
+async def any_question_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Bank ids for everyone (report a question)."""
+    adapter = adapter_of(interaction)
     return matching(adapter.catalogue.questions(adapter, workspace_of(interaction)), current)
 
 
@@ -146,6 +158,19 @@ TRACK_CHOICES = [app_commands.Choice(name="any track", value="any")] + [
     app_commands.Choice(name=track.value, value=track.value) for track in Track
 ]
 ON_OFF = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
+MOCK_ACTIONS = [
+    app_commands.Choice(name="start (or resume the one in progress)", value="start"),
+    app_commands.Choice(name="new (abandon the one in progress)", value="new"),
+    app_commands.Choice(name="skip this question", value="skip"),
+    app_commands.Choice(name="stop, with the report", value="stop"),
+    app_commands.Choice(name="report of the last interview", value="report"),
+]
+ADMIN_ACTIONS = [
+    app_commands.Choice(name="list open disputes and reports", value="list"),
+    app_commands.Choice(name="override a grade (answer, score, reason)", value="override"),
+    app_commands.Choice(name="disable a question (question, reason)", value="disable"),
+    app_commands.Choice(name="audit log", value="audit"),
+]
 
 
 def build_group() -> app_commands.Group:
@@ -319,6 +344,90 @@ def build_group() -> app_commands.Group:
     @app_commands.choices(state=ON_OFF)
     async def nudges(interaction: discord.Interaction, state: app_commands.Choice[str]) -> None:
         await run_command(interaction, Command(CommandName.NUDGES, args=(state.value,)))
+
+    @group.command(name="mock", description="A private mock interview that adapts to you")
+    @app_commands.describe(
+        action="start (default), new, skip, stop or report",
+        topic="A topic or a track",
+        difficulty="The level to start at",
+        length="How many questions",
+    )
+    @app_commands.choices(action=MOCK_ACTIONS, difficulty=DIFFICULTIES)
+    @app_commands.autocomplete(topic=topic_autocomplete)
+    async def mock(
+        interaction: discord.Interaction,
+        action: app_commands.Choice[str] | None = None,
+        topic: str | None = None,
+        difficulty: app_commands.Choice[str] | None = None,
+        length: app_commands.Range[int, 1, 50] | None = None,
+    ) -> None:
+        chosen = action.value if action else "start"
+        args: tuple[str, ...] = (chosen,)
+        if chosen in ("start", "new"):
+            extra = (topic, difficulty.value if difficulty else None, length and str(length))
+            args += tuple(value for value in extra if value)
+        command = Command(CommandName.MOCK, args=args, reply_context=reply_context_of(interaction))
+        await run_command(interaction, command)
+
+    @group.command(name="review", description="Your due review questions (spaced repetition)")
+    @app_commands.describe(state="Turn spaced repetition on or off (empty: your due questions)")
+    @app_commands.choices(state=ON_OFF)
+    async def review(
+        interaction: discord.Interaction, state: app_commands.Choice[str] | None = None
+    ) -> None:
+        args = (state.value,) if state else ()
+        await run_command(interaction, Command(CommandName.REVIEW, args=args))
+
+    @group.command(name="dispute", description="Contest a grade (once per answer)")
+    @app_commands.describe(answer="The answer number on your grade", reason="Why it is wrong")
+    async def dispute(
+        interaction: discord.Interaction,
+        answer: app_commands.Range[int, 1],
+        reason: app_commands.Range[str, 1, MAX_REASON],
+    ) -> None:
+        command = Command(CommandName.DISPUTE, args=(str(answer), *reason.split()))
+        await run_command(interaction, command)
+
+    @group.command(name="report", description="Flag a wrong or unclear question")
+    @app_commands.describe(question="The question's id", reason="What is wrong with it")
+    @app_commands.autocomplete(question=any_question_autocomplete)
+    async def report(
+        interaction: discord.Interaction,
+        question: str,
+        reason: app_commands.Range[str, 1, MAX_REASON],
+    ) -> None:
+        command = Command(CommandName.REPORT, args=(question, *reason.split()))
+        await run_command(interaction, command)
+
+    @group.command(name="admin", description="Disputes, reports, grade overrides (admins)")
+    @app_commands.describe(
+        action="list (default), override, disable or audit",
+        answer="override: the answer number",
+        score="override: the new score, 0-100",
+        question="disable: the question's id",
+        reason="override and disable: why (kept in the audit log)",
+    )
+    @app_commands.choices(action=ADMIN_ACTIONS)
+    @app_commands.autocomplete(question=question_autocomplete)
+    @admin_only
+    async def admin(
+        interaction: discord.Interaction,
+        action: app_commands.Choice[str] | None = None,
+        answer: app_commands.Range[int, 1] | None = None,
+        score: app_commands.Range[int, 0, 100] | None = None,
+        question: str | None = None,
+        reason: app_commands.Range[str, 1, MAX_REASON] | None = None,
+    ) -> None:
+        chosen = action.value if action else "list"
+        words = (reason or "").split()
+        if chosen == "override":
+            parts = [str(answer) if answer else "", str(score) if score is not None else ""]
+            args: tuple[str, ...] = ("override", *(part for part in parts if part), *words)
+        elif chosen == "disable":
+            args = ("disable", *((question,) if question else ()), *words)
+        else:
+            args = (chosen,)
+        await run_command(interaction, Command(CommandName.ADMIN, args=args))
 
     @group.command(name="help", description="What each /interview command does")
     async def help_(interaction: discord.Interaction) -> None:

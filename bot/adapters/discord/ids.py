@@ -22,9 +22,11 @@ CONFIG_BUTTON_TEMPLATE = r"iv:cfg:(?P<channel>[0-9]+)"
 ANSWER_MODAL = re.compile(r"iv:ma:(?P<target>[a-z]+:[0-9]+):(?P<workspace>[A-Za-z0-9-]*)")
 CONFIG_MODAL = re.compile(r"iv:mc:(?P<channel>[0-9]+)")
 CUSTOM_QUESTION_MODAL = re.compile(r"iv:mq:(?P<channel>[0-9]+)")
+DISPUTE_MODAL = re.compile(r"iv:md:(?P<answer>[0-9]+):(?P<workspace>[A-Za-z0-9-]*)")
 
 #: Input ids inside the modals.
 ANSWER_INPUT = "answer"
+REASON_INPUT = "reason"
 DM_WORKSPACE_PREFIX = "dm-"
 
 
@@ -46,6 +48,10 @@ def config_modal_id(channel_id: int) -> str:
 
 def custom_question_modal_id(channel_id: int) -> str:
     return f"iv:mq:{channel_id}"
+
+
+def dispute_modal_id(answer_id: int, workspace: str) -> str:
+    return f"iv:md:{answer_id}:{workspace}"
 
 
 def dm_workspace(user_id: int | str) -> str:

@@ -37,6 +37,7 @@ T = TypeVar("T")
 #: A command that has not finished after this many seconds is deferred (Discord allows 3).
 RESPONSE_BUDGET_SECONDS = 2.0
 DM_WORKSPACE_NAME = "Direct messages"
+DEFERRED = discord.InteractionResponseType.deferred_channel_message
 
 
 def adapter_of(interaction: discord.Interaction) -> DiscordAdapter:
@@ -103,6 +104,19 @@ async def actor_for(
     )
 
 
+def reply_context_of(interaction: discord.Interaction) -> dict[str, Any]:
+    """What the notifier needs to answer this member privately later: this interaction's
+    token while it is valid (an ephemeral follow-up), else a direct message."""
+    from bot.adapters.discord.notifier import token_context
+
+    return token_context(
+        application_id=interaction.application_id,
+        token=interaction.token,
+        channel_id=interaction.channel_id,
+        now=adapter_of(interaction).app.clock.now(),
+    )
+
+
 def modal_values(data: Mapping[str, Any] | None) -> dict[str, str | list[str]]:
     """The submitted values of a modal by input custom id: a text input's text, or a select's
     chosen values (Discord nests them in labels, or in action rows for older clients)."""
@@ -143,7 +157,8 @@ class Responder:
     def __init__(self, interaction: discord.Interaction, workspace: str):
         self.interaction = interaction
         self.workspace = workspace
-        self.deferred = False
+        #: Deferred already (a modal submit acknowledged first): the first card fills it.
+        self.deferred = interaction.response.type is DEFERRED
         self._original_filled = False
 
     async def defer(self) -> None:
@@ -178,12 +193,7 @@ class Responder:
         if extra is not None:
             view = view or discord.ui.View(timeout=None)
             view.add_item(extra)
-        kwargs: dict[str, Any] = {
-            "embeds": list(message.embeds),
-            "allowed_mentions": message.allowed_mentions,
-        }
-        if message.content:
-            kwargs["content"] = message.content
+        kwargs = message.send_options()
         if view is not None:
             kwargs["view"] = view
         response = self.interaction.response
@@ -192,6 +202,8 @@ class Responder:
                 await response.send_message(ephemeral=private, **kwargs)
             elif self.deferred and not self._original_filled:
                 # a deferred response keeps the privacy it was deferred with (ephemeral)
+                if "files" in kwargs:
+                    kwargs["attachments"] = kwargs.pop("files")
                 await self.interaction.edit_original_response(**kwargs)
             else:
                 await self.interaction.followup.send(ephemeral=private, **kwargs)
@@ -233,10 +245,5 @@ async def guarded(
 async def safe_error_reply(interaction: discord.Interaction, card: Card, workspace: str) -> None:
     """Tell the member something went wrong, whatever state the interaction is in."""
     responder = Responder(interaction, workspace)
-    if interaction.response.is_done():
-        responder.deferred = interaction.response.type in (
-            discord.InteractionResponseType.deferred_channel_message,
-            discord.InteractionResponseType.deferred_message_update,
-        )
     with contextlib.suppress(discord.HTTPException):
         await responder.send_cards([card])

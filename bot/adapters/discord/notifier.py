@@ -189,11 +189,7 @@ class DiscordNotifier:
         first: discord.Message | None = None
         for index, message in enumerate(messages):
             view = message.view()
-            kwargs: dict[str, Any] = {
-                "content": message.content,
-                "embeds": list(message.embeds),
-                "allowed_mentions": message.allowed_mentions,
-            }
+            kwargs = message.send_options()
             if view is not None:
                 kwargs["view"] = view
             if reference is not None and index == 0:
@@ -335,14 +331,7 @@ class DiscordNotifier:
         first: discord.Message | None = None
         for index, message in enumerate(messages):
             view = message.view()
-            kwargs: dict[str, Any] = {
-                "embeds": list(message.embeds),
-                "allowed_mentions": message.allowed_mentions,
-                "ephemeral": True,
-                "wait": True,
-            }
-            if message.content:
-                kwargs["content"] = message.content
+            kwargs = {**message.send_options(), "ephemeral": True, "wait": True}
             if view is not None:
                 kwargs["view"] = view
             try:

@@ -11,18 +11,22 @@ Mentions: every message carries ``AllowedMentions.none()`` except a card's
 ``mention_member_ids`` (a monthly champion), which are pinged in the message content, the only
 place Discord pings from. User text arrives mention-inert from the core; on top of that, masked
 links (``[text](url)``) are broken so no text becomes a disguised link. A card's deadline is a
-Discord timestamp, shown in each reader's own time zone.
+Discord timestamp, shown in each reader's own time zone. A card's files (a progress chart, an
+interview transcript) travel with its first message; an image is shown inside the embed.
 """
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 
 from bot.adapters.discord.ids import button_id
-from bot.services.cards import ZERO_WIDTH_SPACE, Card, CardKind
+from bot.services.cards import ZERO_WIDTH_SPACE, Attachment, Card, CardKind
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -39,6 +43,7 @@ BUTTON_ROWS = 5
 MODAL_TITLE_LIMIT = 45
 LABEL_LIMIT = 45
 TEXT_DISPLAY_LIMIT = 4000
+ATTACHMENTS_PER_MESSAGE = 10
 
 CONTINUED = " (cont.)"
 SHORTENED = "Shortened to fit Discord's limits."
@@ -70,13 +75,37 @@ class ButtonSpec:
 
 @dataclass(frozen=True)
 class RenderedMessage:
-    """One Discord message: its embeds, its buttons (the first message of a card carries them),
-    the content that pings the card's mentions, and the mentions it allows."""
+    """One Discord message: its embeds, its buttons and files (the first message of a card
+    carries them), the content that pings the card's mentions, and the mentions it allows."""
 
     embeds: tuple[discord.Embed, ...]
     buttons: tuple[ButtonSpec, ...] = ()
     content: str | None = None
     mention_user_ids: tuple[int, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+    def files(self) -> list[discord.File]:
+        """Fresh file objects for one send (discord.py consumes them)."""
+        return [
+            discord.File(
+                io.BytesIO(item.data),
+                filename=item.filename,
+                description=shorten(item.description, 1024) or None,
+            )
+            for item in self.attachments
+        ]
+
+    def send_options(self) -> dict[str, Any]:
+        """The keyword arguments every discord.py send takes (the view is the caller's)."""
+        options: dict[str, Any] = {
+            "embeds": list(self.embeds),
+            "allowed_mentions": self.allowed_mentions,
+        }
+        if self.content:
+            options["content"] = self.content
+        if self.attachments:
+            options["files"] = self.files()
+        return options
 
     @property
     def allowed_mentions(self) -> discord.AllowedMentions:
@@ -112,6 +141,12 @@ class RenderedMessage:
     @property
     def size(self) -> int:
         return sum(len(embed) for embed in self.embeds)
+
+
+def safe_filename(name: str) -> str:
+    """A file name Discord accepts in ``attachment://`` (letters, digits, dot, dash, underscore)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
+    return cleaned[-100:]
 
 
 def inert(text: str) -> str:
@@ -242,12 +277,20 @@ def render(card: Card, *, workspace: str) -> list[RenderedMessage]:
         size += len(embed)
     mentions = tuple(int(member) for member in card.mention_member_ids if member.isdigit())
     content = shorten(" ".join(f"<@{member}>" for member in mentions), CONTENT_LIMIT) or None
+    attachments = tuple(
+        item.model_copy(update={"filename": safe_filename(item.filename)})
+        for item in card.attachments[:ATTACHMENTS_PER_MESSAGE]
+    )
+    image = next((item for item in attachments if item.content_type.startswith("image/")), None)
+    if image is not None:  # shown inside the card rather than as a loose file
+        messages[0][-1].set_image(url=f"attachment://{image.filename}")
     rendered = [
         RenderedMessage(
             embeds=tuple(messages[0]),
             buttons=_buttons(card, workspace),
             content=content,
             mention_user_ids=mentions,
+            attachments=attachments,
         )
     ]
     rendered += [RenderedMessage(embeds=tuple(embeds)) for embeds in messages[1:]]
@@ -277,4 +320,5 @@ def render_single(card: Card, *, workspace: str) -> RenderedMessage:
         buttons=first.buttons,
         content=first.content,
         mention_user_ids=first.mention_user_ids,
+        attachments=first.attachments,
     )

@@ -28,12 +28,15 @@ from bot.adapters.discord.ids import (
     CONFIG_BUTTON_TEMPLATE,
     CONFIG_MODAL,
     CUSTOM_QUESTION_MODAL,
+    DISPUTE_MODAL,
+    REASON_INPUT,
     AnswerModalId,
     answer_modal_id,
     button_id,
     config_button_id,
     config_modal_id,
     custom_question_modal_id,
+    dispute_modal_id,
 )
 from bot.adapters.discord.interactions import (
     Responder,
@@ -41,10 +44,10 @@ from bot.adapters.discord.interactions import (
     adapter_of,
     guarded,
     modal_values,
+    reply_context_of,
     text_value,
     workspace_of,
 )
-from bot.adapters.discord.notifier import token_context
 from bot.adapters.discord.render import LABEL_LIMIT, MODAL_TITLE_LIMIT, TEXT_DISPLAY_LIMIT, shorten
 from bot.domain.answers import AnswerRejected
 from bot.domain.bank import Track
@@ -68,6 +71,7 @@ from bot.services.commands import (
     settings_error_card,
 )
 from bot.services.directory import Actor
+from bot.services.disputes import MAX_REASON, DisputeRefused
 from bot.storage.models import AnswerKind
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,12 @@ CUSTOM_YAML_INPUT = "yaml"
 CUSTOM_DATE_INPUT = "date"
 CUSTOM_YAML_EXAMPLE = "id: team-q1\ntopic: ...\ndifficulty: intermediate\nprompt: ...\n..."
 TRACKS = tuple(track.value for track in Track)
+#: The buttons that open an answer form, and what they answer.
+ANSWER_KINDS = {
+    ButtonAction.ANSWER_DAILY: AnswerKind.DAILY,
+    ButtonAction.ANSWER_PRACTICE: AnswerKind.PRACTICE,
+    ButtonAction.ANSWER_MOCK: AnswerKind.MOCK,
+}
 #: Settings typed into a refused form, kept so "Edit the settings" reopens them (per member).
 DRAFTS_KEPT = 1000
 
@@ -121,14 +131,18 @@ async def run_command(
     channel_id: int | None = None,
     channel_name: str | None = None,
     before: Callable[[Actor], Awaitable[None]] | None = None,
+    workspace: str | None = None,
 ) -> None:
     """Run an ``/interview`` command for the member and render its reply (ephemeral cards, or
-    the settings form). ``before`` runs first with the actor (say, to record a name)."""
+    the settings form). ``before`` runs first with the actor (say, to record a name);
+    ``workspace`` is what a button clicked in a direct message carried."""
     adapter = adapter_of(interaction)
-    responder = Responder(interaction, workspace_of(interaction))
+    responder = Responder(interaction, workspace_of(interaction, workspace))
 
     async def work() -> tuple[Actor, Reply]:
-        actor = await actor_for(interaction, channel_id=channel_id, channel_name=channel_name)
+        actor = await actor_for(
+            interaction, workspace=workspace, channel_id=channel_id, channel_name=channel_name
+        )
         if before is not None:
             await before(actor)
         return actor, await adapter.app.commands.run(actor, command)
@@ -182,23 +196,50 @@ class CardButtonItem(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BU
 
     async def _clicked(self, interaction: discord.Interaction) -> None:
         carried = self.workspace or None
-        if self.action in (ButtonAction.ANSWER_DAILY, ButtonAction.ANSWER_PRACTICE):
-            kind = (
-                AnswerKind.DAILY
-                if self.action is ButtonAction.ANSWER_DAILY
-                else AnswerKind.PRACTICE
-            )
-            target = AnswerTarget(kind, int(self.value or 0))
+        action = self.action
+        if action in ANSWER_KINDS:
+            target = AnswerTarget(ANSWER_KINDS[action], int(self.value or 0))
             await open_answer_form(interaction, target, carried)
-        elif self.action is ButtonAction.PRACTICE:
-            await run_command(interaction, Command(CommandName.PRACTICE))
-        elif self.action is ButtonAction.TODAY:
-            await run_command(interaction, Command(CommandName.TODAY))
-        elif self.action is ButtonAction.NUDGES_OFF:
+        elif action is ButtonAction.DISPUTE:
+            await Responder(interaction, workspace_of(interaction, carried)).send_modal(
+                dispute_modal(int(self.value or 0), workspace_of(interaction, carried))
+            )
+        elif action in (ButtonAction.DISPUTE_ACCEPT, ButtonAction.DISPUTE_ESCALATE):
+            await answer_dispute(interaction, action, int(self.value or 0), carried)
+        elif action is ButtonAction.NUDGES_OFF:
             actor = await actor_for(interaction, workspace=carried)
             await adapter_of(interaction).app.directory.set_nudges(actor.member_id, False)
             responder = Responder(interaction, workspace_of(interaction, carried))
             await responder.send_cards([notice_card("Nudges off: no more reminders.")])
+        else:
+            command = {
+                ButtonAction.PRACTICE: Command(CommandName.PRACTICE),
+                ButtonAction.TODAY: Command(CommandName.TODAY),
+                ButtonAction.REVIEW: Command(CommandName.REVIEW),
+                ButtonAction.MOCK_SKIP: Command(
+                    CommandName.MOCK, args=("skip",), reply_context=reply_context_of(interaction)
+                ),
+                ButtonAction.MOCK_STOP: Command(CommandName.MOCK, args=("stop",)),
+            }.get(action)
+            if command is not None:
+                await run_command(interaction, command, workspace=carried)
+
+
+async def answer_dispute(
+    interaction: discord.Interaction, action: ButtonAction, dispute_id: int, carried: str | None
+) -> None:
+    """Accept a re-grade, or send it to an admin (the buttons under a disputed grade)."""
+    disputes = adapter_of(interaction).app.disputes
+    responder = Responder(interaction, workspace_of(interaction, carried))
+    actor = await actor_for(interaction, workspace=carried)
+    try:
+        if action is ButtonAction.DISPUTE_ACCEPT:
+            card = await disputes.accept(actor, dispute_id)
+        else:
+            card = await disputes.escalate(actor, dispute_id)
+    except DisputeRefused as exc:
+        card = error_card(str(exc))
+    await responder.send_cards([card])
 
 
 class ConfigButtonItem(
@@ -288,10 +329,7 @@ async def open_answer_form(
 
 
 def retry_card(message: str, target: AnswerTarget) -> Card:
-    action = {
-        AnswerKind.DAILY: ButtonAction.ANSWER_DAILY,
-        AnswerKind.PRACTICE: ButtonAction.ANSWER_PRACTICE,
-    }.get(target.kind)
+    action = {kind: action for action, kind in ANSWER_KINDS.items()}.get(target.kind)
     card = error_card(message)
     if action is None:
         return card
@@ -310,20 +348,11 @@ async def submit_answer(interaction: discord.Interaction, modal: AnswerModalId) 
     await interaction.response.defer(ephemeral=True, thinking=True)
     adapter = adapter_of(interaction)
     responder = Responder(interaction, workspace_of(interaction, modal.workspace))
-    responder.deferred = True
     text = text_value(modal_values(interaction.data), ANSWER_INPUT)
     try:
         actor = await actor_for(interaction, workspace=modal.workspace)
         receipt = await adapter.app.answers.submit(
-            actor,
-            modal.target,
-            text,
-            reply_context=token_context(
-                application_id=interaction.application_id,
-                token=interaction.token,
-                channel_id=interaction.channel_id,
-                now=adapter.app.clock.now(),
-            ),
+            actor, modal.target, text, reply_context=reply_context_of(interaction)
         )
     except AnswerRejected as rejected:
         await responder.send_cards([retry_card(rejected.message, modal.target)])
@@ -460,7 +489,6 @@ async def submit_config(interaction: discord.Interaction, channel_id: int) -> No
     adapter = adapter_of(interaction)
     app = adapter.app
     responder = Responder(interaction, workspace_of(interaction))
-    responder.deferred = True
     if interaction.guild_id is None:
         await responder.send_cards([error_card("Channel settings live in a server channel.")])
         return
@@ -525,7 +553,6 @@ async def submit_custom_question(interaction: discord.Interaction, channel_id: i
     await interaction.response.defer(ephemeral=True, thinking=True)
     app = adapter_of(interaction).app
     responder = Responder(interaction, workspace_of(interaction))
-    responder.deferred = True
     if interaction.guild_id is None:
         await responder.send_cards([error_card("Questions are queued in a server channel.")])
         return
@@ -543,6 +570,37 @@ async def submit_custom_question(interaction: discord.Interaction, channel_id: i
         await responder.send_cards([settings_error_card(exc)])
         return
     await responder.send_cards(reply.cards)
+
+
+# --- disputes -------------------------------------------------------------------------------
+
+
+def dispute_modal(answer_id: int, workspace: str) -> discord.ui.Modal:
+    modal = discord.ui.Modal(
+        title=f"Dispute the grade of answer #{answer_id}"[:MODAL_TITLE_LIMIT],
+        custom_id=dispute_modal_id(answer_id, workspace),
+        timeout=None,
+    )
+    modal.add_item(
+        discord.ui.Label(
+            text="Why is the grade wrong?",
+            description="The answer is graded again with your reason (once per answer).",
+            component=discord.ui.TextInput(
+                custom_id=REASON_INPUT,
+                style=discord.TextStyle.paragraph,
+                max_length=MAX_REASON,
+                required=True,
+            ),
+        )
+    )
+    return modal
+
+
+async def submit_dispute(interaction: discord.Interaction, answer_id: int, carried: str) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    reason = text_value(modal_values(interaction.data), REASON_INPUT)
+    command = Command(CommandName.DISPUTE, args=(str(answer_id), *reason.split()))
+    await run_command(interaction, command, workspace=carried or None)
 
 
 # --- routing modal submits ------------------------------------------------------------------
@@ -571,5 +629,9 @@ async def handle_modal_submit(interaction: discord.Interaction) -> bool:
     match = CUSTOM_QUESTION_MODAL.fullmatch(custom_id)
     if match is not None:
         await submit_custom_question(interaction, int(match["channel"]))
+        return True
+    match = DISPUTE_MODAL.fullmatch(custom_id)
+    if match is not None:
+        await submit_dispute(interaction, int(match["answer"]), match["workspace"])
         return True
     return False

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.services.answers import AnswerTarget
+from bot.services.commands import CommandName
 from bot.storage.models import Channel, Member, QueuedQuestion
 from tests.fakes.discord_api import (
     ADMIN,
@@ -24,20 +25,8 @@ from tests.fakes.discord_api import (
     option,
 )
 
-SUBCOMMANDS = {
-    "today",
-    "practice",
-    "leaderboard",
-    "streaks",
-    "stats",
-    "config",
-    "pause",
-    "resume",
-    "skip",
-    "queue",
-    "nudges",
-    "help",
-}
+#: One subcommand per word of the shared vocabulary (the same game as Slack and the terminal).
+SUBCOMMANDS = {name.value for name in CommandName}
 
 
 async def reply_of(fake: FakeDiscord, ref: InteractionRef) -> dict[str, Any]:
