@@ -4,6 +4,7 @@ and what each reply looks like on Discord."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,6 +71,18 @@ async def test_tree_sync_registers_one_group_usable_in_servers_and_dms(world):
     practice = next(item for item in payload["options"] if item["name"] == "practice")
     topic = next(item for item in practice["options"] if item["name"] == "topic")
     assert topic["autocomplete"] is True
+
+    # what Discord would refuse: long descriptions and names, too many options or choices
+    def check(item: dict[str, Any]) -> None:
+        assert re.fullmatch(r"[a-z0-9_-]{1,32}", item["name"]), item["name"]
+        assert 1 <= len(item["description"]) <= 100, item["description"]
+        assert len(item.get("options") or []) <= 25 and len(item.get("choices") or []) <= 25
+        for choice in item.get("choices") or []:
+            assert 1 <= len(choice["name"]) <= 100
+        for child in item.get("options") or []:
+            check(child)
+
+    check(payload)
 
 
 async def test_dev_guild_sync_copies_the_commands_to_that_guild(

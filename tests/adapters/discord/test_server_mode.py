@@ -156,3 +156,44 @@ async def test_discord_sync_command_registers_the_tree_and_exits(fake_discord):
     assert output.strip().splitlines() == [
         "error: Discord refused DISCORD_TOKEN (check the bot token)"
     ]
+
+
+async def test_python_m_bot_run_serves_discord_until_sigterm(fake_discord, tmp_path):
+    """The real entry point: settings from the environment, the runtime, the gateway, a command
+    answered, and a clean exit on SIGTERM."""
+    import signal
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
+    }
+    env.update(
+        DISCORD_TOKEN="test-token",
+        DISCORD_API_URL=fake_discord.api_url,
+        DISCORD_GATEWAY_URL=fake_discord.gateway_url,
+        QUESTIONS_DIR=str(MINI_BANK),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}",
+        LOG_LEVEL="WARNING",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await fake_discord.wait_shards(1, within=120)
+        ref = await fake_discord.slash("practice", member=ALICE)
+        body = await fake_discord.wait_callback(ref, within=30)
+        assert "Practice question" in embeds_text(body["data"])
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, output.decode()
+    assert "Traceback" not in output.decode()
