@@ -1,5 +1,6 @@
-"""Buttons and modals: the persistent Answer button, the answer form, the channel settings form
-and the custom-question form, and what their clicks and submits do.
+"""Buttons and modals: every card button (Answer, Skip and Stop of a mock interview, Dispute,
+Accept, Stop reminders...), the answer form, the channel settings form, the custom-question
+form and the dispute form, and what their clicks and submits do.
 
 Every button is a ``DynamicItem`` whose custom id carries its action, its post or question and
 its workspace (``ids.py``), registered once on the client: a click on a message posted before a
@@ -14,7 +15,6 @@ later through the outbox as an ephemeral follow-up on the same interaction token
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -73,8 +73,6 @@ from bot.services.commands import (
 from bot.services.directory import Actor
 from bot.services.disputes import MAX_REASON, DisputeRefused
 from bot.storage.models import AnswerKind
-
-log = logging.getLogger(__name__)
 
 #: Inputs of the settings form, and the service's error keys that belong under each.
 CONFIG_INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
