@@ -402,6 +402,45 @@ def grades_failed() -> None:
     raise typer.Exit(run_async(with_app(settings, body)))
 
 
+@app.command()
+def usage(days: Annotated[int, typer.Option(help="How many days back.")] = 7) -> None:
+    """LLM grades, tokens and estimated cost per day and workspace (prices from settings)."""
+    from bot.services.costs import usage_by_day
+
+    settings = settings_or_exit()
+
+    async def body(bot: Any) -> int:
+        rows = await usage_by_day(
+            bot.sessions,
+            bot.clock.now(),
+            days,
+            settings.llm_price_input_per_mtok,
+            settings.llm_price_output_per_mtok,
+        )
+        if not rows:
+            out.print(f"no LLM grading in the last {days} day(s)")
+            return 0
+        table = Table(
+            title=f"LLM usage at ${settings.llm_price_input_per_mtok}/"
+            f"${settings.llm_price_output_per_mtok} per million input/output tokens"
+        )
+        for column in ("day (UTC)", "workspace", "grades", "input tokens", "output tokens", "cost"):
+            table.add_column(column, justify="right" if column not in {"workspace"} else "left")
+        for row in rows:
+            table.add_row(
+                row.day.isoformat(),
+                row.workspace,
+                str(row.grades),
+                f"{row.prompt_tokens:,}",
+                f"{row.completion_tokens:,}",
+                f"${row.cost:.4f}",
+            )
+        out.print(table)
+        return 0
+
+    raise typer.Exit(run_async(with_app(settings, body)))
+
+
 # --- outbox ---------------------------------------------------------------------------------
 
 

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     grading_max_tokens: int = Field(default=900, ge=100, le=8000)
     grading_concurrency: int = Field(default=4, ge=1, le=64)
     grading_max_attempts: int = Field(default=4, ge=1, le=10)
+    llm_practice_per_hour: int = Field(default=30, ge=0, le=10_000)
+    llm_daily_token_budget: int = Field(default=0, ge=0)
+    llm_price_input_per_mtok: float = Field(default=0.15, ge=0)
+    llm_price_output_per_mtok: float = Field(default=0.60, ge=0)
 
     default_timezone: str = "UTC"
     default_post_time: time = time(9, 0)

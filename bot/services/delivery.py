@@ -238,8 +238,12 @@ class Dispatcher:
             # next interview question); different targets go out concurrently
             queues: dict[tuple[object, ...], list[tuple[OutboxMessage, str | None]]] = {}
             for row, parent_ref in claims:
-                key = (row.platform, row.workspace_external_id, row.channel_external_id,
-                       row.member_external_id)  # fmt: skip
+                key = (
+                    row.platform,
+                    row.workspace_external_id,
+                    row.channel_external_id,
+                    row.member_external_id,
+                )
                 queues.setdefault(key, []).append((row, parent_ref))
             await asyncio.gather(*(self._send_in_order(queue) for queue in queues.values()))
         return len(claims)

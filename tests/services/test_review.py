@@ -20,9 +20,17 @@ from tests.fakes.graders import ScriptedGrader
 
 @pytest.mark.parametrize(
     ("score", "rating"),
-    [(0, Rating.Again), (39, Rating.Again), (40, Rating.Hard), (64, Rating.Hard),
-     (65, Rating.Good), (84, Rating.Good), (85, Rating.Easy), (100, Rating.Easy)],
-)  # fmt: skip
+    [
+        (0, Rating.Again),
+        (39, Rating.Again),
+        (40, Rating.Hard),
+        (64, Rating.Hard),
+        (65, Rating.Good),
+        (84, Rating.Good),
+        (85, Rating.Easy),
+        (100, Rating.Easy),
+    ],
+)
 def test_a_grade_maps_to_an_fsrs_rating(score, rating):
     assert rating_for(score) is rating
 
