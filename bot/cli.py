@@ -21,6 +21,7 @@ from rich.table import Table
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.bank import BankValidationError, load_bank
+from bot.logs import configure_logging
 from bot.storage.db import DatabaseUnavailable
 
 app = typer.Typer(
@@ -86,19 +87,6 @@ def run_async(coroutine: Coroutine[Any, Any, int | None]) -> int:
         return 130
 
 
-def configure_logging(settings: Settings, *, interactive: bool) -> None:
-    level = getattr(logging, settings.log_level)
-    if interactive and level < logging.WARNING:
-        level = logging.WARNING  # keep the practice screen clean; LOG_LEVEL=DEBUG still works
-    if settings.log_level == "DEBUG":
-        level = logging.DEBUG
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for noisy in ("httpx", "httpx2", "openai", "apscheduler", "aiosqlite", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-
-
 async def with_app(settings: Settings, body: Callable[[Any], Awaitable[int]]) -> int:
     """Build the BotApp (migrating the schema), run ``body(app)``, always close it."""
     from bot.app import BotApp
@@ -115,13 +103,23 @@ async def with_app(settings: Settings, body: Callable[[Any], Awaitable[int]]) ->
 
 @app.command()
 def run() -> None:
-    """Run the bot: chat adapters when their tokens are set, otherwise terminal practice."""
+    """Run the bot: server mode for the chat platforms whose settings are set, otherwise
+    practice in the terminal."""
     settings = settings_or_exit()
     adapters = settings.chat_adapters
     configure_logging(settings, interactive=not adapters)
     if adapters:
         raise typer.Exit(run_async(_serve(settings, adapters)))
     raise typer.Exit(run_async(_run_console(settings)))
+
+
+@app.command()
+def serve() -> None:
+    """Server mode: scheduler, grading worker, delivery, the HTTP server (/healthz, /metrics)
+    and the chat adapters whose settings are set (none is fine: a worker replica)."""
+    settings = settings_or_exit()
+    configure_logging(settings, interactive=False)
+    raise typer.Exit(run_async(_serve(settings, settings.chat_adapters)))
 
 
 async def _serve(settings: Settings, adapters: list[str]) -> int:

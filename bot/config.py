@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_port: int = Field(default=3000, ge=1, le=65535)
+    #: The bot's HTTP server in server mode (health, metrics, Slack events); SLACK_PORT when unset.
+    http_port: int | None = Field(default=None, ge=1, le=65535)
     discord_token: SecretStr | None = None
 
     log_level: str = "INFO"
@@ -97,6 +99,10 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
+
+    @property
+    def effective_http_port(self) -> int:
+        return self.http_port or self.slack_port
 
     @cached_property
     def chat_adapters(self) -> list[str]:

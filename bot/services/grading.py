@@ -40,6 +40,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from bot import metrics
 from bot.clock import Clock
 from bot.domain.bank import KeyPoint
 from bot.domain.rubric import Coverage
@@ -388,6 +389,13 @@ class GradingWorker:
         plan, follow_up = await self._plan_mock(job, item, grade)
         if await self._store(job, grade, plan, follow_up):
             self.stored += 1
+            metrics.ANSWERS_GRADED.labels(grade.grader, str(grade.provisional).lower()).inc()
+            metrics.GRADING_SECONDS.observe(
+                max(0.0, (self._clock.now() - job.answer.submitted_at).total_seconds())
+            )
+            if grade.prompt_tokens or grade.completion_tokens:
+                metrics.LLM_TOKENS.labels("prompt").inc(grade.prompt_tokens)
+                metrics.LLM_TOKENS.labels("completion").inc(grade.completion_tokens)
             self._after_commit()
 
     async def _plan_mock(
@@ -428,10 +436,12 @@ class GradingWorker:
                     return await self._grader.grade(item, text)
         except RetryError as exc:
             last_error = exc.last_attempt.exception()  # type: ignore[assignment]
+            metrics.LLM_ERRORS.labels(type(last_error).__name__).inc()
         except LLMRequiredError:
             raise
         except GradingError as exc:
             last_error = exc
+            metrics.LLM_ERRORS.labels(type(exc).__name__).inc()
         # the error's class only: messages from a judge can quote the answer, which stays out of logs
         log.warning(
             "grader %s failed (%s); using the fallback grader",
@@ -589,6 +599,7 @@ class GradingWorker:
             )
             if updated.rowcount == 1:  # type: ignore[attr-defined]
                 self._enqueue_result(session, job, grading_failed_card(reason), now)
+                metrics.GRADING_FAILED.inc()
         self._after_commit()
 
     async def requeue(
