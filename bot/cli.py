@@ -208,16 +208,17 @@ def db_backup(
         Path | None, typer.Option("--to", help="Backup file (default: beside it).")
     ] = None,
 ) -> None:
-    """Copy a SQLite database file safely while the bot may be running (online backup)."""
+    """Back the database up while the bot may be running: SQLite's online backup API, or
+    pg_dump for PostgreSQL (restore: copy the file back / pg_restore --clean)."""
     from bot.storage import migrate
 
     settings = settings_or_exit()
     try:
         target = migrate.backup_sqlite(settings.database_url, to)
+        if target is None:
+            target = migrate.backup_postgres(settings.database_url, to)
     except OSError as exc:
         raise fail(f"backup failed: {exc}") from None
-    if target is None:
-        raise fail("db backup copies SQLite files; for PostgreSQL use pg_dump")
     out.print(f"backed up to {target}")
 
 
