@@ -33,6 +33,7 @@ from bot.grading.offline import OfflineGrader
 from bot.services.answers import AnswerService
 from bot.services.channels import ChannelSettings
 from bot.services.commands import InterviewCommands
+from bot.services.costs import CostGuard
 from bot.services.daily import DailyService
 from bot.services.delivery import Dispatcher, Notifier
 from bot.services.directory import ChannelDefaults, Directory
@@ -224,6 +225,12 @@ class BotApp:
             after_commit=dispatcher.wake,
             interviews=interviews,
             follow_ups=follow_ups,
+            costs=CostGuard(
+                sessions,
+                clock,
+                practice_per_hour=settings.llm_practice_per_hour,
+                daily_token_budget=settings.llm_daily_token_budget,
+            ),
         )
         directory = Directory(
             sessions,

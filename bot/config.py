@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     grading_max_tokens: int = Field(default=900, ge=100, le=8000)
     grading_concurrency: int = Field(default=4, ge=1, le=64)
     grading_max_attempts: int = Field(default=4, ge=1, le=10)
+    llm_practice_per_hour: int = Field(default=30, ge=0, le=10_000)
+    llm_daily_token_budget: int = Field(default=0, ge=0)
+    llm_price_input_per_mtok: float = Field(default=0.15, ge=0)
+    llm_price_output_per_mtok: float = Field(default=0.60, ge=0)
 
     default_timezone: str = "UTC"
     default_post_time: time = time(9, 0)
@@ -57,6 +61,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_port: int = Field(default=3000, ge=1, le=65535)
+    #: The bot's HTTP server in server mode (health, metrics, Slack events); SLACK_PORT when unset.
+    http_port: int | None = Field(default=None, ge=1, le=65535)
     # --- Discord (bot/adapters/discord) -----------------------------------------------------
     discord_token: SecretStr | None = None
     #: REST base URL (a proxy in front of https://discord.com/api/v10; the tests' fake).
@@ -139,6 +145,10 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
+
+    @property
+    def effective_http_port(self) -> int:
+        return self.http_port or self.slack_port
 
     @cached_property
     def chat_adapters(self) -> list[str]:

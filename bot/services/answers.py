@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.clock import Clock
 from bot.domain.answers import (
     MAX_ANSWER_CHARS,
@@ -556,6 +557,7 @@ class AnswerService:
             if pending.future.done():
                 continue
             if isinstance(outcome, Receipt):
+                metrics.ANSWERS_RECEIVED.labels(pending.target.kind.value).inc()
                 pending.future.set_result(outcome)
             else:
                 pending.future.set_exception(outcome)

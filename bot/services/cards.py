@@ -324,7 +324,11 @@ def grade_card(
         footer_bits.append(f"replaces your earlier answer ({replaced_score}/100)")
     if not rubric_revealed:
         footer_bits.append("you may improve your answer until the question closes")
-    if provisional:
+    if provisional and "llm-limit" in flags:
+        footer_bits.append(
+            "provisional grade (offline grader: LLM grading limit reached); re-graded later"
+        )
+    elif provisional:
         footer_bits.append(
             "provisional grade (offline grader); it will be re-graded when the LLM is back"
         )

@@ -73,8 +73,14 @@ def render_progress(data: ProgressData, title: str) -> bytes:
     if scores:
         numbers = list(range(1, len(scores) + 1))
         left.plot(numbers, scores, "o", color="#8aa4c8", label="answer")
-        left.plot(numbers, rolling_mean(scores), "-", color="#1f4e8c", linewidth=3,
-                  label=f"mean of last {ROLLING}")  # fmt: skip
+        left.plot(
+            numbers,
+            rolling_mean(scores),
+            "-",
+            color="#1f4e8c",
+            linewidth=3,
+            label=f"mean of last {ROLLING}",
+        )
         left.legend(loc="lower right", fontsize=11)
     else:
         left.text(0.5, 0.5, "no graded answers yet", ha="center", va="center", fontsize=14)
@@ -86,8 +92,9 @@ def render_progress(data: ProgressData, title: str) -> bytes:
     if data.topics:
         names = [topic for topic, _, _ in data.topics]
         means = [mean for _, mean, _ in data.topics]
-        colours = ["#c0504d" if mean < 50 else "#f0a030" if mean < 75 else "#4f9a4f"
-                   for mean in means]  # fmt: skip
+        colours = [
+            "#c0504d" if mean < 50 else "#f0a030" if mean < 75 else "#4f9a4f" for mean in means
+        ]
         right.barh(names, means, color=colours)
         for index, (_, mean, count) in enumerate(data.topics):
             right.text(min(mean + 2, 92), index, f"{mean:.0f} ({count})", va="center", fontsize=10)

@@ -94,6 +94,11 @@ class Disputes:
             if row is None or row[0].member_id != actor.member_id:
                 raise DisputeRefused("That is not one of your answers.")
             answer, grade = row
+            earlier = await session.execute(
+                sa.select(Dispute.id).where(Dispute.answer_id == answer_id)
+            )
+            if earlier.first() is not None:
+                raise DisputeRefused("You already disputed this answer (one dispute per answer).")
             if answer.status is not AnswerStatus.GRADED or grade is None:
                 raise DisputeRefused("That answer has not been graded yet.")
             created = await session.execute(

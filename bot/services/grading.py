@@ -40,6 +40,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from bot import metrics
 from bot.clock import Clock
 from bot.domain.bank import KeyPoint
 from bot.domain.rubric import Coverage
@@ -54,6 +55,7 @@ from bot.grading.base import (
 from bot.grading.cache import grade_to_dict
 from bot.grading.followup import FollowUpWriter
 from bot.services.cards import Card, grade_card, grading_failed_card
+from bot.services.costs import CostGuard, LlmUse
 from bot.services.delivery import Target, enqueue
 from bot.services.interviews import MockInterviews, MockPlan
 from bot.services.review import record_review
@@ -78,6 +80,8 @@ from bot.storage.models import (
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+#: A grade made offline because the member or workspace went over its LLM limits.
+FLAG_LLM_LIMIT = "llm-limit"
 
 
 def grading_item(question: QuestionVersion) -> GradingItem:
@@ -144,6 +148,7 @@ class GradingWorker:
         after_commit: Callable[[], None] = lambda: None,
         interviews: MockInterviews | None = None,
         follow_ups: FollowUpWriter | None = None,
+        costs: CostGuard | None = None,
     ):
         self._sessions = sessions
         self._grader = grader
@@ -162,6 +167,7 @@ class GradingWorker:
         self._after_commit = after_commit
         self.interviews = interviews
         self._follow_ups = follow_ups
+        self._costs = costs
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -350,8 +356,22 @@ class GradingWorker:
             ).scalar_one_or_none()
         if dispute:
             item = dataclasses.replace(item, dispute_reason=dispute)
+        limited = ""
+        if self._costs is not None and self._grader is not self._fallback:
+            decision = await self._costs.decide(job.answer, job.member, job.workspace)
+            if decision.use is LlmUse.OFFLINE:
+                if item.llm_only:  # the offline grader cannot grade it fairly: wait for room
+                    await self._release(job, self._llm_wait, "llm-limit")
+                    return
+                limited = decision.reason
         try:
-            grade = await self._grade_with_retries(item, job.answer.text)
+            if limited:
+                grade = await self._fallback.grade(item, job.answer.text)
+                grade = dataclasses.replace(
+                    grade, provisional=True, flags=(*grade.flags, FLAG_LLM_LIMIT)
+                )
+            else:
+                grade = await self._grade_with_retries(item, job.answer.text)
         except LLMRequiredError as exc:
             if self._grader is self._fallback:  # no LLM configured at all
                 await self._give_up(job, str(exc))
@@ -364,9 +384,18 @@ class GradingWorker:
             log.warning("answer %s could not be graded (%s)", answer_id, type(exc).__name__)
             await self._give_up(job, f"{type(exc).__name__}")
             return
+        if self._costs is not None and job.workspace.id is not None:
+            self._costs.spend(job.workspace.id, grade.prompt_tokens + grade.completion_tokens)
         plan, follow_up = await self._plan_mock(job, item, grade)
         if await self._store(job, grade, plan, follow_up):
             self.stored += 1
+            metrics.ANSWERS_GRADED.labels(grade.grader, str(grade.provisional).lower()).inc()
+            metrics.GRADING_SECONDS.observe(
+                max(0.0, (self._clock.now() - job.answer.submitted_at).total_seconds())
+            )
+            if grade.prompt_tokens or grade.completion_tokens:
+                metrics.LLM_TOKENS.labels("prompt").inc(grade.prompt_tokens)
+                metrics.LLM_TOKENS.labels("completion").inc(grade.completion_tokens)
             self._after_commit()
 
     async def _plan_mock(
@@ -407,10 +436,12 @@ class GradingWorker:
                     return await self._grader.grade(item, text)
         except RetryError as exc:
             last_error = exc.last_attempt.exception()  # type: ignore[assignment]
+            metrics.LLM_ERRORS.labels(type(last_error).__name__).inc()
         except LLMRequiredError:
             raise
         except GradingError as exc:
             last_error = exc
+            metrics.LLM_ERRORS.labels(type(exc).__name__).inc()
         # the error's class only: messages from a judge can quote the answer, which stays out of logs
         log.warning(
             "grader %s failed (%s); using the fallback grader",
@@ -568,6 +599,7 @@ class GradingWorker:
             )
             if updated.rowcount == 1:  # type: ignore[attr-defined]
                 self._enqueue_result(session, job, grading_failed_card(reason), now)
+                metrics.GRADING_FAILED.inc()
         self._after_commit()
 
     async def requeue(

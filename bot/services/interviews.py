@@ -321,7 +321,7 @@ class MockInterviews:
             ).scalar_one_or_none()
             if mock is None:
                 raise InterviewError("You have no finished interview yet.")
-            return report_card(MockReport(**mock.report), attach=True)
+            return report_card(MockReport(**mock.report), attach=True, ended=mock.status)
 
     # --- after a grade (called by the grading worker) --------------------------------------
 

@@ -31,6 +31,10 @@ RATINGS: tuple[tuple[int, Rating], ...] = (
 )
 
 
+#: A topic where the member's mean score is below this is weak (the Hard/Good boundary).
+WEAK_TOPIC_SCORE = 65
+
+
 def rating_for(score: int) -> Rating:
     for bound, rating in RATINGS:
         if score < bound:
@@ -127,8 +131,8 @@ class SpacedRepetition:
             )
             return list(rows.scalars())
 
-    async def weakest_topics(self, member_id: int) -> list[str]:
-        """Topics the member has answered, weakest (lowest mean score) first."""
+    async def weakest_topics(self, member_id: int, below: float = WEAK_TOPIC_SCORE) -> list[str]:
+        """Topics where the member's mean score is below ``below``, the weakest first."""
         async with self._sessions() as session:
             rows = await session.execute(
                 sa.select(QuestionVersion.topic, sa.func.avg(GradeRecord.score).label("mean"))
@@ -139,4 +143,4 @@ class SpacedRepetition:
                 .group_by(QuestionVersion.topic)
                 .order_by(sa.text("mean"), QuestionVersion.topic)
             )
-            return [topic for topic, _ in rows.all()]
+            return [topic for topic, mean in rows.all() if float(mean) < below]

@@ -263,6 +263,15 @@ class DiscordAdapter:
             ) from None
         self._task = asyncio.create_task(self._connect(client), name="discord-gateway")
 
+    def connected(self) -> bool:
+        """For ``/healthz``: logged in, READY received, and no gateway socket closed."""
+        client = self._client
+        if client is None or client.is_closed() or not client.is_ready():
+            return False
+        if isinstance(client, discord.AutoShardedClient):
+            return all(not shard.is_closed() for shard in client.shards.values())
+        return True
+
     async def _connect(self, client: discord.Client) -> None:
         try:
             await client.connect(reconnect=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import ClientSession
 
 from bot.adapters.discord.app import InterviewShardedClient
 from bot.app import BotApp
@@ -22,6 +24,13 @@ from tests.fakes.discord_api import ALICE, CHANNEL_A, GUILD_A, FakeDiscord, embe
 from tests.fakes.graders import ScriptedGrader
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def free_port() -> int:
+    """A port nobody listens on now (server mode always serves /healthz and /metrics)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 async def test_two_shards_start_and_shard_one_handles_an_interaction(
@@ -88,7 +97,10 @@ async def test_server_mode_posts_through_the_running_dispatcher(
             return True if status is OutboxStatus.SENT else None
 
         await eventually(sent)
-        assert server.bound_port is None  # Discord needs no HTTP endpoint
+        async with ClientSession() as http:
+            response = await http.get(f"http://127.0.0.1:{server.bound_port}/healthz")
+            health = await response.json()
+        assert health["adapters"] == {"discord": "connected"}, health
     finally:
         await server.stop()
 
@@ -175,6 +187,7 @@ async def test_python_m_bot_run_serves_discord_until_sigterm(fake_discord, tmp_p
         QUESTIONS_DIR=str(MINI_BANK),
         DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}",
         LOG_LEVEL="WARNING",
+        HTTP_PORT=str(free_port()),
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
