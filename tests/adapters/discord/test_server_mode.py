@@ -97,6 +97,7 @@ async def test_server_mode_posts_through_the_running_dispatcher(
             return True if status is OutboxStatus.SENT else None
 
         await eventually(sent)
+        await asyncio.wait_for(adapter.ready.wait(), 10)  # READY (after the guilds' wait)
         async with ClientSession() as http:
             response = await http.get(f"http://127.0.0.1:{server.bound_port}/healthz")
             health = await response.json()
