@@ -22,7 +22,7 @@ def test_shards_are_a_number_or_auto(monkeypatch):
     assert load_settings().discord_shards is None
     for wrong in ("0", "many"):
         monkeypatch.setenv("DISCORD_SHARDS", wrong)
-        with pytest.raises(ConfigError, match="^DISCORD_SHARDS: "):
+        with pytest.raises(ConfigError, match=r"^DISCORD_SHARDS: "):
             load_settings()
 
 
@@ -32,9 +32,9 @@ def test_proxy_urls_are_checked_and_the_dev_guild_is_a_number(monkeypatch):
     )
     assert settings.discord_api_url == "http://proxy:8080/api/v10"
     assert settings.discord_gateway_url == "ws://proxy:8081/gw/"  # its path is kept as given
-    with pytest.raises(ConfigError, match="^DISCORD_API_URL: "):
+    with pytest.raises(ConfigError, match=r"^DISCORD_API_URL: "):
         load_settings(discord_api_url="proxy:8080")
-    with pytest.raises(ConfigError, match="^DISCORD_GATEWAY_URL: "):
+    with pytest.raises(ConfigError, match=r"^DISCORD_GATEWAY_URL: "):
         load_settings(discord_gateway_url="http://proxy:8081")
     monkeypatch.setenv("DISCORD_DEV_GUILD_ID", "123456789012345678")
     assert load_settings().discord_dev_guild_id == 123456789012345678
