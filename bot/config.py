@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -47,6 +48,15 @@ class Settings(BaseSettings):
     grading_max_tokens: int = Field(default=900, ge=100, le=8000)
     grading_concurrency: int = Field(default=4, ge=1, le=64)
     grading_max_attempts: int = Field(default=4, ge=1, le=10)
+    #: Reasoning models (o1/o3/o4, gpt-5...): how hard to think, and the extra completion tokens
+    #: they may spend on hidden reasoning on top of GRADING_MAX_TOKENS.
+    grading_reasoning_effort: (
+        Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None
+    ) = None
+    grading_max_reasoning_tokens: int = Field(default=4000, ge=0, le=100_000)
+    #: Prices of the grading model per million prompt / completion tokens, for usage reports.
+    grading_price_input_per_million: float | None = Field(default=None, ge=0)
+    grading_price_output_per_million: float | None = Field(default=None, ge=0)
 
     default_timezone: str = "UTC"
     default_post_time: str = "09:00"

@@ -12,8 +12,10 @@ words), and when enough of its words are really there. The result is the span of
 that the quote points at: what is then checked (does it carry the key point?) is the member's
 own text, never the judge's wording.
 
-Cost: one alignment per part, linear in the answer; under 5 ms for a 600-character quote in a
-4,000-character answer. Callers run it off the event loop all the same.
+Cost: one alignment per part (parts are cut to :data:`MAX_PART_CHARS`), linear in the answer;
+a few milliseconds for the longest quote in a 4,000-character answer
+(``tests/grading/test_evidence_speed.py`` holds it under 20 ms). Callers run it off the event
+loop all the same.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from rapidfuzz import fuzz
 
 from bot.grading.folding import Folded, normalise_words
 
-#: Longest quote part aligned, in normalised characters (longer quotes are cut to this).
-MAX_PART_CHARS = 600
+#: Longest quote part aligned, in normalised characters (longer parts are cut to this; the
+#: alignment cost grows with the square of the part's length).
+MAX_PART_CHARS = 400
 #: Parts with fewer words than this must occur exactly (as whole words).
 MIN_FUZZY_WORDS = 3
 #: (minimum normalised length, similarity 0-100 a part of at least that length must reach).
@@ -124,9 +127,9 @@ def _locate_part(
         return answer.normalised.source_span(exact, exact + len(needle)), 100.0
     if len(words) < MIN_FUZZY_WORDS:
         return None
-    alignment = fuzz.partial_ratio_alignment(needle, haystack)
     needed = max(_threshold(len(needle)), STRICT_SIMILARITY if strict else 0.0)
-    if alignment.score < needed:
+    alignment = fuzz.partial_ratio_alignment(needle, haystack, score_cutoff=needed)
+    if alignment is None or alignment.score < needed:
         return None
     if len(needle) > len(haystack):  # the quote is longer than the whole answer
         if alignment.src_end - alignment.src_start < 0.8 * len(needle):

@@ -34,6 +34,8 @@ HOMOGLYPHS: dict[str, str] = {
     "|": "l", "!": "i",
 }  # fmt: skip
 _LETTER_LEET = frozenset("013457@$|!")
+#: ASCII characters the look-alike table maps ("|" for "l"); digits are handled as leetspeak.
+_ASCII_LOOKALIKE = re.compile(r"[|!]")
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"'})
 
@@ -92,13 +94,21 @@ def fold(
     """
     chars: list[str] = []
     origin: list[int] = []
-    for index, char in enumerate(text):
-        if INVISIBLE.match(char):
-            continue
-        for piece in _fold_char(char, ascii_letters=ascii_letters):
-            chars.append(piece)
-            origin.append(index)
-    folded = "".join(chars)
+    if text.isascii() and not (ascii_letters and _ASCII_LOOKALIKE.search(text)):
+        folded = text.lower()  # nothing to normalise: one character each
+        origin = list(range(len(text)))
+    else:
+        for index, char in enumerate(text):
+            if char.isascii() and not (ascii_letters and char in HOMOGLYPHS):
+                chars.append(char.lower())
+                origin.append(index)
+                continue
+            if INVISIBLE.match(char):
+                continue
+            for piece in _fold_char(char, ascii_letters=ascii_letters):
+                chars.append(piece)
+                origin.append(index)
+        folded = "".join(chars)
     if leetspeak:
         folded = _unleet(folded)
     if join_spread:

@@ -386,15 +386,24 @@ class Finding:
     mention: bool
 
 
+_REVERSED_HINT = re.compile(
+    r"\b(?:eht|dna|erongi|snoitcurtsni|skram|redarg|stniop|derevoc|cirbur)\b"
+)
+
+
 def _variants(text: str) -> list[tuple[Folded, bool]]:
     """The folded readings of ``text`` that patterns run on, and whether each is reversed."""
     plain = fold(text)
     disguised = fold(text, ascii_letters=True, leetspeak=True, join_spread=True)
-    # reversed text ("snoitcurtsni suoiverp erongi")
-    backwards = Folded(
-        disguised.text[::-1], tuple(reversed(disguised.origin)), disguised.source_length
-    )
-    return [(plain, False), (disguised, False), (backwards, True)]
+    variants = [(disguised, False)]
+    if plain.text != disguised.text:
+        variants.append((plain, False))
+    if _REVERSED_HINT.search(disguised.text):  # reversed text ("snoitcurtsni suoiverp erongi")
+        backwards = Folded(
+            disguised.text[::-1], tuple(reversed(disguised.origin)), disguised.source_length
+        )
+        variants.append((backwards, True))
+    return variants
 
 
 def _source_span(variant: Folded, start: int, end: int) -> tuple[int, int]:
@@ -428,6 +437,27 @@ def _exempt(
 
 
 _TRIM = frozenset(" \t\r\n.!?;:,")
+#: Patterns run over windows of the text (overlapping by more than any match is long), so no
+#: single regular-expression call holds the interpreter lock for long: the event loop's thread
+#: gets it back quickly while screening runs in a worker thread.
+WINDOW_CHARS = 400
+WINDOW_OVERLAP = 200
+
+
+def _windowed_matches(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+    seen: set[tuple[int, int]] = set()
+    matches = []
+    start = 0
+    while True:
+        end = min(len(text), start + WINDOW_CHARS + WINDOW_OVERLAP)
+        for match in pattern.finditer(text, start, end):
+            span = match.span()
+            if span[1] > span[0] and span not in seen:
+                seen.add(span)
+                matches.append(match)
+        if end >= len(text):
+            return matches
+        start += WINDOW_CHARS
 
 
 def scan(text: str, vocabulary: ItemVocabulary = NO_VOCABULARY) -> list[Finding]:
@@ -447,9 +477,7 @@ def scan(text: str, vocabulary: ItemVocabulary = NO_VOCABULARY) -> list[Finding]
         for label, kind, pattern in _COMPILED:
             if backwards and kind is Kind.STRUCTURAL:
                 continue
-            for match in pattern.finditer(variant.text):
-                if match.end() == match.start():
-                    continue
+            for match in _windowed_matches(pattern, variant.text):
                 start, end = _source_span(variant, match.start(), match.end())
                 add(label, kind, start, end, match.group())
     for start, end, decoded in _blobs(text):

@@ -222,7 +222,8 @@ class SupportChecker:
             words = sorted({token.lower for token in tokens})
             text_vectors = embedder.embed_words(words)
             term_vectors = embedder.embed_words([term.word for term in missing])
-            best = (term_vectors @ text_vectors.T).max(axis=1)
+            # einsum, not matmul: no BLAS thread pool for a tiny product
+            best = np.einsum("ik,jk->ij", term_vectors, text_vectors).max(axis=1)
             for term, cosine in zip(missing, best, strict=True):
                 if cosine >= SOFT_MATCH_COSINE:
                     earned += term.weight * SOFT_MATCH_CREDIT
@@ -250,4 +251,4 @@ class SupportChecker:
         if embedder is None:
             return 0.0
         vectors = embedder.embed([text, profile.text])
-        return float(np.clip(vectors[0] @ vectors[1], -1.0, 1.0))
+        return float(np.clip(np.dot(vectors[0], vectors[1]), -1.0, 1.0))
