@@ -1,43 +1,58 @@
-"""Composition root: builds the engine, the bank, the graders and the services from Settings.
+"""Composition root: builds the engine, the bank, the graders and the services from Settings, and
+runs the background parts (grading worker, outbox dispatcher, scheduler) for the platforms this
+process serves.
 
-Adapters (terminal, Slack, Discord) receive a ready ``BotApp`` and never build core objects.
+Adapters (terminal, Slack, Discord) receive a ready ``BotApp``, implement ``Notifier`` and call
+the services; they never build core objects.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import random
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import sqlalchemy as sa
+from filelock import FileLock
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.domain.bank import Bank, load_bank
 from bot.grading.base import Grader
 from bot.grading.cache import GradeCache
 from bot.grading.offline import OfflineGrader
-from bot.grading.worker import GradingWorker
 from bot.services.answers import AnswerService
-from bot.services.bank_sync import SyncReport, sync_bank
+from bot.services.channels import ChannelSettings
+from bot.services.commands import InterviewCommands
 from bot.services.daily import DailyService
-from bot.services.directory import Directory
+from bot.services.delivery import Dispatcher, Notifier
+from bot.services.directory import ChannelDefaults, Directory
+from bot.services.engagement import Engagement
+from bot.services.grading import GradingWorker
 from bot.services.leaderboard import LeaderboardService
 from bot.services.practice import PracticeService
+from bot.services.question_rows import ScopedBank, SyncReport, load_banks, sync_bank
+from bot.services.scheduler import DailyScheduler
 from bot.storage.db import check_connection, create_engine, session_factory
 from bot.storage.grade_cache import SqlGradeCache
-from bot.storage.migrate import upgrade_async
+from bot.storage.migrate import upgrade_async, upgrade_needed
+from bot.storage.models import Platform
 
 log = logging.getLogger(__name__)
 
+#: The PostgreSQL advisory lock key that serialises start-up work (migrations, bank sync).
+STARTUP_LOCK_KEY = 0x1B07_0001
 
-def load_configured_bank(settings: Settings) -> Bank:
-    """The built-in bank plus the team's own directory; custom ids may not reuse built-in ones."""
-    builtin = load_bank(settings.questions_dir)
-    if settings.custom_questions_dir is None:
-        return builtin
-    custom = load_bank(settings.custom_questions_dir, builtin_ids=frozenset(builtin.by_id()))
-    return Bank(builtin.questions + custom.questions)
+
+def load_configured_bank(settings: Settings) -> ScopedBank:
+    """The built-in bank plus the team's own files (see ``bot.services.question_rows``)."""
+    return load_banks(settings.questions_dir, settings.custom_questions_dir)
 
 
 def build_llm_grader(
@@ -81,6 +96,39 @@ def build_graders(
     return build_llm_grader(settings, offline, cache=SqlGradeCache(sessions)), offline
 
 
+def settle_memory() -> None:
+    """After start-up: collect once, then move every object alive now (modules, the bank, the
+    embedding index) out of the garbage collector's sight. A full collection otherwise walks
+    them all and holds the interpreter for ~100 ms, which the event loop feels as lag."""
+    gc.collect()
+    gc.freeze()
+
+
+@asynccontextmanager
+async def startup_lock(engine: AsyncEngine, database_url: str) -> AsyncIterator[None]:
+    """One process at a time runs migrations and the bank sync: a PostgreSQL advisory lock, or a
+    lock file beside the SQLite database."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(f"SELECT pg_advisory_lock({STARTUP_LOCK_KEY})"))
+            try:
+                yield
+            finally:
+                await connection.execute(sa.text(f"SELECT pg_advisory_unlock({STARTUP_LOCK_KEY})"))
+                await connection.commit()
+        return
+    database = make_url(database_url).database
+    if not database or database == ":memory:":
+        yield
+        return
+    lock = FileLock(str(Path(database).with_suffix(".startup.lock")))
+    await asyncio.to_thread(lock.acquire)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 @dataclass
 class BotApp:
     settings: Settings
@@ -88,15 +136,21 @@ class BotApp:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     rng: random.Random
-    bank: Bank
+    banks: ScopedBank
     directory: Directory
+    channels: ChannelSettings
     daily: DailyService
     answers: AnswerService
     leaderboards: LeaderboardService
     practice: PracticeService
+    commands: InterviewCommands
     worker: GradingWorker
+    dispatcher: Dispatcher
+    engagement: Engagement
+    llm_available: bool
     sync_report: SyncReport | None = None
-    extras: dict[str, object] = field(default_factory=dict)
+    scheduler: DailyScheduler | None = None
+    _started: bool = field(default=False, repr=False)
 
     @classmethod
     async def create(
@@ -110,18 +164,21 @@ class BotApp:
     ) -> BotApp:
         clock = clock or SystemClock()
         rng = rng or random.Random()
-        bank = load_configured_bank(settings)
+        banks = load_configured_bank(settings)
         engine = create_engine(settings.database_url)
         try:
             await check_connection(engine)
-            if migrate:
-                await upgrade_async(settings.database_url)
+            sessions = session_factory(engine)
+            async with startup_lock(engine, settings.database_url):
+                if migrate and await upgrade_needed(engine):
+                    await upgrade_async(settings.database_url)
+                report = await sync_bank(sessions, banks, clock)
         except BaseException:
             await engine.dispose()
             raise
-        sessions = session_factory(engine)
-        report = await sync_bank(sessions, bank, clock)
         primary, fallback = graders or build_graders(settings, sessions)
+        llm_available = primary is not fallback
+        dispatcher = Dispatcher(sessions, clock, {}, rng=rng)
         worker = GradingWorker(
             sessions,
             primary,
@@ -130,30 +187,87 @@ class BotApp:
             concurrency=settings.grading_concurrency,
             max_attempts=settings.grading_max_attempts,
             rng=rng,
+            after_commit=dispatcher.wake,
         )
-        answers = AnswerService(sessions, clock, wake_grader=worker.wake)
-        return cls(
+        directory = Directory(
+            sessions,
+            clock,
+            ChannelDefaults(
+                timezone=settings.default_timezone,
+                post_time=settings.default_post_time,
+                answer_window_minutes=settings.default_answer_window_minutes,
+            ),
+        )
+        app_ref: list[BotApp] = []
+
+        def schedule_changed() -> None:
+            if app_ref and app_ref[0].scheduler is not None:
+                app_ref[0].scheduler.schedule_changed()
+
+        channels = ChannelSettings(sessions, clock, on_change=schedule_changed)
+        daily = DailyService(
+            sessions, clock, rng, llm_available=llm_available, after_commit=dispatcher.wake
+        )
+        practice = PracticeService(sessions, rng, llm_available=llm_available)
+        leaderboards = LeaderboardService(sessions, clock)
+        app = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             clock=clock,
             rng=rng,
-            bank=bank,
-            directory=Directory(
+            banks=banks,
+            directory=directory,
+            channels=channels,
+            daily=daily,
+            answers=AnswerService(sessions, clock, wake_grader=worker.wake),
+            leaderboards=leaderboards,
+            practice=practice,
+            commands=InterviewCommands(
+                directory=directory,
+                daily=daily,
+                practice=practice,
+                leaderboards=leaderboards,
+                channels=channels,
+            ),
+            worker=worker,
+            dispatcher=dispatcher,
+            engagement=Engagement(
                 sessions,
                 clock,
-                default_timezone=settings.default_timezone,
-                default_post_time=settings.default_post_time,
-                default_answer_window_minutes=settings.default_answer_window_minutes,
+                nudge_hours_before=settings.nudge_hours_before_close,
+                after_commit=dispatcher.wake,
             ),
-            daily=DailyService(sessions, clock, rng),
-            answers=answers,
-            leaderboards=LeaderboardService(sessions, clock),
-            practice=PracticeService(sessions, rng),
-            worker=worker,
+            llm_available=llm_available,
             sync_report=report,
         )
+        app_ref.append(app)
+        return app
+
+    async def start(self, notifiers: Sequence[Notifier], *, schedule: bool = True) -> None:
+        """Run the background parts: the grading worker, the dispatcher for these notifiers'
+        platforms, and (``schedule``) the scheduler of their channels."""
+        for notifier in notifiers:
+            self.dispatcher.add_notifier(notifier)
+        await self.worker.start()
+        await self.dispatcher.start()
+        platforms: Collection[Platform] = {notifier.platform for notifier in notifiers}
+        if schedule and platforms:
+            self.scheduler = DailyScheduler(
+                self.sessions,
+                self.daily,
+                self.clock,
+                platforms=platforms,
+                engagement=self.engagement,
+            )
+            await self.scheduler.start()
+        self._started = True
+        settle_memory()
 
     async def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+        await self.answers.close()
         await self.worker.stop()
+        await self.dispatcher.stop()
         await self.engine.dispose()

@@ -1,7 +1,9 @@
-"""Command line: `python -m bot run | db | bank | grade | grades` (also installed as `interview-bot`).
+"""Command line: `python -m bot run | db | bank | grade | grades | outbox | channels`
+(also installed as `interview-bot`).
 
-Operator errors (bad configuration, unreachable database, malformed bank files) print one clear
-line per problem and exit non-zero, without a traceback.
+Operator errors (bad configuration, unreachable database, malformed bank files, a refused
+command) print one clear line per problem and exit non-zero, never a traceback. A destructive
+command asks first (or takes ``--yes``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,20 +24,34 @@ from bot.domain.bank import BankValidationError, load_bank
 from bot.storage.db import DatabaseUnavailable
 
 app = typer.Typer(
-    help="Deep-learning interview practice bot.", no_args_is_help=True, add_completion=False
+    help="Deep-learning interview practice bot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations and backups.", no_args_is_help=True)
 bank_app = typer.Typer(help="The question bank.", no_args_is_help=True)
 grades_app = typer.Typer(help="Stored grades.", no_args_is_help=True)
+outbox_app = typer.Typer(
+    help="Messages waiting for, or refused by, a chat platform.", no_args_is_help=True
+)
+channels_app = typer.Typer(help="Channels and their schedules.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bank_app, name="bank")
 app.add_typer(grades_app, name="grades")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(channels_app, name="channels")
 
-out = Console()
+#: Piped output (CI logs, files) gets room for the tables instead of 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_CONFIG = 2
 EXIT_DATABASE = 3
+
+
+class CommandFailed(Exception):
+    """An operator error with a one-line message (raised inside async command bodies)."""
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -64,6 +80,8 @@ def run_async(coroutine: Coroutine[Any, Any, int | None]) -> int:
         raise fail(str(exc), EXIT_DATABASE) from None
     except BankValidationError as exc:
         raise bank_errors(exc) from None
+    except CommandFailed as exc:
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         return 130
 
@@ -81,6 +99,20 @@ def configure_logging(settings: Settings, *, interactive: bool) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+async def with_app(settings: Settings, body: Callable[[Any], Awaitable[int]]) -> int:
+    """Build the BotApp (migrating the schema), run ``body(app)``, always close it."""
+    from bot.app import BotApp
+
+    bot = await BotApp.create(settings)
+    try:
+        return await body(bot)
+    finally:
+        await bot.close()
+
+
+# --- run ------------------------------------------------------------------------------------
+
+
 @app.command()
 def run() -> None:
     """Run the bot: chat adapters when their tokens are set, otherwise terminal practice."""
@@ -88,53 +120,110 @@ def run() -> None:
     adapters = settings.chat_adapters
     configure_logging(settings, interactive=not adapters)
     if adapters:
-        missing = ", ".join(adapters)
-        raise fail(
-            f"chat tokens are set for {missing}, but the {missing} adapter is not available yet in "
-            "this version. Unset the tokens to practise in the terminal.",
-            EXIT_CONFIG,
-        )
+        raise typer.Exit(run_async(_serve(settings, adapters)))
     raise typer.Exit(run_async(_run_console(settings)))
+
+
+async def _serve(settings: Settings, adapters: list[str]) -> int:
+    from bot.runtime import AdapterUnavailable, serve
+
+    try:
+        return await serve(settings, adapters)
+    except AdapterUnavailable as exc:
+        raise CommandFailed(str(exc)) from None
 
 
 async def _run_console(settings: Settings) -> int:
     from bot.adapters.console import ConsoleSession
-    from bot.app import BotApp
 
-    bot = await BotApp.create(settings)
-    try:
-        return await ConsoleSession(bot).run()
-    finally:
-        await bot.close()
+    return await with_app(settings, lambda bot: ConsoleSession(bot).run())
+
+
+# --- db -------------------------------------------------------------------------------------
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Create or upgrade the schema (SQLite file or PostgreSQL)."""
     settings = settings_or_exit()
-    raise typer.Exit(run_async(_migrate(settings, revision, up=True)))
+    raise typer.Exit(run_async(_migrate(settings, revision, up=True, confirmed=True)))
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: str = "-1") -> None:
-    """Step the schema back (default: one revision)."""
+def db_downgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision; default: one step back.")
+    ] = "-1",
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm dropping every table.")] = False,
+) -> None:
+    """Step the schema back (default: one revision). Going below the first revision drops every
+    table: it asks first (or takes --yes) and backs a SQLite file up before."""
     settings = settings_or_exit()
-    raise typer.Exit(run_async(_migrate(settings, revision, up=False)))
+    raise typer.Exit(run_async(_migrate(settings, revision, up=False, confirmed=yes)))
 
 
-async def _migrate(settings: Settings, revision: str, *, up: bool) -> int:
+async def _migrate(settings: Settings, revision: str, *, up: bool, confirmed: bool) -> int:
+    from alembic.util import CommandError
+
     from bot.storage import migrate
     from bot.storage.db import check_connection, create_engine
 
     engine = create_engine(settings.database_url)
     try:
         await check_connection(engine)
+        current = await migrate.current_revision(engine)
     finally:
         await engine.dispose()
+    if not up:
+        if current is None:
+            raise CommandFailed("the database has no schema to step back from")
+        target = await asyncio.to_thread(migrate.resolve_downgrade_target, current, revision)
+        if target is None:
+            if not confirmed and not _ask("This drops every table and all data in them. Continue?"):
+                raise CommandFailed("downgrade cancelled; nothing changed")
+            backup = migrate.backup_sqlite(settings.database_url)
+            if backup is not None:
+                out.print(f"backed up the database to {backup}")
     action = migrate.upgrade if up else migrate.downgrade
-    await asyncio.to_thread(action, settings.database_url, revision)
-    out.print(f"database at revision {revision} ({'upgrade' if up else 'downgrade'} done)")
+    try:
+        await asyncio.to_thread(action, settings.database_url, revision)
+    except CommandError as exc:
+        raise CommandFailed(f"migration: {str(exc).splitlines()[0]}") from None
+    engine = create_engine(settings.database_url)
+    try:
+        now_at = await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+    out.print(f"database at revision {now_at or 'base (empty)'} (was {current or 'empty'})")
     return 0
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return typer.confirm(question, default=False)
+
+
+@db_app.command("backup")
+def db_backup(
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Backup file (default: beside it).")
+    ] = None,
+) -> None:
+    """Copy a SQLite database file safely while the bot may be running (online backup)."""
+    from bot.storage import migrate
+
+    settings = settings_or_exit()
+    try:
+        target = migrate.backup_sqlite(settings.database_url, to)
+    except OSError as exc:
+        raise fail(f"backup failed: {exc}") from None
+    if target is None:
+        raise fail("db backup copies SQLite files; for PostgreSQL use pg_dump")
+    out.print(f"backed up to {target}")
+
+
+# --- bank -----------------------------------------------------------------------------------
 
 
 @bank_app.command("validate")
@@ -144,52 +233,73 @@ def bank_validate(
         typer.Argument(help="Files or directories (default: the configured bank)."),
     ] = None,
 ) -> None:
-    """Check bank files; every error is reported as file:line: field: message."""
+    """Check bank files; every error of every file is reported as file:line: field: message."""
     settings = settings_or_exit()
     try:
         if paths:
-            bank = load_bank(*paths)
+            questions = load_bank(*paths).questions
         else:
             from bot.app import load_configured_bank
 
-            bank = load_configured_bank(settings)
+            questions = load_configured_bank(settings).all_questions()
     except BankValidationError as exc:
         raise bank_errors(exc) from None
-    out.print(f"ok: {len(bank.questions)} questions in {len(bank.topics())} topics")
+    tracks = sorted({question.track.value for question in questions})
+    topics = {question.topic for question in questions}
+    out.print(
+        f"ok: {len(questions)} questions in {len(tracks)} track(s) "
+        f"({', '.join(tracks)}) and {len(topics)} topics"
+    )
 
 
 @bank_app.command("stats")
 def bank_stats() -> None:
-    """Questions per topic and difficulty, rubric sizes and seed coverage."""
+    """Questions per track, topic and difficulty, rubric sizes and seed coverage."""
     from bot.app import load_configured_bank
+    from bot.domain.bank import Bank
     from bot.domain.coverage import coverage_summary
 
     settings = settings_or_exit()
     try:
-        bank = load_configured_bank(settings)
+        banks = load_configured_bank(settings)
     except BankValidationError as exc:
         raise bank_errors(exc) from None
+    questions = banks.all_questions()
     levels = ["beginner", "intermediate", "advanced"]
-    table = Table(title=f"{len(bank.questions)} questions")
-    for column in ["topic", *levels, "total", "key points (min-max)"]:
-        table.add_column(column, justify="left" if column == "topic" else "right")
+    table = Table(title=f"{len(questions)} questions")
+    for column in ["track", "topic", *levels, "total", "LLM-only", "key points"]:
+        table.add_column(column, justify="left" if column in {"track", "topic"} else "right")
     totals = dict.fromkeys(levels, 0)
-    for topic in bank.topics():
-        questions = [question for question in bank.questions if question.topic == topic]
-        counts = [sum(question.difficulty == level for question in questions) for level in levels]
-        for level, count in zip(levels, counts, strict=True):
-            totals[level] += count
-        sizes = [len(question.key_points) for question in questions]
-        table.add_row(topic, *map(str, counts), str(len(questions)), f"{min(sizes)}-{max(sizes)}")
+    for track in sorted({question.track for question in questions}):
+        in_track = [question for question in questions if question.track == track]
+        for topic in sorted({question.topic for question in in_track}):
+            subset = [question for question in in_track if question.topic == topic]
+            counts = [sum(question.difficulty == level for question in subset) for level in levels]
+            for level, count in zip(levels, counts, strict=True):
+                totals[level] += count
+            sizes = [len(question.key_points) for question in subset]
+            table.add_row(
+                track.value,
+                topic,
+                *map(str, counts),
+                str(len(subset)),
+                str(sum(question.llm_only for question in subset)),
+                f"{min(sizes)}-{max(sizes)}",
+            )
+        table.add_row(
+            f"[bold]{track.value}[/bold]", "", "", "", "", f"[bold]{len(in_track)}[/bold]", "", ""
+        )
     grand = sum(totals.values())
     table.add_row(
         "[bold]all[/bold]",
+        "",
         *(f"{totals[level]} ({100 * totals[level] / max(grand, 1):.0f}%)" for level in levels),
         str(grand),
+        str(sum(question.llm_only for question in questions)),
         "",
     )
     out.print(table)
-    summary = coverage_summary(settings.questions_dir / "coverage", bank)
+    summary = coverage_summary(settings.questions_dir / "coverage", Bank(banks.builtin.questions))
     if summary:
         coverage = Table(title="seed coverage")
         for column in ["seed", "mapped", "excluded", "total", "missing ids"]:
@@ -199,6 +309,9 @@ def bank_stats() -> None:
                 row.seed, str(row.mapped), str(row.excluded), str(row.total), str(row.unknown_ids)
             )
         out.print(coverage)
+
+
+# --- grading --------------------------------------------------------------------------------
 
 
 @app.command()
@@ -240,7 +353,7 @@ async def _grade_file(settings: Settings, input: Path, output: Path, grader_name
     try:
         summary = await grade_jsonl(input, output, chosen)
     except BatchInputError as exc:
-        raise fail(str(exc)) from None
+        raise CommandFailed(str(exc)) from None
     mean = f"{summary.mean_score:.1f}" if summary.mean_score is not None else "-"
     out.print(
         f"graded {summary.graded} answers (failed {summary.failed}, mean score {mean}) -> {output}"
@@ -252,21 +365,166 @@ async def _grade_file(settings: Settings, input: Path, output: Path, grader_name
 def grades_requeue() -> None:
     """Re-grade answers whose grade is provisional or whose grading failed (run with the bot)."""
     settings = settings_or_exit()
-    raise typer.Exit(run_async(_requeue(settings)))
 
-
-async def _requeue(settings: Settings) -> int:
-    from bot.app import BotApp
-
-    bot = await BotApp.create(settings)
-    try:
+    async def body(bot: Any) -> int:
         count = await bot.worker.requeue()
         graded = await bot.worker.drain()
-    finally:
-        await bot.close()
-    out.print(f"re-queued {count} answers; graded {graded}")
-    return 0
+        out.print(f"re-queued {count} answers; graded {graded}")
+        return 0
+
+    raise typer.Exit(run_async(with_app(settings, body)))
+
+
+@grades_app.command("failed")
+def grades_failed() -> None:
+    """Answers set aside after every grading attempt failed (the dead letter)."""
+    settings = settings_or_exit()
+
+    async def body(bot: Any) -> int:
+        answers = await bot.worker.failed()
+        if not answers:
+            out.print("no failed answers")
+            return 0
+        table = Table(title=f"{len(answers)} failed answer(s) — `grades requeue` re-grades them")
+        for column in ("answer", "member", "submitted", "attempts", "reason"):
+            table.add_column(column)
+        for answer in answers:
+            table.add_row(
+                str(answer.id),
+                str(answer.member_id),
+                f"{answer.submitted_at:%Y-%m-%d %H:%M}",
+                str(answer.attempts),
+                answer.last_error or "",
+            )
+        out.print(table)
+        return 0
+
+    raise typer.Exit(run_async(with_app(settings, body)))
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+
+@outbox_app.command("list")
+def outbox_list(
+    dead: Annotated[bool, typer.Option("--dead", help="Only messages given up on.")] = False,
+    limit: int = 50,
+) -> None:
+    """Messages not delivered yet (pending, sending) or given up on (dead)."""
+    from bot.services.delivery import list_messages, outbox_depth
+    from bot.storage.models import OutboxStatus
+
+    settings = settings_or_exit()
+    statuses = (
+        [OutboxStatus.DEAD]
+        if dead
+        else [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD]
+    )
+
+    async def body(bot: Any) -> int:
+        depth = await outbox_depth(bot.sessions)
+        rows = await list_messages(bot.sessions, statuses, limit=limit)
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(depth.items()))
+        out.print(f"outbox: {summary or 'empty'}")
+        if rows:
+            table = Table()
+            for column in (
+                "id",
+                "status",
+                "platform",
+                "what",
+                "target",
+                "attempts",
+                "next try",
+                "last error",
+            ):
+                table.add_column(column)
+            for row in rows:
+                target = row.channel_external_id or row.member_external_id or ""
+                table.add_row(
+                    str(row.id),
+                    row.status.value,
+                    row.platform.value,
+                    row.topic,
+                    f"{row.workspace_external_id}/{target}",
+                    str(row.attempts),
+                    f"{row.next_attempt_at:%m-%d %H:%M:%S}",
+                    row.last_error or "",
+                )
+            out.print(table)
+        return 0
+
+    raise typer.Exit(run_async(with_app(settings, body)))
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Dead message ids (default: all).")
+    ] = None,
+) -> None:
+    """Put dead messages back in the queue (after fixing what made the platform refuse them)."""
+    from bot.services.delivery import retry_dead
+
+    settings = settings_or_exit()
+
+    async def body(bot: Any) -> int:
+        count = await retry_dead(bot.sessions, bot.clock, ids or None)
+        out.print(f"re-queued {count} message(s)")
+        return 0
+
+    raise typer.Exit(run_async(with_app(settings, body)))
+
+
+# --- channels -------------------------------------------------------------------------------
+
+
+@channels_app.command("list")
+def channels_list() -> None:
+    """Every channel's schedule, pause and next post time in its own zone."""
+    settings = settings_or_exit()
+
+    async def body(bot: Any) -> int:
+        rows = await bot.channels.all_channels()
+        if not rows:
+            out.print("no channels yet: run /interview config in a channel")
+            return 0
+        table = Table(title=f"{len(rows)} channel(s)")
+        for column in ("platform", "workspace", "channel", "schedule", "track/topics", "next post"):
+            table.add_column(column)
+        for workspace, view in rows:
+            next_post = "—"
+            if view.next_post is not None:
+                local = view.next_post.astimezone(view.schedule.zone)
+                next_post = f"{local:%a %Y-%m-%d %H:%M} {view.schedule.timezone}"
+            focus = view.track.value if view.track else "any track"
+            if view.topics:
+                focus += ": " + ", ".join(view.topics)
+            table.add_row(
+                workspace.platform.value,
+                workspace.name or workspace.external_id,
+                view.name or view.external_id,
+                view.summary(),
+                focus,
+                next_post,
+            )
+        out.print(table)
+        return 0
+
+    raise typer.Exit(run_async(with_app(settings, body)))
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: one line for the operator, the details in the log
+        logging.getLogger("bot").debug("unexpected error", exc_info=True)
+        err.print(
+            f"[red]error:[/red] unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            " (run with LOG_LEVEL=DEBUG for the details)",
+            markup=True,
+            highlight=False,
+        )
+        raise SystemExit(1) from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from datetime import time
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.schedule import parse_time_of_day
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/interview-bot.db"
-HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 def validate_timezone(name: str) -> str:
@@ -24,12 +25,6 @@ def validate_timezone(name: str) -> str:
             f"unknown time zone '{name}' (use an IANA name such as Europe/Berlin)"
         ) from exc
     return name
-
-
-def validate_post_time(value: str) -> str:
-    if not HHMM.match(value):
-        raise ValueError(f"'{value}' is not a time of day as HH:MM (24-hour)")
-    return value
 
 
 class Settings(BaseSettings):
@@ -59,8 +54,9 @@ class Settings(BaseSettings):
     grading_price_output_per_million: float | None = Field(default=None, ge=0)
 
     default_timezone: str = "UTC"
-    default_post_time: str = "09:00"
+    default_post_time: time = time(9, 0)
     default_answer_window_minutes: int = Field(default=23 * 60, ge=5, le=7 * 24 * 60)
+    nudge_hours_before_close: float = Field(default=2.0, gt=0, le=7 * 24)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -75,10 +71,12 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         return validate_timezone(value)
 
-    @field_validator("default_post_time")
+    @field_validator("default_post_time", mode="before")
     @classmethod
-    def _hhmm(cls, value: str) -> str:
-        return validate_post_time(value)
+    def _hhmm(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_time_of_day(value)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -49,8 +49,18 @@ def _run_sync(connection: Connection) -> None:
 async def _run_async() -> None:
     engine = create_engine(_url())
     async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # SQLite's batch migrations copy and drop tables; referencing rows stay valid, so the
+            # foreign-key check waits until the copy is done (it cannot change in a transaction)
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
         await connection.run_sync(_run_sync)
         await connection.commit()
+        if connection.dialect.name == "sqlite":
+            problems = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            if problems:
+                raise RuntimeError(f"the migration left dangling references: {problems[:5]}")
+            await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
     await engine.dispose()
 
 

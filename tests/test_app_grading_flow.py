@@ -7,8 +7,10 @@ import sqlalchemy as sa
 
 from bot.app import BotApp, build_graders
 from bot.config import load_settings
+from bot.services.answers import AnswerTarget
+from bot.services.channels import ConfigChange
 from bot.storage.grade_cache import SqlGradeCache
-from bot.storage.models import GradeCacheEntry, GradeRecord, ScoreEvent
+from bot.storage.models import GradeCacheEntry, GradeRecord, Platform, ScoreEvent
 from tests.adapters.test_console import MINI_BANK
 from tests.fakes.openai_server import FakeOpenAI, HTTPError
 
@@ -37,11 +39,16 @@ async def test_llm_outage_gives_a_provisional_grade_and_requeue_regrades_with_th
         app = await _make_app(database_url, fake, clock, rng)
         try:
             assert app.worker.grader_name == "llm"
-            workspace = await app.directory.workspace("slack", "T9")
-            channel = await app.directory.channel(workspace.id, "C9")
-            member = await app.directory.member(workspace.id, "U9", "Grace")
-            opened = await app.daily.open_today(channel.id)
-            receipt = await app.answers.submit_daily(member.id, opened.post.id, ANSWER)
+            member = await app.directory.resolve(
+                Platform.SLACK, "T9", "U9", channel_external_id="C9", is_admin=True
+            )
+            await app.channels.update(
+                member,
+                member.channel_id,
+                ConfigChange(enabled=True, days="daily", post_time="00:00"),
+            )
+            opened = await app.daily.open_due(member.channel_id)
+            receipt = await app.answers.submit(member, AnswerTarget.daily(opened.post.id), ANSWER)
 
             fake.enqueue(HTTPError(503, "overloaded"), HTTPError(503, "overloaded"))
             app.worker._sleep = _no_sleep  # the backoff is tested elsewhere
@@ -67,7 +74,9 @@ async def test_llm_outage_gives_a_provisional_grade_and_requeue_regrades_with_th
             assert (grades, events, cached) == (2, 1, 1)
             requests_before = len(fake.requests)
             # the same answer again (practice) is served from the database cache: no new request
-            again = await app.answers.submit_practice(member.id, opened.question.id, ANSWER)
+            again = await app.answers.submit(
+                member, AnswerTarget.practice(opened.question.id), ANSWER
+            )
             await app.worker.drain()
             assert len(fake.requests) == requests_before
             assert (await app.answers.view(again.answer_id)).grade.grader == "llm"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot import cli
+from bot.cli import app, with_app
+from bot.config import load_settings
+from bot.storage.models import Platform
 from tests.adapters.test_console import MINI_BANK, ROOT
 
 runner = CliRunner()
@@ -41,7 +46,7 @@ def test_bank_validate_reports_file_line_field_and_fails(tmp_path):
 def test_bank_stats_prints_topics_and_seed_coverage():
     result = runner.invoke(app, ["bank", "stats"])
     assert result.exit_code == 0, result.output
-    assert "attention-transformers" in result.output or "attention-tra" in result.output
+    assert "deep-learning" in result.output and "attention-tra" in result.output
     assert "seed coverage" in result.output
 
 
@@ -66,8 +71,122 @@ def test_bad_configuration_is_one_line_naming_the_variable(monkeypatch):
     assert "DEFAULT_TIMEZONE: unknown time zone 'Atlantis/Central'" in result.output
 
 
-def test_run_with_chat_tokens_says_which_adapter_is_not_available(monkeypatch):
+def test_a_chat_adapter_that_cannot_load_is_one_line(monkeypatch, tmp_path):
+    from bot import runtime
+
     monkeypatch.setenv("DISCORD_TOKEN", "token")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setitem(runtime.ADAPTERS, "discord", "bot.adapters.no_such_module:Nothing")
     result = runner.invoke(app, ["run"])
-    assert result.exit_code == 2
-    assert "discord adapter is not available yet" in result.output
+    assert result.exit_code == 1
+    assert "the discord adapter cannot be loaded" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_bank_validate_keeps_the_yaml_parsers_context_and_reports_every_file(tmp_path):
+    (tmp_path / "a.yaml").write_text('questions:\n  - id: "unclosed\n    topic: x\n')
+    (tmp_path / "b.yaml").write_text(
+        (MINI_BANK / "basics.yaml").read_text().replace("weight: 4", "weight: 9")
+    )
+    result = runner.invoke(app, ["bank", "validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "a.yaml:4: invalid YAML: while scanning a quoted scalar (started on line 2)" in (
+        result.output
+    )
+    assert "found unexpected end of stream" in result.output
+    assert "b.yaml:" in result.output and "add up to" in result.output
+
+
+def _database(monkeypatch, tmp_path) -> Path:
+    database = tmp_path / "cli.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("QUESTIONS_DIR", str(MINI_BANK))
+    return database
+
+
+def test_downgrade_below_the_first_revision_asks_first_then_backs_up(tmp_path, monkeypatch):
+    database = _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    step = runner.invoke(app, ["db", "downgrade"])  # one step: no data loss, no question
+    assert step.exit_code == 0 and "database at revision 0001" in step.output
+    refused = runner.invoke(app, ["db", "downgrade", "base"])  # not a terminal: no confirmation
+    assert refused.exit_code == 1
+    assert "downgrade cancelled; nothing changed" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+    done = runner.invoke(app, ["db", "downgrade", "base", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "backed up the database to" in done.output
+    assert list(tmp_path.glob("cli.backup-*.db"))
+    again = runner.invoke(app, ["db", "downgrade"])
+    assert again.exit_code == 1 and "no schema to step back from" in again.output
+    assert "Traceback" not in again.output and len(again.output.strip().splitlines()) == 1
+    assert database.exists()
+
+
+def test_db_backup_copies_a_sqlite_file(tmp_path, monkeypatch):
+    _database(monkeypatch, tmp_path)
+    runner.invoke(app, ["db", "upgrade"])
+    result = runner.invoke(app, ["db", "backup", "--to", str(tmp_path / "copy.db")])
+    assert result.exit_code == 0, result.output
+    tables = sqlite3.connect(tmp_path / "copy.db").execute("SELECT count(*) FROM answer")
+    assert tables.fetchone() == (0,)
+
+
+def test_outbox_list_and_retry_of_dead_messages(tmp_path, monkeypatch):
+    database = _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    empty = runner.invoke(app, ["outbox", "list"])
+    assert empty.exit_code == 0 and "outbox: empty" in empty.output
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO outbox (platform, workspace_external_id, channel_external_id, action, "
+            "reply_context, card, topic, status, attempts, next_attempt_at, last_error, "
+            "created_at) VALUES ('slack', 'T1', 'C1', 'post', '{}', "
+            """'{"kind": "notice", "title": "x"}', 'question', 'dead', 8, """
+            "'2026-01-05 09:00:00', 'PermanentDeliveryError:channel_not_found', "
+            "'2026-01-05 09:00:00')"
+        )
+    listed = runner.invoke(app, ["outbox", "list", "--dead"])
+    assert "1 dead" in listed.output and "channel_not_found" in listed.output
+    retried = runner.invoke(app, ["outbox", "retry"])
+    assert retried.exit_code == 0 and "re-queued 1 message(s)" in retried.output
+    status = sqlite3.connect(database).execute("SELECT status, attempts FROM outbox").fetchone()
+    assert status == ("pending", 0)
+
+
+def test_channels_list_and_grades_failed_on_an_empty_bot(tmp_path, monkeypatch):
+    _database(monkeypatch, tmp_path)
+    channels = runner.invoke(app, ["channels", "list"])
+    assert channels.exit_code == 0 and "no channels yet" in channels.output
+    failed = runner.invoke(app, ["grades", "failed"])
+    assert failed.exit_code == 0 and "no failed answers" in failed.output
+
+
+def test_channels_list_shows_the_schedule_and_next_post_in_its_zone(tmp_path, monkeypatch):
+    _database(monkeypatch, tmp_path)
+    from bot.services.channels import ConfigChange
+
+    async def configure(bot) -> int:
+        admin = await bot.directory.resolve(
+            Platform.SLACK,
+            "T1",
+            "U1",
+            channel_external_id="C1",
+            channel_name="prep",
+            is_admin=True,
+        )
+        await bot.channels.update(
+            admin,
+            admin.channel_id,
+            ConfigChange(enabled=True, days="sun-thu", post_time="08:15", timezone="Asia/Dubai"),
+        )
+        await bot.channels.pause(admin, admin.channel_id, until="2027-01-04", reason="holidays")
+        return 0
+
+    asyncio.run(with_app(load_settings(), configure))
+    monkeypatch.setattr(cli.out, "width", 400)  # one line per row, whatever the terminal
+    result = runner.invoke(app, ["channels", "list"])
+    assert result.exit_code == 0, result.output
+    assert "on Sun-Thu at 08:15 Asia/Dubai" in result.output
+    assert "paused until 2027-01-04 (holidays)" in result.output
+    assert "Mon 2027-01-04 08:15 Asia/Dubai" in result.output  # the next post, in its zone

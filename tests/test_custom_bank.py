@@ -7,7 +7,8 @@ import pytest
 from bot.app import BotApp, load_configured_bank
 from bot.config import load_settings
 from bot.domain.bank import BankValidationError
-from bot.services.directory import ScheduleChange
+from bot.services.channels import ConfigChange, SettingsRejected
+from bot.storage.models import Platform
 from tests.adapters.test_console import MINI_BANK
 from tests.fakes.graders import ScriptedGrader
 
@@ -40,7 +41,7 @@ def team_dir(tmp_path, qid: str = "team-feature-store"):
 
 def test_custom_questions_join_the_bank(tmp_path):
     settings = load_settings(questions_dir=MINI_BANK, custom_questions_dir=team_dir(tmp_path))
-    bank = load_configured_bank(settings)
+    bank = load_configured_bank(settings).builtin
     assert "team-feature-store" in bank.by_id() and "basics-relu" in bank.by_id()
 
 
@@ -64,6 +65,26 @@ def test_malformed_custom_file_names_file_and_line(tmp_path):
     assert any(e.path.name == "broken.yaml" and e.line == 3 for e in caught.value.errors)
 
 
+def test_a_badly_named_workspace_folder_is_refused(tmp_path):
+    folder = tmp_path / "team"
+    (folder / "acme").mkdir(parents=True)
+    settings = load_settings(questions_dir=MINI_BANK, custom_questions_dir=folder)
+    with pytest.raises(BankValidationError, match="<platform>-<workspace id>"):
+        load_configured_bank(settings)
+
+
+async def _channel_with_topics(app, platform: Platform, workspace: str, topics: list[str]):
+    admin = await app.directory.resolve(
+        platform, workspace, "U1", channel_external_id="C1", is_admin=True
+    )
+    await app.channels.update(
+        admin,
+        admin.channel_id,
+        ConfigChange(enabled=True, days="daily", post_time="00:00", topics=topics),
+    )
+    return admin
+
+
 async def test_a_channel_topic_filter_selects_team_questions(tmp_path, clock, rng):
     settings = load_settings(
         database_url=f"sqlite:///{tmp_path / 'team.db'}",
@@ -73,10 +94,33 @@ async def test_a_channel_topic_filter_selects_team_questions(tmp_path, clock, rn
     grader = ScriptedGrader()
     app = await BotApp.create(settings, clock=clock, rng=rng, graders=(grader, grader))
     try:
-        workspace = await app.directory.workspace("discord", "G1")
-        channel = await app.directory.channel(workspace.id, "C1")
-        await app.directory.update_schedule(channel.id, ScheduleChange(topics=["team-platform"]))
-        opened = await app.daily.open_today(channel.id)
+        admin = await _channel_with_topics(app, Platform.DISCORD, "G1", ["team-platform"])
+        opened = await app.daily.open_due(admin.channel_id)
         assert opened.question.bank_id == "team-feature-store"
+    finally:
+        await app.close()
+
+
+async def test_a_workspace_folder_is_that_workspaces_alone(tmp_path, clock, rng):
+    folder = tmp_path / "team"
+    (folder / "slack-T42").mkdir(parents=True)
+    (folder / "slack-T42" / "ours.yaml").write_text(
+        TEAM_QUESTION.format(qid="acme-feature-store"), encoding="utf-8"
+    )
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'team.db'}",
+        questions_dir=MINI_BANK,
+        custom_questions_dir=folder,
+    )
+    grader = ScriptedGrader()
+    app = await BotApp.create(settings, clock=clock, rng=rng, graders=(grader, grader))
+    try:
+        ours = await _channel_with_topics(app, Platform.SLACK, "T42", ["team-platform"])
+        assert (await app.daily.open_due(ours.channel_id)).question.bank_id == "acme-feature-store"
+        with pytest.raises(SettingsRejected, match="unknown topic"):
+            await _channel_with_topics(app, Platform.SLACK, "T7", ["team-platform"])
+        other = await app.directory.resolve(Platform.SLACK, "T7", "U2", channel_external_id="C2")
+        reply = await app.commands.run_text(other, "practice team-platform")
+        assert "Unknown topic" in reply.cards[0].title
     finally:
         await app.close()

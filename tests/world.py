@@ -1,18 +1,24 @@
-"""Fixture plugin: a small world for service tests: one workspace, one channel, two members, a six-question bank."""
+"""Fixture plugin: a small world for service tests — one workspace, one scheduled channel (every
+day at 09:00 Europe/Berlin), two members, a six-question bank — and helpers to play in it."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import ManualClock
 from bot.domain.bank import Bank, Difficulty, KeyPoint, Question
-from bot.services.answers import AnswerService
-from bot.services.bank_sync import sync_bank
-from bot.services.daily import DailyService
-from bot.services.directory import Directory
+from bot.services.answers import AnswerService, AnswerTarget, Receipt
+from bot.services.channels import ChannelSettings, ConfigChange
+from bot.services.daily import DailyService, OpenedPost
+from bot.services.delivery import Dispatcher
+from bot.services.directory import Actor, ChannelDefaults, Directory
 from bot.services.leaderboard import LeaderboardService
-from bot.storage.models import Channel, Member, Workspace
+from bot.services.question_rows import sync_bank
+from bot.storage.models import Platform
 
 
 def make_question(
@@ -44,35 +50,84 @@ SMALL_BANK = Bank(
         make_question("rnn-c", "rnn", Difficulty.ADVANCED),
     )
 )
+EVERY_DAY_AT_NINE_BERLIN = ConfigChange(
+    enabled=True, days="daily", post_time="09:00", timezone="Europe/Berlin", answer_window="23h"
+)
 
 
 @dataclass
 class World:
+    sessions: async_sessionmaker[AsyncSession]
+    clock: ManualClock
     directory: Directory
+    channels: ChannelSettings
     daily: DailyService
     answers: AnswerService
     leaderboards: LeaderboardService
-    workspace: Workspace
-    channel: Channel
-    alice: Member
-    bob: Member
+    admin: Actor
+    alice: Actor
+    bob: Actor
+
+    @property
+    def channel_id(self) -> int:
+        assert self.admin.channel_id is not None
+        return self.admin.channel_id
+
+    @property
+    def workspace_id(self) -> int:
+        return self.admin.workspace_id
+
+    async def open(self) -> OpenedPost:
+        """Open the channel's due post now (the clock must be past the post time)."""
+        opened = await self.daily.open_due(self.channel_id)
+        assert opened is not None, "no post was due"
+        return opened
+
+    async def submit(self, actor: Actor, post: OpenedPost, text: str) -> Receipt:
+        assert post.post.id is not None
+        return await self.answers.submit(actor, AnswerTarget.daily(post.post.id), text)
+
+    async def actor(self, external_id: str, name: str) -> Actor:
+        return await self.directory.resolve(
+            Platform.SLACK, "T1", external_id, channel_external_id="C1", member_name=name
+        )
+
+    def dispatcher(self, notifiers: dict) -> Dispatcher:
+        return Dispatcher(self.sessions, self.clock, notifiers, rng=random.Random(7))
 
 
 @pytest.fixture
 async def world(sessions, clock, rng) -> World:
     await sync_bank(sessions, SMALL_BANK, clock)
-    directory = Directory(sessions, clock, default_timezone="Europe/Berlin")
-    workspace = await directory.workspace("slack", "T1", "Team")
-    channel = await directory.channel(workspace.id, "C1", "interview-prep")
-    alice = await directory.member(workspace.id, "U1", "Alice")
-    bob = await directory.member(workspace.id, "U2", "Bob")
-    return World(
+    directory = Directory(sessions, clock, ChannelDefaults(timezone="Europe/Berlin"))
+    channels = ChannelSettings(sessions, clock)
+    admin = await directory.resolve(
+        Platform.SLACK,
+        "T1",
+        "UADMIN",
+        channel_external_id="C1",
+        workspace_name="Team",
+        channel_name="interview-prep",
+        member_name="Admin",
+        is_admin=True,
+    )
+    assert admin.channel_id is not None
+    await channels.update(admin, admin.channel_id, EVERY_DAY_AT_NINE_BERLIN)
+    world = World(
+        sessions=sessions,
+        clock=clock,
         directory=directory,
+        channels=channels,
         daily=DailyService(sessions, clock, rng),
         answers=AnswerService(sessions, clock),
         leaderboards=LeaderboardService(sessions, clock),
-        workspace=workspace,
-        channel=channel,
-        alice=alice,
-        bob=bob,
+        admin=admin,
+        alice=await directory.resolve(
+            Platform.SLACK, "T1", "U1", channel_external_id="C1", member_name="Alice"
+        ),
+        bob=await directory.resolve(
+            Platform.SLACK, "T1", "U2", channel_external_id="C1", member_name="Bob"
+        ),
     )
+    yield world
+    await world.answers.close()

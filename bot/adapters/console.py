@@ -1,16 +1,26 @@
 """The terminal adapter: local practice on the same services the chat adapters use.
 
 It reads from an input stream and writes to an output stream (stdin/stdout by default), so the
-tests drive it through real streams. Today's question comes from the local "terminal" channel's
-daily post; ``/next`` gives an unscored practice question.
+tests drive it through real streams. The terminal is a one-member workspace ("console") with one
+channel whose schedule ``/schedule`` shows and changes (every day at 00:00 by default, so a
+question is open whenever you start). Commands are the chat vocabulary with a slash
+(``/leaderboard month``), plus ``/next`` for a practice question and ``/quit``.
+
+Cards reach the screen through ``ConsoleNotifier``: the outbox dispatcher hands it the question,
+the grade and the reveal exactly as a chat platform would receive them.
+
+Input is read by a daemon thread, so Ctrl-C never waits for a blocked read; Ctrl-D or Ctrl-C in
+the middle of an answer leaves without sending anything.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import contextlib
 import getpass
 import sys
+import threading
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -18,22 +28,40 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from bot.app import BotApp
-from bot.grading.worker import GradedAnswer
-from bot.services.answers import AnswerRejected, Receipt
-from bot.services.cards import Card, grade_card, leaderboard_card, question_card, stats_card
-from bot.services.leaderboard import Period
-from bot.storage.models import Platform, QuestionVersion
+from bot.domain.answers import AnswerRejected
+from bot.services.answers import AnswerTarget
+from bot.services.cards import ButtonAction, Card, CardKind
+from bot.services.channels import ConfigChange
+from bot.services.commands import (
+    Command,
+    CommandName,
+    UsageError,
+    config_card,
+    parse_command,
+    usage_card,
+)
+from bot.services.delivery import Delivery
+from bot.services.directory import Actor
+from bot.storage.models import Platform
 
 END_OF_ANSWER = "."
 GRADE_WAIT_SECONDS = 180.0
+PREFIX = "/"
+WORKSPACE_ID = "local"
+CHANNEL_ID = "terminal"
 HELP = """Type your answer over as many lines as you like, then a line with a single '.' to send it.
 Commands:
-  /today        show today's question again
-  /next         a practice question (graded, no points)
-  /leaderboard  [week|month|all] the leaderboard (default: week)
-  /stats        your points, streak and average score
-  /help         this help
-  /quit         leave (Ctrl-D works too)"""
+  /today              show today's question again
+  /next [topic]       a practice question (graded, no points)
+  /leaderboard [week|month|all]
+  /stats              your points, streak, freezes and average score
+  /streaks            the streak board
+  /schedule [days=mon-fri time=08:00 tz=Europe/Berlin window=8h]
+                      show or change when today's question opens
+  /pause [until=YYYY-MM-DD] · /resume · /skip YYYY-MM-DD
+  /help               this help
+  /quit               leave (Ctrl-D and Ctrl-C work too)"""
+CONSOLE_ALIASES = {"next": "practice", "schedule": "config"}
 
 
 def render_card(card: Card) -> Panel:
@@ -52,11 +80,59 @@ def render_card(card: Card) -> Panel:
         parts.append(f"[bold]{escape(card_field.name)}[/bold]\n{escape(card_field.value)}")
     if inline:
         parts.append("   ".join(inline))
+    if card.deadline is not None:
+        parts.append(f"[bold]Closes:[/bold] {card.deadline.astimezone():%a %d %b %H:%M}")
     if card.footer:
         parts.append(f"[dim]{escape(card.footer)}[/dim]")
     return Panel(
         "\n\n".join(parts) or " ", title=escape(card.title), title_align="left", expand=True
     )
+
+
+class ConsoleNotifier:
+    """Delivers cards to the terminal; a grade wakes whoever waits for it."""
+
+    platform = Platform.CONSOLE
+
+    def __init__(self, show: Callable[[Card], None]) -> None:
+        self._show = show
+        self.grades: asyncio.Queue[Card] = asyncio.Queue()
+
+    async def deliver(self, delivery: Delivery) -> str | None:
+        if delivery.topic == "grade":
+            await self.grades.put(delivery.card)
+        else:
+            self._show(delivery.card)
+        return f"console-{delivery.id}"
+
+    async def edit(self, delivery: Delivery) -> str | None:
+        return delivery.parent_ref  # the closed question needs no redraw in a scrolling terminal
+
+
+class _LineReader:
+    """Reads lines in a daemon thread and hands them to the event loop (None at end of input)."""
+
+    def __init__(self, stream: TextIO, loop: asyncio.AbstractEventLoop):
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._stream = stream
+        self._loop = loop
+        self._thread = threading.Thread(target=self._run, name="console-input", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                line = self._stream.readline()
+            except (OSError, ValueError):
+                line = ""
+            value = None if line == "" else line.rstrip("\n")
+            with contextlib.suppress(RuntimeError):  # the loop is gone: we are exiting
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, value)
+            if value is None:
+                return
+
+    async def readline(self) -> str | None:
+        return await self._queue.get()
 
 
 class ConsoleSession:
@@ -76,180 +152,177 @@ class ConsoleSession:
         )
         self._user = user_name or _default_user()
         self._grade_wait = grade_wait_seconds
-        self._waiting: dict[int, asyncio.Future[GradedAnswer]] = {}
-        self._current: tuple[QuestionVersion, int | None] | None = None  # question, daily post id
-        self._member_id = 0
-        self._workspace_id = 0
-        self._channel_id = 0
-
-    async def _read_line(self) -> str | None:
-        line = await asyncio.to_thread(self._in.readline)
-        return None if line == "" else line.rstrip("\n")
+        self._notifier = ConsoleNotifier(self.show)
+        self._target: AnswerTarget | None = None
+        self._actor: Actor | None = None
+        self._reader: _LineReader | None = None
 
     def say(self, text: str = "") -> None:
         self._out.print(text)
 
-    async def _on_graded(self, graded: GradedAnswer) -> None:
-        future = self._waiting.get(graded.answer_id)
-        if future is not None and not future.done():
-            future.set_result(graded)
+    def show(self, card: Card) -> None:
+        self._out.print(render_card(card))
+        for button in card.buttons:
+            if button.action is ButtonAction.ANSWER_DAILY:
+                self._target = AnswerTarget.daily(int(button.value))
+            elif button.action is ButtonAction.ANSWER_PRACTICE:
+                self._target = AnswerTarget.practice(int(button.value))
+
+    async def _read_line(self) -> str | None:
+        assert self._reader is not None
+        return await self._reader.readline()
+
+    @property
+    def actor(self) -> Actor:
+        assert self._actor is not None
+        return self._actor
+
+    async def _setup(self) -> None:
+        app = self._app
+        self._actor = await app.directory.resolve(
+            Platform.CONSOLE,
+            WORKSPACE_ID,
+            self._user,
+            channel_external_id=CHANNEL_ID,
+            workspace_name="Terminal",
+            channel_name="terminal",
+            member_name=self._user,
+            is_admin=True,  # the terminal's only member owns it
+        )
+        assert self.actor.channel_id is not None
+        view = await app.channels.view(self.actor.channel_id)
+        if not view.enabled:  # first run: a question every day, open all day
+            await app.channels.update(
+                self.actor,
+                self.actor.channel_id,
+                ConfigChange(
+                    enabled=True,
+                    days="daily",
+                    post_time="00:00",
+                    answer_window=23 * 60 + 59,
+                    timezone=app.settings.default_timezone,
+                ),
+            )
+        await app.start([self._notifier], schedule=False)
 
     async def run(self) -> int:
+        self._reader = _LineReader(self._in, asyncio.get_running_loop())
+        await self._setup()
         app = self._app
-        workspace = await app.directory.workspace(Platform.CONSOLE.value, "local", "Terminal")
-        channel = await app.directory.channel(workspace.id, "terminal", "terminal")
-        member = await app.directory.member(workspace.id, self._user, self._user)
-        assert workspace.id and channel.id and member.id
-        self._workspace_id, self._channel_id, self._member_id = workspace.id, channel.id, member.id
-        app.worker.add_listener(self._on_graded)
-        await app.worker.start()
         self.say(
-            f"[bold]Interview practice[/bold] — {len(app.bank.questions)} questions, grader: "
-            f"{escape(app.worker.grader_name)}. Type /help for commands."
+            f"[bold]Interview practice[/bold] — {len(app.banks.all_questions())} questions, "
+            f"grader: {escape(app.worker.grader_name)}. Type /help for commands."
         )
-        await self.show_today()
-        while True:
-            self.say("[dim]answer (end with a line '.') or /command:[/dim]")
-            first = await self._read_line()
-            if first is None:
-                break
-            stripped = first.strip()
-            if stripped.startswith("/"):
-                if not await self.command(stripped):
+        try:
+            await self.show_today()
+            while True:
+                self.say("[dim]answer (end with a line '.') or /command:[/dim]")
+                first = await self._read_line()
+                if first is None:
                     break
-                continue
-            if not stripped:
-                continue
-            text = await self._read_answer(first)
-            if text is None:
-                break
-            await self.submit(text)
+                stripped = first.strip()
+                if stripped.startswith(PREFIX):
+                    if not await self.command(stripped):
+                        break
+                    continue
+                if not stripped:
+                    continue
+                text = await self._read_answer(first)
+                if text is None:
+                    self.say("Left before the answer was sent: nothing was submitted.")
+                    break
+                await self.submit(text)
+        except asyncio.CancelledError:  # Ctrl-C
+            self.say("\nInterrupted: nothing was submitted.")
+            self.say("Bye — keep the streak going!")
+            raise
         self.say("Bye — keep the streak going!")
         return 0
 
     async def _read_answer(self, first: str) -> str | None:
+        """The answer's lines up to a line holding '.'; None when input ends first."""
         lines = [first]
         if first.strip() == END_OF_ANSWER:
             return ""
         while True:
             line = await self._read_line()
             if line is None:
-                return "\n".join(lines) if any(item.strip() for item in lines) else None
+                return None
             if line.strip() == END_OF_ANSWER:
                 return "\n".join(lines)
             lines.append(line)
 
     async def command(self, line: str) -> bool:
-        name, _, argument = line.partition(" ")
+        """Run a slash command; False means leave."""
+        name, _, rest = line[len(PREFIX) :].partition(" ")
         name = name.lower()
-        if name in {"/quit", "/exit", "/q"}:
+        if name in {"quit", "exit", "q"}:
             return False
-        if name == "/help":
+        if name == "help":
             self.say(escape(HELP))
-        elif name == "/today":
+            return True
+        if name == "today":
             await self.show_today()
-        elif name == "/next":
-            await self.show_practice()
-        elif name == "/leaderboard":
-            await self.show_leaderboard(argument.strip() or "week")
-        elif name == "/stats":
-            await self.show_stats()
-        else:
-            self.say(f"Unknown command {escape(name)}. Type /help for the list.")
+            return True
+        try:
+            command = parse_command(f"{CONSOLE_ALIASES.get(name, name)} {rest}")
+        except UsageError:
+            self.say(f"Unknown command /{escape(name)}. Type /help for the list.")
+            return True
+        await self._run_command(command)
         return True
+
+    async def _run_command(self, command: Command) -> None:
+        app = self._app
+        reply = await app.commands.run(self.actor, command)
+        if reply.config_form is not None:
+            assert self.actor.channel_id is not None
+            view = await app.channels.view(self.actor.channel_id)
+            self.show(config_card(view, "🗓️ Your practice schedule"))
+            self.say("[dim]Change it with /schedule days=mon-fri time=08:00 tz=Europe/Berlin[/dim]")
+        for card in reply.cards:
+            if card.kind is CardKind.ERROR and card.body.startswith("Usage: /interview"):
+                card = usage_card(card.title.removeprefix("⚠️ "), command.name, PREFIX)
+            self.show(card)
 
     async def show_today(self) -> None:
         app = self._app
-        await app.daily.open_today(self._channel_id)
-        opened = await app.daily.current_post(self._channel_id)
-        if opened is None:
-            self.say("No question is open right now; /next gives you a practice question.")
+        assert self.actor.channel_id is not None
+        if await app.daily.open_due(self.actor.channel_id) is not None:
+            await app.dispatcher.drain()  # the new question arrives like a channel post
             return
-        closes = opened.post.closes_at.astimezone().strftime("%a %H:%M")
-        card = question_card(
-            opened.question.prompt,
-            opened.question.topic,
-            opened.question.difficulty,
-            closes_at_text=closes,
-        )
-        self._current = (opened.question, opened.post.id)
-        self._out.print(render_card(card))
-
-    async def show_practice(self) -> None:
-        exclude = [self._current[0].bank_id] if self._current else []
-        question = await self._app.practice.next_question(self._member_id, exclude_bank_ids=exclude)
-        if question is None:
-            self.say("There are no questions in the bank.")
-            return
-        self._current = (question, None)
-        card = question_card(question.prompt, question.topic, question.difficulty)
-        card = dataclasses.replace(
-            card, title="🧪 Practice question", footer="Practice: graded, no points."
-        )
-        self._out.print(render_card(card))
+        await self._run_command(Command(CommandName.TODAY))
 
     async def submit(self, text: str) -> None:
-        if self._current is None:
+        if self._target is None:
             self.say("There is no question to answer; type /today or /next.")
             return
-        question, post_id = self._current
+        app = self._app
         try:
-            if post_id is not None:
-                receipt = await self._app.answers.submit_daily(self._member_id, post_id, text)
-            else:
-                receipt = await self._app.answers.submit_practice(
-                    self._member_id, question.id or 0, text
-                )
+            form = await app.answers.form(self.actor, self._target)
+            if form.previous is not None and not await self._confirm(form.note):
+                self.say("Not sent; your earlier answer stands.")
+                return
+            receipt = await app.answers.submit(self.actor, self._target, text)
         except AnswerRejected as rejected:
             self.say(f"[yellow]{escape(rejected.message)}[/yellow]")
             return
         self.say(escape(receipt.message))
-        await self._await_grade(receipt, question)
+        await self._await_grade()
 
-    async def _await_grade(self, receipt: Receipt, question: QuestionVersion) -> None:
-        future: asyncio.Future[GradedAnswer] = asyncio.get_running_loop().create_future()
-        self._waiting[receipt.answer_id] = future
-        view = await self._app.answers.view(receipt.answer_id)
-        if view.grade is None:
-            try:
-                with self._out.status("Grading…"):
-                    await asyncio.wait_for(asyncio.shield(future), self._grade_wait)
-            except TimeoutError:
-                self.say("Still grading; the result will be in /stats when it is ready.")
-                return
-            finally:
-                self._waiting.pop(receipt.answer_id, None)
-            view = await self._app.answers.view(receipt.answer_id)
-        grade = view.grade
-        assert grade is not None
-        points = future.result().points if future.done() else None
-        card = grade_card(
-            score=grade.score,
-            verdicts=grade.verdicts,
-            feedback=grade.feedback,
-            reference=question.reference,
-            provisional=grade.provisional,
-            points=points,
-            flags=grade.flags,
-            # the terminal is single-player practice: nobody to pass the rubric to, so the whole
-            # result shows at once (chat adapters pass view.rubric_revealed instead)
-            rubric_revealed=True,
-        )
-        self._out.print(render_card(card))
+    async def _confirm(self, note: str) -> bool:
+        self.say(f"[yellow]{escape(note)}[/yellow] Send it? {escape('[y/N]')}")
+        reply = await self._read_line()
+        return reply is not None and reply.strip().lower() in {"y", "yes"}
 
-    async def show_leaderboard(self, period_name: str) -> None:
+    async def _await_grade(self) -> None:
         try:
-            period = Period(period_name.lower())
-        except ValueError:
-            self.say("Use /leaderboard week, /leaderboard month or /leaderboard all.")
+            with self._out.status("Grading…"):
+                card = await asyncio.wait_for(self._notifier.grades.get(), self._grade_wait)
+        except TimeoutError:
+            self.say("Still grading; the result will show here when it is ready.")
             return
-        rows = await self._app.leaderboards.leaderboard(self._workspace_id, period)
-        self._out.print(render_card(leaderboard_card(period, rows)))
-
-    async def show_stats(self) -> None:
-        stats = await self._app.leaderboards.member_stats(self._member_id)
-        card = stats_card(stats)
-        self._out.print(render_card(card))
+        self.show(card)
 
 
 def _default_user() -> str:

@@ -240,31 +240,96 @@ def _field_name(loc: Sequence[int | str], data: Any) -> str:
     return "".join(parts)
 
 
-def parse_bank_file(path: Path) -> tuple[list[Question], list[BankError]]:
-    """Parse one file; on any error return no questions and every error found."""
+try:  # libyaml's C loader is about 20x faster; the pure-Python one is the fallback
+    from yaml import CSafeLoader as FastLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as FastLoader  # type: ignore[assignment]
+
+
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> BankError:
+    """A YAML syntax error with the parser's own context ("while scanning a quoted scalar")."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    parts = [
+        getattr(exc, "context", None),
+        getattr(exc, "problem", None),
+    ]
+    context_mark = getattr(exc, "context_mark", None)
+    if context_mark is not None and mark is not None and context_mark.line != mark.line:
+        parts[0] = f"{parts[0]} (started on line {context_mark.line + 1})"
+    text = ", ".join(part for part in parts if part) or str(exc).splitlines()[0]
+    return BankError(path, line, "", f"invalid YAML: {text}")
+
+
+def parse_questions(
+    data: Any, path: Path, text: str
+) -> tuple[list[tuple[int, Question]], list[BankError]]:
+    """Validate a loaded bank file question by question, so one bad question does not hide the
+    others' errors; return (index, question) pairs and every error with its line."""
+    if not isinstance(data, dict) or set(data) != {"questions"}:
+        extra = sorted(set(data) - {"questions"}) if isinstance(data, dict) else []
+        message = (
+            f"unexpected top-level key(s) {', '.join(map(str, extra))}; a bank file holds only "
+            "'questions'"
+            if extra
+            else "expected a mapping with a 'questions' list"
+        )
+        return [], [BankError(path, 1, "", message)]
+    items = data["questions"]
+    if not isinstance(items, list) or not items:
+        return [], [BankError(path, 1, "questions", "must be a non-empty list of questions")]
+    node: yaml.Node | None = None
+    questions: list[tuple[int, Question]] = []
+    errors: list[BankError] = []
+    for index, item in enumerate(items):
+        try:
+            questions.append((index, Question.model_validate(item)))
+        except ValidationError as exc:
+            if node is None:  # composing keeps line numbers; only needed when reporting errors
+                node = yaml.compose(text, Loader=yaml.SafeLoader)
+            for err in exc.errors():
+                loc = ("questions", index, *err["loc"])
+                errors.append(
+                    BankError(path, _line_of(node, loc), _field_name(loc, data), err["msg"])
+                )
+    return questions, errors
+
+
+def parse_bank_file(path: Path) -> tuple[list[tuple[int, Question]], list[BankError], str]:
+    """Parse one file; return its valid questions (with their index), every error, and the text."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [], [BankError(path, None, "", f"cannot read file: {exc}")]
+        return [], [BankError(path, None, "", f"cannot read file: {exc}")], ""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=FastLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        return [], [BankError(path, line, "", f"invalid YAML: {problem}")]
-    if not isinstance(data, dict):
-        return [], [BankError(path, 1, "", "expected a mapping with a 'questions' list")]
+        return [], [_yaml_error(path, exc)], text
+    questions, errors = parse_questions(data, path, text)
+    return questions, errors, text
+
+
+def parse_question_text(text: str, name: str = "question") -> Question:
+    """One question written as YAML (a queued custom question); errors name line and field."""
+    path = Path(name)
     try:
-        bank_file = BankFile.model_validate(data)
+        data = yaml.load(text, Loader=FastLoader)  # CSafeLoader: a safe loader
+    except yaml.YAMLError as exc:
+        raise BankValidationError([_yaml_error(path, exc)]) from None
+    if not isinstance(data, dict):
+        raise BankValidationError([BankError(path, 1, "", "write one question as a mapping")])
+    try:
+        return Question.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            BankError(path, _line_of(node, err["loc"]), _field_name(err["loc"], data), err["msg"])
-            for err in exc.errors()
-        ]
-        return [], errors
-    return bank_file.questions, []
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raise BankValidationError(
+            [
+                BankError(
+                    path, _line_of(node, err["loc"]), _field_name(err["loc"], data), err["msg"]
+                )
+                for err in exc.errors()
+            ]
+        ) from None
 
 
 def bank_files(directories: Iterable[Path]) -> list[Path]:
@@ -289,36 +354,28 @@ def load_bank(*directories: Path, builtin_ids: frozenset[str] = frozenset()) -> 
     errors: list[BankError] = []
     questions: list[Question] = []
     seen: dict[str, Path] = {}
-    for path in bank_files(directories):
-        if not path.exists():
-            errors.append(BankError(path, None, "", "no such file or directory"))
-            continue
-        parsed, file_errors = parse_bank_file(path)
-        errors.extend(file_errors)
-        node = yaml.compose(path.read_text(encoding="utf-8")) if parsed else None
-        for index, question in enumerate(parsed):
-            line = _line_of(node, ["questions", index, "id"])
-            if question.id in builtin_ids:
-                errors.append(
-                    BankError(
-                        path, line, "id", f"'{question.id}' is already a built-in question id"
-                    )
-                )
-            elif question.id in seen:
-                errors.append(
-                    BankError(
-                        path,
-                        line,
-                        "id",
-                        f"duplicate id '{question.id}' (also in {seen[question.id]})",
-                    )
-                )
-            else:
-                seen[question.id] = path
-                questions.append(question)
     for directory in directories:
         if not directory.exists():
             errors.append(BankError(directory, None, "", "no such file or directory"))
+    for path in bank_files(d for d in directories if d.exists()):
+        parsed, file_errors, text = parse_bank_file(path)
+        errors.extend(file_errors)
+        node: yaml.Node | None = None
+        for index, question in parsed:
+            problem = None
+            if question.id in builtin_ids:
+                problem = f"'{question.id}' is already a built-in question id"
+            elif question.id in seen:
+                problem = f"duplicate id '{question.id}' (also in {seen[question.id]})"
+            if problem is None:
+                seen[question.id] = path
+                questions.append(question)
+                continue
+            if node is None:
+                node = yaml.compose(text, Loader=yaml.SafeLoader)
+            errors.append(
+                BankError(path, _line_of(node, ["questions", index, "id"]), "id", problem)
+            )
     if errors:
         raise BankValidationError(errors)
     return Bank(tuple(questions))

@@ -1,59 +1,167 @@
-"""Answer submission: validate, store verbatim, queue for grading, return at once.
+"""Answer submission: validate, store verbatim, queue for grading, acknowledge at once.
 
 Rules (also in the README):
 - Whitespace-only answers and answers over ``MAX_ANSWER_CHARS`` characters are refused with a
   clear message, and nothing is stored.
 - One scored answer per member per daily question: a resubmission before the question closes
-  replaces the earlier one for scoring; the earlier text is kept, marked superseded.
+  replaces the earlier one for scoring; the earlier text is kept, marked superseded. The answer
+  form says so before the member sends (time and score of the answer it replaces).
 - An answer after the question closed is graded for practice and earns no points.
-- The answer row is committed before the grading worker is woken, so a crash loses nothing.
+- The answer row is committed before the receipt is returned, so a crash loses nothing.
+
+Intake is a group commit: concurrent submissions of this process queue up and one writer task
+stores each batch in one transaction (a single SQLite writer or a pooled PostgreSQL connection
+then serves hundreds of submissions at once). If a batch fails (say another process inserted the
+same member's answer to the same post at the same instant on PostgreSQL), its items are retried
+one by one, and the later one becomes the resubmission it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.domain.answers import (
+    MAX_ANSWER_CHARS,
+    AnswerRejected,
+    RejectionReason,
+    validate_answer_text,
+)
+from bot.services.cards import Card, receipt_card
+from bot.services.directory import Actor
 from bot.storage.db import transaction
-from bot.storage.models import Answer, AnswerStatus, DailyPost, GradeRecord, QuestionVersion
+from bot.storage.models import (
+    Answer,
+    AnswerKind,
+    AnswerStatus,
+    Channel,
+    DailyPost,
+    GradeRecord,
+    QuestionVersion,
+    Workspace,
+)
 
-MAX_ANSWER_CHARS = 4000
+log = logging.getLogger(__name__)
+
+#: Most submissions stored in one transaction.
+MAX_BATCH = 500
+#: Attempts of a single submission after its batch failed.
+SINGLE_RETRIES = 3
+
+__all__ = [
+    "MAX_ANSWER_CHARS",
+    "AnswerRejected",
+    "AnswerService",
+    "AnswerTarget",
+    "Receipt",
+    "RejectionReason",
+    "validate_answer_text",
+]
 
 
-class RejectionReason(StrEnum):
-    EMPTY = "empty"
-    TOO_LONG = "too-long"
-    UNKNOWN_QUESTION = "unknown-question"
+@dataclass(frozen=True)
+class AnswerTarget:
+    """What an answer answers: a daily post, or a question (practice)."""
+
+    kind: AnswerKind
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.kind.value}:{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> AnswerTarget:
+        kind, _, raw = text.partition(":")
+        try:
+            return cls(AnswerKind(kind), int(raw))
+        except ValueError:
+            raise AnswerRejected(
+                RejectionReason.UNKNOWN_QUESTION, "That question does not exist."
+            ) from None
+
+    @classmethod
+    def daily(cls, post_id: int) -> AnswerTarget:
+        return cls(AnswerKind.DAILY, post_id)
+
+    @classmethod
+    def practice(cls, question_id: int) -> AnswerTarget:
+        return cls(AnswerKind.PRACTICE, question_id)
 
 
-class AnswerRejected(ValueError):
-    def __init__(self, reason: RejectionReason, message: str):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+class ReceiptStatus(StrEnum):
+    SCORED = "scored"
+    REPLACED = "replaced"
+    LATE = "late"
+    PRACTICE = "practice"
 
 
 @dataclass(frozen=True)
 class Receipt:
     answer_id: int
-    scored: bool
-    replaced_earlier: bool
-    late: bool
+    status: ReceiptStatus
+
+    @property
+    def scored(self) -> bool:
+        return self.status in (ReceiptStatus.SCORED, ReceiptStatus.REPLACED)
+
+    @property
+    def replaced_earlier(self) -> bool:
+        return self.status is ReceiptStatus.REPLACED
+
+    @property
+    def late(self) -> bool:
+        return self.status is ReceiptStatus.LATE
 
     @property
     def message(self) -> str:
-        if self.late:
-            return "Received. This question has closed, so it is graded for practice (no points)."
-        if self.replaced_earlier:
-            return "Received. This replaces your earlier answer; only this one counts. Grading now."
-        return (
-            "Received. Your answer is stored and being graded; the result comes to you privately."
-        )
+        return {
+            ReceiptStatus.LATE: "Received. This question has closed, so it is graded for "
+            "practice (no points).",
+            ReceiptStatus.REPLACED: "Received. This replaces your earlier answer; only this one "
+            "counts. Grading now.",
+            ReceiptStatus.SCORED: "Received. Your answer is stored and being graded; the result "
+            "comes to you privately.",
+            ReceiptStatus.PRACTICE: "Received. Grading your practice answer now; the result "
+            "comes to you privately.",
+        }[self.status]
+
+    @property
+    def card(self) -> Card:
+        return receipt_card(self.message)
+
+
+@dataclass(frozen=True)
+class PreviousAnswer:
+    submitted_at: datetime
+    score: int | None
+
+
+@dataclass(frozen=True)
+class AnswerForm:
+    """What an adapter needs to show the private answer form (a modal, a prompt)."""
+
+    target: AnswerTarget
+    title: str
+    prompt: str
+    label: str
+    #: Said before the member sends: it replaces an earlier answer, or it is too late to score.
+    note: str
+    max_chars: int = MAX_ANSWER_CHARS
+    previous: PreviousAnswer | None = None
 
 
 @dataclass(frozen=True)
@@ -74,16 +182,18 @@ class AnswerView:
         return not (self.answer.scored and self.post_open)
 
 
-def validate_answer_text(text: str) -> str:
-    if not text or not text.strip():
-        raise AnswerRejected(RejectionReason.EMPTY, "Your answer is empty. Write a few sentences.")
-    if len(text) > MAX_ANSWER_CHARS:
-        raise AnswerRejected(
-            RejectionReason.TOO_LONG,
-            f"Your answer has {len(text)} characters; the limit is {MAX_ANSWER_CHARS}. "
-            "Shorten it and send it again.",
-        )
-    return text
+@dataclass
+class _Pending:
+    actor: Actor
+    target: AnswerTarget
+    text: str
+    reply_context: dict[str, Any]
+    future: asyncio.Future[Receipt]
+    submitted_at: datetime | None = field(default=None)
+
+
+def _not_found() -> AnswerRejected:
+    return AnswerRejected(RejectionReason.UNKNOWN_QUESTION, "That question does not exist.")
 
 
 class AnswerService:
@@ -91,79 +201,103 @@ class AnswerService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
+        *,
         wake_grader: Callable[[], None] = lambda: None,
+        max_batch: int = MAX_BATCH,
     ):
         self._sessions = sessions
         self._clock = clock
         self._wake_grader = wake_grader
+        self._max_batch = max_batch
+        self._queue: deque[_Pending] = deque()
+        self._signal: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
+        #: Transactions the intake committed (benchmarks read it).
+        self.batches = 0
 
     def set_wake_grader(self, wake: Callable[[], None]) -> None:
         self._wake_grader = wake
 
-    async def submit_daily(self, member_id: int, daily_post_id: int, text: str) -> Receipt:
-        """An answer to a channel's daily question."""
-        text = validate_answer_text(text)
-        now = self._clock.now()
-        async with transaction(self._sessions) as session:
-            post = await session.get(DailyPost, daily_post_id)
-            if post is None:
-                raise AnswerRejected(
-                    RejectionReason.UNKNOWN_QUESTION, "That question does not exist."
-                )
-            late = post.closed_at is not None or now >= post.closes_at
-            replaced = False
-            if not late:
-                superseded = await session.execute(
-                    sa.update(Answer)
-                    .where(
-                        Answer.daily_post_id == daily_post_id,
-                        Answer.member_id == member_id,
-                        Answer.superseded.is_(False),  # type: ignore[attr-defined]
-                    )
-                    .values(superseded=True, updated_at=now)
-                )
-                replaced = superseded.rowcount > 0  # type: ignore[attr-defined]
-            answer = Answer(
-                member_id=member_id,
-                question_id=post.question_id,
-                daily_post_id=None if late else daily_post_id,
-                text=text,
-                status=AnswerStatus.PENDING.value,
-                scored=not late,
-                submitted_at=now,
-                updated_at=now,
-            )
-            session.add(answer)
-            await session.flush()
-            assert answer.id is not None
-            receipt = Receipt(answer.id, scored=not late, replaced_earlier=replaced, late=late)
-        self._wake_grader()
-        return receipt
+    # --- the form ------------------------------------------------------------------------
 
-    async def submit_practice(self, member_id: int, question_id: int, text: str) -> Receipt:
-        """A practice answer (terminal /next, mock interviews): graded, never scored."""
-        text = validate_answer_text(text)
-        now = self._clock.now()
-        async with transaction(self._sessions) as session:
-            if await session.get(QuestionVersion, question_id) is None:
-                raise AnswerRejected(
-                    RejectionReason.UNKNOWN_QUESTION, "That question does not exist."
+    async def form(self, actor: Actor, target: AnswerTarget) -> AnswerForm:
+        """The answer form for a daily post or a practice question; refuses unknown targets
+        and targets of another workspace."""
+        async with self._sessions() as session:
+            if target.kind is AnswerKind.DAILY:
+                row = (
+                    await session.execute(
+                        sa.select(DailyPost, Channel, QuestionVersion)
+                        .join(Channel, Channel.id == DailyPost.channel_id)
+                        .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
+                        .where(DailyPost.id == target.id)
+                    )
+                ).first()
+                if row is None or row[1].workspace_id != actor.workspace_id:
+                    raise _not_found()
+                post, channel, question = row
+                now = self._clock.now()
+                previous = await self._previous(session, actor.member_id, target.id)
+                if post.closed_at is not None or now >= post.closes_at:
+                    note = (
+                        "This question has closed: your answer is graded for practice (no points)."
+                    )
+                elif previous is not None:
+                    local = previous.submitted_at.astimezone(ZoneInfo(channel.timezone))
+                    score = f", score {previous.score}/100" if previous.score is not None else ""
+                    note = f"This replaces your answer of {local:%H:%M}{score}: only the new one counts."
+                else:
+                    note = "Only you see your answer. You may improve it until the question closes."
+                return AnswerForm(
+                    target=target,
+                    title="Today's question",
+                    prompt=question.prompt,
+                    label="Your answer",
+                    note=note,
+                    previous=previous,
                 )
-            answer = Answer(
-                member_id=member_id,
-                question_id=question_id,
-                text=text,
-                status=AnswerStatus.PENDING.value,
-                scored=False,
-                submitted_at=now,
-                updated_at=now,
+            question = await session.get(QuestionVersion, target.id)
+            if question is None or not await self._in_scope(session, actor, question):
+                raise _not_found()
+            return AnswerForm(
+                target=target,
+                title="Practice question",
+                prompt=question.prompt,
+                label="Your answer",
+                note="Practice: graded privately, no points.",
             )
-            session.add(answer)
-            await session.flush()
-            assert answer.id is not None
-            receipt = Receipt(answer.id, scored=False, replaced_earlier=False, late=False)
-        self._wake_grader()
-        return receipt
+
+    async def _in_scope(
+        self, session: AsyncSession, actor: Actor, question: QuestionVersion
+    ) -> bool:
+        if question.scope == "":
+            return True
+        workspace = await session.get(Workspace, actor.workspace_id)
+        return workspace is not None and question.scope in (
+            workspace.scope_key,
+            f"oneoff:{workspace.scope_key}",
+        )
+
+    async def _previous(
+        self, session: AsyncSession, member_id: int, post_id: int
+    ) -> PreviousAnswer | None:
+        row = (
+            await session.execute(
+                sa.select(Answer.submitted_at, GradeRecord.score)
+                .outerjoin(GradeRecord, GradeRecord.id == Answer.current_grade_id)
+                .where(
+                    Answer.daily_post_id == post_id,
+                    Answer.member_id == member_id,
+                    Answer.scored.is_(True),  # type: ignore[attr-defined]
+                    Answer.superseded.is_(False),  # type: ignore[attr-defined]
+                )
+            )
+        ).first()
+        return PreviousAnswer(row[0], row[1]) if row else None
+
+    async def previous_answer(self, member_id: int, post_id: int) -> PreviousAnswer | None:
+        async with self._sessions() as session:
+            return await self._previous(session, member_id, post_id)
 
     async def view(self, answer_id: int) -> AnswerView:
         async with self._sessions() as session:
@@ -184,3 +318,214 @@ class AnswerService:
                 post is not None and post.closed_at is None and self._clock.now() < post.closes_at
             )
             return AnswerView(answer, question, grade, post_open)
+
+    # --- submission ----------------------------------------------------------------------
+
+    async def submit(
+        self,
+        actor: Actor,
+        target: AnswerTarget,
+        text: str,
+        *,
+        reply_context: Mapping[str, Any] | None = None,
+    ) -> Receipt:
+        """Store the answer (durably) and return the receipt; grading happens afterwards."""
+        text = validate_answer_text(text)
+        loop = asyncio.get_running_loop()
+        pending = _Pending(actor, target, text, dict(reply_context or {}), loop.create_future())
+        self._queue.append(pending)
+        if self._signal is None:
+            self._signal = asyncio.Event()
+        self._signal.set()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="answer-intake")
+        return await pending.future
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+        while self._queue:
+            pending = self._queue.popleft()
+            if not pending.future.done():
+                pending.future.set_exception(RuntimeError("the bot is shutting down"))
+
+    async def _write_loop(self) -> None:
+        assert self._signal is not None
+        while True:
+            await self._signal.wait()
+            self._signal.clear()
+            while self._queue:
+                batch = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))
+                ]
+                await self._write(batch)
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        try:
+            await self._write_batch(batch)
+        except asyncio.CancelledError:
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(RuntimeError("the bot is shutting down"))
+            raise
+        except Exception as exc:
+            log.info(
+                "answer batch of %s failed (%s); storing one by one", len(batch), type(exc).__name__
+            )
+            for pending in batch:
+                if not pending.future.done():
+                    await self._write_single(pending)
+        self._wake_grader()
+
+    async def _write_single(self, pending: _Pending) -> None:
+        for attempt in range(SINGLE_RETRIES):
+            try:
+                await self._write_batch([pending])
+                return
+            except IntegrityError as exc:
+                # a concurrent resubmission from another process won the race: try again, this
+                # one becomes the newer resubmission
+                if attempt + 1 == SINGLE_RETRIES and not pending.future.done():
+                    pending.future.set_exception(exc)
+            except Exception as exc:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
+                return
+
+    async def _write_batch(self, batch: Sequence[_Pending]) -> None:
+        now = self._clock.now()
+        outcomes: dict[int, Receipt | AnswerRejected] = {}
+        async with transaction(self._sessions) as session:
+            posts = await self._posts(
+                session, {p.target.id for p in batch if p.target.kind is AnswerKind.DAILY}
+            )
+            questions = await self._questions(
+                session, {p.target.id for p in batch if p.target.kind is AnswerKind.PRACTICE}
+            )
+            scopes = await self._scopes(session, {p.actor.workspace_id for p in batch})
+            rows: list[dict[str, Any]] = []
+            owners: list[int] = []
+            live: dict[tuple[int, int], int] = {}  # (post, member) -> index in rows
+            statuses: dict[int, ReceiptStatus] = {}
+            in_window: set[tuple[int, int]] = set()
+            for index, pending in enumerate(batch):
+                target, actor = pending.target, pending.actor
+                if target.kind is AnswerKind.DAILY:
+                    found = posts.get(target.id)
+                    if found is None or found[1] != actor.workspace_id:
+                        outcomes[index] = _not_found()
+                        continue
+                    post = found[0]
+                    late = post.closed_at is not None or now >= post.closes_at
+                    question_id = post.question_id
+                    if not late:
+                        in_window.add((target.id, actor.member_id))
+                else:
+                    scope = questions.get(target.id)
+                    allowed = scopes.get(actor.workspace_id, set())
+                    if scope is None or (scope != "" and scope not in allowed):
+                        outcomes[index] = _not_found()
+                        continue
+                    late = False
+                    question_id = target.id
+                kind = target.kind
+                scored = kind is AnswerKind.DAILY and not late
+                status = (
+                    ReceiptStatus.SCORED
+                    if scored
+                    else ReceiptStatus.LATE
+                    if kind is AnswerKind.DAILY
+                    else ReceiptStatus.PRACTICE
+                )
+                if scored:
+                    pair = (target.id, actor.member_id)
+                    earlier = live.get(pair)
+                    if earlier is not None:  # the same member twice in one batch
+                        rows[earlier]["superseded"] = True
+                        status = ReceiptStatus.REPLACED
+                    live[pair] = len(rows)
+                statuses[index] = status
+                owners.append(index)
+                rows.append(
+                    {
+                        "member_id": actor.member_id,
+                        "question_id": question_id,
+                        "daily_post_id": target.id if kind is AnswerKind.DAILY else None,
+                        "kind": kind,
+                        "text": pending.text,
+                        "status": AnswerStatus.PENDING,
+                        "scored": scored,
+                        "superseded": False,
+                        "attempts": 0,
+                        "reply_context": pending.reply_context,
+                        "intake_key": uuid.uuid4(),
+                        "submitted_at": now,
+                        "updated_at": now,
+                    }
+                )
+            if in_window:
+                replaced = await session.execute(
+                    sa.update(Answer)
+                    .where(
+                        Answer.superseded.is_(False),  # type: ignore[attr-defined]
+                        Answer.scored.is_(True),  # type: ignore[attr-defined]
+                        sa.tuple_(Answer.daily_post_id, Answer.member_id).in_(sorted(in_window)),
+                    )
+                    .values(superseded=True, updated_at=now)
+                    .returning(Answer.daily_post_id, Answer.member_id)
+                )
+                for pair in replaced.all():
+                    index_in_rows = live.get((pair[0], pair[1]))
+                    if index_in_rows is not None:
+                        statuses[owners[index_in_rows]] = ReceiptStatus.REPLACED
+            if rows:
+                answers = Answer.__table__  # Core: no ORM bookkeeping per row
+                inserted = await session.execute(
+                    sa.insert(answers).returning(answers.c.id, sort_by_parameter_order=True), rows
+                )
+                for owner, answer_id in zip(owners, inserted.scalars().all(), strict=True):
+                    outcomes[owner] = Receipt(answer_id, statuses[owner])
+        self.batches += 1
+        for index, pending in enumerate(batch):
+            outcome = outcomes[index]
+            if pending.future.done():
+                continue
+            if isinstance(outcome, Receipt):
+                pending.future.set_result(outcome)
+            else:
+                pending.future.set_exception(outcome)
+
+    async def _posts(
+        self, session: AsyncSession, ids: set[int]
+    ) -> dict[int, tuple[DailyPost, int]]:
+        if not ids:
+            return {}
+        rows = await session.execute(
+            sa.select(DailyPost, Channel.workspace_id)
+            .join(Channel, Channel.id == DailyPost.channel_id)
+            .where(DailyPost.id.in_(sorted(ids)))  # type: ignore[union-attr]
+        )
+        return {post.id: (post, workspace_id) for post, workspace_id in rows.all()}
+
+    async def _questions(self, session: AsyncSession, ids: set[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        rows = await session.execute(
+            sa.select(QuestionVersion.id, QuestionVersion.scope).where(
+                QuestionVersion.id.in_(sorted(ids))  # type: ignore[union-attr]
+            )
+        )
+        return {question_id: scope for question_id, scope in rows.all()}
+
+    async def _scopes(self, session: AsyncSession, workspace_ids: set[int]) -> dict[int, set[str]]:
+        rows = await session.execute(
+            sa.select(Workspace).where(Workspace.id.in_(sorted(workspace_ids)))  # type: ignore[union-attr]
+        )
+        return {
+            workspace.id: {workspace.scope_key, f"oneoff:{workspace.scope_key}"}
+            for workspace in rows.scalars()
+            if workspace.id is not None
+        }

@@ -1,40 +1,48 @@
-"""The daily question: pick the next question for a channel, claim the day's post exactly once,
-close it after the answer window and build the reveal.
+"""The daily question: pick the next question for a channel, open the due post exactly once,
+close it after the answer window and reveal the reference answer and the results.
 
 Exactly-once comes from the database: a post is a row UNIQUE per (channel, local date) inserted
-with insert-or-nothing, so a restart, a misfire or a second process can never post twice.
+with insert-or-nothing, and its message is an outbox row written in the same transaction; so a
+restart, a misfire or a second process can never post twice. Closing claims the post
+(``closed_at IS NULL``) and writes the closing edit and the reveal in the same transaction.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.domain.bank import Difficulty
+from bot.services.cards import closed_card, question_card, reveal_card
+from bot.services.channels import queue_order, schedule_of
+from bot.services.delivery import Target, enqueue
 from bot.storage.db import insert_ignore, transaction
 from bot.storage.models import (
     Answer,
     AnswerStatus,
     Channel,
     DailyPost,
+    DeliveryAction,
     GradeRecord,
     Member,
     QuestionVersion,
+    QueuedQuestion,
+    Workspace,
 )
-from bot.storage.queries import least_used_active_questions
+from bot.storage.queries import eligible_questions, least_used
 
 DIFFICULTY_ROTATION = [Difficulty.BEGINNER, Difficulty.INTERMEDIATE, Difficulty.ADVANCED]
 TOP_N = 3
 
 
 class NoEligibleQuestion(Exception):
-    """The channel's topic filter matches no active question."""
+    """The channel's track and topics match no active question."""
 
 
 @dataclass(frozen=True)
@@ -62,31 +70,60 @@ class Reveal:
     top: tuple[RevealEntry, ...]
 
 
-def local_date_of(instant: datetime, timezone: str) -> date:
-    return instant.astimezone(ZoneInfo(timezone)).date()
-
-
-def next_difficulty(previous: str | None) -> Difficulty:
+def next_difficulty(previous: Difficulty | None) -> Difficulty:
     if previous is None:
         return DIFFICULTY_ROTATION[0]
-    index = DIFFICULTY_ROTATION.index(Difficulty(previous))
+    index = DIFFICULTY_ROTATION.index(previous)
     return DIFFICULTY_ROTATION[(index + 1) % len(DIFFICULTY_ROTATION)]
+
+
+def channel_target(workspace: Workspace, channel: Channel) -> Target:
+    return Target(
+        platform=workspace.platform,
+        workspace_external_id=workspace.external_id,
+        channel_external_id=channel.external_id,
+    )
 
 
 class DailyService:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, rng: random.Random
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        rng: random.Random,
+        *,
+        llm_available: bool = False,
+        after_commit: Callable[[], None] = lambda: None,
     ):
         self._sessions = sessions
         self._clock = clock
         self._rng = rng
+        self._llm_available = llm_available
+        self._after_commit = after_commit
 
-    async def pick_question(self, session: AsyncSession, channel: Channel) -> QuestionVersion:
-        """The least-posted eligible question, preferring the next difficulty in the rotation.
-
-        A question is not repeated until the channel has seen every eligible one; within the
-        least-posted set, the choice is random (the injected RNG).
-        """
+    async def pick_question(
+        self, session: AsyncSession, channel: Channel, workspace: Workspace, day: date
+    ) -> tuple[QuestionVersion, QueuedQuestion | None]:
+        """A queued question for this date (or the next post), else the least-posted eligible
+        question, preferring the next difficulty in the rotation; random among equals."""
+        queued = (
+            await session.execute(
+                sa.select(QueuedQuestion, QuestionVersion)
+                .join(QuestionVersion, QuestionVersion.id == QueuedQuestion.question_id)
+                .where(
+                    QueuedQuestion.channel_id == channel.id,
+                    QueuedQuestion.used_at.is_(None),  # type: ignore[union-attr]
+                    sa.or_(
+                        QueuedQuestion.for_date.is_(None),  # type: ignore[union-attr]
+                        QueuedQuestion.for_date == day,
+                    ),
+                )
+                .order_by(*queue_order())
+                .limit(1)
+            )
+        ).first()
+        if queued is not None:
+            return queued[1], queued[0]
         posted = (
             sa.select(QuestionVersion.bank_id, sa.func.count().label("times"))
             .join(DailyPost, DailyPost.question_id == QuestionVersion.id)
@@ -94,10 +131,20 @@ class DailyService:
             .group_by(QuestionVersion.bank_id)
             .subquery()
         )
-        candidates = await least_used_active_questions(session, posted, topics=channel.topics)
+        candidates = await least_used(
+            session,
+            eligible_questions(
+                scope=workspace.scope_key,
+                track=channel.track,
+                topics=channel.topics,
+                include_llm_only=self._llm_available,
+            ),
+            posted,
+        )
         if not candidates:
             topics = ", ".join(channel.topics) or "any topic"
-            raise NoEligibleQuestion(f"no active question matches the channel's topics ({topics})")
+            track = channel.track.value if channel.track else "any track"
+            raise NoEligibleQuestion(f"no active question matches {track}, {topics}")
         last_difficulty = (
             await session.execute(
                 sa.select(QuestionVersion.difficulty)
@@ -108,71 +155,84 @@ class DailyService:
             )
         ).scalar_one_or_none()
         wanted = next_difficulty(last_difficulty)
+        start = DIFFICULTY_ROTATION.index(wanted)
         for offset in range(len(DIFFICULTY_ROTATION)):
-            level = DIFFICULTY_ROTATION[(DIFFICULTY_ROTATION.index(wanted) + offset) % 3]
+            level = DIFFICULTY_ROTATION[(start + offset) % len(DIFFICULTY_ROTATION)]
             at_level = [question for question in candidates if question.difficulty == level]
             if at_level:
-                return self._rng.choice(at_level)
-        return self._rng.choice(candidates)
+                return self._rng.choice(at_level), None
+        return self._rng.choice(candidates), None
 
-    async def open_today(self, channel_id: int) -> OpenedPost | None:
-        """Claim today's post for the channel; None if it is already claimed or the channel is off."""
+    async def open_due(self, channel_id: int) -> OpenedPost | None:
+        """Open the post of the channel's due slot (its latest slot whose window is still
+        open); None when nothing is due, it is already open, or the channel is off/paused."""
         now = self._clock.now()
         async with transaction(self._sessions) as session:
-            channel = await session.get(Channel, channel_id)
-            if channel is None or not channel.enabled:
+            row = (
+                await session.execute(
+                    sa.select(Channel, Workspace)
+                    .join(Workspace, Workspace.id == Channel.workspace_id)
+                    .where(Channel.id == channel_id)
+                )
+            ).first()
+            if row is None:
                 return None
-            today = local_date_of(now, channel.timezone)
+            channel, workspace = row
+            if not channel.enabled or not workspace.enabled:
+                return None
+            schedule = schedule_of(channel)
+            due = schedule.due_slot(now)
+            if due is None:
+                return None
+            day, slot = due
             exists = await session.execute(
                 sa.select(DailyPost.id).where(
-                    DailyPost.channel_id == channel_id, DailyPost.local_date == today
+                    DailyPost.channel_id == channel_id, DailyPost.local_date == day
                 )
             )
             if exists.first() is not None:
                 return None
-            question = await self.pick_question(session, channel)
+            question, queued = await self.pick_question(session, channel, workspace, day)
+            closes_at = slot + schedule.answer_window
             inserted = await session.execute(
                 insert_ignore(session, DailyPost)
                 .values(
                     channel_id=channel_id,
-                    local_date=today,
+                    local_date=day,
                     question_id=question.id,
                     opened_at=now,
-                    closes_at=now + timedelta(minutes=channel.answer_window_minutes),
+                    closes_at=closes_at,
                 )
                 .on_conflict_do_nothing(index_elements=["channel_id", "local_date"])
                 .returning(DailyPost.id)
             )
             post_id = inserted.scalar_one_or_none()
-            if post_id is None:
+            if post_id is None:  # another process claimed it between our read and insert
                 return None
+            assert question.id is not None
+            message = enqueue(
+                session,
+                channel_target(workspace, channel),
+                question_card(
+                    prompt=question.prompt,
+                    topic=question.topic,
+                    difficulty=question.difficulty.value,
+                    track=question.track.value,
+                    post_id=post_id,
+                    closes_at=closes_at,
+                ),
+                action=DeliveryAction.POST,
+                topic="question",
+                now=now,
+            )
+            await session.flush()
             post = await session.get(DailyPost, post_id)
             assert post is not None
-            return OpenedPost(post=post, channel=channel, question=question)
-
-    async def mark_delivered(self, post_id: int, message_ref: str | None) -> None:
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                sa.update(DailyPost)
-                .where(DailyPost.id == post_id)
-                .values(delivered_at=self._clock.now(), message_ref=message_ref)
-            )
-
-    async def undelivered_open_posts(self) -> list[OpenedPost]:
-        """Claimed but never delivered (a crash between claim and send), still open: resend them."""
-        now = self._clock.now()
-        async with self._sessions() as session:
-            rows = await session.execute(
-                sa.select(DailyPost, Channel, QuestionVersion)
-                .join(Channel, Channel.id == DailyPost.channel_id)
-                .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
-                .where(
-                    DailyPost.delivered_at.is_(None),  # type: ignore[union-attr]
-                    DailyPost.closed_at.is_(None),  # type: ignore[union-attr]
-                    DailyPost.closes_at > now,
-                )
-            )
-            return [OpenedPost(post, channel, question) for post, channel, question in rows.all()]
+            post.outbox_id = message.id
+            if queued is not None:
+                queued.used_at, queued.daily_post_id = now, post_id
+        self._after_commit()
+        return OpenedPost(post=post, channel=channel, question=question)
 
     async def current_post(self, channel_id: int) -> OpenedPost | None:
         """The channel's open post, if any (the newest one not yet closed)."""
@@ -194,19 +254,35 @@ class DailyService:
             ).first()
             return OpenedPost(*row) if row else None
 
-    async def close_due(self) -> list[Reveal]:
-        """Close every post whose window has ended; each close is claimed by one process only."""
+    async def post(self, post_id: int) -> OpenedPost | None:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    sa.select(DailyPost, Channel, QuestionVersion)
+                    .join(Channel, Channel.id == DailyPost.channel_id)
+                    .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
+                    .where(DailyPost.id == post_id)
+                )
+            ).first()
+            return OpenedPost(*row) if row else None
+
+    async def close_due(self, *, platforms: set[str] | None = None) -> list[Reveal]:
+        """Close every post whose window has ended: each close, its edit and its reveal are
+        claimed and written in one transaction by one process only."""
         now = self._clock.now()
         async with self._sessions() as session:
-            due = (
-                await session.execute(
-                    sa.select(DailyPost.id).where(
-                        DailyPost.closed_at.is_(None),  # type: ignore[union-attr]
-                        DailyPost.closes_at <= now,
-                    )
+            query = (
+                sa.select(DailyPost.id)
+                .join(Channel, Channel.id == DailyPost.channel_id)
+                .join(Workspace, Workspace.id == Channel.workspace_id)
+                .where(
+                    DailyPost.closed_at.is_(None),  # type: ignore[union-attr]
+                    DailyPost.closes_at <= now,
                 )
-            ).scalars()
-            due_ids = list(due)
+            )
+            if platforms is not None:
+                query = query.where(Workspace.platform.in_(sorted(platforms)))  # type: ignore[attr-defined]
+            due_ids = list((await session.execute(query)).scalars())
         reveals = []
         for post_id in due_ids:
             async with transaction(self._sessions) as session:
@@ -217,49 +293,94 @@ class DailyService:
                 )
                 if claimed.rowcount != 1:  # type: ignore[attr-defined]
                     continue
-            reveals.append(await self.reveal(post_id))
+                reveal = await self._reveal(session, post_id)
+                await self._announce_close(session, reveal, now)
+            reveals.append(reveal)
+        if reveals:
+            self._after_commit()
         return reveals
 
+    async def _announce_close(self, session: AsyncSession, reveal: Reveal, now: datetime) -> None:
+        workspace = await session.get(Workspace, reveal.channel.workspace_id)
+        assert workspace is not None
+        target = channel_target(workspace, reveal.channel)
+        question = reveal.question
+        parent = reveal.post.outbox_id
+        if parent is not None:
+            enqueue(
+                session,
+                target,
+                closed_card(
+                    prompt=question.prompt,
+                    topic=question.topic,
+                    difficulty=question.difficulty.value,
+                    track=question.track.value,
+                    answer_count=reveal.answer_count,
+                ),
+                action=DeliveryAction.EDIT,
+                topic="closed",
+                now=now,
+                parent_id=parent,
+            )
+        enqueue(
+            session,
+            target,
+            reveal_card(
+                prompt=question.prompt,
+                reference=question.reference,
+                key_points=[point["text"] for point in question.key_points],
+                answer_count=reveal.answer_count,
+                graded_count=reveal.graded_count,
+                average_score=reveal.average_score,
+                top=[(entry.display_name, entry.score, entry.provisional) for entry in reveal.top],
+            ),
+            action=DeliveryAction.REPLY if parent is not None else DeliveryAction.POST,
+            topic="reveal",
+            now=now,
+            parent_id=parent,
+        )
+
     async def reveal(self, post_id: int) -> Reveal:
-        """The reference answer and the channel's results for one post."""
         async with self._sessions() as session:
-            post, channel, question = (
-                await session.execute(
-                    sa.select(DailyPost, Channel, QuestionVersion)
-                    .join(Channel, Channel.id == DailyPost.channel_id)
-                    .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
-                    .where(DailyPost.id == post_id)
-                )
-            ).one()
-            live = sa.and_(
-                Answer.daily_post_id == post_id,
-                Answer.superseded.is_(False),  # type: ignore[attr-defined]
-                Answer.scored.is_(True),  # type: ignore[attr-defined]
+            return await self._reveal(session, post_id)
+
+    async def _reveal(self, session: AsyncSession, post_id: int) -> Reveal:
+        """The reference answer and the channel's results for one post."""
+        post, channel, question = (
+            await session.execute(
+                sa.select(DailyPost, Channel, QuestionVersion)
+                .join(Channel, Channel.id == DailyPost.channel_id)
+                .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
+                .where(DailyPost.id == post_id)
             )
-            count, graded, average = (
-                await session.execute(
-                    sa.select(
-                        sa.func.count(Answer.id),
-                        sa.func.count(GradeRecord.id),
-                        sa.func.avg(GradeRecord.score),
-                    )
-                    .select_from(Answer)
-                    .outerjoin(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                    .where(live)
+        ).one()
+        live = sa.and_(
+            Answer.daily_post_id == post_id,
+            Answer.superseded.is_(False),  # type: ignore[attr-defined]
+            Answer.scored.is_(True),  # type: ignore[attr-defined]
+        )
+        count, graded, average = (
+            await session.execute(
+                sa.select(
+                    sa.func.count(Answer.id),
+                    sa.func.count(GradeRecord.id),
+                    sa.func.avg(GradeRecord.score),
                 )
-            ).one()
-            top_rows = await session.execute(
-                sa.select(Member.display_name, GradeRecord.score, GradeRecord.provisional)
                 .select_from(Answer)
-                .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                .join(Member, Member.id == Answer.member_id)
-                .where(live, Answer.status == AnswerStatus.GRADED.value)
-                .order_by(GradeRecord.score.desc(), Answer.submitted_at, Answer.id)  # type: ignore[attr-defined]
-                .limit(TOP_N)
+                .outerjoin(GradeRecord, GradeRecord.id == Answer.current_grade_id)
+                .where(live)
             )
-            top = tuple(
-                RevealEntry(name, score, provisional) for name, score, provisional in top_rows
-            )
+        ).one()
+        top_rows = await session.execute(
+            sa.select(Member.display_name, GradeRecord.score, GradeRecord.provisional)
+            .select_from(Answer)
+            .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
+            .join(Member, Member.id == Answer.member_id)
+            .where(live, Answer.status == AnswerStatus.GRADED)
+            .order_by(GradeRecord.score.desc(), Answer.submitted_at, Answer.id)  # type: ignore[attr-defined]
+            .limit(TOP_N)
+        )
+        top = tuple(RevealEntry(name, score, provisional) for name, score, provisional in top_rows)
         return Reveal(
             post=post,
             channel=channel,
@@ -269,3 +390,7 @@ class DailyService:
             average_score=float(average) if average is not None else None,
             top=top,
         )
+
+
+def closes_within(post: DailyPost, now: datetime, window: timedelta) -> bool:
+    return post.closed_at is None and now < post.closes_at <= now + window

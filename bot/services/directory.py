@@ -1,37 +1,63 @@
-"""Workspaces, channels and members: get-or-create by platform id, and channel schedule changes."""
+"""Who sent an event: the workspace, channel and member rows behind a platform's ids.
+
+``resolve`` reads first and writes only what is new (and a changed display name), and remembers
+the row ids, so an answer submission does no write before its acknowledgement once the member
+has been seen (the button that opens the answer form resolves them). Concurrent first events of
+the same member are safe: creation is insert-or-nothing on the natural key.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import time
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.config import validate_post_time, validate_timezone
+from bot.config import validate_timezone
 from bot.storage.db import insert_ignore, transaction
-from bot.storage.models import Channel, Member, Workspace
+from bot.storage.models import Channel, Member, Platform, Workspace
 
-MAX_ANSWER_WINDOW_MINUTES = 7 * 24 * 60
 T = TypeVar("T", Workspace, Channel, Member)
-
-
-class ScheduleError(ValueError):
-    """A schedule change was refused; the message says why, and nothing was changed."""
+CACHE_SIZE = 50_000
+MAX_NAME = 200
 
 
 @dataclass(frozen=True)
-class ScheduleChange:
-    post_time: str | None = None
-    timezone: str | None = None
-    topics: Sequence[str] | None = None
-    answer_window_minutes: int | None = None
-    enabled: bool | None = None
+class Actor:
+    """A member acting in a workspace (and a channel, when the event came from one)."""
+
+    platform: Platform
+    workspace_id: int
+    workspace_external_id: str
+    member_id: int
+    member_external_id: str
+    display_name: str
+    channel_id: int | None = None
+    channel_external_id: str | None = None
+    #: Set by the adapter for this event (workspace admin/owner, Manage Server, admin list).
+    is_admin: bool = False
 
 
-async def _get_or_create(
+@dataclass(frozen=True)
+class _Ids:
+    workspace_id: int
+    channel_id: int | None
+    member_id: int
+    display_name: str
+
+
+@dataclass(frozen=True)
+class ChannelDefaults:
+    timezone: str = "UTC"
+    post_time: time = time(9, 0)
+    answer_window_minutes: int = 23 * 60
+
+
+async def get_or_create(
     session: AsyncSession, model: type[T], identity: dict[str, Any], defaults: dict[str, Any]
 ) -> T:
     """Insert-or-nothing on the natural key, then read the row: safe under concurrent callers."""
@@ -49,118 +75,254 @@ class Directory:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        *,
-        default_timezone: str = "UTC",
-        default_post_time: str = "09:00",
-        default_answer_window_minutes: int = 23 * 60,
+        defaults: ChannelDefaults | None = None,
     ):
         self._sessions = sessions
         self._clock = clock
-        self._default_timezone = default_timezone
-        self._default_post_time = default_post_time
-        self._default_window = default_answer_window_minutes
-        self._schedule_listeners: list[Callable[[int], Awaitable[None]]] = []
+        self.defaults = defaults or ChannelDefaults()
+        self._cache: OrderedDict[tuple[str, str, str | None, str], _Ids] = OrderedDict()
+        #: Write transactions ``resolve`` made (tests and benchmarks read it).
+        self.writes = 0
 
-    def on_schedule_change(self, listener: Callable[[int], Awaitable[None]]) -> None:
-        self._schedule_listeners.append(listener)
+    async def resolve(
+        self,
+        platform: Platform,
+        workspace_external_id: str,
+        member_external_id: str,
+        *,
+        channel_external_id: str | None = None,
+        workspace_name: str = "",
+        channel_name: str = "",
+        member_name: str = "",
+        is_admin: bool = False,
+    ) -> Actor:
+        key = (platform.value, workspace_external_id, channel_external_id, member_external_id)
+        member_name = member_name[:MAX_NAME]
+        ids = self._cache.get(key)
+        if ids is None or (member_name and ids.display_name != member_name):
+            ids = await self._lookup(platform, workspace_external_id, channel_external_id,
+                                     member_external_id)  # fmt: skip
+            if ids is None or (member_name and ids.display_name != member_name):
+                ids = await self._create(
+                    platform,
+                    workspace_external_id,
+                    channel_external_id,
+                    member_external_id,
+                    workspace_name=workspace_name,
+                    channel_name=channel_name,
+                    member_name=member_name,
+                )
+            self._remember(key, ids)
+        else:
+            self._cache.move_to_end(key)
+        return Actor(
+            platform=platform,
+            workspace_id=ids.workspace_id,
+            workspace_external_id=workspace_external_id,
+            member_id=ids.member_id,
+            member_external_id=member_external_id,
+            display_name=ids.display_name,
+            channel_id=ids.channel_id,
+            channel_external_id=channel_external_id,
+            is_admin=is_admin,
+        )
 
-    async def workspace(self, platform: str, external_id: str, name: str = "") -> Workspace:
+    def _remember(self, key: tuple[str, str, str | None, str], ids: _Ids) -> None:
+        self._cache[key] = ids
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    async def _lookup(
+        self,
+        platform: Platform,
+        workspace_external_id: str,
+        channel_external_id: str | None,
+        member_external_id: str,
+    ) -> _Ids | None:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    sa.select(Workspace.id, Member.id, Member.display_name)
+                    .join(Member, Member.workspace_id == Workspace.id)
+                    .where(
+                        Workspace.platform == platform,
+                        Workspace.external_id == workspace_external_id,
+                        Member.external_id == member_external_id,
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            workspace_id, member_id, name = row
+            channel_id = None
+            if channel_external_id is not None:
+                channel_id = (
+                    await session.execute(
+                        sa.select(Channel.id).where(
+                            Channel.workspace_id == workspace_id,
+                            Channel.external_id == channel_external_id,
+                        )
+                    )
+                ).scalar_one_or_none()
+                if channel_id is None:
+                    return None
+        return _Ids(workspace_id, channel_id, member_id, name)
+
+    async def _create(
+        self,
+        platform: Platform,
+        workspace_external_id: str,
+        channel_external_id: str | None,
+        member_external_id: str,
+        *,
+        workspace_name: str,
+        channel_name: str,
+        member_name: str,
+    ) -> _Ids:
+        now = self._clock.now()
+        self.writes += 1
         async with transaction(self._sessions) as session:
-            return await _get_or_create(
+            workspace = await get_or_create(
+                session,
+                Workspace,
+                {"platform": platform, "external_id": workspace_external_id},
+                {
+                    "name": workspace_name[:MAX_NAME],
+                    "timezone": self.defaults.timezone,
+                    "enabled": True,
+                    "admin_ids": [],
+                    "created_at": now,
+                },
+            )
+            assert workspace.id is not None
+            channel_id = None
+            if channel_external_id is not None:
+                channel = await get_or_create(
+                    session,
+                    Channel,
+                    {"workspace_id": workspace.id, "external_id": channel_external_id},
+                    self._channel_defaults(channel_name, now),
+                )
+                channel_id = channel.id
+            member = await get_or_create(
+                session,
+                Member,
+                {"workspace_id": workspace.id, "external_id": member_external_id},
+                {"display_name": member_name, "created_at": now, "nudges": False},
+            )
+            if member_name and member.display_name != member_name:
+                member.display_name = member_name
+                session.add(member)
+            assert member.id is not None
+            return _Ids(workspace.id, channel_id, member.id, member.display_name)
+
+    def _channel_defaults(self, name: str, now: Any) -> dict[str, Any]:
+        return {
+            "name": name[:MAX_NAME],
+            "post_time": self.defaults.post_time,
+            "timezone": self.defaults.timezone,
+            "post_days": [0, 1, 2, 3, 4],
+            "topics": [],
+            "skip_dates": [],
+            "answer_window_minutes": self.defaults.answer_window_minutes,
+            "enabled": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    async def workspace(
+        self, platform: Platform, external_id: str, name: str = "", *, enabled: bool = True
+    ) -> Workspace:
+        """Get or create a workspace (a Slack install, a guild join); re-enables it."""
+        async with transaction(self._sessions) as session:
+            workspace = await get_or_create(
                 session,
                 Workspace,
                 {"platform": platform, "external_id": external_id},
-                {"name": name, "timezone": self._default_timezone, "created_at": self._clock.now()},
-            )
-
-    async def channel(self, workspace_id: int, external_id: str, name: str = "") -> Channel:
-        now = self._clock.now()
-        async with transaction(self._sessions) as session:
-            return await _get_or_create(
-                session,
-                Channel,
-                {"workspace_id": workspace_id, "external_id": external_id},
                 {
-                    "name": name,
-                    "post_time": self._default_post_time,
-                    "timezone": self._default_timezone,
-                    "topics": [],
-                    "answer_window_minutes": self._default_window,
-                    "enabled": True,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-
-    async def member(
-        self,
-        workspace_id: int,
-        external_id: str,
-        display_name: str = "",
-        timezone: str | None = None,
-    ) -> Member:
-        if timezone is not None:
-            validate_timezone(timezone)  # raises ValueError naming the zone; nothing is written
-        async with transaction(self._sessions) as session:
-            member = await _get_or_create(
-                session,
-                Member,
-                {"workspace_id": workspace_id, "external_id": external_id},
-                {
-                    "display_name": display_name[:200],
-                    "timezone": timezone,
+                    "name": name[:MAX_NAME],
+                    "timezone": self.defaults.timezone,
+                    "enabled": enabled,
+                    "admin_ids": [],
                     "created_at": self._clock.now(),
                 },
             )
-            changed = False
-            if display_name and member.display_name != display_name[:200]:
-                member.display_name = display_name[:200]
-                changed = True
-            if timezone and member.timezone != timezone:
-                member.timezone = timezone
-                changed = True
-            if changed:
+            if workspace.enabled != enabled or (name and workspace.name != name[:MAX_NAME]):
+                workspace.enabled = enabled
+                workspace.name = name[:MAX_NAME] or workspace.name
+                session.add(workspace)
+            return workspace
+
+    async def set_workspace_enabled(
+        self, platform: Platform, external_id: str, enabled: bool
+    ) -> bool:
+        """Disable (uninstall, bot removed) or re-enable a workspace; False if unknown."""
+        async with transaction(self._sessions) as session:
+            result = await session.execute(
+                sa.update(Workspace)
+                .where(Workspace.platform == platform, Workspace.external_id == external_id)
+                .values(enabled=enabled)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def channel(
+        self, workspace_id: int, external_id: str, name: str = "", *, enabled: bool = False
+    ) -> Channel:
+        """Get or create a channel row (new channels have no schedule until configured)."""
+        now = self._clock.now()
+        async with transaction(self._sessions) as session:
+            return await get_or_create(
+                session,
+                Channel,
+                {"workspace_id": workspace_id, "external_id": external_id},
+                {**self._channel_defaults(name, now), "enabled": enabled},
+            )
+
+    async def member(self, workspace_id: int, external_id: str, display_name: str = "") -> Member:
+        async with transaction(self._sessions) as session:
+            member = await get_or_create(
+                session,
+                Member,
+                {"workspace_id": workspace_id, "external_id": external_id},
+                {"display_name": display_name[:MAX_NAME], "created_at": self._clock.now()},
+            )
+            if display_name and member.display_name != display_name[:MAX_NAME]:
+                member.display_name = display_name[:MAX_NAME]
                 session.add(member)
             return member
 
-    async def update_schedule(self, channel_id: int, change: ScheduleChange) -> Channel:
-        """Validate everything first; apply all or nothing; then tell the scheduler."""
-        try:
-            if change.timezone is not None:
-                validate_timezone(change.timezone)
-            if change.post_time is not None:
-                validate_post_time(change.post_time)
-        except ValueError as exc:
-            raise ScheduleError(str(exc)) from None
-        if change.answer_window_minutes is not None and not (
-            5 <= change.answer_window_minutes <= MAX_ANSWER_WINDOW_MINUTES
-        ):
-            raise ScheduleError(
-                f"the answer window must be between 5 minutes and {MAX_ANSWER_WINDOW_MINUTES // 60} hours"
-            )
+    async def set_member_timezone(self, member_id: int, timezone: str | None) -> None:
+        if timezone is not None:
+            validate_timezone(timezone)  # raises ValueError naming the zone; nothing is written
         async with transaction(self._sessions) as session:
-            channel = await session.get(Channel, channel_id)
-            if channel is None:
-                raise ScheduleError(f"no channel with id {channel_id}")
-            if change.post_time is not None:
-                channel.post_time = change.post_time
-            if change.timezone is not None:
-                channel.timezone = change.timezone
-            if change.topics is not None:
-                channel.topics = sorted({topic.strip() for topic in change.topics if topic.strip()})
-            if change.answer_window_minutes is not None:
-                channel.answer_window_minutes = change.answer_window_minutes
-            if change.enabled is not None:
-                channel.enabled = change.enabled
-            channel.updated_at = self._clock.now()
-            session.add(channel)
-        for listener in self._schedule_listeners:
-            await listener(channel_id)
-        return channel
-
-    async def enabled_channels(self) -> list[Channel]:
-        async with self._sessions() as session:
-            result = await session.execute(
-                sa.select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.id)  # type: ignore[attr-defined]
+            await session.execute(
+                sa.update(Member).where(Member.id == member_id).values(timezone=timezone)
             )
-            return list(result.scalars())
+
+    async def set_nudges(self, member_id: int, enabled: bool) -> None:
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                sa.update(Member).where(Member.id == member_id).values(nudges=enabled)
+            )
+
+    async def is_listed_admin(self, workspace_id: int, member_external_id: str) -> bool:
+        async with self._sessions() as session:
+            admins = (
+                await session.execute(
+                    sa.select(Workspace.admin_ids).where(Workspace.id == workspace_id)
+                )
+            ).scalar_one_or_none()
+        return member_external_id in (admins or [])
+
+    async def set_admins(self, workspace_id: int, admin_ids: list[str]) -> None:
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                sa.update(Workspace)
+                .where(Workspace.id == workspace_id)
+                .values(admin_ids=sorted(set(admin_ids)))
+            )
+
+    def forget(self) -> None:
+        """Drop the cache (tests; a workspace moved between databases)."""
+        self._cache.clear()

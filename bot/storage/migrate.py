@@ -7,6 +7,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 SOURCE_TREE_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -37,3 +39,67 @@ def downgrade(database_url: str, revision: str = "-1") -> None:
 async def upgrade_async(database_url: str, revision: str = "head") -> None:
     """Run the upgrade from async code (Alembic's env runs its own event loop in a thread)."""
     await asyncio.to_thread(upgrade, database_url, revision)
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The database's Alembic revision (None for an empty database)."""
+
+    def read(connection: Connection) -> str | None:
+        from alembic.migration import MigrationContext
+
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)
+
+
+async def upgrade_needed(engine: AsyncEngine) -> bool:
+    """Whether the schema is behind the migrations (a quick check before starting Alembic)."""
+    return await current_revision(engine) != head_revision()
+
+
+def resolve_downgrade_target(current: str, revision: str) -> str | None:
+    """The revision a downgrade from ``current`` to ``revision`` ends at; None for the empty
+    schema (below the first revision: every table dropped)."""
+    from alembic.script import ScriptDirectory
+
+    if revision in {"base", "0"}:
+        return None
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    if revision.startswith("-") and revision[1:].isdigit():
+        target: str | None = current
+        for _ in range(int(revision[1:])):
+            if target is None:
+                return None
+            down = scripts.get_revision(target).down_revision
+            target = down if isinstance(down, str) or down is None else down[0]
+        return target
+    return scripts.get_revision(revision).revision
+
+
+def backup_sqlite(database_url: str, target: Path | None = None) -> Path | None:
+    """Copy a SQLite database with its online backup API (safe while the bot writes); None for
+    other databases. The copy goes beside the file unless ``target`` is given."""
+    import sqlite3
+    from datetime import datetime
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    source = Path(url.database)
+    if not source.exists():
+        raise FileNotFoundError(f"no database file at {source}")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = target or source.with_name(f"{source.stem}.backup-{stamp}{source.suffix}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return target

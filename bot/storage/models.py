@@ -1,17 +1,24 @@
-"""Database tables (SQLModel). Leaderboards are derived from score events; nothing is cached here.
+"""Database tables (SQLModel): platforms' entities, the bank, daily posts, answers, grades, points,
+schedules and the delivery outbox.
 
 Times are stored as timezone-aware UTC on both SQLite and PostgreSQL (see ``UTCDateTime``).
+Enumerations are stored as their string values (``StrEnumType``), so the columns stay readable and
+a new member needs no schema change.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import uuid
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from bot.domain.bank import Difficulty, Track
+from bot.domain.schedule import Cadence
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -34,12 +41,31 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def StrEnumType(enum: type[StrEnum], length: int = 16) -> sa.Enum:
+    """A string column holding an enum's values (not its member names), with no database enum
+    type and no CHECK constraint, so adding a member needs no migration."""
+    return sa.Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
 def _utc_column(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
 def _json_column(default: Any) -> Any:
     return Field(default_factory=lambda: default.copy(), sa_type=sa.JSON, nullable=False)
+
+
+def _enum_column(enum: type[StrEnum], default: Any = None, length: int = 16) -> Any:
+    if default is None:
+        return Field(sa_type=StrEnumType(enum, length), nullable=False)
+    return Field(default=default, sa_type=StrEnumType(enum, length), nullable=False)
 
 
 class Platform(StrEnum):
@@ -52,7 +78,37 @@ class AnswerStatus(StrEnum):
     PENDING = "pending"
     GRADING = "grading"
     GRADED = "graded"
+    #: Every attempt failed (the fallback grader too): kept, listed by ``grades failed``.
     FAILED = "failed"
+
+
+class AnswerKind(StrEnum):
+    """Why the answer was written: the channel's daily question, practice, a mock interview."""
+
+    DAILY = "daily"
+    PRACTICE = "practice"
+    MOCK = "mock"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    #: Given up after the last attempt, or refused for good by the platform.
+    DEAD = "dead"
+
+
+class DeliveryAction(StrEnum):
+    """What the platform must do with a card."""
+
+    #: A new message in a channel.
+    POST = "post"
+    #: A reply in the thread of the parent message (a reply to it where threads are impossible).
+    REPLY = "reply"
+    #: Replace the parent message.
+    EDIT = "edit"
+    #: A message only one member sees (ephemeral, follow-up or direct message).
+    PRIVATE = "private"
 
 
 class Workspace(SQLModel, table=True):
@@ -61,11 +117,20 @@ class Workspace(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("platform", "external_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    platform: str = Field(max_length=16)
+    platform: Platform = _enum_column(Platform)
     external_id: str = Field(max_length=64)
     name: str = Field(default="", max_length=200)
     timezone: str = Field(default="UTC", max_length=64)
+    #: False once the app was uninstalled or the bot left the server: nothing is posted there.
+    enabled: bool = Field(default=True)
+    #: Platform ids of members an admin allowed to run ``config`` (besides the platform's admins).
+    admin_ids: list[str] = _json_column([])
     created_at: datetime = _utc_column()
+
+    @property
+    def scope_key(self) -> str:
+        """The key of this workspace's own questions (custom banks)."""
+        return f"{self.platform.value}:{self.external_id}"
 
 
 class Channel(SQLModel, table=True):
@@ -77,13 +142,28 @@ class Channel(SQLModel, table=True):
     workspace_id: int = Field(foreign_key="workspace.id", index=True)
     external_id: str = Field(max_length=64)
     name: str = Field(default="", max_length=200)
-    post_time: str = Field(default="09:00", max_length=5)
+    post_time: time = Field(default=time(9, 0), sa_type=sa.Time)
     timezone: str = Field(default="UTC", max_length=64)
+    #: Weekdays it posts on, 0 = Monday ... 6 = Sunday (weekly cadence: exactly one).
+    post_days: list[int] = _json_column([0, 1, 2, 3, 4])
+    cadence: Cadence = _enum_column(Cadence, Cadence.DAILY)
+    track: Track | None = Field(default=None, sa_type=StrEnumType(Track, 32), nullable=True)
     topics: list[str] = _json_column([])
     answer_window_minutes: int = Field(default=23 * 60)
     enabled: bool = Field(default=True, index=True)
+    paused: bool = Field(default=False)
+    #: The first local date it posts again (None with ``paused``: until someone resumes it).
+    paused_until: date | None = None
+    pause_reason: str = Field(default="", max_length=200)
+    #: Local dates with no post (holidays), ISO strings.
+    skip_dates: list[str] = _json_column([])
+    #: Post the month's champions when a month ends; mention the champion; a Discord role the
+    #: champion is given.
+    announce_champions: bool = Field(default=True)
+    mention_champion: bool = Field(default=False)
+    champion_role_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _utc_column()
-    updated_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column(index=True)
 
 
 class Member(SQLModel, table=True):
@@ -94,23 +174,33 @@ class Member(SQLModel, table=True):
     external_id: str = Field(max_length=64)
     display_name: str = Field(default="", max_length=200)
     timezone: str | None = Field(default=None, max_length=64)
+    #: Opted in to a private reminder before an open question closes (streak of 2 or more).
+    nudges: bool = Field(default=False)
     created_at: datetime = _utc_column()
 
 
 class QuestionVersion(SQLModel, table=True):
-    """One version of a bank question. An edit adds a row; answers keep the text they answered."""
+    """One version of a bank question. An edit adds a row; answers keep the text they answered.
+
+    ``scope`` is "" for the built-in bank (every workspace), a workspace's scope key
+    (``slack:T123``) for its own custom questions, and ``oneoff:<scope>`` for a single queued
+    custom question that the automatic pick never chooses.
+    """
 
     __tablename__ = "question"
     __table_args__ = (
-        sa.UniqueConstraint("bank_id", "content_hash"),
+        sa.UniqueConstraint("scope", "bank_id", "content_hash", name="uq_question_scope_version"),
         sa.Index("ix_question_active_topic", "active", "topic"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(default="", max_length=100, index=True)
     bank_id: str = Field(max_length=80, index=True)
     content_hash: str = Field(max_length=32)
+    track: Track = Field(default=Track.DEEP_LEARNING, sa_type=StrEnumType(Track, 32))
     topic: str = Field(max_length=60)
-    difficulty: str = Field(max_length=16)
+    difficulty: Difficulty = _enum_column(Difficulty)
+    llm_only: bool = Field(default=False)
     prompt: str
     reference: str
     key_points: list[dict[str, Any]] = _json_column([])
@@ -120,7 +210,10 @@ class QuestionVersion(SQLModel, table=True):
 
 
 class DailyPost(SQLModel, table=True):
-    """The claim on a channel's question for one local date: at most one row per channel and day."""
+    """The claim on a channel's question for one local date: at most one row per channel and day.
+
+    ``outbox_id`` is the outbox row that posts it; the closing edit and the reveal reply to it.
+    """
 
     __tablename__ = "daily_post"
     __table_args__ = (
@@ -135,16 +228,16 @@ class DailyPost(SQLModel, table=True):
     opened_at: datetime = _utc_column()
     closes_at: datetime = _utc_column()
     closed_at: datetime | None = _utc_column(nullable=True)
-    delivered_at: datetime | None = _utc_column(nullable=True)
-    message_ref: str | None = Field(default=None, max_length=128)
+    outbox_id: int | None = Field(default=None)
 
 
 class Answer(SQLModel, table=True):
     """A submitted answer, stored verbatim before anything else happens to it.
 
     ``scored`` answers count for points; answers after close and practice answers do not.
-    A resubmission supersedes the member's earlier answer to the same daily post: the old row is
-    kept (``superseded``) and only the live one earns points.
+    A resubmission supersedes the member's earlier scored answer to the same daily post: the old
+    row is kept (``superseded``) and only the live one earns points. ``reply_context`` is what
+    the member's platform needs to deliver the result privately (opaque to the core).
     """
 
     __table_args__ = (
@@ -154,8 +247,8 @@ class Answer(SQLModel, table=True):
             "daily_post_id",
             "member_id",
             unique=True,
-            sqlite_where=sa.text("superseded = 0 AND daily_post_id IS NOT NULL"),
-            postgresql_where=sa.text("superseded = false AND daily_post_id IS NOT NULL"),
+            sqlite_where=sa.text("superseded = 0 AND scored = 1"),
+            postgresql_where=sa.text("superseded = false AND scored = true"),
         ),
     )
 
@@ -163,15 +256,24 @@ class Answer(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", index=True)
     question_id: int = Field(foreign_key="question.id")
     daily_post_id: int | None = Field(default=None, foreign_key="daily_post.id", index=True)
+    kind: AnswerKind = _enum_column(AnswerKind, AnswerKind.DAILY)
     text: str
-    status: str = Field(default=AnswerStatus.PENDING.value, max_length=16)
+    status: AnswerStatus = _enum_column(AnswerStatus, AnswerStatus.PENDING)
     scored: bool = Field(default=False)
     superseded: bool = Field(default=False)
     attempts: int = Field(default=0)
     claim_token: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = _utc_column(nullable=True)
+    #: Not graded before this instant (the LLM is needed and down; a member's rate limit).
+    retry_at: datetime | None = _utc_column(nullable=True)
     last_error: str | None = Field(default=None, max_length=500)
     current_grade_id: int | None = Field(default=None)
+    reply_context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    #: A client-side key per row: lets one INSERT store a whole intake batch and still match
+    #: every new id to its submission (SQLAlchemy's "insert sentinel").
+    intake_key: uuid.UUID | None = Field(
+        default_factory=uuid.uuid4, sa_type=sa.Uuid, sa_column_kwargs={"insert_sentinel": True}
+    )
     submitted_at: datetime = _utc_column()
     updated_at: datetime = _utc_column()
 
@@ -227,4 +329,87 @@ class GradeCacheEntry(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     grade: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    created_at: datetime = _utc_column()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to deliver, written in the same transaction as the fact it announces.
+
+    A dispatcher of a process that serves ``platform`` claims the row (a lease), hands it to the
+    platform's notifier, and records the platform's reference to the sent message. A row with a
+    ``parent_id`` (a closing edit, a reveal in a thread) waits until its parent was sent.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.Index("ix_outbox_due", "status", "platform", "next_attempt_at"),
+        sa.Index("ix_outbox_parent", "parent_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: Platform = _enum_column(Platform)
+    workspace_external_id: str = Field(max_length=64)
+    channel_external_id: str | None = Field(default=None, max_length=64)
+    member_external_id: str | None = Field(default=None, max_length=64)
+    action: DeliveryAction = _enum_column(DeliveryAction)
+    parent_id: int | None = Field(default=None, foreign_key="outbox.id")
+    #: What the adapter needs to reach the member privately (interaction token, response URL...).
+    reply_context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    #: The finished neutral card (``bot.services.cards.Card``), serialised.
+    card: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    #: What the message is about (question, grade, reveal...), for logs, metrics and listings.
+    topic: str = Field(default="", max_length=32)
+    status: OutboxStatus = _enum_column(OutboxStatus, OutboxStatus.PENDING)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _utc_column()
+    lease_token: str | None = Field(default=None, max_length=64)
+    leased_until: datetime | None = _utc_column(nullable=True)
+    #: The platform's reference to the delivered message (to edit it or reply to it later).
+    message_ref: str | None = Field(default=None, max_length=200)
+    #: The class of the last delivery error (never its text: it can quote user content).
+    last_error: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _utc_column()
+    sent_at: datetime | None = _utc_column(nullable=True)
+
+
+class QueuedQuestion(SQLModel, table=True):
+    """An admin's choice for a coming post: a bank question (or a one-off custom question) for
+    the next post, or for a given local date."""
+
+    __tablename__ = "queued_question"
+    __table_args__ = (sa.Index("ix_queued_question_channel", "channel_id", "used_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: int = Field(foreign_key="channel.id")
+    question_id: int = Field(foreign_key="question.id")
+    #: None: the next post; otherwise the post of that local date.
+    for_date: date | None = None
+    queued_by: str = Field(default="", max_length=64)
+    created_at: datetime = _utc_column()
+    used_at: datetime | None = _utc_column(nullable=True)
+    daily_post_id: int | None = Field(default=None, foreign_key="daily_post.id")
+
+
+class MonthlyAward(SQLModel, table=True):
+    """The claim on a channel's month-end champions post: exactly one per channel and month."""
+
+    __tablename__ = "monthly_award"
+    __table_args__ = (sa.UniqueConstraint("channel_id", "month", name="uq_monthly_award"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel_id: int = Field(foreign_key="channel.id")
+    #: The first day of the month awarded (in the workspace's time zone).
+    month: date
+    champion_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = _utc_column()
+
+
+class Nudge(SQLModel, table=True):
+    """A reminder sent to a member before a post closed: at most one per post and member."""
+
+    __table_args__ = (sa.UniqueConstraint("daily_post_id", "member_id", name="uq_nudge"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    daily_post_id: int = Field(foreign_key="daily_post.id")
+    member_id: int = Field(foreign_key="member.id")
     created_at: datetime = _utc_column()

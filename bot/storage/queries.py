@@ -1,4 +1,5 @@
-"""Queries more than one service needs."""
+"""Queries more than one service needs: which questions a channel or member may get, and the
+least used of them."""
 
 from __future__ import annotations
 
@@ -7,17 +8,42 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.bank import Difficulty, Track
 from bot.storage.models import QuestionVersion
 
 
-async def least_used_active_questions(
-    session: AsyncSession,
-    use_counts: sa.Subquery,
+def eligible_questions(
     *,
+    scope: str,
+    track: Track | None = None,
     topics: Sequence[str] = (),
+    difficulty: Difficulty | None = None,
+    include_llm_only: bool = True,
     exclude_bank_ids: Sequence[str] = (),
+) -> sa.ColumnElement[bool]:
+    """Active questions of the built-in bank and the workspace's own (``scope``), filtered by
+    track, topics and difficulty; LLM-only questions only when an LLM grades."""
+    conditions = [
+        QuestionVersion.active.is_(True),  # type: ignore[attr-defined]
+        QuestionVersion.scope.in_(["", scope]),  # type: ignore[attr-defined]
+    ]
+    if track is not None:
+        conditions.append(QuestionVersion.track == track)
+    if topics:
+        conditions.append(QuestionVersion.topic.in_(list(topics)))  # type: ignore[attr-defined]
+    if difficulty is not None:
+        conditions.append(QuestionVersion.difficulty == difficulty)
+    if not include_llm_only:
+        conditions.append(QuestionVersion.llm_only.is_(False))  # type: ignore[attr-defined]
+    if exclude_bank_ids:
+        conditions.append(QuestionVersion.bank_id.not_in(list(exclude_bank_ids)))  # type: ignore[attr-defined]
+    return sa.and_(*conditions)
+
+
+async def least_used(
+    session: AsyncSession, condition: sa.ColumnElement[bool], use_counts: sa.Subquery
 ) -> list[QuestionVersion]:
-    """Active questions (optionally of some topics) used least often, in bank-id order.
+    """The questions matching ``condition`` used least often, in bank-id order.
 
     ``use_counts`` is a subquery with columns ``bank_id`` and ``times`` (posts in a channel,
     answers by a member...); questions missing from it count as never used.
@@ -26,13 +52,9 @@ async def least_used_active_questions(
     query = (
         sa.select(QuestionVersion, times)
         .outerjoin(use_counts, use_counts.c.bank_id == QuestionVersion.bank_id)
-        .where(QuestionVersion.active.is_(True))  # type: ignore[attr-defined]
+        .where(condition)
         .order_by(QuestionVersion.bank_id)
     )
-    if topics:
-        query = query.where(QuestionVersion.topic.in_(list(topics)))  # type: ignore[attr-defined]
-    if exclude_bank_ids:
-        query = query.where(QuestionVersion.bank_id.not_in(list(exclude_bank_ids)))  # type: ignore[attr-defined]
     rows = (await session.execute(query)).all()
     if not rows:
         return []

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot.adapters.console import ConsoleSession
 from bot.app import BotApp
 from bot.config import load_settings
+from bot.storage.models import Answer
 from tests.fakes.graders import ScriptedGrader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,15 +59,40 @@ async def test_answer_today_then_stats_leaderboard_and_practice(console_app):
         ]
     )
     output = await drive(console_app, script)
-    assert "Today's deep-learning interview question" in output
+    assert "Today's interview question" in output
     assert "Your grade:" in output and "Reference answer" in output
     assert "Key points" in output and "Feedback" in output
-    assert "Stats for ada" in output and "1 day (best 1 day)" in output  # a one-day streak
-    assert "Leaderboard — This week" in output and "ada" in output
+    assert "Stats for ada" in output and "Streak: 1 post (best 1)" in output
+    assert "Leaderboard — This week · this channel" in output and "ada — " in output
     assert "Practice question" in output
     assert "Your answer is empty" in output
     assert "Unknown command /bogus" in output
     assert output.rstrip().endswith("Bye — keep the streak going!")
+
+
+async def test_a_resubmission_asks_first_and_no_keeps_the_earlier_answer(console_app):
+    script = "first answer about relu\n.\nsecond answer\n.\nn\n/quit\n"
+    output = await drive(console_app, script)
+    assert "This replaces your answer of" in output and "Send it? [y/N]" in output
+    assert "Not sent; your earlier answer stands." in output
+    assert output.count("Your grade:") == 1
+
+
+async def test_end_of_input_in_the_middle_of_an_answer_submits_nothing(console_app):
+    output = await drive(console_app, "half an answer\nstill going")
+    assert "nothing was submitted" in output and "Your grade:" not in output
+    assert output.rstrip().endswith("Bye — keep the streak going!")
+    async with console_app.sessions() as session:
+        assert (await session.execute(sa.select(sa.func.count(Answer.id)))).scalar_one() == 0
+
+
+async def test_schedule_shows_and_changes_the_practice_schedule(console_app):
+    output = await drive(
+        console_app, "/schedule\n/schedule days=mon-fri time=07:30\n/schedule days=funday\n/quit\n"
+    )
+    assert "Your practice schedule" in output and "every day" in output
+    assert "Channel settings saved" in output and "Mon-Fri" in output and "07:30" in output
+    assert "Nothing was changed" in output and "not a day of the week" in output
 
 
 async def test_end_of_input_quits_cleanly(console_app):
@@ -121,3 +150,35 @@ def test_run_with_unreachable_database_prints_one_line_and_exits_non_zero(tmp_pa
     assert "cannot reach the database" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_while_waiting_for_input_leaves_at_once_with_the_goodbye(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
+    }
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'ctrlc.db'}", QUESTIONS_DIR=str(MINI_BANK))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("an answer in progress\n")
+    process.stdin.flush()
+    seen = ""
+    while "or /command" not in seen:  # the prompt: the session is up and reading
+        line = process.stdout.readline()
+        assert line, process.stderr.read() if process.stderr else "no output"
+        seen += line
+    time.sleep(0.5)  # let it read the first line of the answer
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=20)  # stdin is still open: no EOF helps it
+    assert "nothing was submitted" in stdout and "Bye" in stdout
+    assert "Traceback" not in stderr
+    assert process.returncode == 130

@@ -7,23 +7,41 @@ from datetime import date
 import pytest
 
 from bot.domain.points import points_for
-from bot.domain.streaks import compute_streak
+from bot.domain.streaks import Streak, compute_streak
 
 
 def d(day: int) -> date:
     return date(2026, 3, day)
 
 
-def test_streak_alive_through_yesterday_and_broken_by_a_gap():
-    assert compute_streak([d(1), d(2), d(3)], today=d(4)).current == 3
-    assert compute_streak([d(1), d(2), d(3)], today=d(5)).current == 0
-    streak = compute_streak([d(1), d(2), d(5), d(6), d(7), d(3)], today=d(7))
+def history(pattern: str) -> list[tuple[date, bool]]:
+    """One post a day from 1 March: 'x' answered, '.' missed."""
+    return [(d(index + 1), mark == "x") for index, mark in enumerate(pattern)]
+
+
+def test_a_streak_counts_answered_posts_and_a_miss_without_a_freeze_breaks_it():
+    assert compute_streak(history("xxx")).current == 3
+    streak = compute_streak(history("xx.xxx"))
     assert (streak.current, streak.longest) == (3, 3)
-    assert compute_streak([], today=d(7)).current == 0
+    streak = compute_streak(history("xxxx.x"))  # the longest run before the gap
+    assert (streak.current, streak.longest) == (1, 4)
+    assert compute_streak([]) == Streak(0, 0)
+    assert compute_streak(history("...")).current == 0
 
 
-def test_repeated_days_count_once():
-    assert compute_streak([d(1), d(1), d(2)], today=d(2)).current == 2
+def test_seven_in_a_row_earn_a_freeze_that_a_miss_spends():
+    streak = compute_streak(history("xxxxxxx.x"))
+    assert (streak.current, streak.longest, streak.freezes) == (8, 8, 0)
+    assert streak.freezes_used == (d(8),)
+    assert compute_streak(history("xxxxxx.x")).current == 1  # six are not enough
+
+
+def test_at_most_two_freezes_are_held_and_two_misses_in_a_row_use_both():
+    streak = compute_streak(history("x" * 21))
+    assert streak.freezes == 2  # earned at 7, 14 and 21, capped at two
+    streak = compute_streak(history("x" * 14 + "..x"))
+    assert (streak.current, streak.freezes, len(streak.freezes_used)) == (15, 0, 2)
+    assert compute_streak(history("x" * 14 + "...x")).current == 1
 
 
 @pytest.mark.parametrize(

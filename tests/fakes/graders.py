@@ -6,14 +6,27 @@ import asyncio
 from collections import deque
 
 from bot.domain.rubric import Coverage, KeyPointVerdict, score_verdicts
-from bot.grading.base import Grade, GradingError, GradingItem, TransientGradingError
+from bot.grading.base import (
+    Grade,
+    GradingError,
+    GradingItem,
+    LLMRequiredError,
+    TransientGradingError,
+)
 
 
 class ScriptedGrader:
     """Covers every key point whose first word appears in the answer; can fail or pause on cue."""
 
-    def __init__(self, name: str = "scripted", *, failures: list[Exception] | None = None):
+    def __init__(
+        self,
+        name: str = "scripted",
+        *,
+        failures: list[Exception] | None = None,
+        declines_llm_only: bool = False,
+    ):
         self.name = name
+        self.declines_llm_only = declines_llm_only
         self.calls: list[str] = []
         self.failures: deque[Exception] = deque(failures or [])
         self.gate: asyncio.Event | None = None
@@ -26,6 +39,8 @@ class ScriptedGrader:
             await self.gate.wait()
         if self.failures:
             raise self.failures.popleft()
+        if self.declines_llm_only and item.llm_only:
+            raise LLMRequiredError("This question needs an LLM grader.")
         text = answer.lower()
         verdicts = tuple(
             KeyPointVerdict(

@@ -1,4 +1,6 @@
-"""The shipped bank: schema, size, topic and difficulty balance, rubric shape, no near-duplicates.
+"""The shipped bank: schema, size, topic and difficulty balance per track, rubric shape within
+each track's limits (``bot.domain.bank.TRACK_LIMITS``), behavioural STAR rubrics, no near-duplicates
+anywhere in the bank.
 
 Near-duplicates: prompts are compared pairwise by TF-IDF cosine over content-word unigrams and
 bigrams (English stop words removed). A pair at or above PROMPT_DUPLICATE_THRESHOLD = 0.70 is a
@@ -17,15 +19,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.domain.bank import Bank, load_bank
+from bot.domain.bank import TRACK_LIMITS, Bank, Track, load_bank
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT_DUPLICATE_THRESHOLD = 0.70
 REFERENCE_DUPLICATE_THRESHOLD = 0.80
 MIN_QUESTIONS = 300
-MIN_PER_TOPIC = 15
+MIN_PER_TOPIC = 6
+#: The deep-learning topics the bank started with keep their depth as new tracks arrive.
+ORIGINAL_DEEP_LEARNING_TOPICS = frozenset(
+    "activations applied-practice attention-transformers cnn evaluation-debugging frameworks "
+    "fundamentals generative normalization optimizers regularization rnn scale-inference "
+    "tokenization-embeddings".split()
+)
+MIN_PER_ORIGINAL_TOPIC = 15
 DIFFICULTY_TARGET = {"beginner": 0.35, "intermediate": 0.40, "advanced": 0.25}
+#: A track of n questions may miss each target share by max(7 points, 1 / sqrt(n)), about two
+#: binomial standard deviations, so a small new track is not held to the big track's precision.
 DIFFICULTY_TOLERANCE = 0.07
+#: Behavioural stories are not graded by depth of knowledge; only the others are balanced.
+UNBALANCED_TRACKS = frozenset({Track.BEHAVIOURAL})
+MIN_REFERENCE_WORDS = 60
 STOP_WORDS = frozenset(
     "a an and are as at be between by can could describe do does explain for from how in into is "
     "it its of on or that the their this to what when which why with would you your".split()
@@ -67,37 +81,62 @@ def similar_pairs(bank: Bank, texts: list[str], threshold: float) -> list[tuple[
 
 def test_bank_size_and_topics(bank):
     assert len(bank.questions) >= MIN_QUESTIONS
-    per_topic = Counter(question.topic for question in bank.questions)
+    per_topic = Counter((question.track.value, question.topic) for question in bank.questions)
     small = {topic: n for topic, n in per_topic.items() if n < MIN_PER_TOPIC}
     assert small == {}, f"topics under {MIN_PER_TOPIC} questions: {small}"
+    thin = {
+        topic: per_topic[(Track.DEEP_LEARNING.value, topic)]
+        for topic in ORIGINAL_DEEP_LEARNING_TOPICS
+        if per_topic[(Track.DEEP_LEARNING.value, topic)] < MIN_PER_ORIGINAL_TOPIC
+    }
+    assert thin == {}, f"original deep-learning topics under {MIN_PER_ORIGINAL_TOPIC}: {thin}"
 
 
-def test_difficulty_mix(bank):
-    counts = Counter(question.difficulty.value for question in bank.questions)
+def test_a_topic_belongs_to_one_track(bank):
+    tracks_of: dict[str, set[str]] = {}
+    for question in bank.questions:
+        tracks_of.setdefault(question.topic, set()).add(question.track.value)
+    assert {topic: t for topic, t in tracks_of.items() if len(t) > 1} == {}
+
+
+@pytest.mark.parametrize("track", [t for t in Track if t not in UNBALANCED_TRACKS])
+def test_difficulty_mix_per_track(bank, track):
+    questions = [question for question in bank.questions if question.track is track]
+    if not questions:
+        pytest.fail(f"the shipped bank has no {track.value} questions")
+    tolerance = max(DIFFICULTY_TOLERANCE, 1 / len(questions) ** 0.5)
+    counts = Counter(question.difficulty.value for question in questions)
     for level, target in DIFFICULTY_TARGET.items():
-        share = counts[level] / len(bank.questions)
-        assert abs(share - target) <= DIFFICULTY_TOLERANCE, (
-            f"{level}: {share:.0%} (target {target:.0%})"
+        share = counts[level] / len(questions)
+        assert abs(share - target) <= tolerance, (
+            f"{track.value} {level}: {share:.0%} (target {target:.0%} ± {tolerance:.0%})"
         )
 
 
-def test_reference_answers_are_60_to_220_words(bank):
+def test_reference_lengths_follow_the_track_limits(bank):
     wrong = {
         question.id: len(question.reference.split())
         for question in bank.questions
-        if not 60 <= len(question.reference.split()) <= 220
+        if not MIN_REFERENCE_WORDS
+        <= len(question.reference.split())
+        <= TRACK_LIMITS[question.track].max_reference_words
     }
     assert wrong == {}
 
 
-def test_rubrics_have_three_to_six_key_points(bank):
-    wrong = {q.id: len(q.key_points) for q in bank.questions if not 3 <= len(q.key_points) <= 6}
+def test_rubric_sizes_follow_the_track_limits(bank):
+    wrong = {
+        q.id: len(q.key_points)
+        for q in bank.questions
+        if not 3 <= len(q.key_points) <= TRACK_LIMITS[q.track].max_key_points
+    }
     assert wrong == {}
 
 
 def test_behavioural_questions_use_the_structure_rubric(bank):
-    behavioural = [q for q in bank.questions if "behavioural" in q.tags or "behavioural" in q.id]
+    behavioural = [q for q in bank.questions if q.track is Track.BEHAVIOURAL]
     assert behavioural, "the bank should have behavioural questions"
+    assert all(q.llm_only for q in behavioural)
     for question in behavioural:
         rubric = " ".join(point.text.lower() for point in question.key_points)
         for part in ("situation", "action", "result", "reflect"):

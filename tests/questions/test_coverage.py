@@ -62,7 +62,8 @@ DETECTORS: dict[str, Callable[[list[str]], set[int]]] = {
 }
 
 pytestmark = pytest.mark.skipif(
-    not SEEDS.is_dir() and not os.environ.get("CI"), reason="../shared/seeds is not beside the repo"
+    not SEEDS.is_dir() and os.environ.get("REQUIRE_SEEDS") != "1",
+    reason="../shared/seeds is not beside the repo (REQUIRE_SEEDS=1 makes this a failure)",
 )
 
 
@@ -113,3 +114,18 @@ def test_most_seed_questions_are_in_the_bank(coverage):
     entries = [entry for seed_map in coverage.values() for entry in seed_map.questions]
     excluded = [entry for entry in entries if entry.excluded]
     assert len(excluded) / len(entries) < 0.1
+
+
+def test_sources_list_exactly_the_seeds_that_map_to_a_question(coverage):
+    mapped: dict[str, set[str]] = {}
+    for seed, seed_map in coverage.items():
+        for entry in seed_map.questions:
+            if entry.bank_id is not None:
+                mapped.setdefault(entry.bank_id, set()).add(seed)
+    bank = load_bank(ROOT / "questions")
+    differ = {
+        question.id: (sorted(question.sources), sorted(mapped.get(question.id, ())))
+        for question in bank.questions
+        if set(question.sources) != mapped.get(question.id, set())
+    }
+    assert differ == {}, "question id: (sources, seeds whose coverage entries map to it)"

@@ -1,14 +1,22 @@
-"""Answer submission rules: validation, store-first, resubmission, late answers."""
+"""Answer submission rules: validation, store-first, resubmission, late answers, the form that
+says what a resubmission replaces, concurrent submissions, and other workspaces' posts."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from bot.services.answers import MAX_ANSWER_CHARS, AnswerRejected, RejectionReason
-from bot.storage.models import Answer
+from bot.services.answers import (
+    MAX_ANSWER_CHARS,
+    AnswerRejected,
+    AnswerService,
+    AnswerTarget,
+    RejectionReason,
+)
+from bot.storage.models import Answer, AnswerKind, GradeRecord, Platform
 
 
 async def _answers(sessions) -> list[Answer]:
@@ -18,48 +26,49 @@ async def _answers(sessions) -> list[Answer]:
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t  \n"])
 async def test_blank_answers_are_refused_and_nothing_is_stored(world, sessions, text):
-    opened = await world.daily.open_today(world.channel.id)
+    opened = await world.open()
     with pytest.raises(AnswerRejected) as caught:
-        await world.answers.submit_daily(world.alice.id, opened.post.id, text)
+        await world.submit(world.alice, opened, text)
     assert caught.value.reason is RejectionReason.EMPTY
     assert await _answers(sessions) == []
 
 
-async def test_oversized_answer_is_refused_with_the_limit_stated(world, sessions):
-    opened = await world.daily.open_today(world.channel.id)
+async def test_an_answer_of_exactly_the_limit_is_stored_and_one_more_is_refused(world, sessions):
+    opened = await world.open()
     with pytest.raises(AnswerRejected) as caught:
-        await world.answers.submit_daily(
-            world.alice.id, opened.post.id, "x" * (MAX_ANSWER_CHARS + 1)
-        )
+        await world.submit(world.alice, opened, "x" * (MAX_ANSWER_CHARS + 1))
     assert caught.value.reason is RejectionReason.TOO_LONG
     assert str(MAX_ANSWER_CHARS) in caught.value.message
     assert await _answers(sessions) == []
+    await world.submit(world.alice, opened, "y" * MAX_ANSWER_CHARS)
+    [row] = await _answers(sessions)
+    assert len(row.text) == MAX_ANSWER_CHARS
 
 
 async def test_answer_is_stored_verbatim_as_pending_before_the_grader_is_woken(world, sessions):
-    opened = await world.daily.open_today(world.channel.id)
+    opened = await world.open()
     seen_at_wake: list[list[Answer]] = []
+    woken = asyncio.Event()
 
-    async def snapshot() -> None:
-        seen_at_wake.append(await _answers(sessions))
+    def wake() -> None:
+        woken.set()
 
-    woken = []
-    world.answers.set_wake_grader(lambda: woken.append(True))
+    world.answers.set_wake_grader(wake)
     text = "  Backprop: gradients flow <b>backwards</b> @everyone\n\nsecond paragraph  "
-    receipt = await world.answers.submit_daily(world.alice.id, opened.post.id, text)
-    await snapshot()
-    assert woken == [True]
+    receipt = await world.submit(world.alice, opened, text)
+    await asyncio.wait_for(woken.wait(), 5)
+    seen_at_wake.append(await _answers(sessions))
     [stored] = seen_at_wake[0]
     assert stored.id == receipt.answer_id
     assert stored.text == text
-    assert stored.status == "pending" and stored.scored
+    assert stored.status == "pending" and stored.scored and stored.kind is AnswerKind.DAILY
 
 
 async def test_resubmission_before_close_replaces_the_earlier_answer(world, sessions, clock):
-    opened = await world.daily.open_today(world.channel.id)
-    first = await world.answers.submit_daily(world.alice.id, opened.post.id, "first try")
+    opened = await world.open()
+    first = await world.submit(world.alice, opened, "first try")
     clock.advance(timedelta(minutes=5))
-    second = await world.answers.submit_daily(world.alice.id, opened.post.id, "second try")
+    second = await world.submit(world.alice, opened, "second try")
     assert not first.replaced_earlier and second.replaced_earlier
     rows = await _answers(sessions)
     assert [(row.text, row.superseded) for row in rows] == [
@@ -68,21 +77,107 @@ async def test_resubmission_before_close_replaces_the_earlier_answer(world, sess
     ]
 
 
+async def test_the_form_says_what_a_resubmission_replaces_with_time_and_score(
+    world, sessions, clock
+):
+    opened = await world.open()
+    target = AnswerTarget.daily(opened.post.id)
+    form = await world.answers.form(world.alice, target)
+    assert form.previous is None and "improve it" in form.note
+    receipt = await world.submit(world.alice, opened, "first try")
+    async with sessions() as session, session.begin():
+        grade = GradeRecord(
+            answer_id=receipt.answer_id, grader="t", score=72, created_at=clock.now()
+        )
+        session.add(grade)
+        await session.flush()
+        answer = await session.get(Answer, receipt.answer_id)
+        answer.current_grade_id = grade.id
+    form = await world.answers.form(world.alice, target)
+    # submitted at 08:00 UTC = 09:00 in the channel's Berlin time
+    assert form.note.startswith("This replaces your answer of 09:00, score 72/100")
+    assert form.previous is not None and form.previous.score == 72
+
+
 async def test_answer_after_close_is_practice_without_points(world, sessions, clock):
-    opened = await world.daily.open_today(world.channel.id)
-    clock.set(opened.post.closes_at + timedelta(seconds=1))
-    receipt = await world.answers.submit_daily(world.alice.id, opened.post.id, "late but keen")
+    opened = await world.open()
+    clock.set(opened.post.closes_at)  # the exact closing instant is already late
+    form = await world.answers.form(world.alice, AnswerTarget.daily(opened.post.id))
+    assert "closed" in form.note
+    receipt = await world.submit(world.alice, opened, "late but keen")
     assert receipt.late and not receipt.scored
     [row] = await _answers(sessions)
-    assert row.daily_post_id is None and not row.scored and row.question_id == opened.question.id
+    assert row.daily_post_id == opened.post.id and not row.scored
+    assert row.question_id == opened.question.id
+
+
+async def test_one_instant_before_close_still_scores(world, clock):
+    opened = await world.open()
+    clock.set(opened.post.closes_at - timedelta(microseconds=1))
+    receipt = await world.submit(world.alice, opened, "just in time")
+    assert receipt.scored and not receipt.late
 
 
 async def test_rubric_is_hidden_from_a_scored_answer_until_the_question_closes(world, clock):
-    opened = await world.daily.open_today(world.channel.id)
-    daily = await world.answers.submit_daily(world.alice.id, opened.post.id, "first go")
-    practice = await world.answers.submit_practice(world.bob.id, opened.question.id, "practice")
+    opened = await world.open()
+    daily = await world.submit(world.alice, opened, "first go")
+    practice = await world.answers.submit(
+        world.bob, AnswerTarget.practice(opened.question.id), "practice"
+    )
     assert not (await world.answers.view(daily.answer_id)).rubric_revealed
     assert (await world.answers.view(practice.answer_id)).rubric_revealed
     clock.set(opened.post.closes_at)
     await world.daily.close_due()
     assert (await world.answers.view(daily.answer_id)).rubric_revealed
+
+
+async def test_concurrent_submissions_are_stored_in_few_transactions_and_each_once(world, sessions):
+    opened = await world.open()
+    members = [await world.actor(f"U{index}", f"Member {index}") for index in range(100, 160)]
+    batches_before = world.answers.batches
+    receipts = await asyncio.gather(
+        *(world.submit(member, opened, f"answer {index}") for index, member in enumerate(members))
+    )
+    assert len({receipt.answer_id for receipt in receipts}) == len(members)
+    assert world.answers.batches - batches_before < len(members) / 4
+    rows = await _answers(sessions)
+    assert sorted(row.text for row in rows) == sorted(f"answer {i}" for i in range(len(members)))
+
+
+async def test_two_answers_from_one_member_at_the_same_instant_leave_one_live(world, sessions):
+    opened = await world.open()
+    # two processes: two intakes writing at once
+    other_process = AnswerService(sessions, world.clock)
+    try:
+        results = await asyncio.gather(
+            world.submit(world.alice, opened, "from process one"),
+            other_process.submit(world.alice, AnswerTarget.daily(opened.post.id), "from two"),
+            world.submit(world.alice, opened, "from process one again"),
+        )
+    finally:
+        await other_process.close()
+    assert sum(receipt.replaced_earlier for receipt in results) == 2
+    rows = await _answers(sessions)
+    assert len(rows) == 3 and sum(not row.superseded for row in rows) == 1
+
+
+async def test_another_workspaces_post_is_refused_like_an_unknown_one(world, sessions):
+    opened = await world.open()
+    stranger = await world.directory.resolve(
+        Platform.DISCORD, "G9", "U9", channel_external_id="C9", member_name="Mallory"
+    )
+    with pytest.raises(AnswerRejected) as caught:
+        await world.answers.submit(stranger, AnswerTarget.daily(opened.post.id), "sneaky")
+    assert caught.value.reason is RejectionReason.UNKNOWN_QUESTION
+    with pytest.raises(AnswerRejected):
+        await world.answers.form(stranger, AnswerTarget.daily(opened.post.id))
+    with pytest.raises(AnswerRejected):
+        await world.answers.submit(world.alice, AnswerTarget.daily(999_999), "nowhere")
+    assert await _answers(sessions) == []
+
+
+def test_targets_round_trip_and_garbage_is_an_unknown_question():
+    target = AnswerTarget.practice(42)
+    assert AnswerTarget.decode(target.encode()) == target
+    with pytest.raises(AnswerRejected):
+        AnswerTarget.decode("bogus:x")

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.cards import grade_card, leaderboard_card, quote_user_text
+from bot.domain.rubric import Coverage, KeyPointVerdict
+from bot.services.cards import Card, grade_card, leaderboard_card, quote_user_text
 from bot.services.leaderboard import LeaderboardRow, Period
 
 VERDICTS = [
-    {
-        "key_point": "gradients flow backwards",
-        "status": "covered",
-        "evidence": "flow back",
-        "hint": "",
-    },
-    {"key_point": "weights update", "status": "partial", "evidence": "update", "hint": "say how"},
-    {
-        "key_point": "SECRET rubric point",
-        "status": "missing",
-        "evidence": "",
-        "hint": "SECRET hint",
-    },
+    KeyPointVerdict("gradients flow backwards", Coverage.COVERED, "flow back"),
+    KeyPointVerdict("weights update", Coverage.PARTIAL, "update", "say how"),
+    KeyPointVerdict("SECRET rubric point", Coverage.MISSING, "", "SECRET hint"),
 ]
 
 
@@ -75,8 +66,19 @@ def test_user_text_never_mentions_anyone(hostile):
 
 
 def test_display_names_are_neutralised_on_leaderboards():
-    card = leaderboard_card(Period.ALL, [LeaderboardRow(1, 7, "@everyone", 30, 2)])
-    assert "@everyone" not in card.body
+    card = leaderboard_card(Period.ALL, "workspace", [LeaderboardRow(1, 7, "@everyone", 30, 2)])
+    assert "@everyone" not in card.body and "30 pts (2 answers)" in card.body
+    single = leaderboard_card(Period.ALL, "workspace", [LeaderboardRow(1, 7, "Ada", 3, 1)])
+    assert "(1 answer)" in single.body
+
+
+def test_cards_survive_the_outbox_round_trip_unchanged():
+    from datetime import UTC, datetime
+
+    card = grade_card(
+        score=55, verdicts=VERDICTS, feedback="f", reference="r", provisional=False, points=3
+    ).model_copy(update={"deadline": datetime(2026, 3, 2, 8, tzinfo=UTC)})
+    assert Card.from_json(card.to_json()) == card
 
 
 def test_long_evidence_is_capped():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -82,3 +83,62 @@ def test_an_installed_package_finds_migrations_in_the_working_directory(monkeypa
     )
     monkeypatch.chdir(tmp_path)
     assert migrate.migrations_dir() == tmp_path / "migrations"
+
+
+def _seed_0001(connection) -> None:
+    """Rows as the first release wrote them (plain SQL, so later models do not matter)."""
+    now = "2026-01-05 09:00:00"
+    statements = [
+        "INSERT INTO workspace (id, platform, external_id, name, timezone, created_at) "
+        f"VALUES (1, 'console', 'local', 'Terminal', 'UTC', '{now}')",
+        "INSERT INTO channel (id, workspace_id, external_id, name, post_time, timezone, topics, "
+        "answer_window_minutes, enabled, created_at, updated_at) VALUES (1, 1, 'terminal', 't', "
+        f"'08:30', 'Europe/Berlin', '[]', 1380, true, '{now}', '{now}')",
+        f"INSERT INTO member (id, workspace_id, external_id, display_name, created_at) "
+        f"VALUES (1, 1, 'ada', 'Ada', '{now}')",
+        "INSERT INTO question (id, bank_id, content_hash, topic, difficulty, prompt, reference, "
+        "key_points, tags, active, created_at) VALUES (1, 'q-1', 'abc', 'cnn', 'beginner', 'P?', "
+        f"'R.', '[]', '[]', true, '{now}')",
+        "INSERT INTO daily_post (id, channel_id, local_date, question_id, opened_at, closes_at, "
+        f"delivered_at, message_ref) VALUES (1, 1, '2026-01-05', 1, '{now}', '{now}', '{now}', 'm1')",
+        "INSERT INTO answer (id, member_id, question_id, daily_post_id, text, status, scored, "
+        "superseded, attempts, submitted_at, updated_at) VALUES "
+        f"(1, 1, 1, 1, 'daily answer', 'graded', true, false, 1, '{now}', '{now}'), "
+        f"(2, 1, 1, NULL, 'practice answer', 'graded', false, false, 1, '{now}', '{now}')",
+    ]
+    for statement in statements:
+        connection.execute(sa.text(statement))
+
+
+def test_an_existing_database_keeps_its_data_through_every_upgrade(empty_database_url):
+    migrate.upgrade(empty_database_url, "0001")
+
+    async def seed() -> None:
+        engine = create_engine(empty_database_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(_seed_0001)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(seed())
+    migrate.upgrade(empty_database_url)
+
+    def read(connection):
+        channel = connection.execute(
+            sa.text("SELECT post_time, post_days, cadence, paused, enabled FROM channel")
+        ).one()
+        answers = connection.execute(
+            sa.text("SELECT id, kind, reply_context FROM answer ORDER BY id")
+        ).all()
+        question = connection.execute(sa.text("SELECT scope, track, llm_only FROM question")).one()
+        return channel, answers, question
+
+    channel, answers, question = _inspect(empty_database_url, read)
+    assert str(channel[0]).startswith("08:30")
+    days = json.loads(channel[1]) if isinstance(channel[1], str) else channel[1]
+    assert days == list(range(7))  # existing channels keep posting every day
+    assert (channel[2], bool(channel[3]), bool(channel[4])) == ("daily", False, True)
+    assert [(row[0], row[1]) for row in answers] == [(1, "daily"), (2, "practice")]
+    assert tuple(question) == ("", "deep-learning", False)
+    assert _inspect(empty_database_url, _drift) == []

@@ -1,0 +1,568 @@
+"""The ``/interview`` vocabulary, shared by every adapter: parsing a typed command line, and
+running each subcommand to the cards the member sees.
+
+Slack passes the text after ``/interview``; Discord maps its options onto the same ``Command``;
+the terminal maps ``/leaderboard month`` onto it too. So a rule of the game (who may configure a
+channel, what ``today`` does in a channel with no schedule, which board a member sees) lives here
+once, and adapters only render the reply.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.domain.bank import Difficulty, Track
+from bot.services.cards import (
+    Card,
+    CardField,
+    CardKind,
+    error_card,
+    leaderboard_card,
+    notice_card,
+    practice_card,
+    question_card,
+    stats_card,
+)
+from bot.services.channels import (
+    ChannelSettings,
+    ChannelView,
+    ConfigChange,
+    NotAllowed,
+    SettingsRejected,
+    window_text,
+)
+from bot.services.daily import DailyService
+from bot.services.directory import Actor, Directory
+from bot.services.leaderboard import LeaderboardService, Period
+from bot.services.practice import PracticeService
+
+
+class CommandName(StrEnum):
+    TODAY = "today"
+    PRACTICE = "practice"
+    LEADERBOARD = "leaderboard"
+    STREAKS = "streaks"
+    STATS = "stats"
+    CONFIG = "config"
+    PAUSE = "pause"
+    RESUME = "resume"
+    SKIP = "skip"
+    QUEUE = "queue"
+    NUDGES = "nudges"
+    HELP = "help"
+
+
+#: One line per subcommand (arguments in brackets are optional).
+USAGE: dict[CommandName, str] = {
+    CommandName.TODAY: "today — the channel's open question, with the Answer button",
+    CommandName.PRACTICE: "practice [topic or track] [beginner|intermediate|advanced] — a private "
+    "practice question (no points)",
+    CommandName.LEADERBOARD: "leaderboard [week|month|all] — the channel's and the workspace's "
+    "leaderboards",
+    CommandName.STREAKS: "streaks — the channel's longest current streaks",
+    CommandName.STATS: "stats [@member] — points, rank, streak, freezes and average score",
+    CommandName.CONFIG: "config [time=09:30 tz=Europe/Berlin days=mon-fri cadence=daily|weekly "
+    "window=8h track=... topics=a,b on|off] — the channel's schedule (admins)",
+    CommandName.PAUSE: "pause [until=YYYY-MM-DD] [reason] — pause the channel's question (admins)",
+    CommandName.RESUME: "resume — resume a paused channel (admins)",
+    CommandName.SKIP: "skip YYYY-MM-DD [...] | skip remove YYYY-MM-DD — holidays with no "
+    "question (admins)",
+    CommandName.QUEUE: "queue [list] | queue <question-id> [YYYY-MM-DD] | queue remove <n> — "
+    "choose coming questions (admins)",
+    CommandName.NUDGES: "nudges on|off — a private reminder before the question closes when you "
+    "have a streak to keep",
+    CommandName.HELP: "help — this list",
+}
+
+CONFIG_KEYS = {
+    "time": "post_time",
+    "at": "post_time",
+    "tz": "timezone",
+    "timezone": "timezone",
+    "zone": "timezone",
+    "days": "days",
+    "cadence": "cadence",
+    "window": "answer_window",
+    "track": "track",
+    "topics": "topics",
+    "topic": "topics",
+}
+
+
+class UsageError(ValueError):
+    """A command line that does not parse; the message says how to write it."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: CommandName
+    args: tuple[str, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+    #: The platform id of a member the command is about (``stats @someone``).
+    member_external_id: str | None = None
+
+
+_SLACK_USER = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
+_DISCORD_USER = re.compile(r"^<@!?(\d+)>$")
+
+
+def parse_command(text: str) -> Command:
+    """``leaderboard month``, ``config time=09:30 days=mon-fri``, ``stats <@U123>``..."""
+    try:
+        words = shlex.split(text.strip())
+    except ValueError:
+        words = text.split()
+    if not words:
+        return Command(CommandName.HELP)
+    head, rest = words[0].lower().lstrip("/"), words[1:]
+    aliases = {
+        "board": "leaderboard",
+        "lb": "leaderboard",
+        "next": "practice",
+        "top": "leaderboard",
+    }
+    head = aliases.get(head, head)
+    try:
+        name = CommandName(head)
+    except ValueError:
+        raise UsageError(f"Unknown command '{head}'.") from None
+    options: dict[str, str] = {}
+    args: list[str] = []
+    member: str | None = None
+    for word in rest:
+        match = _SLACK_USER.match(word) or _DISCORD_USER.match(word)
+        if match:
+            member = match.group(1)
+        elif "=" in word and name in (CommandName.CONFIG, CommandName.PAUSE):
+            key, _, value = word.partition("=")
+            options[key.strip().lower()] = value.strip()
+        else:
+            args.append(word)
+    return Command(name, tuple(args), options, member)
+
+
+@dataclass(frozen=True)
+class ConfigForm:
+    """The channel settings form an adapter shows (a modal), with the current values."""
+
+    channel_id: int
+    channel_name: str
+    enabled: bool
+    post_time: str
+    timezone: str
+    days: str
+    cadence: str
+    answer_window: str
+    track: str
+    topics: str
+    tracks: tuple[str, ...]
+    topics_by_track: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a command returns: cards to show (each says whether it is private), or a form to
+    open (the adapter then sends the form's submission to ``apply_config``)."""
+
+    cards: tuple[Card, ...] = ()
+    config_form: ConfigForm | None = None
+
+
+def help_card(prefix: str = "/interview ") -> Card:
+    lines = [f"`{prefix}{usage}`" for usage in USAGE.values()]
+    return Card(
+        kind=CardKind.HELP,
+        title="🧠 Interview practice — commands",
+        body="\n".join(lines),
+        footer="Answers are private: the Answer button opens a form only you see.",
+        private=True,
+    )
+
+
+def usage_card(message: str, name: CommandName | None = None, prefix: str = "/interview ") -> Card:
+    usage = f"Usage: {prefix}{USAGE[name]}" if name else f"Try {prefix}help for the list."
+    return Card(kind=CardKind.ERROR, title="⚠️ " + message, body=usage, private=True)
+
+
+def config_card(view: ChannelView, title: str = "⚙️ Channel settings") -> Card:
+    schedule = view.schedule
+    next_post = "—"
+    if view.next_post is not None:
+        next_post = f"{view.next_post.astimezone(schedule.zone):%a %d %b %H:%M} {schedule.timezone}"
+    fields = [
+        CardField(name="Daily question", value="on" if view.enabled else "off", inline=True),
+        CardField(name="Days", value=view.days_text, inline=True),
+        CardField(name="Cadence", value=schedule.cadence.value, inline=True),
+        CardField(
+            name="Time", value=f"{schedule.post_time:%H:%M} {schedule.timezone}", inline=True
+        ),
+        CardField(name="Answer window", value=window_text(schedule.answer_window), inline=True),
+        CardField(name="Next post", value=next_post, inline=True),
+        CardField(name="Track", value=view.track.value if view.track else "any", inline=True),
+        CardField(name="Topics", value=", ".join(view.topics) or "all", inline=True),
+    ]
+    if schedule.paused:
+        until = schedule.paused_until.isoformat() if schedule.paused_until else "resumed"
+        reason = f" ({view.pause_reason})" if view.pause_reason else ""
+        fields.append(CardField(name="Paused", value=f"until {until}{reason}"))
+    if schedule.skip_dates:
+        fields.append(
+            CardField(
+                name="Skip dates",
+                value=", ".join(day.isoformat() for day in sorted(schedule.skip_dates)),
+            )
+        )
+    if view.queue:
+        fields.append(
+            CardField(
+                name="Queue",
+                value="\n".join(
+                    f"{entry.queue_id}. {entry.bank_id}"
+                    f"{' (custom)' if entry.custom else ''}"
+                    f" — {entry.for_date.isoformat() if entry.for_date else 'next post'}"
+                    for entry in view.queue
+                ),
+            )
+        )
+    return Card(kind=CardKind.CONFIG, title=title, fields=tuple(fields), private=True)
+
+
+class InterviewCommands:
+    """Runs ``/interview`` subcommands for an actor; every result is a ``Reply``."""
+
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        daily: DailyService,
+        practice: PracticeService,
+        leaderboards: LeaderboardService,
+        channels: ChannelSettings,
+        prefix: str = "/interview ",
+    ):
+        self._directory = directory
+        self._daily = daily
+        self._practice = practice
+        self._leaderboards = leaderboards
+        self._channels = channels
+        self.prefix = prefix
+
+    async def run_text(self, actor: Actor, text: str) -> Reply:
+        try:
+            command = parse_command(text)
+        except UsageError as exc:
+            return Reply((usage_card(str(exc), prefix=self.prefix),))
+        return await self.run(actor, command)
+
+    async def run(self, actor: Actor, command: Command) -> Reply:
+        handlers = {
+            CommandName.TODAY: self.today,
+            CommandName.PRACTICE: self.practice_question,
+            CommandName.LEADERBOARD: self.leaderboard,
+            CommandName.STREAKS: self.streaks,
+            CommandName.STATS: self.stats,
+            CommandName.CONFIG: self.config,
+            CommandName.PAUSE: self.pause,
+            CommandName.RESUME: self.resume,
+            CommandName.SKIP: self.skip,
+            CommandName.QUEUE: self.queue,
+            CommandName.NUDGES: self.nudges,
+            CommandName.HELP: self.help,
+        }
+        try:
+            return await handlers[command.name](actor, command)
+        except UsageError as exc:
+            return Reply((usage_card(str(exc), command.name, self.prefix),))
+        except NotAllowed as exc:
+            return Reply((error_card(str(exc)),))
+        except SettingsRejected as exc:
+            return Reply((settings_error_card(exc),))
+
+    async def help(self, actor: Actor, command: Command | None = None) -> Reply:
+        return Reply((help_card(self.prefix),))
+
+    # --- questions -----------------------------------------------------------------------
+
+    async def today(self, actor: Actor, command: Command | None = None) -> Reply:
+        """The channel's open question; in a channel with no schedule, a practice question
+        with the same button and a line on how to schedule one."""
+        channel_id = actor.channel_id
+        if channel_id is not None:
+            view = await self._channels.view(channel_id)
+            opened = await self._daily.current_post(channel_id)
+            if opened is not None:
+                assert opened.post.id is not None
+                card = question_card(
+                    prompt=opened.question.prompt,
+                    topic=opened.question.topic,
+                    difficulty=opened.question.difficulty.value,
+                    track=opened.question.track.value,
+                    post_id=opened.post.id,
+                    closes_at=opened.post.closes_at,
+                ).model_copy(update={"private": True})
+                return Reply((card,))
+            if view.enabled:
+                when = "No question is open right now."
+                if view.next_post is not None:
+                    local = view.next_post.astimezone(view.schedule.zone)
+                    when = (
+                        f"No question is open right now; the next one comes "
+                        f"{local:%a %d %b at %H:%M} ({view.schedule.timezone})."
+                    )
+                return await self._practice_reply(actor, note=when + " Meanwhile, practise:")
+        return await self._practice_reply(
+            actor,
+            note=f"No daily question is scheduled here yet: an admin can set one up with "
+            f"`{self.prefix}config`. Meanwhile, practise:",
+        )
+
+    async def practice_question(self, actor: Actor, command: Command) -> Reply:
+        track: Track | None = None
+        topics: list[str] = []
+        difficulty: Difficulty | None = None
+        catalogue = await self._practice.catalogue(await self._scope(actor))
+        known_topics = {topic for topics_ in catalogue.values() for topic in topics_}
+        for word in command.args:
+            value = word.lower()
+            if value in {level.value for level in Difficulty}:
+                difficulty = Difficulty(value)
+            elif value in {item.value for item in catalogue}:
+                track = Track(value)
+            elif value in known_topics:
+                topics.append(value)
+            else:
+                names = sorted(known_topics | {item.value for item in catalogue})
+                raise UsageError(
+                    f"Unknown topic, track or level '{word}'. Topics and tracks: {', '.join(names)}"
+                )
+        return await self._practice_reply(actor, track=track, topics=topics, difficulty=difficulty)
+
+    async def _practice_reply(
+        self,
+        actor: Actor,
+        *,
+        note: str = "",
+        track: Track | None = None,
+        topics: Sequence[str] = (),
+        difficulty: Difficulty | None = None,
+    ) -> Reply:
+        question = await self._practice.next_question(
+            actor.member_id,
+            scope=await self._scope(actor),
+            track=track,
+            topics=topics,
+            difficulty=difficulty,
+        )
+        if question is None:
+            return Reply((error_card("No question matches that choice."),))
+        assert question.id is not None
+        return Reply(
+            (
+                practice_card(
+                    prompt=question.prompt,
+                    topic=question.topic,
+                    difficulty=question.difficulty.value,
+                    track=question.track.value,
+                    question_id=question.id,
+                    note=note,
+                ),
+            )
+        )
+
+    async def _scope(self, actor: Actor) -> str:
+        return f"{actor.platform.value}:{actor.workspace_external_id}"
+
+    # --- boards and stats ----------------------------------------------------------------
+
+    async def leaderboard(self, actor: Actor, command: Command) -> Reply:
+        period = Period.WEEK
+        for word in command.args:
+            try:
+                period = Period(word.lower())
+            except ValueError:
+                raise UsageError(f"Unknown period '{word}'.") from None
+        cards = []
+        if actor.channel_id is not None:
+            rows = await self._leaderboards.leaderboard(
+                actor.workspace_id, period, channel_id=actor.channel_id
+            )
+            if rows:
+                cards.append(
+                    leaderboard_card(period, "this channel", rows).model_copy(
+                        update={"private": True}
+                    )
+                )
+        rows = await self._leaderboards.leaderboard(actor.workspace_id, period)
+        cards.append(
+            leaderboard_card(period, "workspace", rows).model_copy(update={"private": True})
+        )
+        return Reply(tuple(cards))
+
+    async def streaks(self, actor: Actor, command: Command) -> Reply:
+        if actor.channel_id is None:
+            raise UsageError("Streaks are counted per channel: run it in a channel.")
+        rows = await self._leaderboards.streak_board(actor.channel_id)
+        body = "\n".join(
+            f"{row.rank:>2}. {row.display_name} — {row.streak.current} in a row"
+            f"{' 🧊' * row.streak.freezes}"
+            for row in rows
+        )
+        return Reply(
+            (
+                Card(
+                    kind=CardKind.LEADERBOARD,
+                    title="🔥 Longest current streaks · this channel",
+                    body=body or "No streaks yet.",
+                    footer="🧊 = a streak freeze held (earned every 7 answered posts in a row).",
+                    private=True,
+                ),
+            )
+        )
+
+    async def stats(self, actor: Actor, command: Command) -> Reply:
+        member_id = actor.member_id
+        if command.member_external_id and command.member_external_id != actor.member_external_id:
+            other = await self._directory.resolve(
+                actor.platform,
+                actor.workspace_external_id,
+                command.member_external_id,
+            )
+            member_id = other.member_id
+        stats = await self._leaderboards.member_stats(member_id, channel_id=actor.channel_id)
+        return Reply((stats_card(stats),))
+
+    # --- channel settings (admins) -------------------------------------------------------
+
+    def _channel(self, actor: Actor) -> int:
+        if actor.channel_id is None:
+            raise UsageError("Run it in the channel whose settings you want to change.")
+        return actor.channel_id
+
+    async def config(self, actor: Actor, command: Command) -> Reply:
+        channel_id = self._channel(actor)
+        self._channels.require_admin(actor)
+        change = config_change_from(command)
+        if change is None:
+            return Reply(config_form=await self.config_form(actor))
+        view = await self._channels.update(actor, channel_id, change)
+        return Reply((config_card(view, "✅ Channel settings saved"),))
+
+    async def config_form(self, actor: Actor) -> ConfigForm:
+        channel_id = self._channel(actor)
+        self._channels.require_admin(actor)
+        view = await self._channels.view(channel_id)
+        catalogue = await self._practice.catalogue(await self._scope(actor))
+        schedule = view.schedule
+        return ConfigForm(
+            channel_id=channel_id,
+            channel_name=view.name,
+            enabled=view.enabled,
+            post_time=f"{schedule.post_time:%H:%M}",
+            timezone=schedule.timezone,
+            days=view.days_text,
+            cadence=schedule.cadence.value,
+            answer_window=window_text(schedule.answer_window),
+            track=view.track.value if view.track else "",
+            topics=", ".join(view.topics),
+            tracks=tuple(sorted(track.value for track in catalogue)),
+            topics_by_track={
+                track.value: tuple(sorted(topics)) for track, topics in catalogue.items()
+            },
+        )
+
+    async def apply_config(self, actor: Actor, channel_id: int, change: ConfigChange) -> Reply:
+        """The submission of the config form; raises ``SettingsRejected`` with field errors."""
+        view = await self._channels.update(actor, channel_id, change)
+        return Reply((config_card(view, "✅ Channel settings saved"),))
+
+    async def pause(self, actor: Actor, command: Command) -> Reply:
+        channel_id = self._channel(actor)
+        until = command.options.get("until")
+        words = list(command.args)
+        if until is None and words and re.fullmatch(r"\d{4}-\d{2}-\d{2}", words[0]):
+            until = words.pop(0)
+        view = await self._channels.pause(actor, channel_id, until=until, reason=" ".join(words))
+        return Reply((config_card(view, "⏸️ Paused"),))
+
+    async def resume(self, actor: Actor, command: Command) -> Reply:
+        view = await self._channels.resume(actor, self._channel(actor))
+        return Reply((config_card(view, "▶️ Resumed"),))
+
+    async def skip(self, actor: Actor, command: Command) -> Reply:
+        channel_id = self._channel(actor)
+        words = list(command.args)
+        if not words:
+            raise UsageError("Give at least one date.")
+        if words[0].lower() in {"remove", "rm", "delete"}:
+            view = await self._channels.skip_dates(actor, channel_id, remove=words[1:])
+        else:
+            view = await self._channels.skip_dates(actor, channel_id, add=words)
+        return Reply((config_card(view, "📅 Skip dates updated"),))
+
+    async def queue(self, actor: Actor, command: Command) -> Reply:
+        channel_id = self._channel(actor)
+        words = list(command.args)
+        if not words or words[0].lower() in {"list", "show"}:
+            self._channels.require_admin(actor)
+            return Reply((config_card(await self._channels.view(channel_id), "🗂️ Queue"),))
+        if words[0].lower() in {"remove", "rm", "delete"}:
+            if len(words) != 2 or not words[1].isdigit():
+                raise UsageError("Give the number of the queued entry to remove.")
+            view = await self._channels.unqueue(actor, channel_id, int(words[1]))
+            return Reply((config_card(view, "🗂️ Removed from the queue"),))
+        when = words[1] if len(words) > 1 else None
+        view = await self._channels.queue_bank_question(actor, channel_id, words[0], for_date=when)
+        return Reply((config_card(view, "🗂️ Queued"),))
+
+    async def queue_custom(
+        self, actor: Actor, channel_id: int, yaml_text: str, for_date: str | None = None
+    ) -> Reply:
+        view = await self._channels.queue_custom_question(
+            actor, channel_id, yaml_text, for_date=for_date
+        )
+        return Reply((config_card(view, "🗂️ Custom question queued"),))
+
+    async def nudges(self, actor: Actor, command: Command) -> Reply:
+        words = [word.lower() for word in command.args]
+        if words not in (["on"], ["off"], ["stop"]):
+            raise UsageError("Say nudges on or nudges off.")
+        enabled = words == ["on"]
+        await self._directory.set_nudges(actor.member_id, enabled)
+        message = (
+            "Nudges on: you get a private reminder before an open question closes when you have "
+            "a streak of 2 or more and have not answered yet."
+            if enabled
+            else "Nudges off: no more reminders."
+        )
+        return Reply((notice_card(message),))
+
+
+def config_change_from(command: Command) -> ConfigChange | None:
+    """A change from ``config key=value ... on|off``; None when nothing was given."""
+    values: dict[str, object] = {}
+    unknown = [key for key in command.options if key not in CONFIG_KEYS]
+    if unknown:
+        raise UsageError(f"Unknown setting '{unknown[0]}'.")
+    for key, value in command.options.items():
+        values[CONFIG_KEYS[key]] = value
+    for word in command.args:
+        if word.lower() in {"on", "enable", "start"}:
+            values["enabled"] = True
+        elif word.lower() in {"off", "disable", "stop"}:
+            values["enabled"] = False
+        else:
+            raise UsageError(f"Unknown setting '{word}' (write key=value, or on/off).")
+    return ConfigChange(**values) if values else None  # type: ignore[arg-type]
+
+
+def settings_error_card(exc: SettingsRejected) -> Card:
+    return Card(
+        kind=CardKind.ERROR,
+        title="⚠️ Nothing was changed",
+        body="\n".join(f"• {name}: {message}" for name, message in exc.errors.items()),
+        private=True,
+    )

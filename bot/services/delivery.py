@@ -1,0 +1,449 @@
+"""Delivery: the one outbound port (``Notifier``), the transactional outbox and its dispatcher.
+
+A service that records a fact (a question opened, a grade stored, a question closed) calls
+``enqueue`` with the same session, so the message rows commit or roll back with the fact. A
+``Dispatcher`` per process claims due rows for the platforms that process serves, hands each to
+that platform's notifier, records the platform's message reference, and retries with backoff
+(honouring a platform's Retry-After) or dead-letters after ``max_attempts``.
+
+Claims are leases: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite has one writer at a time),
+then a token and an expiry on the row. Two dispatchers never send the same row while a lease
+holds. The one duplicate window: a process that crashes after the platform accepted a message
+and before it recorded "sent" leaves the row to be sent again when the lease expires.
+
+A row with a parent (the closing edit of a question post, the reveal in its thread) is claimed
+only once the parent was sent (its ``message_ref`` is then known) or dead (then an edit is
+dropped and a reply goes to the channel as a new message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from bot.clock import Clock
+from bot.services.cards import Card
+from bot.storage.db import transaction
+from bot.storage.models import DeliveryAction, OutboxMessage, OutboxStatus, Platform
+
+log = logging.getLogger(__name__)
+
+
+# --- the port -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message as a notifier receives it."""
+
+    id: int
+    platform: Platform
+    workspace_external_id: str
+    channel_external_id: str | None
+    member_external_id: str | None
+    action: DeliveryAction
+    card: Card
+    topic: str
+    attempt: int
+    #: The platform's reference of the parent message (REPLY / EDIT), when it was sent.
+    parent_ref: str | None = None
+    reply_context: Mapping[str, Any] | None = None
+
+
+class DeliveryError(Exception):
+    """A send failed; the dispatcher retries later."""
+
+
+class RetryLater(DeliveryError):
+    """The platform asked us to wait (HTTP 429 / rate limit) or failed for a passing reason."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The platform refused for good (channel gone, bot removed, invalid target): no retry."""
+
+
+class Notifier(Protocol):
+    """What each adapter implements to deliver cards on its platform."""
+
+    platform: Platform
+
+    async def deliver(self, delivery: Delivery) -> str | None:
+        """Send a new message (POST, REPLY or PRIVATE); return its reference, if it has one."""
+        ...
+
+    async def edit(self, delivery: Delivery) -> str | None:
+        """Replace the parent message (``delivery.parent_ref``) with the card."""
+        ...
+
+
+# --- writing rows ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a message goes, in the platform's own ids."""
+
+    platform: Platform
+    workspace_external_id: str
+    channel_external_id: str | None = None
+    member_external_id: str | None = None
+    reply_context: Mapping[str, Any] | None = None
+
+
+def enqueue(
+    session: AsyncSession,
+    target: Target,
+    card: Card,
+    *,
+    action: DeliveryAction,
+    topic: str,
+    now: Any,
+    parent_id: int | None = None,
+) -> OutboxMessage:
+    """Add an outbox row to the caller's transaction (flush to get its id)."""
+    row = OutboxMessage(
+        platform=target.platform,
+        workspace_external_id=target.workspace_external_id,
+        channel_external_id=target.channel_external_id,
+        member_external_id=target.member_external_id,
+        action=action,
+        parent_id=parent_id,
+        reply_context=dict(target.reply_context or {}),
+        card=card.to_json(),
+        topic=topic,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+# --- the dispatcher -------------------------------------------------------------------------
+
+
+def backoff_delay(attempt: int, rng: random.Random, base: float, cap: float) -> float:
+    """Exponential backoff with "equal jitter": half the step fixed, half random."""
+    step = min(cap, base * 2 ** max(0, attempt - 1))
+    return step / 2 + rng.random() * step / 2
+
+
+class Dispatcher:
+    """Claims due outbox rows for its platforms and delivers them through their notifiers."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        notifiers: Mapping[Platform, Notifier],
+        *,
+        rng: random.Random | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        batch_size: int = 32,
+        concurrency: int = 8,
+        max_attempts: int = 8,
+        base_backoff_seconds: float = 2.0,
+        max_backoff_seconds: float = 600.0,
+        poll_seconds: float = 1.0,
+    ):
+        self._sessions = sessions
+        self._clock = clock
+        self._notifiers = dict(notifiers)
+        self._rng = rng or random.Random()
+        self._lease = lease
+        self._batch = batch_size
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._max_attempts = max_attempts
+        self._base = base_backoff_seconds
+        self._cap = max_backoff_seconds
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.dispatcher_id = uuid.uuid4().hex[:12]
+        self.delivered = 0
+
+    @property
+    def platforms(self) -> list[Platform]:
+        return sorted(self._notifiers)
+
+    def add_notifier(self, notifier: Notifier) -> None:
+        self._notifiers[notifier.platform] = notifier
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None and self._notifiers:
+            self._stopping = False
+            self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
+
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Finish the sends in progress (up to ``grace_seconds``), then stop."""
+        if self._task is not None:
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                handled = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox dispatch failed; retrying after the poll interval")
+                handled = 0
+            if handled or self._stopping:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+
+    async def drain(self, *, max_rounds: int = 100) -> int:
+        """Deliver until nothing is due now (tests, the terminal)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.run_once()
+            if not handled:
+                break
+            total += handled
+        return total
+
+    async def run_once(self) -> int:
+        claims = await self._claim()
+        if claims:
+            await asyncio.gather(*(self._send(row, parent_ref) for row, parent_ref in claims))
+        return len(claims)
+
+    def _due(self, now: Any) -> sa.ColumnElement[bool]:
+        return sa.or_(
+            sa.and_(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.next_attempt_at <= now,
+            ),
+            sa.and_(
+                OutboxMessage.status == OutboxStatus.SENDING,
+                OutboxMessage.leased_until < now,  # type: ignore[operator]
+            ),
+        )
+
+    async def _claim(self) -> list[tuple[OutboxMessage, str | None]]:
+        if not self._notifiers:
+            return []
+        now = self._clock.now()
+        token = f"{self.dispatcher_id}:{uuid.uuid4().hex[:8]}"
+        parent = aliased(OutboxMessage)
+        parent_ready = sa.or_(
+            OutboxMessage.parent_id.is_(None),  # type: ignore[union-attr]
+            sa.exists().where(
+                parent.id == OutboxMessage.parent_id,
+                parent.status.in_([OutboxStatus.SENT, OutboxStatus.DEAD]),  # type: ignore[attr-defined]
+            ),
+        )
+        due_ids = (
+            sa.select(OutboxMessage.id)
+            .where(
+                OutboxMessage.platform.in_(self.platforms),  # type: ignore[attr-defined]
+                self._due(now),
+                parent_ready,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(self._batch)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        async with transaction(self._sessions) as session:
+            result = await session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id.in_(due_ids))  # type: ignore[union-attr]
+                .values(
+                    status=OutboxStatus.SENDING,
+                    lease_token=token,
+                    leased_until=now + self._lease,
+                    attempts=OutboxMessage.attempts + 1,
+                )
+                .returning(OutboxMessage.id)
+            )
+            ids = sorted(result.scalars())
+            if not ids:
+                return []
+            rows = (
+                await session.execute(
+                    sa.select(OutboxMessage, parent.message_ref)
+                    .outerjoin(parent, parent.id == OutboxMessage.parent_id)
+                    .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
+                    .order_by(OutboxMessage.id)
+                )
+            ).all()
+        return [(row, parent_ref) for row, parent_ref in rows]
+
+    async def _send(self, row: OutboxMessage, parent_ref: str | None) -> None:
+        notifier = self._notifiers[row.platform]
+        assert row.id is not None
+        delivery = Delivery(
+            id=row.id,
+            platform=row.platform,
+            workspace_external_id=row.workspace_external_id,
+            channel_external_id=row.channel_external_id,
+            member_external_id=row.member_external_id,
+            action=row.action,
+            card=Card.from_json(row.card),
+            topic=row.topic,
+            attempt=row.attempts,
+            parent_ref=parent_ref,
+            reply_context=row.reply_context,
+        )
+        async with self._semaphore:
+            try:
+                if row.action is DeliveryAction.EDIT:
+                    if parent_ref is None:
+                        await self._finish(row, OutboxStatus.DEAD, error="ParentNotSent")
+                        return
+                    ref = await notifier.edit(delivery)
+                else:
+                    ref = await notifier.deliver(delivery)
+            except PermanentDeliveryError as exc:
+                log.warning(
+                    "outbox %s (%s) refused by %s: %s",
+                    row.id,
+                    row.topic,
+                    row.platform.value,
+                    type(exc).__name__,
+                )
+                await self._finish(row, OutboxStatus.DEAD, error=_error_name(exc))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                retry_after = exc.retry_after if isinstance(exc, RetryLater) else None
+                await self._retry(row, exc, retry_after)
+                return
+        await self._finish(row, OutboxStatus.SENT, ref=ref)
+        self.delivered += 1
+
+    async def _finish(
+        self,
+        row: OutboxMessage,
+        status: OutboxStatus,
+        *,
+        ref: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        now = self._clock.now()
+        values: dict[str, Any] = {"status": status, "lease_token": None, "leased_until": None}
+        if status is OutboxStatus.SENT:
+            values.update(message_ref=ref, sent_at=now)
+        if error is not None:
+            values["last_error"] = error[:200]
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                sa.update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    OutboxMessage.lease_token == row.lease_token,
+                )
+                .values(**values)
+            )
+
+    async def _retry(self, row: OutboxMessage, exc: Exception, retry_after: float | None) -> None:
+        error = _error_name(exc)
+        if row.attempts >= self._max_attempts:
+            log.warning(
+                "outbox %s (%s) dead after %s attempts: %s", row.id, row.topic, row.attempts, error
+            )
+            await self._finish(row, OutboxStatus.DEAD, error=error)
+            return
+        delay = backoff_delay(row.attempts, self._rng, self._base, self._cap)
+        if retry_after is not None:
+            delay = max(retry_after, 0.0) + self._rng.random() * 0.25
+        log.info("outbox %s (%s) failed (%s); retrying in %.1fs", row.id, row.topic, error, delay)
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                sa.update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.lease_token == row.lease_token,
+                )
+                .values(
+                    status=OutboxStatus.PENDING,
+                    lease_token=None,
+                    leased_until=None,
+                    last_error=error,
+                    next_attempt_at=self._clock.now() + timedelta(seconds=delay),
+                )
+            )
+
+
+def _error_name(exc: BaseException) -> str:
+    """The class of an error (and an HTTP status or platform code when the adapter set one);
+    never the message, which can quote user text."""
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__}:{code}" if code else type(exc).__name__
+
+
+# --- operators ------------------------------------------------------------------------------
+
+
+async def list_messages(
+    sessions: async_sessionmaker[AsyncSession],
+    statuses: Sequence[OutboxStatus],
+    *,
+    limit: int = 50,
+) -> list[OutboxMessage]:
+    async with sessions() as session:
+        rows = await session.execute(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.status.in_(list(statuses)))  # type: ignore[attr-defined]
+            .order_by(OutboxMessage.id.desc())  # type: ignore[union-attr]
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+
+async def retry_dead(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, ids: Sequence[int] | None = None
+) -> int:
+    """Put dead rows back in the queue (all of them, or the given ids)."""
+    async with transaction(sessions) as session:
+        statement = (
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.DEAD)
+            .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=clock.now())
+        )
+        if ids is not None:
+            statement = statement.where(OutboxMessage.id.in_(list(ids)))  # type: ignore[union-attr]
+        result = await session.execute(statement)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def outbox_depth(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with sessions() as session:
+        rows = await session.execute(
+            sa.select(OutboxMessage.status, sa.func.count())
+            .where(OutboxMessage.status != OutboxStatus.SENT)
+            .group_by(OutboxMessage.status)
+        )
+        return {status.value: int(count) for status, count in rows.all()}

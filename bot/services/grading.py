@@ -1,0 +1,527 @@
+"""The grading worker: claims pending answers, grades them in the background, and stores the
+grade, the points and the member's private result card in one transaction.
+
+Guarantees:
+- Claims take only as many answers as there are free grading slots, with
+  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several processes share the queue and a claim
+  never waits behind an LLM outage. A claim is a lease, renewed while the grade runs; a worker
+  that dies mid-grading leaves its answers claimable again once the lease expires.
+- A claim carries a token; only the holder of the current token can store the grade, so a slow
+  worker whose lease was taken cannot write a second grade.
+- An answer claimed ``max_claims`` times without a stored grade (a crash loop) is set aside as
+  failed (the dead letter, listed by ``grades failed``) and the member is told.
+- Transient grader errors are retried with exponential backoff and jitter (tenacity); after the
+  last attempt the fallback (offline) grader grades the answer and the grade is provisional. An
+  LLM-only question waits (``retry_at``) instead, since the fallback cannot grade it fairly.
+- Points are awarded by ``bot.services.scoring`` inside the grade's transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+
+from bot.clock import Clock
+from bot.domain.bank import KeyPoint
+from bot.grading.base import (
+    Grade,
+    Grader,
+    GradingError,
+    GradingItem,
+    LLMRequiredError,
+    TransientGradingError,
+)
+from bot.grading.cache import grade_to_dict
+from bot.services.cards import Card, grade_card, grading_failed_card
+from bot.services.delivery import Target, enqueue
+from bot.services.scoring import award_points
+from bot.storage.db import transaction
+from bot.storage.models import (
+    Answer,
+    AnswerKind,
+    AnswerStatus,
+    Channel,
+    DailyPost,
+    DeliveryAction,
+    GradeRecord,
+    Member,
+    Platform,
+    QuestionVersion,
+    Workspace,
+)
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def grading_item(question: QuestionVersion) -> GradingItem:
+    return GradingItem(
+        prompt=question.prompt,
+        reference=question.reference,
+        key_points=tuple(KeyPoint(**point) for point in question.key_points),
+        question_id=question.bank_id,
+        version=question.content_hash,
+        llm_only=question.llm_only,
+    )
+
+
+def record_from_grade(answer_id: int, grade: Grade, created_at: datetime) -> GradeRecord:
+    """The stored form of a grade (the grader's details stay out of the database)."""
+    data = grade_to_dict(grade)
+    return GradeRecord(
+        answer_id=answer_id,
+        grader=data["grader"],
+        model=data["model"],
+        score=data["score"],
+        verdicts=data["verdicts"],
+        factual_errors=data["factual_errors"],
+        flags=data["flags"],
+        feedback=data["feedback"],
+        provisional=data["provisional"],
+        prompt_tokens=data["prompt_tokens"],
+        completion_tokens=data["completion_tokens"],
+        created_at=created_at,
+    )
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A claimed answer with everything needed to grade it and deliver the result."""
+
+    answer: Answer
+    question: QuestionVersion
+    member: Member
+    workspace: Workspace
+    post: DailyPost | None
+    channel: Channel | None
+    token: str
+
+
+class GradingWorker:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        grader: Grader,
+        fallback: Grader,
+        clock: Clock,
+        *,
+        concurrency: int = 4,
+        max_attempts: int = 4,
+        max_claims: int = 5,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 60.0,
+        lease: timedelta = timedelta(minutes=5),
+        poll_seconds: float = 5.0,
+        llm_wait: timedelta = timedelta(minutes=10),
+        rng: random.Random | None = None,
+        sleep: Sleep = asyncio.sleep,
+        after_commit: Callable[[], None] = lambda: None,
+    ):
+        self._sessions = sessions
+        self._grader = grader
+        self._fallback = fallback
+        self._clock = clock
+        self._concurrency = concurrency
+        self._max_attempts = max_attempts
+        self._max_claims = max_claims
+        self._backoff = backoff_seconds
+        self._max_backoff = max_backoff_seconds
+        self._lease = lease
+        self._poll = poll_seconds
+        self._llm_wait = llm_wait
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._after_commit = after_commit
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._in_flight: dict[asyncio.Task[None], _Job] = {}
+        self.worker_id = uuid.uuid4().hex[:12]
+        self.stored = 0
+
+    @property
+    def grader_name(self) -> str:
+        return self._grader.name
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Start the background loop; it first takes back whatever a crash left pending."""
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._loop(), name="grading-worker")
+            self._heartbeat = asyncio.create_task(self._renew_leases(), name="grading-leases")
+
+    async def stop(self) -> None:
+        """Stop claiming, abandon the grades in progress (their leases expire and another
+        worker, or this one after a restart, grades them), and stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 1.0)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        self._task = self._heartbeat = None
+        for task in list(self._in_flight):
+            task.cancel()
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+        self._in_flight.clear()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                claimed = await self._fill()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("grading loop failed; retrying after the poll interval")
+                claimed = 0
+            if self._in_flight:
+                waker = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait(
+                        {*self._in_flight, waker},
+                        timeout=self._poll,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    waker.cancel()
+            elif not claimed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+
+    async def _fill(self) -> int:
+        """Claim as many answers as there are free slots and start grading them."""
+        free = self._concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        jobs = await self._claim(free)
+        for job in jobs:
+            task = asyncio.create_task(self._grade_job(job))
+            self._in_flight[task] = job
+            task.add_done_callback(self._in_flight.pop)
+        return len(jobs)
+
+    async def run_once(self) -> int:
+        """Claim up to the free slots and grade them; return how many were claimed."""
+        claimed = await self._fill()
+        if self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+        return claimed
+
+    async def drain(self) -> int:
+        """Grade until nothing is claimable (tests, the terminal, batch jobs)."""
+        total = 0
+        while claimed := await self.run_once():
+            total += claimed
+        return total
+
+    async def _renew_leases(self) -> None:
+        interval = max(1.0, self._lease.total_seconds() / 3)
+        while True:
+            await asyncio.sleep(interval)
+            tokens = sorted({job.token for job in self._in_flight.values()})
+            if not tokens:
+                continue
+            try:
+                async with transaction(self._sessions) as session:
+                    await session.execute(
+                        sa.update(Answer)
+                        .where(
+                            Answer.claim_token.in_(tokens),  # type: ignore[union-attr]
+                            Answer.status == AnswerStatus.GRADING,
+                        )
+                        .values(claimed_at=self._clock.now())
+                    )
+            except Exception:
+                log.warning("could not renew grading leases; they may expire", exc_info=True)
+
+    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
+        stale = now - self._lease
+        return sa.or_(
+            sa.and_(
+                Answer.status == AnswerStatus.PENDING,
+                sa.or_(Answer.retry_at.is_(None), Answer.retry_at <= now),  # type: ignore[union-attr, operator]
+            ),
+            sa.and_(Answer.status == AnswerStatus.GRADING, Answer.claimed_at < stale),  # type: ignore[operator]
+        )
+
+    async def _claim(self, limit: int) -> list[_Job]:
+        now = self._clock.now()
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+        due = (
+            sa.select(Answer.id)
+            .where(self._claimable(now))
+            .order_by(Answer.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        post_channel = aliased(Channel)
+        async with transaction(self._sessions) as session:
+            claimed = await session.execute(
+                sa.update(Answer)
+                .where(Answer.id.in_(due))  # type: ignore[union-attr]
+                .values(
+                    status=AnswerStatus.GRADING,
+                    claim_token=token,
+                    claimed_at=now,
+                    attempts=Answer.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(Answer.id)
+            )
+            ids = sorted(claimed.scalars())
+            if not ids:
+                return []
+            rows = (
+                await session.execute(
+                    sa.select(Answer, QuestionVersion, Member, Workspace, DailyPost, post_channel)
+                    .join(QuestionVersion, QuestionVersion.id == Answer.question_id)
+                    .join(Member, Member.id == Answer.member_id)
+                    .join(Workspace, Workspace.id == Member.workspace_id)
+                    .outerjoin(DailyPost, DailyPost.id == Answer.daily_post_id)
+                    .outerjoin(post_channel, post_channel.id == DailyPost.channel_id)
+                    .where(Answer.id.in_(ids))  # type: ignore[union-attr]
+                    .order_by(Answer.id)
+                )
+            ).all()
+        jobs = [_Job(*row, token=token) for row in rows]  # type: ignore[misc]
+        fresh = []
+        for job in jobs:
+            if job.answer.attempts > self._max_claims:
+                await self._give_up(job, "claimed too many times without a stored grade")
+            else:
+                fresh.append(job)
+        return fresh
+
+    async def _grade_job(self, job: _Job) -> None:
+        item = grading_item(job.question)
+        answer_id = job.answer.id
+        try:
+            grade = await self._grade_with_retries(item, job.answer.text)
+        except LLMRequiredError as exc:
+            if self._grader is self._fallback:  # no LLM configured at all
+                await self._give_up(job, str(exc))
+            else:  # the LLM is down; the fallback cannot grade this question fairly: wait
+                await self._release(job, self._llm_wait, type(exc).__name__)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the fallback failed too
+            log.warning("answer %s could not be graded (%s)", answer_id, type(exc).__name__)
+            await self._give_up(job, f"{type(exc).__name__}")
+            return
+        if await self._store(job, grade):
+            self.stored += 1
+            self._after_commit()
+
+    async def _grade_with_retries(self, item: GradingItem, text: str) -> Grade:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._backoff_wait,
+            retry=retry_if_exception_type(TransientGradingError),
+            sleep=self._sleep,
+            reraise=False,
+        )
+        last_error: Exception | None = None
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._grader.grade(item, text)
+        except RetryError as exc:
+            last_error = exc.last_attempt.exception()  # type: ignore[assignment]
+        except LLMRequiredError:
+            raise
+        except GradingError as exc:
+            last_error = exc
+        # the error's class only: messages from a judge can quote the answer, which stays out of logs
+        log.warning(
+            "grader %s failed (%s); using the fallback grader",
+            self._grader.name,
+            type(last_error).__name__,
+        )
+        grade = await self._fallback.grade(item, text)
+        return dataclasses.replace(grade, provisional=True)
+
+    def _backoff_wait(self, state: RetryCallState) -> float:
+        """Exponential backoff with jitter from the injected RNG (tests control it)."""
+        step = min(self._max_backoff, self._backoff * 2 ** (state.attempt_number - 1))
+        return step * (0.5 + self._rng.random())
+
+    async def _store(self, job: _Job, grade: Grade) -> bool:
+        now = self._clock.now()
+        answer = job.answer
+        assert answer.id is not None
+        async with transaction(self._sessions) as session:
+            record = record_from_grade(answer.id, grade, now)
+            session.add(record)
+            await session.flush()
+            owned = await session.execute(
+                sa.update(Answer)
+                .where(Answer.id == answer.id, Answer.claim_token == job.token)
+                .values(
+                    status=AnswerStatus.GRADED,
+                    current_grade_id=record.id,
+                    claim_token=None,
+                    retry_at=None,
+                    last_error=None,
+                    updated_at=now,
+                )
+                .returning(Answer.superseded)
+            )
+            superseded = owned.scalar_one_or_none()
+            if superseded is None:
+                # our lease expired and another worker took the answer: it owns the result
+                await session.rollback()
+                log.info(
+                    "answer %s was re-claimed by another worker; dropping this grade", answer.id
+                )
+                return False
+            answer.superseded = superseded
+            points = await award_points(
+                session,
+                answer=answer,
+                score=grade.score,
+                question=job.question,
+                member=job.member,
+                workspace=job.workspace,
+                post=job.post,
+                channel=job.channel,
+            )
+            post_open = (
+                job.post is not None and job.post.closed_at is None and now < job.post.closes_at
+            )
+            card = grade_card(
+                score=grade.score,
+                verdicts=grade.verdicts,
+                feedback=grade.feedback,
+                reference=job.question.reference,
+                provisional=grade.provisional,
+                points=points,
+                flags=grade.flags,
+                # a single-player terminal has nobody to pass the rubric to: all of it at once
+                rubric_revealed=job.workspace.platform is Platform.CONSOLE
+                or not (answer.scored and post_open),
+                prompt=job.question.prompt if answer.kind is AnswerKind.PRACTICE else "",
+            )
+            self._enqueue_result(session, job, card, now)
+        return True
+
+    def _enqueue_result(self, session: AsyncSession, job: _Job, card: Card, now: datetime) -> None:
+        context = dict(job.answer.reply_context or {})
+        channel = context.get("channel") or (job.channel.external_id if job.channel else None)
+        enqueue(
+            session,
+            Target(
+                platform=job.workspace.platform,
+                workspace_external_id=job.workspace.external_id,
+                channel_external_id=channel,
+                member_external_id=job.member.external_id,
+                reply_context=context,
+            ),
+            card,
+            action=DeliveryAction.PRIVATE,
+            topic="grade",
+            now=now,
+        )
+
+    async def _release(self, job: _Job, wait: timedelta, error: str) -> None:
+        now = self._clock.now()
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                sa.update(Answer)
+                .where(Answer.id == job.answer.id, Answer.claim_token == job.token)
+                .values(
+                    status=AnswerStatus.PENDING,
+                    claim_token=None,
+                    retry_at=now + wait,
+                    last_error=error,
+                    updated_at=now,
+                )
+            )
+
+    async def _give_up(self, job: _Job, reason: str) -> None:
+        """The dead letter: the answer stays stored, marked failed; the member is told."""
+        now = self._clock.now()
+        async with transaction(self._sessions) as session:
+            updated = await session.execute(
+                sa.update(Answer)
+                .where(Answer.id == job.answer.id, Answer.claim_token == job.token)
+                .values(
+                    status=AnswerStatus.FAILED,
+                    claim_token=None,
+                    last_error=reason[:500],
+                    updated_at=now,
+                )
+            )
+            if updated.rowcount == 1:  # type: ignore[attr-defined]
+                self._enqueue_result(session, job, grading_failed_card(reason), now)
+        self._after_commit()
+
+    async def requeue(
+        self, answer_ids: Sequence[int] | None = None, *, provisional_only: bool = True
+    ) -> int:
+        """Put answers back in the queue: failed ones, and those whose grade is provisional."""
+        async with transaction(self._sessions) as session:
+            condition: Any = Answer.status == AnswerStatus.FAILED
+            if provisional_only:
+                provisional_ids = sa.select(GradeRecord.id).where(GradeRecord.provisional.is_(True))  # type: ignore[attr-defined]
+                condition = sa.or_(condition, Answer.current_grade_id.in_(provisional_ids))  # type: ignore[union-attr]
+            statement = (
+                sa.update(Answer)
+                .where(condition)
+                .values(
+                    status=AnswerStatus.PENDING,
+                    claim_token=None,
+                    attempts=0,
+                    retry_at=None,
+                    updated_at=self._clock.now(),
+                )
+            )
+            if answer_ids is not None:
+                statement = statement.where(Answer.id.in_(answer_ids))  # type: ignore[union-attr]
+            result = await session.execute(statement)
+        self.wake()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def failed(self, limit: int = 50) -> list[Answer]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                sa.select(Answer)
+                .where(Answer.status == AnswerStatus.FAILED)
+                .order_by(Answer.id.desc())  # type: ignore[union-attr]
+                .limit(limit)
+            )
+            return list(rows.scalars())

@@ -1,0 +1,163 @@
+"""The bank in the database: loading the configured banks (built-in and custom, with their
+scopes) and synchronising them into the question table by id and content hash.
+
+Scopes: the built-in bank and the top level of ``CUSTOM_QUESTIONS_DIR`` are global (scope "");
+a sub-folder of ``CUSTOM_QUESTIONS_DIR`` named ``<platform>-<workspace id>`` (for example
+``slack-T0123ABCD`` or ``discord-81234567890``) holds that workspace's own questions, which never
+show up in another workspace. Custom ids may not reuse built-in ones.
+
+An edited question gets a new version row; earlier versions stay (inactive) so old answers keep
+the text they answered. A question removed from its bank becomes inactive. One-off queued
+questions (scope ``oneoff:...``) are never touched by the sync.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.domain.bank import Bank, BankError, BankValidationError, Question, load_bank
+from bot.storage.db import transaction
+from bot.storage.models import Platform, QuestionVersion
+
+GLOBAL_SCOPE = ""
+_WORKSPACE_FOLDER = re.compile(r"^(slack|discord|console)-([A-Za-z0-9_.-]{1,64})$")
+
+
+@dataclass(frozen=True)
+class ScopedBank:
+    """Every configured question, by scope ("" = every workspace)."""
+
+    banks: dict[str, Bank]
+
+    @property
+    def builtin(self) -> Bank:
+        return self.banks.get(GLOBAL_SCOPE, Bank(()))
+
+    def all_questions(self) -> tuple[Question, ...]:
+        return tuple(question for bank in self.banks.values() for question in bank.questions)
+
+
+def load_banks(questions_dir: Path, custom_dir: Path | None = None) -> ScopedBank:
+    """The built-in bank plus custom files; every error of every file is reported at once."""
+    errors: list[BankError] = []
+    builtin = Bank(())
+    try:
+        builtin = load_bank(questions_dir)
+    except BankValidationError as exc:
+        errors.extend(exc.errors)
+    banks: dict[str, Bank] = {}
+    builtin_ids = frozenset(builtin.by_id())
+    if custom_dir is not None:
+        if not custom_dir.is_dir():
+            errors.append(BankError(custom_dir, None, "", "no such directory"))
+        else:
+            shared_files = sorted(custom_dir.glob("*.yaml")) + sorted(custom_dir.glob("*.yml"))
+            if shared_files:
+                try:
+                    shared = load_bank(*shared_files, builtin_ids=builtin_ids)
+                    builtin = Bank(builtin.questions + shared.questions)
+                except BankValidationError as exc:
+                    errors.extend(exc.errors)
+            for folder in sorted(path for path in custom_dir.iterdir() if path.is_dir()):
+                match = _WORKSPACE_FOLDER.match(folder.name)
+                if match is None:
+                    errors.append(
+                        BankError(
+                            folder,
+                            None,
+                            "",
+                            "a workspace folder is named <platform>-<workspace id>, e.g. "
+                            "slack-T0123ABCD or discord-81234567890",
+                        )
+                    )
+                    continue
+                scope = f"{Platform(match.group(1)).value}:{match.group(2)}"
+                try:
+                    banks[scope] = load_bank(folder, builtin_ids=frozenset(builtin.by_id()))
+                except BankValidationError as exc:
+                    errors.extend(exc.errors)
+    if errors:
+        raise BankValidationError(errors)
+    return ScopedBank({GLOBAL_SCOPE: builtin, **banks})
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: int
+    new_versions: int
+    unchanged: int
+    retired: int
+
+
+def question_row(
+    question: Question, clock: Clock, *, scope: str = GLOBAL_SCOPE, active: bool = True
+) -> QuestionVersion:
+    return QuestionVersion(
+        scope=scope,
+        bank_id=question.id,
+        content_hash=question.content_hash,
+        track=question.track,
+        topic=question.topic,
+        difficulty=question.difficulty,
+        llm_only=question.llm_only,
+        prompt=question.prompt,
+        reference=question.reference,
+        key_points=[point.model_dump(exclude_defaults=True) for point in question.key_points],
+        tags=list(question.tags),
+        active=active,
+        created_at=clock.now(),
+    )
+
+
+async def sync_bank(
+    sessions: async_sessionmaker[AsyncSession], bank: Bank | ScopedBank, clock: Clock
+) -> SyncReport:
+    """Make the question table match the configured banks (one transaction)."""
+    scoped = bank if isinstance(bank, ScopedBank) else ScopedBank({GLOBAL_SCOPE: bank})
+    async with transaction(sessions) as session:
+        rows = (
+            (
+                await session.execute(
+                    sa.select(QuestionVersion).where(
+                        sa.not_(QuestionVersion.scope.startswith("oneoff:"))  # type: ignore[attr-defined]
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        by_key = {(row.scope, row.bank_id, row.content_hash): row for row in rows}
+        known_ids = {(row.scope, row.bank_id) for row in rows}
+        live: set[tuple[str, str, str]] = set()
+        added = new_versions = unchanged = 0
+        for scope, scope_bank in scoped.banks.items():
+            for question in scope_bank.questions:
+                key = (scope, question.id, question.content_hash)
+                live.add(key)
+                row = by_key.get(key)
+                if row is None:
+                    if (scope, question.id) in known_ids:
+                        new_versions += 1
+                    else:
+                        added += 1
+                    session.add(question_row(question, clock, scope=scope))
+                    continue
+                unchanged += 1
+                # track, topic, difficulty, tags and llm_only are not graded content: kept
+                # current in place
+                row.track, row.topic = question.track, question.topic
+                row.difficulty, row.llm_only = question.difficulty, question.llm_only
+                row.tags = list(question.tags)
+                row.active = True
+        retired = 0
+        for row in rows:
+            if row.active and (row.scope, row.bank_id, row.content_hash) not in live:
+                row.active = False
+                retired += 1
+    return SyncReport(added, new_versions, unchanged, retired)
