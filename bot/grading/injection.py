@@ -166,7 +166,7 @@ _PATTERNS: tuple[tuple[str, Kind, str], ...] = (
      r"\b(?:ignore[zr]?|oublie[zr]?|ne tiens pas compte|ne tenez pas compte|écarte[zr]?)\b"
      r"[\w\s,'’-]{0,40}?\b(?:instructions?|consignes?|règles|directives)\b"),
     ("roleplay", Kind.DIRECTIVE, r"\b(?:tu es|vous êtes) (?:maintenant|désormais)\b"),
-    ("system", Kind.DIRECTIVE, r"\b(?:invite|message|prompt) (?:du )?système\b"),
+    ("system", Kind.DIRECTIVE, r"\b(?:invite|message|prompt) (?:du )?système\s*[:：]"),
     ("score", Kind.DIRECTIVE,
      r"\b(?:donne[zr]?|attribue[zr]?|mets|mettez)\b[\w\s'’-]{0,25}\b(?:100|20\s*/\s*20|"
      r"note maximale|tous les points)\b"),
@@ -178,7 +178,7 @@ _PATTERNS: tuple[tuple[str, Kind, str], ...] = (
      r"\b(?:ignoriere|ignorieren sie|ignoriert|vergiss|vergessen sie|missachte|missachten sie)"
      r"\b[\w\s,-]{0,40}?\b(?:anweisungen|anweisung|regeln|vorgaben|instruktionen|befehle)\b"),
     ("roleplay", Kind.DIRECTIVE, r"\b(?:du bist|sie sind) (?:jetzt|nun|ab sofort)\b"),
-    ("system", Kind.DIRECTIVE, r"\b(?:systemaufforderung|systemprompt|systemnachricht|system-prompt)\b"),
+    ("system", Kind.DIRECTIVE, r"\b(?:systemaufforderung|systemprompt|systemnachricht)\s*[:：]"),
     ("grading", Kind.GRADING,
      r"\b(?:volle punktzahl|höchstpunktzahl|bestnote|punktzahl|100 punkte|mit 100 bewerten|"
      r"bewerter|bewerterin|prüfer|prüferin|korrektor|bewertungsschema|bewertungskriterien|"
@@ -191,7 +191,7 @@ _PATTERNS: tuple[tuple[str, Kind, str], ...] = (
     ("roleplay", Kind.DIRECTIVE,
      r"\b(?:ahora eres|ahora usted es|agora você é|agora tu és|ora sei|adesso sei)\b"),
     ("system", Kind.DIRECTIVE,
-     r"\b(?:mensaje del sistema|prompt del sistema|mensagem do sistema|prompt di sistema)\b"),
+     r"\b(?:mensaje del sistema|prompt del sistema|mensagem do sistema|prompt di sistema)\s*[:：]"),
     ("grading", Kind.GRADING,
      r"\b(?:puntuación máxima|puntuación perfecta|nota máxima|calificación máxima|"
      r"pontuação máxima|punteggio massimo|voto massimo|calificador|calificadora|evaluador|"
@@ -215,7 +215,7 @@ _PATTERNS: tuple[tuple[str, Kind, str], ...] = (
      r"(?:игнорируй|игнорируйте|забудь|забудьте|не обращай внимания|ігноруй|забудь)"
      r"[\w\s,-]{0,40}?(?:инструкци|указани|правил|інструкці|вказівк)"),
     ("roleplay", Kind.DIRECTIVE, r"(?:теперь ты|ты теперь|теперь вы|представь, что ты|тепер ти)"),
-    ("system", Kind.DIRECTIVE, r"системн\w* (?:промпт|подсказк|сообщени|инструкци)"),
+    ("system", Kind.DIRECTIVE, r"системн\w* (?:промпт|подсказк|сообщени|инструкци)\w*\s*[:：]"),
     ("grading", Kind.GRADING,
      r"(?:максимальн\w* балл|поставь\w* 100|100 балл|высш\w* (?:оценк|балл)|оценщик|"
      r"проверяющ\w*|критери\w* оценк|ключев\w* пункт|оцінювач|максимальн\w* бал)"),
@@ -229,7 +229,7 @@ _PATTERNS: tuple[tuple[str, Kind, str], ...] = (
      r"(?:忽略|无视|無視|忘记|忘記|不要理会|不要理會)[^。\n]{0,12}(?:指令|指示|说明|說明|规则|規則|提示)"),
     ("override", Kind.DIRECTIVE, r"(?:以前|前)の?指示を?無視|指示を無視|이전\s*지시|지시를?\s*무시"),
     ("roleplay", Kind.DIRECTIVE, r"(?:你现在是|你現在是|从现在开始你|あなたは今|今からあなたは|너는 이제)"),
-    ("system", Kind.DIRECTIVE, r"(?:系统提示|系統提示|系统消息|システムプロンプト|시스템 프롬프트)"),
+    ("system", Kind.DIRECTIVE, r"(?:系统提示|系統提示|系统消息|システムプロンプト|시스템 프롬프트)\s*[:：]"),
     ("grading", Kind.GRADING,
      r"(?:满分|滿分|打100分|给[^。\n]{0,10}100分|満点|만점|评分|評分|打分|评卷|阅卷|得分点|"
      r"采点|採点|채점|评分标准|要点都|所有要点|全部要点|평가자)"),

@@ -922,6 +922,8 @@ def _cpu_executor() -> ThreadPoolExecutor:
     if _EXECUTOR is None:
         _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offline-grader")
     return _EXECUTOR
+
+
 _GENERIC_NORMS = frozenset(_normalise(word) for word in GENERIC_TERMS)
 
 

@@ -4,18 +4,13 @@ Evidence location, support checks, injection screening and the offline grader's 
 milliseconds each but add up under concurrency; running them on the loop would delay every
 other task (heartbeats, chat events, the scheduler). The work is mostly pure Python, which holds
 the interpreter lock, so more threads would not run it faster; one thread keeps the loop's
-thread from queueing behind several lock holders. Creating the pool also lowers the
-interpreter's switch interval to :data:`SWITCH_INTERVAL_SECONDS` (if it is longer), so that the
-loop's thread waits at most that long for the lock the worker holds; with the default 5 ms the
-loop's worst lag while grading was about twice as long on a loaded 2-core machine
-(tests/grading/test_loop_lag.py).
+thread from queueing behind several lock holders (tests/grading/test_loop_lag.py measures it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,8 +21,6 @@ T = TypeVar("T")
 
 #: Threads of the shared pool.
 WORKERS = 1
-#: Longest time a thread may hold the interpreter lock while another thread waits for it.
-SWITCH_INTERVAL_SECONDS = 0.001
 
 _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
@@ -38,9 +31,7 @@ def executor() -> ThreadPoolExecutor:
     global _executor
     with _lock:
         if _executor is None:
-            if sys.getswitchinterval() > SWITCH_INTERVAL_SECONDS:
-                sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-            _executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="grading-cpu")
+            _executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="llm-grader")
         return _executor
 
 
