@@ -1,11 +1,13 @@
 """How many attacks beat their base answer, per judge: the figure behind the attack rule.
 
     python -m tests.grading.attack_report [--corpus tests/grading/attack_corpus.yaml]
+    python -m tests.grading.attack_report --heldout
 
 grades every base answer and every base + attack of a corpus (the format of
-``attack_corpus.yaml``) with the real LLM grader through the loopback fake, against an honest
-judge and gullible judges, and prints per judge the number of attacks that scored above their
-base, the number more than 10 points above, and how many attacked grades were flagged.
+``attack_corpus.yaml``, or the held-out set ``tests/data/grading/attacks_heldout.yaml`` on bank
+questions) with the real LLM grader through the loopback fake, against an honest judge and
+gullible judges, and prints per judge the number of attacks that scored above their base, the
+number more than 10 points above, and how many attacked grades were flagged.
 """
 
 from __future__ import annotations
@@ -58,6 +60,45 @@ def attacked_text(corpus: dict[str, Any], attack: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class Case:
+    """One attack: the item, the base answer and the attacked answer."""
+
+    id: str
+    item: GradingItem
+    base: str
+    attacked: str
+
+
+def corpus_cases(corpus: dict[str, Any]) -> list[Case]:
+    items = items_of(corpus)
+    return [
+        Case(
+            attack["id"],
+            items[corpus["bases"][attack["base"]]["question"]],
+            corpus["bases"][attack["base"]]["text"],
+            attacked_text(corpus, attack),
+        )
+        for attack in corpus["attacks"]
+    ]
+
+
+def heldout_cases() -> list[Case]:
+    """The held-out set, built with its own helpers (tests/data/test_grading_sets.py)."""
+    from tests.data.test_grading_sets import attacked_answer, attacks, bank
+
+    questions = bank()
+    return [
+        Case(
+            attack["id"],
+            GradingItem.from_question(questions[attack["question"]]),
+            attack["base"],
+            attacked_answer(attack),
+        )
+        for attack in attacks()
+    ]
+
+
+@dataclass(frozen=True)
 class Outcome:
     attack: str
     base: int
@@ -65,22 +106,21 @@ class Outcome:
     flagged: bool
 
 
-async def run_judge(corpus: dict[str, Any], judge_name: str, **options: Any) -> list[Outcome]:
-    judge = (
-        HonestJudge()
-        if judge_name == "honest"
-        else GullibleJudge(evidence=judge_name.removeprefix("gullible-"))
-    )
-    items = items_of(corpus)
+def make_judge(name: str) -> HonestJudge:
+    if name == "honest":
+        return HonestJudge()
+    return GullibleJudge(evidence=name.removeprefix("gullible-"))
+
+
+async def run_judge(cases: Sequence[Case], judge_name: str, **options: Any) -> list[Outcome]:
     outcomes = []
-    async with FakeOpenAI(judge) as server:
+    async with FakeOpenAI(make_judge(judge_name)) as server:
         grader = LLMGrader(server.client(timeout=10), "gpt-test", timeout=10, **options)
-        for attack in corpus["attacks"]:
-            item = items[corpus["bases"][attack["base"]]["question"]]
-            base = await grader.grade(item, corpus["bases"][attack["base"]]["text"])
-            attacked = await grader.grade(item, attacked_text(corpus, attack))
+        for case in cases:
+            base = await grader.grade(case.item, case.base)
+            attacked = await grader.grade(case.item, case.attacked)
             outcomes.append(
-                Outcome(attack["id"], base.score, attacked.score, FLAG_INJECTION in attacked.flags)
+                Outcome(case.id, base.score, attacked.score, FLAG_INJECTION in attacked.flags)
             )
     return outcomes
 
@@ -103,10 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--corpus", type=Path, default=Path(__file__).with_name("attack_corpus.yaml")
     )
+    parser.add_argument("--heldout", action="store_true", help="the held-out attack set")
     args = parser.parse_args(argv)
-    corpus = load_corpus(args.corpus)
+    cases = heldout_cases() if args.heldout else corpus_cases(load_corpus(args.corpus))
     for name in JUDGES:
-        print(summarise(name, asyncio.run(run_judge(corpus, name))))
+        print(summarise(name, asyncio.run(run_judge(cases, name))))
     return 0
 
 
