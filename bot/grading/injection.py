@@ -147,6 +147,18 @@ _PATTERNS: tuple[tuple[str, Kind, str], ...] = (
      r"\bmark(?:ed|ing|s)?\s+(?:it|this|them|all|every|each|everything|the answer|"
      r"(?:the |all |every |each )?key[\s-]?points?)\b[\w\s]{0,15}?\b(?:as )?(?:covered|correct|"
      r"complete)\b"),
+    # claims about what the answer itself covers, listing topics instead of explaining them
+    ("coverage-claim", Kind.GRADING,
+     r"\b(?:(?:this|my|the above|the following|the present) (?:answer|response|reply|"
+     r"explanation|submission|summary|write-up)|i(?:'ve| have)?|we(?:'ve| have)?|"
+     r"(?:above|below|here),? (?:i|we))\s+(?:\w+\s+){0,2}?(?:covers?|covered|discuss(?:es|ed)?|"
+     r"address(?:es|ed)?|explains?|explained|mentions?|mentioned|includes?|included|"
+     r"describes?|described|touch(?:es|ed)? on|go(?:es)? (?:over|through)|went (?:over|through)|"
+     r"gone (?:over|through)|deals? with|dealt with|talks? about|talked about|reviews?|"
+     r"reviewed|outlines?|outlined)\b(?=[^.!?\n]*,[^.!?\n]*\band\b|[^.!?\n]*(?:,[^.!?\n]*){2})"),
+    ("coverage-claim", Kind.GRADING,
+     r"\b(?:topics?|points?|ideas?|concepts?|aspects?|areas?|items?)\s+(?:covered|discussed|"
+     r"addressed|explained|included|mentioned)\s*[:—–-]"),
     ("grading", Kind.GRADING,
      r"\b(?:rubric|grader|graders|grading|evaluator|examiner|assessor|marking scheme|"
      r"mark scheme|answer key|scoring guide)\b"),
