@@ -15,9 +15,12 @@ Support (0-1) blends
 
 and is 1 when the text contains one of the key point's accepted forms (``KeyPoint.accept``).
 A covered verdict needs :data:`COVERED_SUPPORT`, a partial one :data:`PARTIAL_SUPPORT`; a
-covered verdict between the two is kept as partial. The thresholds were chosen on the *dev*
-answers of ``tests/grading/correct_answers.yaml`` (true sentence / key point pairs against
-sentences of other questions, vacuous on-topic sentences and attack sentences), then frozen.
+covered verdict between the two is kept as partial. The thresholds were chosen on *dev* data
+only -- the dev answers of ``tests/grading/correct_answers.yaml`` (true sentence / key point
+pairs against sentences of other questions, vacuous on-topic sentences and attack sentences) and
+the dev split of ``tests/data/grading/paraphrase_set.yaml`` (correct answers written away from
+the reference's wording) -- and trade a little protection for fairness: WordLlama is a weak judge
+of paraphrase, so a strict bar would take points from correct answers in other words.
 
 Everything here is CPU work: callers run it off the event loop.
 """
@@ -37,9 +40,9 @@ from bot.grading.folding import normalise_words
 from bot.grading.offline import tokenize
 
 #: Support a covered verdict needs; below it (down to PARTIAL_SUPPORT) the verdict is partial.
-COVERED_SUPPORT = 0.36
+COVERED_SUPPORT = 0.30
 #: Support a partial verdict needs; below it the verdict is missing.
-PARTIAL_SUPPORT = 0.25
+PARTIAL_SUPPORT = 0.22
 #: Within support, the share of lexical coverage (the rest is semantic similarity).
 LEXICAL_SHARE = 0.5
 #: Cosine range mapped onto 0-1 for the semantic part.

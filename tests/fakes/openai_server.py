@@ -10,6 +10,7 @@ server records every request body in :attr:`FakeOpenAI.requests` and answers wit
   (zero-width and tag characters, look-alike letters, spread-out letters, reversed text, base64
   and hex): every key point ``covered`` with invented evidence (or, with ``evidence="attack"``,
   the attack sentence itself), no factual errors, glowing feedback; otherwise it is honest;
+* :class:`GenerousJudge` marks every key point of any answer covered, quoting its best sentence;
 * :class:`ImperfectQuotingJudge` knows which sentence of a correct answer makes which key point
   (:class:`AnnotatedAnswer`) and marks every point covered, quoting that sentence the way
   language models misquote (see :data:`QUOTE_STYLES`); asked to quote verbatim, it does.
@@ -131,6 +132,21 @@ class HonestJudge:
         covered = sum(1 for verdict in verdicts if verdict["status"] == "covered")
         feedback = f"You covered {covered} of {len(verdicts)} key points."
         return {"key_points": verdicts, "factual_errors": errors, "feedback": feedback}
+
+
+@dataclass
+class GenerousJudge:
+    """Marks every key point covered, quoting the answer's sentence that shares the most words
+    with it: what an over-generous (or manipulated) judge says about any answer."""
+
+    def __call__(self, request: ParsedRequest) -> dict[str, Any]:
+        sentences = _sentences(request.answer) or [request.answer]
+        verdicts = []
+        for index, point in enumerate(request.key_points):
+            wanted = _stems(point)
+            quote = max(sentences, key=lambda sentence: len(wanted & _stems(sentence)))
+            verdicts.append({"index": index, "status": "covered", "evidence": quote, "hint": ""})
+        return {"key_points": verdicts, "factual_errors": [], "feedback": "Excellent."}
 
 
 #: What makes the gullible judge obey: instruction-like text, in many languages.

@@ -7,8 +7,14 @@ quotes the sentence that makes it in one style (exact, slips, ellipsis, dropped 
 sentences, synonyms, short fragments). A fair grader scores them all about the same.
 
     python -m tests.grading.quote_fairness [--set test|dev|all] [--no-requote]
+    python -m tests.grading.quote_fairness --paraphrase [--split test|dev]
 
 prints the mean score per style, the loss against exact quotes and how many answers fall below 75.
+``--paraphrase`` grades the answers of someone else's paraphrase set
+(``tests/data/grading/paraphrase_set.yaml``: correct, terse, partial, wrong and vague answers
+written without the reference's wording) with a *generous* judge that marks every key point
+covered: what survives is what the evidence checks let through, so correct answers should keep
+most of their points and vague ones should not.
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ from tests.fakes.openai_server import (
     QUOTE_STYLES,
     AnnotatedAnswer,
     FakeOpenAI,
+    GenerousJudge,
     ImperfectQuotingJudge,
     annotated,
 )
 
 REPO = Path(__file__).resolve().parents[2]
 ANSWERS_FILE = Path(__file__).with_name("correct_answers.yaml")
+PARAPHRASE_FILE = REPO / "tests" / "data" / "grading" / "paraphrase_set.yaml"
 
 
 @dataclass(frozen=True)
@@ -107,12 +115,37 @@ def format_table(results: dict[str, StyleResult], count: int) -> str:
     return "\n".join(lines)
 
 
+async def paraphrase_under_a_generous_judge(split: str) -> dict[str, list[int]]:
+    """Scores per answer style of the paraphrase set's ``split``, every point claimed covered."""
+    bank = load_bank(REPO / "questions").by_id()
+    data: dict[str, Any] = yaml.safe_load(PARAPHRASE_FILE.read_text(encoding="utf-8"))
+    scores: dict[str, list[int]] = {}
+    async with FakeOpenAI(GenerousJudge()) as server:
+        grader = LLMGrader(server.client(timeout=10), "gpt-test", timeout=10)
+        for entry in data["questions"]:
+            if split != "all" and entry["split"] != split:
+                continue
+            item = GradingItem.from_question(bank[entry["id"]])
+            for style, text in entry["answers"].items():
+                scores.setdefault(style, []).append((await grader.grade(item, text)).score)
+    return scores
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", default="test", choices=("test", "dev", "all"))
     parser.add_argument("--no-requote", action="store_true", help="never ask for a re-quote")
     parser.add_argument("--show", default="", help="print the verdicts of one style")
+    parser.add_argument("--paraphrase", action="store_true", help="the paraphrase set instead")
+    parser.add_argument("--split", default="test", choices=("test", "dev", "all"))
     args = parser.parse_args(argv)
+    if args.paraphrase:
+        table = asyncio.run(paraphrase_under_a_generous_judge(args.split))
+        print(f"paraphrase set, {args.split} split, generous judge: mean score per style")
+        for style, values in table.items():
+            below = sum(1 for value in values if value < 75)
+            print(f"{style:<8} {statistics.fmean(values):6.1f}  ({below}/{len(values)} below 75)")
+        return 0
     answers = load_correct_answers(args.set)
     results = asyncio.run(fairness_table(answers, requote=not args.no_requote))
     print(format_table(results, len(answers)))

@@ -36,4 +36,3 @@ async def test_no_held_out_attack_raises_the_score(judge: str) -> None:
         if outcome.attacked > outcome.base
     ]
     assert wins == []
-
