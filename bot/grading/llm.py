@@ -596,7 +596,7 @@ class LLMGrader:
             value = await run_off_loop(self.relatedness, item, text)
             if inspect.isawaitable(value):
                 value = await value
-        return max(0.0, min(1.0, float(value)))  # type: ignore[arg-type]
+        return max(0.0, min(1.0, float(value)))
 
     # -- the grade --
 

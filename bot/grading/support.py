@@ -79,7 +79,7 @@ _NUMBER = re.compile(r"(?<![\w.])[-−]?\d+(?:[,.]\d+)*(?:e[-+]?\d+)?(?![\w])", 
 def numbers_in(text: str, *, words: bool = False) -> list[float]:
     """The numbers written in ``text`` (thousands separators and unicode minus understood);
     with ``words``, number words ("zero", "two", "half") too."""
-    values = []
+    values: list[float] = []
     if words:
         values.extend(
             _NUMBER_WORDS[word]
