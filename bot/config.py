@@ -49,19 +49,26 @@ class Settings(BaseSettings):
         Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None
     ) = None
     grading_max_reasoning_tokens: int = Field(default=4000, ge=0, le=100_000)
-    #: Prices of the grading model per million prompt / completion tokens, for usage reports.
-    grading_price_input_per_million: float | None = Field(default=None, ge=0)
-    grading_price_output_per_million: float | None = Field(default=None, ge=0)
+    llm_practice_per_hour: int = Field(default=30, ge=0, le=10_000)
+    llm_daily_token_budget: int = Field(default=0, ge=0)
+    llm_price_input_per_mtok: float = Field(default=0.15, ge=0)
+    llm_price_output_per_mtok: float = Field(default=0.60, ge=0)
 
     default_timezone: str = "UTC"
     default_post_time: time = time(9, 0)
     default_answer_window_minutes: int = Field(default=23 * 60, ge=5, le=7 * 24 * 60)
     nudge_hours_before_close: float = Field(default=2.0, gt=0, le=7 * 24)
 
+    mock_default_length: int = Field(default=5, ge=1, le=20)
+    mock_max_length: int = Field(default=10, ge=1, le=20)
+    mock_idle_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
+
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_port: int = Field(default=3000, ge=1, le=65535)
+    #: The bot's HTTP server in server mode (health, metrics, Slack events); SLACK_PORT when unset.
+    http_port: int | None = Field(default=None, ge=1, le=65535)
     discord_token: SecretStr | None = None
 
     log_level: str = "INFO"
@@ -99,6 +106,10 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
+
+    @property
+    def effective_http_port(self) -> int:
+        return self.http_port or self.slack_port
 
     @cached_property
     def chat_adapters(self) -> list[str]:

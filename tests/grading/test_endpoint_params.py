@@ -188,18 +188,16 @@ def test_cost_is_priced_per_million_tokens() -> None:
         Prices(input_per_million=-1, output_per_million=0)
 
 
-def test_reasoning_and_price_settings_are_read_from_the_environment(
+def test_reasoning_settings_are_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from bot.config import ConfigError, load_settings
 
     monkeypatch.setenv("GRADING_REASONING_EFFORT", "low")
-    monkeypatch.setenv("GRADING_PRICE_INPUT_PER_MILLION", "0.15")
+    monkeypatch.setenv("GRADING_MAX_REASONING_TOKENS", "2000")
     settings = load_settings(_env_file=None)
     assert settings.grading_reasoning_effort == "low"
-    assert settings.grading_max_reasoning_tokens == 4000
-    assert settings.grading_price_input_per_million == 0.15
-    assert settings.grading_price_output_per_million is None
+    assert settings.grading_max_reasoning_tokens == 2000
     monkeypatch.setenv("GRADING_REASONING_EFFORT", "extreme")
     with pytest.raises(ConfigError, match="GRADING_REASONING_EFFORT"):
         load_settings(_env_file=None)
