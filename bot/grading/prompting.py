@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.domain.answers import MAX_ANSWER_CHARS as ACCEPTED_ANSWER_CHARS
 from bot.domain.bank import KeyPoint
 from bot.grading.folding import INVISIBLE
 from bot.grading.injection import detect_injection
@@ -36,8 +37,8 @@ __all__ = [
     "requote_message",
 ]
 
-#: Longest answer sent to the judge; longer answers are truncated with a note.
-MAX_ANSWER_CHARS = 4000
+#: Longest answer sent to the judge (the longest accepted); longer ones are cut with a note.
+MAX_ANSWER_CHARS = ACCEPTED_ANSWER_CHARS
 #: Placed after the closing delimiter, outside the candidate's text, when an answer was cut.
 TRUNCATION_NOTE = "(The answer above was truncated to its first {limit} characters.)"
 #: Used when a question has no rubric: the judge checks agreement with the reference as a whole.
