@@ -1,5 +1,5 @@
 """A grading worker in a process of its own, for the kill test: it grades the database's pending
-answers slowly (0.2 s each, scripted grades) and prints "graded N" after each stored grade, until
+answers slowly (1 s each, scripted grades) and prints "graded N" after each stored grade, until
 it is killed.
 
     python -m tests.fakes.grading_process DATABASE_URL
@@ -18,7 +18,7 @@ from tests.fakes.graders import ScriptedGrader
 
 class SlowGrader(ScriptedGrader):
     async def grade(self, item, answer):
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
         return await super().grade(item, answer)
 
 
