@@ -800,6 +800,19 @@ class FakeDiscord:
         call = await self.wait_call("POST", re.escape(ref.callback_path), within=within)
         return call.body
 
+    async def first_reply(self, ref: InteractionRef, within: float = 10.0) -> dict[str, Any]:
+        """The first message the bot answered with: the callback's message, or, when it
+        deferred (slow work), the edit of the deferred response."""
+        callback = await self.wait_callback(ref, within=within)
+        if callback["type"] == 5:
+            return await self.wait_original(ref, within=within)
+        assert callback["type"] in (4, 7), callback
+        return callback["data"]
+
+    def replied_privately(self, ref: InteractionRef) -> bool:
+        """Whether the interaction's response (or its deferral) was ephemeral."""
+        return bool(((self.callback(ref).get("data") or {}).get("flags") or 0) & 64)
+
     async def wait_original(self, ref: InteractionRef, within: float = 10.0) -> dict[str, Any]:
         call = await self.wait_call("PATCH", re.escape(ref.original_path), within=within)
         return call.body

@@ -166,7 +166,8 @@ class Responder:
             await self.interaction.response.defer(ephemeral=True, thinking=True)
             self.deferred = True
 
-    async def within_budget(self, work: Awaitable[T], budget: float = RESPONSE_BUDGET_SECONDS) -> T:
+    async def within_budget(self, work: Awaitable[T], budget: float | None = None) -> T:
+        budget = RESPONSE_BUDGET_SECONDS if budget is None else budget
         task = asyncio.ensure_future(work)
         done, _ = await asyncio.wait({task}, timeout=budget)
         if not done:

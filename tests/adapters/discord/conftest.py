@@ -15,6 +15,7 @@ import pytest
 import yarl
 from aiohttp import web
 
+from bot.adapters.discord import interactions
 from bot.adapters.discord.app import DiscordAdapter
 from bot.app import BotApp
 from bot.clock import ManualClock
@@ -30,6 +31,9 @@ T = TypeVar("T")
 
 @pytest.fixture
 async def fake_discord(monkeypatch) -> AsyncIterator[FakeDiscord]:
+    # A command slower than the budget is deferred (test_commands tests that with a small
+    # budget); elsewhere a loaded test machine must not change which response a test sees.
+    monkeypatch.setattr(interactions, "RESPONSE_BUDGET_SECONDS", 30.0)
     # the adapter points discord.py's class-level URLs at the fake; put them back afterwards
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
     monkeypatch.setattr(

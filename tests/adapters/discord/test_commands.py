@@ -32,11 +32,7 @@ SUBCOMMANDS = {name.value for name in CommandName}
 
 async def reply_of(fake: FakeDiscord, ref: InteractionRef) -> dict[str, Any]:
     """The first message the bot answered with (the response, or the deferred one's edit)."""
-    callback = await fake.wait_callback(ref)
-    if callback["type"] == 5:
-        return await fake.wait_original(ref)
-    assert callback["type"] == 4, callback
-    return callback["data"]
+    return await fake.first_reply(ref)
 
 
 async def admin(fake: FakeDiscord, subcommand: str, *options: dict[str, Any], **kwargs: Any):
@@ -346,7 +342,7 @@ async def test_leaderboard_streaks_stats_and_nudges(world):
     [second] = await fake.wait_followups(ref)
     assert "This month · this channel" in embeds_text(first) and "Alice" in embeds_text(first)
     assert "This month · workspace" in embeds_text(second)
-    assert first["flags"] == 64 and second["flags"] == 64
+    assert fake.replied_privately(ref) and second["flags"] == 64
 
     text = embeds_text(await reply_of(fake, await fake.slash("streaks", member=BOB)))
     assert "Alice — 1 in a row" in text

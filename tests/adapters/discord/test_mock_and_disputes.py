@@ -64,7 +64,8 @@ async def test_a_mock_interview_from_start_to_report(world):
     fake = world.fake
     ref = await fake.slash("mock", [option("length", 2, 4)], member=ALICE)
     first = await reply_of(fake, ref)
-    assert "Mock interview · Question 1 of 2" in embeds_text(first) and first["flags"] == 64
+    assert "Mock interview · Question 1 of 2" in embeds_text(first)
+    assert fake.replied_privately(ref)
     ids = custom_ids(first)
     assert [item.split(":")[2] for item in ids] == ["answer-mock", "mock-skip", "mock-stop"]
 

@@ -48,8 +48,7 @@ async def test_two_shards_start_and_shard_one_handles_an_interaction(
         ]
         assert all(identify["intents"] == 1 for identify in fake_discord.identifies)  # GUILDS
         ref = await fake_discord.slash("practice", member=ALICE, shard=1)
-        body = await fake_discord.wait_callback(ref)
-        assert "Practice question" in embeds_text(body["data"])
+        assert "Practice question" in embeds_text(await fake_discord.first_reply(ref))
     finally:
         await stop_world(world)
 
@@ -203,8 +202,7 @@ async def test_python_m_bot_run_serves_discord_until_sigterm(fake_discord, tmp_p
     try:
         await fake_discord.wait_shards(1, within=120)
         ref = await fake_discord.slash("practice", member=ALICE)
-        body = await fake_discord.wait_callback(ref, within=30)
-        assert "Practice question" in embeds_text(body["data"])
+        assert "Practice question" in embeds_text(await fake_discord.first_reply(ref, within=30))
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
