@@ -1,0 +1,143 @@
+"""Buttons on cards: Answer (daily or practice) opens the private answer form; Practice and
+Today run those subcommands; Stop reminders turns nudges off. Each click is acknowledged at once;
+the work and the modal follow (Slack's trigger stays valid for 3 seconds)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack import render
+from bot.adapters.slack.bridge import SlackBridge, team_name_of, team_of
+from bot.domain.answers import AnswerRejected, RejectionReason
+from bot.services.answers import AnswerTarget
+from bot.services.cards import ButtonAction, Card, error_card
+from bot.services.commands import Command, CommandName
+from bot.services.directory import Actor
+
+ACTIONS = re.compile(
+    r"^(" + "|".join(re.escape(action.value) for action in ButtonAction) + r")(#\d+)?$"
+)
+ANSWER_ACTIONS = {ButtonAction.ANSWER_DAILY, ButtonAction.ANSWER_PRACTICE}
+COMMAND_OF = {ButtonAction.PRACTICE: CommandName.PRACTICE, ButtonAction.TODAY: CommandName.TODAY}
+
+
+def register(bolt: AsyncApp, bridge: SlackBridge) -> None:
+    @bolt.action(ACTIONS)
+    async def on_button(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+    ) -> None:
+        await ack()
+        bridge.spawn(handle_button(bridge, body, action, client, respond), "button")
+
+
+def channel_of(body: Mapping[str, Any]) -> str | None:
+    """The channel of the message the button is on (None on the App Home or in a modal)."""
+    channel = body.get("channel")
+    if isinstance(channel, Mapping) and channel.get("id"):
+        return str(channel["id"])
+    container = body.get("container")
+    if isinstance(container, Mapping) and container.get("channel_id"):
+        return str(container["channel_id"])
+    return None
+
+
+def in_modal(body: Mapping[str, Any]) -> bool:
+    view = body.get("view")
+    return isinstance(view, Mapping) and view.get("type") == "modal"
+
+
+async def handle_button(
+    bridge: SlackBridge,
+    body: Mapping[str, Any],
+    action: Mapping[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+) -> None:
+    kind = render.parse_action_id(str(action.get("action_id", "")))
+    channel = channel_of(body)
+    user = body.get("user") or {}
+    channel_info = body.get("channel") or {}
+    actor = await bridge.actor(
+        client,
+        team_id=team_of(body),
+        user_id=str(user.get("id", "")),
+        channel_id=channel,
+        team_name=team_name_of(body),
+        channel_name=str(channel_info.get("name") or ""),
+    )
+    value = str(action.get("value") or "")
+    if kind in ANSWER_ACTIONS:
+        await open_answer_form(bridge, actor, kind, value, body, client, respond, channel)
+        return
+    if kind is ButtonAction.NUDGES_OFF:
+        reply = await bridge.app.commands.run(actor, Command(CommandName.NUDGES, args=("off",)))
+        for card in reply.cards:
+            await _show(bridge, card, body, client, respond)
+        return
+    reply = await bridge.app.commands.run(actor, Command(COMMAND_OF[kind]))
+    if not body.get("response_url"):
+        # the App Home (or a modal): no message to reply under, so go straight to the form
+        for card in reply.cards:
+            answer = next((b for b in card.buttons if b.action in ANSWER_ACTIONS), None)
+            if answer is not None:
+                await open_answer_form(
+                    bridge, actor, answer.action, answer.value, body, client, respond, channel
+                )
+                return
+    for card in reply.cards:
+        await _show(bridge, card, body, client, respond)
+
+
+async def open_answer_form(
+    bridge: SlackBridge,
+    actor: Actor,
+    kind: ButtonAction,
+    value: str,
+    body: Mapping[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    channel: str | None,
+) -> None:
+    try:
+        if not value.isdigit():
+            raise AnswerRejected(RejectionReason.UNKNOWN_QUESTION, "That question does not exist.")
+        target = (
+            AnswerTarget.daily(int(value))
+            if kind is ButtonAction.ANSWER_DAILY
+            else AnswerTarget.practice(int(value))
+        )
+        form = await bridge.app.answers.form(actor, target)
+    except AnswerRejected as rejected:
+        await _show(bridge, error_card(rejected.message), body, client, respond)
+        return
+    view = render.answer_modal(form, render.metadata(t=form.target.encode(), c=channel))
+    trigger = str(body.get("trigger_id") or "")
+    if in_modal(body):
+        await client.views_push(trigger_id=trigger, view=view)
+    else:
+        await client.views_open(trigger_id=trigger, view=view)
+
+
+async def _show(
+    bridge: SlackBridge,
+    card: Card,
+    body: Mapping[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+) -> None:
+    await bridge.show_privately(
+        card,
+        client=client,
+        respond=respond,
+        response_url=body.get("response_url"),
+        trigger_id=None if in_modal(body) else body.get("trigger_id"),
+    )
