@@ -99,11 +99,14 @@ def slack_settings(database_url: str, fake: FakeSlack, **overrides: Any):
     return load_settings(**values)
 
 
-async def start_world(settings, fake: FakeSlack, clock, rng, grader=None) -> SlackWorld:
+async def start_world(
+    settings, fake: FakeSlack, clock, rng, grader: Any = None, *, real_graders: bool = False
+) -> SlackWorld:
+    """``real_graders``: the graders the settings choose (the LLM grader when an OpenAI URL is
+    set); otherwise a scripted grader."""
     grader = grader or ScriptedGrader()
-    app = await BotApp.create(
-        settings, clock=clock, rng=rng, graders=(grader, grader), migrate=False
-    )
+    graders = None if real_graders else (grader, grader)
+    app = await BotApp.create(settings, clock=clock, rng=rng, graders=graders, migrate=False)
     adapter = SlackAdapter(settings)
     server = Server(app, [adapter], port=0, host="127.0.0.1")
     try:
