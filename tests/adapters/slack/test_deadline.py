@@ -65,5 +65,6 @@ async def test_answers_are_acknowledged_at_once_while_the_llm_takes_5_seconds(sl
 
 
 async def _until(condition) -> None:
-    while not condition():
+    """Poll a list the fake appends to (it has no event to wait on); the caller bounds it."""
+    while not condition():  # noqa: ASYNC110
         await asyncio.sleep(0.01)

@@ -25,7 +25,9 @@ async def test_forged_and_stale_requests_get_401_and_change_nothing(world):
     slack = world.slack
     workspaces, members = await _count(world, Workspace), await _count(world, Member)
     body = slack.command_body("nudges on", user="U1")
-    forged = await slack.post(body, headers=slack.sign(body) | {"X-Slack-Signature": "v0=" + "0" * 64})
+    forged = await slack.post(
+        body, headers=slack.sign(body) | {"X-Slack-Signature": "v0=" + "0" * 64}
+    )
     assert forged.status == 401
     other_body = slack.command_body("nudges off", user="U1")
     replayed = await slack.post(body, headers=slack.sign(other_body))  # another body's signature
@@ -92,7 +94,9 @@ async def test_mentions_in_an_answer_and_a_display_name_ping_nobody(llm_world):
     button = next(e for b in post.blocks if b["type"] == "actions" for e in b["elements"])
     await world.slack.click(button["action_id"], button["value"], user="U1")
     [opened] = await world.fake.wait_for("views.open")
-    answer = f"ReLU outputs max(0, x) {MASS_PINGS}. Its gradient is 1 for positive inputs {MASS_PINGS}"
+    answer = (
+        f"ReLU outputs max(0, x) {MASS_PINGS}. Its gradient is 1 for positive inputs {MASS_PINGS}"
+    )
     response = await world.slack.submit(opened.view, answer_values(answer), user="U1")
     assert response.json()["response_action"] == "update"
     await world.settle()
@@ -104,7 +108,7 @@ async def test_mentions_in_an_answer_and_a_display_name_ping_nobody(llm_world):
     # escaped for mrkdwn: Slack shows these characters, it does not read markup in them
     assert "a&lt;b &amp; c&gt;d" in sent and "&amp;lt;!channel&amp;gt;" in sent
     for block in grade.blocks:
-        for text in [block.get("text")] + block.get("fields", []) + block.get("elements", []):
+        for text in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
             if isinstance(text, dict) and text.get("type") == "mrkdwn":
                 assert text["verbatim"] is True
     assert grade.data["link_names"] is False

@@ -53,8 +53,9 @@ async def test_socket_mode_handles_a_slash_command_and_an_answer(
             "channel": {"id": "C1", "name": "interview-prep"},
             "container": {"type": "message", "channel_id": "C1", "message_ts": "1.2"},
             "response_url": fake_slack.hook_url("socket-click"),
-            "actions": [{"type": "button", "action_id": button["action_id"],
-                         "value": button["value"]}],  # fmt: skip
+            "actions": [
+                {"type": "button", "action_id": button["action_id"], "value": button["value"]}
+            ],
         }
         await fake_slack.send_envelope(
             {"envelope_id": "env-2", "type": "interactive", "payload": click}
