@@ -90,6 +90,7 @@ class FakeSlack:
         self._teams: dict[str, Team] = {}
         self._failures: dict[str, deque[Failure]] = {}
         self._installs: dict[str, Install] = {}
+        self._refreshes: dict[str, tuple[Team, str]] = {}
         self._ts = itertools.count(1)
         self._views = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -265,7 +266,27 @@ class FakeSlack:
             return web.json_response({"ok": True, "user": {**user, "team_id": team.id}})
         return web.json_response({"ok": True})
 
+    def expect_refresh(self, refresh_token: str, team: Team, new_token: str) -> None:
+        """Token rotation: ``oauth.v2.access`` with this refresh token returns ``new_token``."""
+        self._refreshes[refresh_token] = (team, new_token)
+
     def _oauth_access(self, data: dict[str, Any], auth: str) -> web.Response:
+        if data.get("grant_type") == "refresh_token":
+            refreshed = self._refreshes.pop(str(data.get("refresh_token")), None)
+            if refreshed is None:
+                return web.json_response({"ok": False, "error": "invalid_refresh_token"})
+            team, new_token = refreshed
+            self._teams[new_token] = team
+            return web.json_response(
+                {
+                    "ok": True,
+                    "token_type": "bot",
+                    "access_token": new_token,
+                    "refresh_token": f"refresh-{new_token}",
+                    "expires_in": 43200,
+                    "team": {"id": team.id, "name": team.name},
+                }
+            )
         install = self._installs.get(str(data.get("code")))
         if install is None:
             return web.json_response({"ok": False, "error": "invalid_code"})

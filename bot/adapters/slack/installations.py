@@ -70,6 +70,18 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot store {type(value).__name__}")
 
 
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """An installation's fields as ``Installation(**...)`` takes them back: expiry times as whole
+    seconds, the install time as a float."""
+    plain = dict(data)
+    for name in ("bot_token_expires_at", "user_token_expires_at"):
+        if isinstance(plain.get(name), datetime):
+            plain[name] = int(plain[name].timestamp())
+    if isinstance(plain.get("installed_at"), datetime):
+        plain["installed_at"] = plain["installed_at"].timestamp()
+    return plain
+
+
 _Key = tuple[str | None, str | None, str | None, bool]
 
 
@@ -103,7 +115,7 @@ class SqlInstallationStore(AsyncInstallationStore):
     async def async_save(self, installation: Installation) -> None:
         """Keep the latest installation per (workspace or org, installer)."""
         team_id = None if installation.is_enterprise_install else installation.team_id
-        data = installation.to_dict_for_copying()
+        data = _plain(installation.to_dict_for_copying())
         row = SlackInstallation(
             client_id=self.client_id,
             app_id=installation.app_id,

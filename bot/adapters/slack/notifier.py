@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -152,7 +152,7 @@ class SlackNotifier:
             return await self._tokens.bot_token(delivery.workspace_external_id)
         except NotInstalled as exc:
             raise translate(exc) from None
-        except SlackApiError as exc:  # a token rotation that failed
+        except SlackClientError as exc:  # a token rotation that failed: retried later
             raise translate(exc) from None
 
     async def deliver(self, delivery: Delivery) -> str | None:
