@@ -135,6 +135,10 @@ class Tasks:
         if not self._tasks:
             self._idle.set()
 
+    @property
+    def is_idle(self) -> bool:
+        return not self._tasks
+
     async def idle(self, within: float = 10.0) -> None:
         """Wait until no work is running (tests)."""
         await asyncio.wait_for(self._idle.wait(), within)

@@ -3,19 +3,27 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
 from bot.adapters.slack.app import SlackAdapter
 from bot.app import BotApp
 from bot.config import load_settings
 from bot.runtime import Server
 from bot.services.channels import ConfigChange
-from bot.storage.models import Platform
+from bot.storage.models import (
+    Answer,
+    AnswerStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Platform,
+)
 from tests.adapters.test_console import MINI_BANK
 from tests.fakes.graders import ScriptedGrader
 from tests.fakes.slack_api import FakeSlack, SlackSim
@@ -64,13 +72,45 @@ class SlackWorld:
     slack: SlackSim
     grader: ScriptedGrader
 
-    async def settle(self) -> None:
-        """Let the background work finish: listeners, grading, the outbox."""
+    async def settle(self, within: float = 20.0) -> None:
+        """Let the background work finish: the listeners' tasks, grading, the outbox (the
+        background worker and dispatcher run too, so wait until nothing is in flight)."""
         assert self.adapter.bridge is not None
-        await self.adapter.bridge.tasks.idle()
-        await self.app.worker.drain()
-        await self.app.dispatcher.drain()
-        await self.adapter.bridge.tasks.idle()
+        async with asyncio.timeout(within):
+            while True:
+                await self.adapter.bridge.tasks.idle()
+                await self.app.worker.drain()
+                await self.app.dispatcher.drain()
+                if not await self._in_flight() and self.adapter.bridge.tasks.is_idle:
+                    return
+                await asyncio.sleep(0.02)
+
+    async def _in_flight(self) -> int:
+        now = self.app.clock.now()
+        async with self.app.sessions() as session:
+            answers = await session.execute(
+                sa.select(sa.func.count(Answer.id)).where(
+                    sa.or_(
+                        Answer.status == AnswerStatus.GRADING,
+                        sa.and_(
+                            Answer.status == AnswerStatus.PENDING,
+                            sa.or_(Answer.retry_at.is_(None), Answer.retry_at <= now),
+                        ),
+                    )
+                )
+            )
+            messages = await session.execute(
+                sa.select(sa.func.count(OutboxMessage.id)).where(
+                    sa.or_(
+                        OutboxMessage.status == OutboxStatus.SENDING,
+                        sa.and_(
+                            OutboxMessage.status == OutboxStatus.PENDING,
+                            OutboxMessage.next_attempt_at <= now,
+                        ),
+                    )
+                )
+            )
+            return int(answers.scalar_one()) + int(messages.scalar_one())
 
     async def schedule(self, channel: str = "C1", team: str = "T1", admin: str = "UADMIN") -> int:
         """A channel posting every day at 09:00 Europe/Berlin (set through the services)."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
+
+from bot.storage.models import OutboxMessage
 from tests.fakes.slack_api import all_text, answer_values
 
 ANSWER = "ReLU outputs max(0, x); its gradient is 1 for positive inputs and it is cheap."
@@ -18,6 +21,7 @@ async def test_scheduled_post_answer_grade_close_and_reveal(world):
 
     [post] = await fake.wait_for("chat.postMessage")
     assert post.data["channel"] == "C1" and post.token == "xoxb-team-one"
+    post_ts = await _message_ts(world)
     [answer_button] = [
         element
         for block in post.blocks
@@ -58,21 +62,27 @@ async def test_scheduled_post_answer_grade_close_and_reveal(world):
     world.app.clock.advance(timedelta(hours=23, minutes=1))
     await world.app.scheduler.sweep()
     await world.settle()
+    question_ts = post_ts
     [closed] = await fake.wait_for("chat.update")
-    assert closed.data["channel"] == "C1" and closed.data["ts"] == post_ts(fake)
+    assert closed.data["channel"] == "C1" and closed.data["ts"] == question_ts
     assert "Closed · 1 answer" in all_text(closed.blocks)
+    assert not [b for b in closed.blocks if b["type"] == "actions"]  # no Answer button any more
     reveal = await fake.wait_until(
         lambda: [call for call in fake.of("chat.postMessage") if call.data.get("thread_ts")]
     )
-    assert reveal[0].data["thread_ts"] == post_ts(fake)
-    assert "reference answer" in all_text(reveal[0].blocks).lower()
+    assert reveal[0].data["channel"] == "C1" and reveal[0].data["thread_ts"] == question_ts
+    reveal_text = all_text(reveal[0].blocks)
+    assert "reference answer" in reveal_text.lower() and "Alice" in reveal_text
 
 
-def post_ts(fake) -> str:
-    first = fake.of("chat.postMessage")[0]
-    return first_ts(fake, first)
-
-
-def first_ts(fake, call) -> str:
-    # the fake numbers its messages in order: the question is the first one
-    return "1700000001.000100"
+async def _message_ts(world) -> str:
+    """The ts Slack returned for the question post, as the outbox recorded it."""
+    async with world.app.sessions() as session:
+        ref = (
+            await session.execute(
+                sa.select(OutboxMessage.message_ref).where(OutboxMessage.topic == "question")
+            )
+        ).scalar_one()
+    channel, _, ts = ref.partition(":")
+    assert channel == "C1"
+    return ts

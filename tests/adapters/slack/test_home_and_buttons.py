@@ -73,7 +73,9 @@ async def test_practice_from_the_home_opens_the_form_and_the_grade_comes_by_dm(w
     await world.settle()
     [direct] = await world.fake.wait_for("conversations.open")
     assert direct.data["users"] == "U1"
-    dm = [c for c in world.fake.of("chat.postMessage") if c.data["channel"] == "DU1"]
+    dm = await world.fake.wait_until(
+        lambda: [c for c in world.fake.of("chat.postMessage") if c.data["channel"] == "DU1"]
+    )
     assert "Your grade:" in all_text(dm[0].blocks)
 
 
