@@ -22,10 +22,14 @@ import contextlib
 import logging
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
 from slack_bolt.oauth.async_callback_options import (
     AsyncCallbackOptions,
     AsyncFailureArgs,
@@ -40,6 +44,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters.slack.bridge import SlackBridge
 from bot.adapters.slack.installations import (
@@ -70,12 +75,19 @@ class SlackUnavailable(AdapterUnavailable):
     """The Slack adapter cannot start (a wrong token, Socket Mode unreachable)."""
 
 
-def build_web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
-    """The Web API client: the configured base URL, and retries that honour Slack's
+def build_web_client(
+    settings: Settings,
+    token: str | None = None,
+    *,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
+    """The Web API client: the configured base URL, one connection pool (``session``, shared
+    by the per-request clients Bolt derives from it), and retries that honour Slack's
     Retry-After once before a 429 reaches the caller."""
     return AsyncWebClient(
         token=token,
         base_url=settings.slack_api_url or SLACK_API_URL,
+        session=session,
         timeout=15,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=1),
@@ -107,6 +119,7 @@ class SlackAdapter:
         self.socket_handler: Any = None
         self.team_id: str | None = None
         self._notifier: SlackNotifier | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     @property
     def notifier(self) -> SlackNotifier:
@@ -120,13 +133,15 @@ class SlackAdapter:
         settings = self.settings
         signing_secret = _secret(settings.slack_signing_secret)
         tokens: TokenSource
+        self._session = aiohttp.ClientSession()
         if settings.slack_oauth:
-            client = build_web_client(settings)
+            client = build_web_client(settings, session=self._session)
             bolt, tokens = self._oauth_app(app, client, signing_secret)
         else:
             token = _secret(settings.slack_bot_token)
             assert token is not None
-            client = build_web_client(settings, token)
+            client = build_web_client(settings, token, session=self._session)
+            auth = await self._check_token(app, client)
             bolt = AsyncApp(
                 client=client,
                 signing_secret=signing_secret,
@@ -134,8 +149,12 @@ class SlackAdapter:
                 process_before_response=True,
                 logger=logging.getLogger("slack_bolt"),
             )
+            # Bolt calls auth.test on its first request and remembers it; many first requests
+            # at once would each call it: give it the start-up answer instead
+            for middleware in bolt._async_middleware_list:
+                if isinstance(middleware, AsyncSingleTeamAuthorization):
+                    middleware.auth_test_result = auth
             tokens = StaticTokens(token)
-            await self._check_token(app, client)
         self.client, self.bolt = client, bolt
         self.bridge = SlackBridge(
             app, forget_tokens=self._forget_tokens if self.installations else None
@@ -162,8 +181,11 @@ class SlackAdapter:
             self.socket_handler = None
         if self.bridge is not None:
             await self.bridge.tasks.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
-    async def _check_token(self, app: BotApp, client: AsyncWebClient) -> None:
+    async def _check_token(self, app: BotApp, client: AsyncWebClient) -> AsyncSlackResponse:
         """One workspace: fail fast on a wrong token, and (re-)enable the workspace."""
         try:
             auth = await client.auth_test()
@@ -171,9 +193,14 @@ class SlackAdapter:
             raise SlackUnavailable(
                 f"SLACK_BOT_TOKEN was refused by Slack ({exc.response.get('error')})"
             ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SlackUnavailable(
+                f"the Slack Web API cannot be reached ({type(exc).__name__})"
+            ) from None
         self.team_id = str(auth.get("team_id") or "")
         if self.team_id:
             await app.directory.workspace(Platform.SLACK, self.team_id, str(auth.get("team") or ""))
+        return auth
 
     async def _connect_socket(self, bolt: AsyncApp, app_token: str) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
