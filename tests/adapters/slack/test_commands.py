@@ -164,3 +164,13 @@ async def test_nudges_on_and_off(world):
     assert "Nudges off" in text_of([off])
     [bad] = await run(world, "nudges sometimes", user="U1")
     assert "Say nudges on or nudges off" in text_of([bad])
+
+
+async def test_a_failure_after_the_acknowledgement_is_told_not_swallowed(world, monkeypatch):
+    async def broken(actor, text):
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(world.app.commands, "run_text", broken)
+    [reply] = await run(world, "leaderboard", user="U1")
+    assert reply["response_type"] == "ephemeral"
+    assert "Something went wrong on our side" in text_of([reply])

@@ -146,3 +146,15 @@ async def test_another_workspace_cannot_answer_this_workspace_post(world):
     view = await _answer_form(world)
     body = (await world.slack.submit(view, answer_values("hi there"), user="U9", team="T2")).json()
     assert body["errors"]["answer"] == "That question does not exist."
+
+
+async def test_an_answer_that_cannot_be_stored_says_so_under_the_input(world, monkeypatch):
+    view = await _answer_form(world)
+
+    async def unavailable(*args, **kwargs):
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(world.app.answers, "submit", unavailable)
+    body = (await world.slack.submit(view, answer_values("a fine answer"), user="U1")).json()
+    assert body["response_action"] == "errors"
+    assert "could not be stored just now" in body["errors"]["answer"]

@@ -66,3 +66,29 @@ def test_api_url_gets_its_slash_and_keys_may_rotate():
     )
     assert settings.slack_api_url == "https://slack-gov.com/api/"
     assert settings.slack_scopes.split(",")[0] == "commands"
+
+
+def test_the_manifest_matches_the_code():
+    import yaml
+
+    from bot.adapters.slack.app import EVENTS_PATH, REDIRECT_PATH
+    from bot.adapters.slack.listeners.commands import COMMAND
+    from bot.config import DEFAULT_SLACK_SCOPES
+    from tests.adapters.test_console import ROOT
+
+    manifest = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text())
+    assert manifest["oauth_config"]["scopes"]["bot"] == DEFAULT_SLACK_SCOPES.split(",")
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == COMMAND and command["url"].endswith(EVENTS_PATH)
+    assert command["should_escape"] is True  # mentions arrive as <@U…> for stats @member
+    settings = manifest["settings"]
+    assert settings["interactivity"]["request_url"].endswith(EVENTS_PATH)
+    assert settings["event_subscriptions"]["request_url"].endswith(EVENTS_PATH)
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
+    }
+    assert settings["socket_mode_enabled"] is False
+    assert manifest["oauth_config"]["redirect_urls"][0].endswith(REDIRECT_PATH)
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True

@@ -36,7 +36,26 @@ def register(bolt: AsyncApp, bridge: SlackBridge) -> None:
         respond: AsyncRespond,
     ) -> None:
         await ack()
-        bridge.spawn(handle_button(bridge, body, action, client, respond), "button")
+        bridge.spawn(guarded(bridge, body, action, client, respond), "button")
+
+
+async def guarded(
+    bridge: SlackBridge,
+    body: Mapping[str, Any],
+    action: Mapping[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+) -> None:
+    """A failure tells the member (when a reply is possible) and is logged by the task."""
+    try:
+        await handle_button(bridge, body, action, client, respond)
+    except Exception:
+        if body.get("response_url"):
+            sorry = error_card("Something went wrong on our side. Please try again.")
+            await respond(
+                **render.message(sorry), response_type="ephemeral", replace_original=False
+            )
+        raise
 
 
 def channel_of(body: Mapping[str, Any]) -> str | None:

@@ -30,6 +30,19 @@ def register(bolt: AsyncApp, bridge: SlackBridge) -> None:
 async def run_command(
     bridge: SlackBridge, body: Mapping[str, Any], client: AsyncWebClient, respond: AsyncRespond
 ) -> None:
+    try:
+        await _run_command(bridge, body, client, respond)
+    except Exception:
+        await respond(**render.message(SORRY), response_type="ephemeral", replace_original=False)
+        raise
+
+
+SORRY = error_card("Something went wrong on our side; nothing was changed. Please try again.")
+
+
+async def _run_command(
+    bridge: SlackBridge, body: Mapping[str, Any], client: AsyncWebClient, respond: AsyncRespond
+) -> None:
     channel = body.get("channel_id") or None
     actor = await bridge.actor(
         client,

@@ -27,6 +27,7 @@ from bot.services.channels import ConfigChange, NotAllowed, SettingsRejected
 log = logging.getLogger(__name__)
 
 STORE_FAILED = "Your answer could not be stored just now. Nothing was lost: send it again."
+SAVE_FAILED = "This could not be saved just now; nothing was changed. Please try again."
 
 
 def register(bolt: AsyncApp, bridge: SlackBridge) -> None:
@@ -131,6 +132,10 @@ async def submit_config(
     except NotAllowed as refused:
         await ack(response_action="errors", errors={"enabled": str(refused)})
         return
+    except Exception as exc:
+        log.warning("saving channel settings failed: %s", type(exc).__name__)
+        await ack(response_action="errors", errors={"enabled": SAVE_FAILED})
+        return
     await ack(response_action="update", view=render.card_modal("Channel settings", reply.cards[0]))
 
 
@@ -157,5 +162,9 @@ async def submit_question(
         return
     except NotAllowed as refused:
         await ack(response_action="errors", errors={render.QUESTION_BLOCK: str(refused)})
+        return
+    except Exception as exc:
+        log.warning("queueing a custom question failed: %s", type(exc).__name__)
+        await ack(response_action="errors", errors={render.QUESTION_BLOCK: SAVE_FAILED})
         return
     await ack(response_action="update", view=render.card_modal("Question queued", reply.cards[0]))
