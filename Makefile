@@ -3,24 +3,35 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# A .venv made by another Python (or a broken one) is rebuilt, not reused forever.
+VENV_OK := $(shell $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo yes)
 
-.PHONY: run test lint format clean
+.PHONY: run test lint typecheck bench clean check-python
 
-$(STAMP): pyproject.toml
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; run make PYTHON=python3.11 ...")'
+ifneq ($(VENV_OK),yes)
+	@if [ -d $(VENV) ]; then echo "$(VENV) was made by another or a broken Python: rebuilding it"; rm -rf $(VENV); fi
+endif
+
+$(STAMP): pyproject.toml | check-python
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: check-python $(STAMP)
 	$(BIN)/python -m bot run
 
-test: $(STAMP)
+test: check-python $(STAMP)
 	$(BIN)/ruff check bot tests bench migrations
 	$(BIN)/ruff format --check bot tests bench migrations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+typecheck: check-python $(STAMP)
+	$(BIN)/mypy bot
+
+lint: check-python $(STAMP)
 	$(BIN)/ruff check --fix bot tests bench migrations
 	$(BIN)/ruff format bot tests bench migrations
 

@@ -8,7 +8,10 @@ blocking ``grade_sync`` and through the async ``grade`` (one worker thread per a
 prints the median of several runs. Every run uses fresh answer text so no cache flatters it.
 Cold start runs a fresh interpreter that imports the grader and grades one answer; it prints
 the time inside the process (import + model load + first grade) and the wall time of the
-whole process.
+whole process. Peak memory runs a fresh interpreter that imports the whole bot (its composition
+root, ``bot.app``, and the CLI), grades one answer offline and reports the process's peak
+resident set size (``VmHWM``; ``ru_maxrss`` would report the parent's size, since Linux keeps
+it across fork and exec).
 """
 
 from __future__ import annotations
@@ -66,6 +69,18 @@ print(time.perf_counter() - t0)
 """
 
 
+PEAK_RSS = """
+import re
+import bot.app, bot.cli
+from bot.grading.base import GradingItem
+from bot.grading.offline import OfflineGrader
+item = GradingItem(prompt={prompt!r}, reference={reference!r}, key_points=())
+OfflineGrader().grade_sync(item, "It normalizes activations using batch statistics.")
+status = open("/proc/self/status").read()
+print(int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) / 1024)
+"""
+
+
 def answers(count: int, seed: int) -> list[str]:
     """Distinct answers: Mohler student answers when available, else shuffled reference words."""
     rng = random.Random(seed)
@@ -81,14 +96,18 @@ def answers(count: int, seed: int) -> list[str]:
     ]
 
 
-def throughput(grader: OfflineGrader, item: GradingItem, count: int, runs: int) -> float:
+def throughput(
+    grader: OfflineGrader, item: GradingItem, count: int, runs: int, clock=time.perf_counter
+) -> float:
+    """Median answers per second of ``clock`` (wall time by default; ``time.process_time``
+    gives answers per CPU-second, which other load on a shared machine does not distort)."""
     rates = []
     for run in range(runs):
         texts = answers(count, seed=run + (100 if item.key_points else 0))
-        start = time.perf_counter()
+        start = clock()
         for text in texts:
             grader.grade_sync(item, text)
-        rates.append(len(texts) / (time.perf_counter() - start))
+        rates.append(len(texts) / (clock() - start))
     return statistics.median(rates)
 
 
@@ -116,6 +135,18 @@ def cold_start(runs: int) -> tuple[float, float]:
     return statistics.median(inside), statistics.median(wall)
 
 
+def peak_rss_mb(runs: int) -> float:
+    """Median peak RSS (MiB) of a fresh process that loads the bot and grades one answer."""
+    code = PEAK_RSS.format(prompt=ITEM.prompt, reference=ITEM.reference)
+    peaks = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+        )
+        peaks.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(peaks)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", type=int, default=400)
@@ -130,9 +161,13 @@ def main() -> int:
     figures = {
         "rubric_answers_per_s": throughput(grader, ITEM, args.answers, args.runs),
         "reference_only_answers_per_s": throughput(grader, reference_only, args.answers, args.runs),
+        "rubric_answers_per_cpu_s": throughput(
+            grader, ITEM, args.answers, args.runs, clock=time.process_time
+        ),
         "async_rubric_answers_per_s": async_throughput(grader, args.answers, args.runs),
         "cold_start_in_process_s": inside,
         "cold_start_process_wall_s": wall,
+        "peak_rss_after_one_grade_mib": peak_rss_mb(min(args.runs, 3)),
     }
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -140,6 +175,10 @@ def main() -> int:
     source = "Mohler answers" if MOHLER.is_file() else "generated answers"
     print(f"offline grader, {args.answers} {source} per run, median of {args.runs} runs")
     print(f"  rubric (5 key points), grade_sync : {figures['rubric_answers_per_s']:8.0f} answers/s")
+    print(
+        f"  rubric, per CPU-second           : "
+        f"{figures['rubric_answers_per_cpu_s']:8.0f} answers/CPU-s"
+    )
     print(
         f"  reference only, grade_sync       : "
         f"{figures['reference_only_answers_per_s']:8.0f} answers/s"
@@ -150,6 +189,9 @@ def main() -> int:
     )
     print(f"  cold start, import+load+1st grade: {inside:8.2f} s")
     print(f"  cold start, whole process        : {wall:8.2f} s")
+    print(
+        f"  peak RSS, bot + one offline grade: {figures['peak_rss_after_one_grade_mib']:8.1f} MiB"
+    )
     return 0
 
 

@@ -9,12 +9,15 @@ the services; they never build core objects.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import random
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from filelock import FileLock
@@ -25,19 +28,24 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.grading.base import Grader
 from bot.grading.cache import GradeCache
+from bot.grading.followup import FollowUpWriter
 from bot.grading.offline import OfflineGrader
 from bot.services.answers import AnswerService
 from bot.services.channels import ChannelSettings
 from bot.services.commands import InterviewCommands
+from bot.services.costs import CostGuard
 from bot.services.daily import DailyService
 from bot.services.delivery import Dispatcher, Notifier
 from bot.services.directory import ChannelDefaults, Directory
+from bot.services.disputes import Disputes
 from bot.services.engagement import Engagement
 from bot.services.grading import GradingWorker
 from bot.services.home import HomeService
+from bot.services.interviews import MockInterviews
 from bot.services.leaderboard import LeaderboardService
 from bot.services.practice import PracticeService
 from bot.services.question_rows import ScopedBank, SyncReport, load_banks, sync_bank
+from bot.services.review import SpacedRepetition
 from bot.services.scheduler import DailyScheduler
 from bot.storage.db import check_connection, create_engine, session_factory
 from bot.storage.grade_cache import SqlGradeCache
@@ -55,6 +63,18 @@ def load_configured_bank(settings: Settings) -> ScopedBank:
     return load_banks(settings.questions_dir, settings.custom_questions_dir)
 
 
+def openai_client(settings: Settings, client_retries: int = 0) -> Any:
+    from openai import AsyncOpenAI
+
+    assert settings.openai_api_key is not None, "the LLM needs OPENAI_API_KEY"
+    return AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        max_retries=client_retries,
+        timeout=settings.grading_timeout_seconds,
+    )
+
+
 def build_llm_grader(
     settings: Settings,
     offline: OfflineGrader,
@@ -64,17 +84,9 @@ def build_llm_grader(
 ) -> Grader:
     """The LLM grader for the configured OpenAI-compatible endpoint; the offline grader's
     relatedness guards it against high scores for unrelated answers."""
-    from openai import AsyncOpenAI
-
     from bot.grading.llm import LLMGrader
 
-    assert settings.openai_api_key is not None, "the LLM grader needs OPENAI_API_KEY"
-    client = AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        max_retries=client_retries,
-        timeout=settings.grading_timeout_seconds,
-    )
+    client = openai_client(settings, client_retries)
     return LLMGrader(
         client,
         model=settings.grading_model,
@@ -94,6 +106,14 @@ def build_graders(
     if settings.openai_api_key is None:
         return offline, offline
     return build_llm_grader(settings, offline, cache=SqlGradeCache(sessions)), offline
+
+
+def settle_memory() -> None:
+    """After start-up: collect once, then move every object alive now (modules, the bank, the
+    embedding index) out of the garbage collector's sight. A full collection otherwise walks
+    them all and holds the interpreter for ~100 ms, which the event loop feels as lag."""
+    gc.collect()
+    gc.freeze()
 
 
 @asynccontextmanager
@@ -135,6 +155,9 @@ class BotApp:
     answers: AnswerService
     leaderboards: LeaderboardService
     practice: PracticeService
+    review: SpacedRepetition
+    interviews: MockInterviews
+    disputes: Disputes
     commands: InterviewCommands
     worker: GradingWorker
     dispatcher: Dispatcher
@@ -153,6 +176,7 @@ class BotApp:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         graders: tuple[Grader, Grader] | None = None,
+        follow_ups: FollowUpWriter | None = None,
         migrate: bool = True,
     ) -> BotApp:
         clock = clock or SystemClock()
@@ -172,6 +196,26 @@ class BotApp:
         primary, fallback = graders or build_graders(settings, sessions)
         llm_available = primary is not fallback
         dispatcher = Dispatcher(sessions, clock, {}, rng=rng)
+        review = SpacedRepetition(sessions, clock)
+        practice = PracticeService(sessions, rng, llm_available=llm_available, review=review)
+        interviews = MockInterviews(
+            sessions,
+            clock,
+            practice,
+            follow_ups=follow_ups is not None or (llm_available and graders is None),
+            default_length=settings.mock_default_length,
+            max_length=settings.mock_max_length,
+            idle=timedelta(minutes=settings.mock_idle_minutes),
+            after_commit=dispatcher.wake,
+        )
+        if follow_ups is None and llm_available and graders is None:
+            from bot.grading.followup import LLMFollowUpWriter
+
+            follow_ups = LLMFollowUpWriter(
+                openai_client(settings),
+                settings.grading_model,
+                timeout=settings.grading_timeout_seconds,
+            )
         worker = GradingWorker(
             sessions,
             primary,
@@ -181,6 +225,14 @@ class BotApp:
             max_attempts=settings.grading_max_attempts,
             rng=rng,
             after_commit=dispatcher.wake,
+            interviews=interviews,
+            follow_ups=follow_ups,
+            costs=CostGuard(
+                sessions,
+                clock,
+                practice_per_hour=settings.llm_practice_per_hour,
+                daily_token_budget=settings.llm_daily_token_budget,
+            ),
         )
         directory = Directory(
             sessions,
@@ -201,8 +253,8 @@ class BotApp:
         daily = DailyService(
             sessions, clock, rng, llm_available=llm_available, after_commit=dispatcher.wake
         )
-        practice = PracticeService(sessions, rng, llm_available=llm_available)
         leaderboards = LeaderboardService(sessions, clock)
+        disputes = Disputes(sessions, clock, wake_grader=worker.wake, after_commit=dispatcher.wake)
         app = cls(
             settings=settings,
             engine=engine,
@@ -216,12 +268,19 @@ class BotApp:
             answers=AnswerService(sessions, clock, wake_grader=worker.wake),
             leaderboards=leaderboards,
             practice=practice,
+            review=review,
+            interviews=interviews,
+            disputes=disputes,
             commands=InterviewCommands(
                 directory=directory,
                 daily=daily,
                 practice=practice,
                 leaderboards=leaderboards,
                 channels=channels,
+                interviews=interviews,
+                review=review,
+                disputes=disputes,
+                sessions=sessions,
             ),
             worker=worker,
             dispatcher=dispatcher,
@@ -253,9 +312,11 @@ class BotApp:
                 self.clock,
                 platforms=platforms,
                 engagement=self.engagement,
+                interviews=self.interviews,
             )
             await self.scheduler.start()
         self._started = True
+        settle_memory()
 
     async def close(self) -> None:
         if self.scheduler is not None:

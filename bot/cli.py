@@ -21,6 +21,7 @@ from rich.table import Table
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.bank import BankValidationError, load_bank
+from bot.logs import configure_logging
 from bot.storage.db import DatabaseUnavailable
 
 app = typer.Typer(
@@ -86,19 +87,6 @@ def run_async(coroutine: Coroutine[Any, Any, int | None]) -> int:
         return 130
 
 
-def configure_logging(settings: Settings, *, interactive: bool) -> None:
-    level = getattr(logging, settings.log_level)
-    if interactive and level < logging.WARNING:
-        level = logging.WARNING  # keep the practice screen clean; LOG_LEVEL=DEBUG still works
-    if settings.log_level == "DEBUG":
-        level = logging.DEBUG
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for noisy in ("httpx", "httpx2", "openai", "apscheduler", "aiosqlite", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-
-
 async def with_app(settings: Settings, body: Callable[[Any], Awaitable[int]]) -> int:
     """Build the BotApp (migrating the schema), run ``body(app)``, always close it."""
     from bot.app import BotApp
@@ -115,13 +103,23 @@ async def with_app(settings: Settings, body: Callable[[Any], Awaitable[int]]) ->
 
 @app.command()
 def run() -> None:
-    """Run the bot: chat adapters when their tokens are set, otherwise terminal practice."""
+    """Run the bot: server mode for the chat platforms whose settings are set, otherwise
+    practice in the terminal."""
     settings = settings_or_exit()
     adapters = settings.chat_adapters
     configure_logging(settings, interactive=not adapters)
     if adapters:
         raise typer.Exit(run_async(_serve(settings, adapters)))
     raise typer.Exit(run_async(_run_console(settings)))
+
+
+@app.command()
+def serve() -> None:
+    """Server mode: scheduler, grading worker, delivery, the HTTP server (/healthz, /metrics)
+    and the chat adapters whose settings are set (none is fine: a worker replica)."""
+    settings = settings_or_exit()
+    configure_logging(settings, interactive=False)
+    raise typer.Exit(run_async(_serve(settings, settings.chat_adapters)))
 
 
 async def _serve(settings: Settings, adapters: list[str]) -> int:
@@ -210,16 +208,17 @@ def db_backup(
         Path | None, typer.Option("--to", help="Backup file (default: beside it).")
     ] = None,
 ) -> None:
-    """Copy a SQLite database file safely while the bot may be running (online backup)."""
+    """Back the database up while the bot may be running: SQLite's online backup API, or
+    pg_dump for PostgreSQL (restore: copy the file back / pg_restore --clean)."""
     from bot.storage import migrate
 
     settings = settings_or_exit()
     try:
         target = migrate.backup_sqlite(settings.database_url, to)
+        if target is None:
+            target = migrate.backup_postgres(settings.database_url, to)
     except OSError as exc:
         raise fail(f"backup failed: {exc}") from None
-    if target is None:
-        raise fail("db backup copies SQLite files; for PostgreSQL use pg_dump")
     out.print(f"backed up to {target}")
 
 
@@ -395,6 +394,45 @@ def grades_failed() -> None:
                 f"{answer.submitted_at:%Y-%m-%d %H:%M}",
                 str(answer.attempts),
                 answer.last_error or "",
+            )
+        out.print(table)
+        return 0
+
+    raise typer.Exit(run_async(with_app(settings, body)))
+
+
+@app.command()
+def usage(days: Annotated[int, typer.Option(help="How many days back.")] = 7) -> None:
+    """LLM grades, tokens and estimated cost per day and workspace (prices from settings)."""
+    from bot.services.costs import usage_by_day
+
+    settings = settings_or_exit()
+
+    async def body(bot: Any) -> int:
+        rows = await usage_by_day(
+            bot.sessions,
+            bot.clock.now(),
+            days,
+            settings.llm_price_input_per_mtok,
+            settings.llm_price_output_per_mtok,
+        )
+        if not rows:
+            out.print(f"no LLM grading in the last {days} day(s)")
+            return 0
+        table = Table(
+            title=f"LLM usage at ${settings.llm_price_input_per_mtok}/"
+            f"${settings.llm_price_output_per_mtok} per million input/output tokens"
+        )
+        for column in ("day (UTC)", "workspace", "grades", "input tokens", "output tokens", "cost"):
+            table.add_column(column, justify="right" if column not in {"workspace"} else "left")
+        for row in rows:
+            table.add_row(
+                row.day.isoformat(),
+                row.workspace,
+                str(row.grades),
+                f"{row.prompt_tokens:,}",
+                f"{row.completion_tokens:,}",
+                f"${row.cost:.4f}",
             )
         out.print(table)
         return 0

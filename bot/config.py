@@ -44,11 +44,19 @@ class Settings(BaseSettings):
     grading_max_tokens: int = Field(default=900, ge=100, le=8000)
     grading_concurrency: int = Field(default=4, ge=1, le=64)
     grading_max_attempts: int = Field(default=4, ge=1, le=10)
+    llm_practice_per_hour: int = Field(default=30, ge=0, le=10_000)
+    llm_daily_token_budget: int = Field(default=0, ge=0)
+    llm_price_input_per_mtok: float = Field(default=0.15, ge=0)
+    llm_price_output_per_mtok: float = Field(default=0.60, ge=0)
 
     default_timezone: str = "UTC"
     default_post_time: time = time(9, 0)
     default_answer_window_minutes: int = Field(default=23 * 60, ge=5, le=7 * 24 * 60)
     nudge_hours_before_close: float = Field(default=2.0, gt=0, le=7 * 24)
+
+    mock_default_length: int = Field(default=5, ge=1, le=20)
+    mock_max_length: int = Field(default=10, ge=1, le=20)
+    mock_idle_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
 
     # --- Slack (bot/adapters/slack; documented in .env.example and the README's "Slack") ---
     slack_bot_token: SecretStr | None = None
@@ -63,6 +71,8 @@ class Settings(BaseSettings):
     slack_token_encryption_key: SecretStr | None = None
     # --- end of Slack ---
 
+    #: The bot's HTTP server in server mode (health, metrics, Slack events); SLACK_PORT when unset.
+    http_port: int | None = Field(default=None, ge=1, le=65535)
     discord_token: SecretStr | None = None
 
     log_level: str = "INFO"
@@ -160,6 +170,10 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
+
+    @property
+    def effective_http_port(self) -> int:
+        return self.http_port or self.slack_port
 
     @cached_property
     def chat_adapters(self) -> list[str]:

@@ -2,8 +2,9 @@
 
 ``serve`` builds the ``BotApp``, starts each configured chat adapter (Slack, Discord), hands
 their notifiers to the dispatcher, starts the scheduler and the grading worker, serves the bot's
-HTTP server (Slack's events endpoint lives there) and runs until it is stopped (SIGINT/SIGTERM),
-then shuts everything down in order.
+one HTTP server (``/healthz``, ``/metrics``, and Slack's ``/slack/events`` when Slack runs) and
+runs until it is stopped (SIGINT/SIGTERM), then shuts everything down in order. With no chat
+adapter configured it still runs (grading, delivery, health) — the shape of a worker replica.
 
 An adapter is a class with ``platform``, ``notifier``, ``async start(app, http)`` and
 ``async stop()``; it is found by name in ``ADAPTERS`` and imported only when configured, so a
@@ -21,10 +22,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.app import BotApp
 from bot.config import Settings
-from bot.services.delivery import Notifier
+from bot.metrics import REGISTRY, LoopLagMonitor
+from bot.services.delivery import Notifier, oldest_due_age, outbox_depth
+from bot.storage.db import check_connection
 from bot.storage.models import Platform
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,10 @@ def load_adapter(name: str, settings: Settings) -> ChatAdapter:
     return adapter
 
 
+#: An outbox message due for longer than this means delivery is stuck.
+STUCK_OUTBOX_SECONDS = 600.0
+
+
 class Server:
     """The running bot in server mode (kept as an object so tests can start and stop it)."""
 
@@ -71,39 +79,89 @@ class Server:
         self.app = app
         self.adapters = list(adapters)
         self.http = web.Application()
+        self.http.router.add_get("/healthz", self._healthz)
+        self.http.router.add_get("/metrics", self._metrics)
         self._port = port
         self._host = host
         self._runner: web.AppRunner | None = None
+        self.lag = LoopLagMonitor()
         self.bound_port: int | None = None
 
     async def start(self) -> None:
         for adapter in self.adapters:
             await adapter.start(self.app, self.http)
         await self.app.start([adapter.notifier for adapter in self.adapters])
-        if self.http.router.routes():
-            self._runner = web.AppRunner(self.http, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, self._host, self._port)
-            await site.start()
-            server = getattr(site, "_server", None)
-            sockets = getattr(server, "sockets", None) or []
-            self.bound_port = sockets[0].getsockname()[1] if sockets else self._port
-            log.info("HTTP server listening on %s:%s", self._host, self.bound_port)
+        self.lag.start()
+        self._runner = web.AppRunner(self.http, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        log.info("HTTP server listening on %s:%s", self._host, self.bound_port)
 
     async def stop(self) -> None:
         for adapter in reversed(self.adapters):
             with contextlib.suppress(Exception):
                 await adapter.stop()
+        await self.lag.stop()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.app.close()
 
+    async def health(self) -> tuple[bool, dict[str, object]]:
+        """Database reachable, scheduler running, adapters connected, outbox not stuck."""
+        checks: dict[str, object] = {}
+        healthy = True
+        try:
+            async with asyncio.timeout(3):
+                await check_connection(self.app.engine)
+            checks["database"] = "ok"
+            depth = await outbox_depth(self.app.sessions)
+            waiting = await oldest_due_age(self.app.sessions, self.app.clock.now())
+            stuck = waiting > STUCK_OUTBOX_SECONDS
+            checks["outbox"] = {
+                "depth": depth,
+                "oldest_due_seconds": round(waiting, 1),
+                "stuck": stuck,
+            }
+            healthy = healthy and not stuck
+        except Exception as exc:  # the database is down: say so, in one word
+            checks["database"] = f"unreachable ({type(exc).__name__})"
+            healthy = False
+        scheduler = self.app.scheduler
+        running = scheduler is not None and scheduler.scheduler.running
+        checks["scheduler"] = "running" if running else "stopped"
+        if self.adapters:
+            healthy = healthy and running
+        adapters = {}
+        for adapter in self.adapters:
+            connected = getattr(adapter, "connected", None)
+            state = connected() if callable(connected) else True
+            adapters[adapter.platform.value] = "connected" if state else "disconnected"
+            healthy = healthy and bool(state)
+        checks["adapters"] = adapters
+        checks["event_loop_lag_seconds"] = round(self.lag.worst, 4)
+        checks["status"] = "ok" if healthy else "unhealthy"
+        return healthy, checks
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        healthy, checks = await self.health()
+        return web.json_response(checks, status=200 if healthy else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        with contextlib.suppress(Exception):
+            await outbox_depth(self.app.sessions)  # refresh the gauge
+        body = generate_latest(REGISTRY)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
 
 async def serve(settings: Settings, names: Sequence[str], *, host: str = "0.0.0.0") -> int:
-    """Run the configured chat adapters until SIGINT/SIGTERM."""
+    """Run server mode (with the named chat adapters) until SIGINT/SIGTERM."""
     adapters = [load_adapter(name, settings) for name in names]
     app = await BotApp.create(settings)
-    server = Server(app, adapters, settings.slack_port, host)
+    server = Server(app, adapters, settings.effective_http_port, host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -111,7 +169,11 @@ async def serve(settings: Settings, names: Sequence[str], *, host: str = "0.0.0.
             loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
-        log.info("serving %s", ", ".join(names))
+        log.info(
+            "server mode: %s; HTTP on port %s",
+            ", ".join(names) or "no chat adapter (grading, delivery and health only)",
+            server.bound_port,
+        )
         await stop.wait()
     finally:
         log.info("shutting down")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 
@@ -190,3 +191,31 @@ def test_channels_list_shows_the_schedule_and_next_post_in_its_zone(tmp_path, mo
     assert "on Sun-Thu at 08:15 Asia/Dubai" in result.output
     assert "paused until 2027-01-04 (holidays)" in result.output
     assert "Mon 2027-01-04 08:15 Asia/Dubai" in result.output  # the next post, in its zone
+
+
+@pytest.mark.postgres
+def test_db_backup_of_postgresql_with_pg_dump_restores(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    from tests.conftest import create_scratch_postgres_database, drop_scratch_postgres_database
+
+    if not os.environ.get("TEST_POSTGRES_URL"):
+        pytest.skip("TEST_POSTGRES_URL not set")
+    if shutil.which("pg_dump") is None:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("pg_dump is required with REQUIRE_POSTGRES=1")
+        pytest.skip("pg_dump is not installed")
+    url = create_scratch_postgres_database("ibot_backup")
+    plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    try:
+        monkeypatch.setenv("DATABASE_URL", plain)
+        assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+        result = runner.invoke(app, ["db", "backup", "--to", str(tmp_path / "bot.dump")])
+        assert result.exit_code == 0, result.output
+        listing = subprocess.run(
+            ["pg_restore", "--list", str(tmp_path / "bot.dump")], capture_output=True, text=True
+        )
+        assert "TABLE public answer" in listing.stdout and "TABLE public outbox" in listing.stdout
+    finally:
+        drop_scratch_postgres_database(url)

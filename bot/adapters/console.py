@@ -21,6 +21,7 @@ import getpass
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -42,7 +43,7 @@ from bot.services.commands import (
 )
 from bot.services.delivery import Delivery
 from bot.services.directory import Actor
-from bot.storage.models import Platform
+from bot.storage.models import DeliveryAction, Platform
 
 END_OF_ANSWER = "."
 GRADE_WAIT_SECONDS = 180.0
@@ -53,15 +54,29 @@ HELP = """Type your answer over as many lines as you like, then a line with a si
 Commands:
   /today              show today's question again
   /next [topic]       a practice question (graded, no points)
+  /mock [topic] [level] [length]   a mock interview (resumes one in progress)
+  /mock new ...       abandon the one in progress and start again
+  /skip · /stop       skip the interview's question · end the interview with its report
+  /report             the last interview's report again
+  /flag ID reason     report a wrong or unclear question
+  /review [on|off]    your due review questions (spaced repetition)
+  /dispute N reason   contest the grade of answer N
   /leaderboard [week|month|all]
-  /stats              your points, streak, freezes and average score
+  /stats              points, streak, freezes, average score, and a progress chart (PNG)
   /streaks            the streak board
   /schedule [days=mon-fri time=08:00 tz=Europe/Berlin window=8h]
                       show or change when today's question opens
   /pause [until=YYYY-MM-DD] · /resume · /skip YYYY-MM-DD
   /help               this help
   /quit               leave (Ctrl-D and Ctrl-C work too)"""
-CONSOLE_ALIASES = {"next": "practice", "schedule": "config"}
+CONSOLE_ALIASES = {
+    "next": "practice",
+    "schedule": "config",
+    "skip": "mock skip",
+    "stop": "mock stop",
+    "report": "mock report",
+    "flag": "report",
+}
 
 
 def render_card(card: Card) -> Panel:
@@ -90,17 +105,18 @@ def render_card(card: Card) -> Panel:
 
 
 class ConsoleNotifier:
-    """Delivers cards to the terminal; a grade wakes whoever waits for it."""
+    """Delivers cards to the terminal; a private result (a grade and what follows it in a mock
+    interview) waits in ``private`` for the session to show it after the answer it answers."""
 
     platform = Platform.CONSOLE
 
     def __init__(self, show: Callable[[Card], None]) -> None:
         self._show = show
-        self.grades: asyncio.Queue[Card] = asyncio.Queue()
+        self.private: asyncio.Queue[Card] = asyncio.Queue()
 
     async def deliver(self, delivery: Delivery) -> str | None:
-        if delivery.topic == "grade":
-            await self.grades.put(delivery.card)
+        if delivery.action is DeliveryAction.PRIVATE:
+            await self.private.put(delivery.card)
         else:
             self._show(delivery.card)
         return f"console-{delivery.id}"
@@ -167,6 +183,8 @@ class ConsoleSession:
                 self._target = AnswerTarget.daily(int(button.value))
             elif button.action is ButtonAction.ANSWER_PRACTICE:
                 self._target = AnswerTarget.practice(int(button.value))
+            elif button.action is ButtonAction.ANSWER_MOCK:
+                self._target = AnswerTarget.mock(int(button.value))
 
     async def _read_line(self) -> str | None:
         assert self._reader is not None
@@ -270,6 +288,7 @@ class ConsoleSession:
             self.say(f"Unknown command /{escape(name)}. Type /help for the list.")
             return True
         await self._run_command(command)
+        await self._show_private()  # e.g. the report after /stop
         return True
 
     async def _run_command(self, command: Command) -> None:
@@ -284,6 +303,17 @@ class ConsoleSession:
             if card.kind is CardKind.ERROR and card.body.startswith("Usage: /interview"):
                 card = usage_card(card.title.removeprefix("⚠️ "), command.name, PREFIX)
             self.show(card)
+            self._save_attachments(card)
+
+    def _save_attachments(self, card: Card) -> None:
+        """Files that chat platforms attach (a chart, a transcript) go under ./data."""
+        for attachment in card.attachments:
+            folder = Path("data")
+            folder.mkdir(parents=True, exist_ok=True)
+            stem, dot, suffix = attachment.filename.rpartition(".")
+            path = folder / f"{stem}-{self._user}{dot}{suffix}"
+            path.write_bytes(attachment.data)
+            self.say(f"[dim]{escape(attachment.description or attachment.filename)}: {path}[/dim]")
 
     async def show_today(self) -> None:
         app = self._app
@@ -318,11 +348,20 @@ class ConsoleSession:
     async def _await_grade(self) -> None:
         try:
             with self._out.status("Grading…"):
-                card = await asyncio.wait_for(self._notifier.grades.get(), self._grade_wait)
+                card = await asyncio.wait_for(self._notifier.private.get(), self._grade_wait)
         except TimeoutError:
             self.say("Still grading; the result will show here when it is ready.")
             return
         self.show(card)
+        self._save_attachments(card)
+        await self._show_private()  # what follows a mock answer: the next question or the report
+
+    async def _show_private(self) -> None:
+        await self._app.dispatcher.drain()
+        while not self._notifier.private.empty():
+            card = self._notifier.private.get_nowait()
+            self.show(card)
+            self._save_attachments(card)
 
 
 def _default_user() -> str:

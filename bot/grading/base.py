@@ -20,6 +20,9 @@ class GradingItem:
     version: str = ""
     #: Only an LLM grades it fairly (behavioural stories...): the offline grader declines it.
     llm_only: bool = False
+    #: A member's reason for disputing an earlier grade: data for an LLM grader, never
+    #: instructions (the offline grader ignores it).
+    dispute_reason: str = ""
 
     @classmethod
     def from_question(cls, question: Question) -> GradingItem:

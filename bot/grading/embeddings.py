@@ -5,6 +5,13 @@ The backend is WordLlama's ``l2_supercat`` 256-dimensional token table (MIT lice
 vector is the mean of its tokens' rows, L2-normalised: no neural network runs, so embedding is
 a table look-up and needs no GPU, no torch and no network.
 
+The table is stored as float16 in the wheel and stays float16 here: it is memory-mapped straight
+from the installed file (the safetensors header is read to find the tensor), so only the pages
+of rows actually used become resident, and the rows of one text are cast to float32 for the
+arithmetic. The vectors are bit-identical to upcasting the whole table first (the weights were
+float16 all along), at a fraction of the memory: the process no longer holds a 33 MB float32
+copy plus a 16 MB float16 copy made while loading.
+
 The package's own ``WordLlama.load`` is not used: in 0.4.0 it looks for the bundled tokenizer in
 the wrong folder and falls back to a download, and importing the package configures the root
 logger. We locate the two files without importing the package and read them directly.
@@ -17,7 +24,9 @@ lexical grading instead of failing.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import struct
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -32,9 +41,11 @@ MODEL_ID = "wordllama-l2_supercat-256"
 WEIGHTS_FILE = Path("weights") / "l2_supercat_256.safetensors"
 TOKENIZER_FILE = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
 TENSOR_KEY = "embedding.weight"
-#: Text and word vectors kept in memory (each is 1 KiB).
+#: Text and word vectors kept in memory (each is 1 KiB): at most about 4 + 16 MiB.
 TEXT_CACHE_SIZE = 4096
-WORD_CACHE_SIZE = 50_000
+WORD_CACHE_SIZE = 16_384
+#: safetensors dtype names this loader understands, as numpy dtypes (little-endian).
+SAFETENSORS_DTYPES = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4")}
 
 
 class EmbeddingUnavailableError(RuntimeError):
@@ -50,13 +61,38 @@ def _package_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def map_safetensors(path: Path, key: str) -> np.ndarray:
+    """A read-only memory map of one 2-D tensor of a safetensors file, without copying it.
+
+    The format is an 8-byte little-endian header length, a JSON header giving each tensor's
+    dtype, shape and byte range, then the raw little-endian data.
+    """
+    try:
+        with path.open("rb") as handle:
+            (header_length,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(header_length))
+        entry = header[key]
+        dtype = SAFETENSORS_DTYPES[entry["dtype"]]
+        rows, columns = (int(n) for n in entry["shape"])
+        begin, end = (int(n) for n in entry["data_offsets"])
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as exc:
+        raise EmbeddingUnavailableError(f"unreadable embedding file {path}: {exc!r}") from exc
+    if end - begin != rows * columns * dtype.itemsize:
+        raise EmbeddingUnavailableError(f"embedding file {path}: tensor size does not match")
+    return np.memmap(
+        path, dtype=dtype, mode="r", offset=8 + header_length + begin, shape=(rows, columns)
+    )
+
+
 class StaticEmbedder:
     """Mean-pooled static token embeddings; thread-safe once constructed."""
 
     model_id = MODEL_ID
 
     def __init__(self, table: np.ndarray, tokenizer: object) -> None:
-        self._table = np.ascontiguousarray(table, dtype=np.float32)
+        # kept as given (float16 and memory-mapped when loaded from the package); rows are cast
+        # to float32 when a text is embedded
+        self._table = table
         self._tokenizer = tokenizer
         self.dimension = int(self._table.shape[1])
         self._text_cache = lru_cache(maxsize=TEXT_CACHE_SIZE)(self._embed_one)
@@ -71,12 +107,10 @@ class StaticEmbedder:
             if not path.is_file():
                 raise EmbeddingUnavailableError(f"bundled embedding file missing: {path}")
         try:
-            from safetensors import safe_open
             from tokenizers import Tokenizer
-        except ImportError as exc:  # pragma: no cover - both are wordllama dependencies
+        except ImportError as exc:  # pragma: no cover - a wordllama dependency
             raise EmbeddingUnavailableError(f"embedding dependency missing: {exc}") from exc
-        with safe_open(str(weights), framework="np") as handle:
-            table = handle.get_tensor(TENSOR_KEY)
+        table = map_safetensors(weights, TENSOR_KEY)
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         tokenizer.no_padding()
         tokenizer.no_truncation()
@@ -91,7 +125,7 @@ class StaticEmbedder:
         if not ids:
             vector = np.zeros(self.dimension, dtype=np.float32)
         else:
-            vector = self._table[ids].mean(axis=0)
+            vector = self._table[ids].astype(np.float32).mean(axis=0)
             norm = float(np.linalg.norm(vector))
             if norm > 0:
                 vector = vector / norm

@@ -2,13 +2,21 @@
 
 Two modes:
 
-* **Rubric** (the item has key points). For every key point the answer is scanned in windows
-  of one to three neighbouring sentences. A window's *support* for a point blends lexical
-  coverage of the point's terms (normalised, stemmed, with a small synonym table and a soft
-  match through word vectors) with the window's embedding similarity to the point. The
-  best window gives the verdict (covered / partial / missing) and its text is the evidence. The
-  score is :func:`bot.domain.rubric.score_verdicts`, blended with a small share of the
-  reference-similarity score below.
+* **Rubric** (the item has key points). A key point is stated by its text and by each of its
+  ``accept`` forms (equivalent wordings, numbers, symbols); the best-supported statement decides.
+  The answer is scanned in windows of one to three neighbouring sentences. A window's *support*
+  for a statement blends lexical coverage of its terms (normalised, stemmed, with a small synonym
+  table, formulas in one notation, see :mod:`bot.grading.notation`, and a soft match through
+  word vectors) and of its numbers (equal values in any written form) with the window's
+  embedding similarity to the statement. The best window gives the verdict (covered / partial /
+  missing); the evidence is the single sentence of that window that best states the point.
+  Before a point counts, :mod:`bot.grading.claims` checks that the window does not say the
+  opposite (another number, a reversed direction, a negation, two roles exchanged): if it does,
+  and no other passage states the point plainly, the point is missing, the hint says the answer
+  seems to state the opposite, the grade carries a factual error, and the score loses
+  :data:`CONTRADICTION_PENALTY`. A covered point whose numbers the answer never gives is partial.
+  The score is :func:`bot.domain.rubric.score_verdicts`, blended with a small share of the
+  reference-similarity score below (never more than the rubric itself found).
 * **Reference only** (no key points, as on the Mohler benchmark). The score is a fixed blend of
   three similarities to the reference, mapped linearly onto 0-100 between a floor (an unrelated
   answer) and a ceiling (a close paraphrase).
@@ -23,6 +31,9 @@ Unrelated answers: :meth:`OfflineGrader.relatedness` returns a 0-1 similarity to
 below :data:`UNRELATED_THRESHOLD` the answer is off-topic, and ``Grade.details["relatedness"]``
 carries the same figure so an LLM grader can clamp its score.
 
+LLM-only questions (behavioural stories, open designs whose key points are labels) are
+declined: ``grade`` raises :class:`LLMRequiredError` with a one-line reason a member can read.
+
 The embedding model loads once per process (lazily, thread-safe); ``grade`` runs all CPU work
 in a worker thread so it never blocks the event loop.
 """
@@ -32,15 +43,24 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
 
 from bot.domain.bank import KeyPoint
-from bot.domain.rubric import Coverage, KeyPointVerdict, score_verdicts
-from bot.grading.base import Grade, GradingItem
+from bot.domain.rubric import (
+    Coverage,
+    FactualError,
+    KeyPointVerdict,
+    score_verdicts,
+)
+from bot.grading.base import Grade, GradingItem, LLMRequiredError
+from bot.grading.claims import ClaimReader, Comparison, Marks, Quantity, compare, find_quantities
+from bot.grading.claims import same_quantity as _same_quantity
 from bot.grading.embeddings import StaticEmbedder, get_embedder
+from bot.grading.notation import words as notation_words
 
 # --- calibration constants (fixed a priori; see bench/grading_quality.py for measurements) ---
 
@@ -112,12 +132,12 @@ UNRELATED_THRESHOLD = 0.10
 #: Share of a rubric-mode score that comes from the reference-similarity score.
 REFERENCE_BLEND = 0.2
 #: A key point's support (0-1) needed for a covered or a partial verdict.
-COVERED_SUPPORT = 0.6
-PARTIAL_SUPPORT = 0.35
+COVERED_SUPPORT = 0.5
+PARTIAL_SUPPORT = 0.33
 #: Within a window's support, the share of lexical term coverage (the rest is embedding cosine).
-LEXICAL_SHARE = 0.65
+LEXICAL_SHARE = 0.6
 #: Cosine range mapped onto 0-1 for a window's similarity to a key point.
-POINT_COSINE_RANGE = (0.3, 0.8)
+POINT_COSINE_RANGE = (0.25, 0.8)
 #: Cosine range for a word to count as a soft match of a key term, and the most it earns.
 WORD_COSINE_RANGE = (0.4, 0.75)
 SOFT_MATCH_CREDIT = 0.85
@@ -171,8 +191,22 @@ GENERIC_TERMS = frozenset(
     ]
 )
 GENERIC_TERM_WEIGHT = 0.4
-#: Evidence windows: runs of this many consecutive sentences.
+#: Evidence windows: runs of this many consecutive sentences; each sentence beyond the first
+#: lowers a window's support by this much, so the tightest passage wins a tie.
 WINDOW_SIZES = (1, 2, 3)
+WINDOW_EXTRA_SENTENCE_COST = 0.02
+#: Weight of each of a key point's numbers among its terms (a term weighs at most 1).
+NUMBER_TERM_WEIGHT = 1.5
+#: Points (of 100) lost per key point the answer contradicts, and the most lost that way: more
+#: than the rubric's factual-error penalty, since a fluent answer that gets the central claim
+#: wrong otherwise keeps the credit its correct vocabulary earns elsewhere.
+CONTRADICTION_PENALTY = 15
+MAX_CONTRADICTION_PENALTY = 45
+#: Message of the error raised for a question only an LLM can grade fairly.
+LLM_ONLY_MESSAGE = (
+    "This question needs the AI grader: its answer is a story or a design whose parts "
+    "(situation, action, result) word matching cannot judge fairly, so it is not scored offline."
+)
 #: Longest evidence quote, in characters.
 MAX_EVIDENCE_CHARS = 240
 #: Term-list detection (see ``_is_list_like``): minimum words, function-word share below which
@@ -470,18 +504,19 @@ class Token:
 
 @lru_cache(maxsize=65536)
 def _normalise(lower: str) -> str:
-    if lower in STOP_WORDS:
+    if lower.endswith("'s"):
+        lower = lower[:-2]
+    if lower in STOP_WORDS or lower.endswith("n't"):
         return ""
     return stem(SYNONYMS.get(lower, lower))
 
 
 def tokenize(text: str) -> list[Token]:
-    """Words with their character spans; stop words get an empty ``norm``."""
-    tokens = []
-    for match in _WORD_RE.finditer(text):
-        lower = match.group().lower()
-        tokens.append(Token(match.start(), match.end(), lower, _normalise(lower)))
-    return tokens
+    """Words with their character spans; stop words get an empty ``norm``. Formulas come out in
+    one canonical notation (see :mod:`bot.grading.notation`)."""
+    return [
+        Token(start, end, lower, _normalise(lower)) for start, end, lower in notation_words(text)
+    ]
 
 
 @dataclass(frozen=True)
@@ -575,6 +610,17 @@ class _PointTerms:
 
 
 @dataclass(frozen=True)
+class _Statement:
+    """One way of stating a key point (its text or an ``accept`` form), ready to match."""
+
+    text: str
+    terms: _PointTerms
+    marks: Marks
+    #: its numbers written with digits, less those the question itself gives
+    required: tuple[Quantity, ...]
+
+
+@dataclass(frozen=True)
 class _Window:
     start: int
     end: int
@@ -582,13 +628,14 @@ class _Window:
     word_ids: tuple[int, ...]
     norms: frozenset[str]
     list_like: bool
+    size: int = 1
 
 
 @dataclass(frozen=True)
 class _PointMatch:
     support: float
-    window: _Window | None
-    list_only: bool
+    window: _Window
+    statement: _Statement
 
 
 @dataclass(frozen=True)
@@ -602,6 +649,8 @@ class Analysis:
     relatedness: float
     prose_share: float
     features: dict[str, float]
+    #: key points the answer contradicts (offline: a wrong number, an opposite claim)
+    factual_errors: tuple[FactualError, ...] = ()
 
 
 class OfflineGrader:
@@ -627,10 +676,16 @@ class OfflineGrader:
 
     async def grade(self, item: GradingItem, answer: str) -> Grade:
         """Grade in a worker thread so the event loop stays free."""
-        return await asyncio.to_thread(self.grade_sync, item, answer)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_cpu_executor(), self.grade_sync, item, answer)
 
     def grade_sync(self, item: GradingItem, answer: str) -> Grade:
-        """The blocking grading routine (CPU only)."""
+        """The blocking grading routine (CPU only).
+
+        Raises :class:`LLMRequiredError` for an LLM-only question (a behavioural story, an open
+        design): scoring its label-like key points by word matching would be unfair."""
+        if item.llm_only:
+            raise LLMRequiredError(LLM_ONLY_MESSAGE)
         analysis = self.analyse(item, answer)
         details = {
             "similarity": round(analysis.similarity, 4),
@@ -655,6 +710,7 @@ class OfflineGrader:
             grader=self.name,
             model=self.model,
             flags=tuple(flags),
+            factual_errors=analysis.factual_errors,
             details=details,
         )
 
@@ -686,15 +742,21 @@ class OfflineGrader:
         if embedder is None:
             relatedness = features["lexical_recall"]
         reference_points = reference_score(features, prose_share, relatedness)
+        errors: tuple[FactualError, ...] = ()
         if item.key_points:
-            verdicts = tuple(
+            judged = [
                 self._verdict(item, point, sentences, answer, embedder) for point in item.key_points
-            )
+            ]
+            verdicts = tuple(verdict for verdict, _ in judged)
+            errors = tuple(error for _, error in judged if error is not None)
             rubric = score_verdicts(item.key_points, verdicts)
-            blended = (1.0 - REFERENCE_BLEND) * rubric + REFERENCE_BLEND * reference_points
-            # similarity to the reference only adds to a rubric that found something: an answer
-            # that covers no key point at all scores 0, however close its vocabulary is
-            score = round(blended) if rubric > 0 else 0
+            # similarity to the reference adds at most what the rubric found: an answer close in
+            # vocabulary but wrong on the points does not climb on its wording
+            reference_part = min(reference_points, rubric)
+            blended = (1.0 - REFERENCE_BLEND) * rubric + REFERENCE_BLEND * reference_part
+            penalty = min(MAX_CONTRADICTION_PENALTY, CONTRADICTION_PENALTY * len(errors))
+            # an answer that covers no key point at all scores 0, however close its vocabulary
+            score = round(blended - penalty) if rubric > 0 else 0
         else:
             verdicts = ()
             score = round(reference_points)
@@ -706,6 +768,7 @@ class OfflineGrader:
             relatedness=_clip01(relatedness),
             prose_share=prose_share,
             features=features,
+            factual_errors=errors,
         )
 
     def _reference_features(
@@ -753,38 +816,64 @@ class OfflineGrader:
         sentences: Sequence[Sentence],
         answer: str,
         embedder: StaticEmbedder | None,
-    ) -> KeyPointVerdict:
-        terms = _point_terms(point.text, item.prompt)
-        best = _PointMatch(0.0, None, False)
-        best_list = _PointMatch(0.0, None, True)
+    ) -> tuple[KeyPointVerdict, FactualError | None]:
+        """The verdict on one key point, and a factual error when the answer states its
+        opposite. The point's text and each of its ``accept`` forms are equivalent statements;
+        the best-supported one decides."""
+        statements = [_statement(text, item.prompt) for text in (point.text, *point.accept)]
         term_list_answer = _prose_share(sentences) < TERM_LIST_PROSE_SHARE
         windows, vocabulary = _windows_of(answer)
-        term_sims = None
-        if embedder is not None and vocabulary and terms.words:
-            term_sims = embedder.embed_words(terms.words) @ embedder.embed_words(vocabulary).T
-        for window in windows:
-            support = _support(terms, point.text, window, embedder, term_sims)
-            if window.list_like and term_list_answer:
-                if support > best_list.support:
-                    best_list = _PointMatch(support, window, True)
-            elif support > best.support:
-                best = _PointMatch(support, window, False)
-        if best_list.support > best.support and best_list.support >= PARTIAL_SUPPORT:
-            status = Coverage.PARTIAL
-            match = best_list
-        else:
-            match = best
-            if best.support >= COVERED_SUPPORT:
-                status = Coverage.COVERED
-            elif best.support >= PARTIAL_SUPPORT:
-                status = Coverage.PARTIAL
-            else:
-                status = Coverage.MISSING
-        if status is Coverage.MISSING or match.window is None:
-            return KeyPointVerdict(point.text, Coverage.MISSING, "", _hint(point, item.reference))
-        evidence = _evidence(answer, match.window, terms)
+        word_vectors = (
+            embedder.embed_words(vocabulary) if embedder is not None and vocabulary else None
+        )
+        candidates: list[_PointMatch] = []
+        for statement in statements:
+            term_sims = None
+            if word_vectors is not None and statement.terms.words:
+                term_sims = embedder.embed_words(statement.terms.words) @ word_vectors.T  # type: ignore[union-attr]
+            for window in windows:
+                support = _support(statement, window, embedder, term_sims)
+                candidates.append(_PointMatch(support, window, statement))
+        candidates.sort(key=lambda match: -match.support)
+        best = candidates[0] if candidates else None
+        if best is None or best.support < PARTIAL_SUPPORT:
+            return KeyPointVerdict(
+                point.text, Coverage.MISSING, "", _hint(point, item.reference)
+            ), None
+        comparison = _compare(best, item.prompt)
+        if comparison.contradicts:
+            # the strongest passage says the opposite; another passage that states the point
+            # plainly (a correct answer may contrast both sides) still counts
+            alternative = next(
+                (
+                    m
+                    for m in candidates
+                    if m.support >= COVERED_SUPPORT
+                    and (m.window.end <= best.window.start or m.window.start >= best.window.end)
+                    and not _compare(m, item.prompt).contradicts
+                ),
+                None,
+            )
+            if alternative is None:
+                quote = _evidence(answer, _best_sentence(best, windows, vocabulary, embedder), best)
+                error = FactualError(quote=quote, correction=point.text)
+                hint = _hint(point, item.reference, contradicted=True)
+                return KeyPointVerdict(point.text, Coverage.MISSING, "", hint), error
+            best = alternative
+            comparison = _compare(best, item.prompt)
+        match = best
+        status = Coverage.COVERED if best.support >= COVERED_SUPPORT else Coverage.PARTIAL
+        if best.window.list_like and term_list_answer:
+            status = Coverage.PARTIAL  # shown only in a bare list of terms
+        if (
+            status is Coverage.COVERED
+            and comparison.numbers_missing
+            and not comparison.numbers_found
+        ):
+            status = Coverage.PARTIAL  # the point's numbers are not there
+        evidence = _evidence(answer, _best_sentence(match, windows, vocabulary, embedder), match)
         hint = "" if status is Coverage.COVERED else _hint(point, item.reference, partial=True)
-        return KeyPointVerdict(point.text, status, evidence, hint)
+        return KeyPointVerdict(point.text, status, evidence, hint), None
 
     # --- feedback ----------------------------------------------------------------------
 
@@ -822,6 +911,19 @@ class OfflineGrader:
 
 
 _FEATURES = ("cosine", "cosine_demoted", "soft_recall")
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def _cpu_executor() -> ThreadPoolExecutor:
+    """One thread for all offline grading in the process. The work is Python-heavy, so more
+    threads would not grade faster (the GIL), but they would take turns with the event loop's
+    thread and delay it; with one, the loop gets the GIL back within a switch interval."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offline-grader")
+    return _EXECUTOR
+
+
 _GENERIC_NORMS = frozenset(_normalise(word) for word in GENERIC_TERMS)
 
 
@@ -859,7 +961,8 @@ def _point_terms(text: str, prompt: str) -> _PointTerms:
     question_norms = _question_norms(prompt)
     seen: dict[str, str] = {}
     for token in tokenize(text):
-        if not token.is_stop and token.norm not in seen:
+        # numbers are matched by value (see _Statement.required), not as words
+        if not token.is_stop and not token.norm.isdigit() and token.norm not in seen:
             seen[token.norm] = token.lower
     norms = tuple(seen)
     weights = np.array(
@@ -871,6 +974,39 @@ def _point_terms(text: str, prompt: str) -> _PointTerms:
         dtype=np.float32,
     )
     return _PointTerms(tuple(seen.values()), norms, weights)
+
+
+_CLAIMS = ClaimReader(stem)
+
+
+@lru_cache(maxsize=4096)
+def _marks_of(text: str) -> Marks:
+    """Numbers, opposite-pole words and negations of a text (see :mod:`bot.grading.claims`)."""
+    return _CLAIMS.read(text, tokenize(text))
+
+
+@lru_cache(maxsize=2048)
+def _given_quantities(prompt: str) -> tuple[Quantity, ...]:
+    """Numbers the question itself states: repeating them proves nothing."""
+    return tuple(q for q in find_quantities(prompt) if q.digits)
+
+
+@lru_cache(maxsize=4096)
+def _statement(text: str, prompt: str) -> _Statement:
+    given = _given_quantities(prompt)
+    marks = _marks_of(text)
+    required = tuple(q for q in marks.quantities if not any(_same_quantity(q, g) for g in given))
+    return _Statement(text, _point_terms(text, prompt), marks, required)
+
+
+def _compare(match: _PointMatch, prompt: str) -> Comparison:
+    return compare(
+        match.statement.marks,
+        _marks_of(match.window.text),
+        _given_quantities(prompt),
+        _question_norms(prompt),
+        _marks_of(prompt),
+    )
 
 
 @lru_cache(maxsize=64)
@@ -892,7 +1028,9 @@ def _windows(answer: str, sentences: Sequence[Sentence]) -> tuple[list[_Window],
             ids = sorted({vocabulary[t.lower] for s in group for t in s.content})
             norms = frozenset(t.norm for s in group for t in s.content)
             list_like = any(s.list_like for s in group)
-            windows.append(_Window(start, end, answer[start:end], tuple(ids), norms, list_like))
+            windows.append(
+                _Window(start, end, answer[start:end], tuple(ids), norms, list_like, size)
+            )
     return windows, list(vocabulary)
 
 
@@ -902,34 +1040,72 @@ def _soft_credit(term_sims: np.ndarray) -> np.ndarray:
 
 
 def _support(
-    terms: _PointTerms,
-    point_text: str,
+    statement: _Statement,
     window: _Window,
     embedder: StaticEmbedder | None,
     term_sims: np.ndarray | None,
 ) -> float:
-    """How well a window shows a key point, 0-1 (``term_sims``: terms x answer words)."""
-    if not terms.norms:
+    """How well a window shows a statement, 0-1 (``term_sims``: terms x answer words).
+
+    Lexical coverage counts the statement's terms (exact stems, or a soft match through word
+    vectors) and its numbers (equal values in any written form); the rest is the cosine of the
+    window and the statement. Each sentence beyond the first costs a little, so the tightest
+    passage wins a tie."""
+    terms = statement.terms
+    if not terms.norms and not statement.required:
         return 0.0
     credit = np.array([1.0 if norm in window.norms else 0.0 for norm in terms.norms])
-    if term_sims is not None and window.word_ids and credit.min() < 1.0:
+    if term_sims is not None and window.word_ids and len(credit) and credit.min() < 1.0:
         best = term_sims[:, list(window.word_ids)].max(axis=1)
         credit = np.maximum(credit, _soft_credit(best))
-    lexical = float((credit * terms.weights).sum() / terms.weights.sum())
+    earned = float((credit * terms.weights).sum()) if len(credit) else 0.0
+    possible = float(terms.weights.sum()) if len(credit) else 0.0
+    if statement.required:
+        shown = _marks_of(window.text).quantities
+        matched = sum(
+            any(_same_quantity(wanted, seen) for seen in shown) for wanted in statement.required
+        )
+        earned += NUMBER_TERM_WEIGHT * matched
+        possible += NUMBER_TERM_WEIGHT * len(statement.required)
+    lexical = earned / possible if possible else 0.0
+    extra = WINDOW_EXTRA_SENTENCE_COST * (window.size - 1)
     if embedder is None:
-        return lexical
-    cosine = embedder.similarity(window.text, point_text)
+        return lexical - extra
+    cosine = embedder.similarity(window.text, statement.text)
     semantic = _scale(cosine, *POINT_COSINE_RANGE)
-    return LEXICAL_SHARE * lexical + (1.0 - LEXICAL_SHARE) * semantic
+    return LEXICAL_SHARE * lexical + (1.0 - LEXICAL_SHARE) * semantic - extra
 
 
-def _evidence(answer: str, window: _Window, terms: _PointTerms) -> str:
+def _best_sentence(
+    match: _PointMatch,
+    windows: Sequence[_Window],
+    vocabulary: Sequence[str],
+    embedder: StaticEmbedder | None,
+) -> _Window:
+    """The single sentence of a matched window that best states the point (the evidence)."""
+    if match.window.size == 1:
+        return match.window
+    inside = [
+        w
+        for w in windows
+        if w.size == 1 and match.window.start <= w.start and w.end <= match.window.end
+    ]
+    if not inside:
+        return match.window
+    term_sims = None
+    statement = match.statement
+    if embedder is not None and statement.terms.words and vocabulary:
+        term_sims = embedder.embed_words(statement.terms.words) @ embedder.embed_words(vocabulary).T
+    return max(inside, key=lambda w: _support(statement, w, embedder, term_sims))
+
+
+def _evidence(answer: str, window: _Window, match: _PointMatch) -> str:
     """The window's text, cut around the first matched term when it is too long."""
     if len(window.text) <= MAX_EVIDENCE_CHARS:
         return window.text
     first = window.start
     for token in tokenize(window.text):
-        if token.norm in terms.norms:
+        if token.norm in match.statement.terms.norms:
             first = window.start + token.start
             break
     start = max(window.start, first - 40)
@@ -948,10 +1124,15 @@ def _short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _hint(point: KeyPoint, reference: str = "", *, partial: bool = False) -> str:
+def _hint(
+    point: KeyPoint, reference: str = "", *, partial: bool = False, contradicted: bool = False
+) -> str:
     """Where the reference makes this point (its sentence with most of the point's terms), so the
     hint teaches something the key point's own wording does not."""
     sentence = _reference_sentence(point, reference)
+    if contradicted:
+        fact = f"“{_short(sentence, 220)}”" if sentence else f"{_short(point.text)}."
+        return f"Your answer seems to state the opposite; the reference says: {fact}"
     if sentence:
         lead = "Be explicit; the reference says" if partial else "The reference puts it as"
         return f"{lead}: “{_short(sentence, 220)}”"
@@ -961,9 +1142,14 @@ def _hint(point: KeyPoint, reference: str = "", *, partial: bool = False) -> str
 
 
 def _reference_sentence(point: KeyPoint, reference: str) -> str:
+    return _reference_sentence_of(point.text, reference)
+
+
+@lru_cache(maxsize=4096)
+def _reference_sentence_of(point_text: str, reference: str) -> str:
     if not reference:
         return ""
-    wanted = {token.norm for token in tokenize(point.text) if not token.is_stop}
+    wanted = {token.norm for token in tokenize(point_text) if not token.is_stop}
     best, best_overlap = "", 0
     for sentence in split_sentences(reference):
         overlap = len(wanted & {token.norm for token in sentence.tokens if not token.is_stop})

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.clock import Clock
 from bot.domain.answers import (
     MAX_ANSWER_CHARS,
@@ -51,7 +52,11 @@ from bot.storage.models import (
     Channel,
     DailyPost,
     GradeRecord,
+    MockSession,
+    MockStatus,
+    MockTurn,
     QuestionVersion,
+    TurnStatus,
     Workspace,
 )
 
@@ -101,12 +106,17 @@ class AnswerTarget:
     def practice(cls, question_id: int) -> AnswerTarget:
         return cls(AnswerKind.PRACTICE, question_id)
 
+    @classmethod
+    def mock(cls, turn_id: int) -> AnswerTarget:
+        return cls(AnswerKind.MOCK, turn_id)
+
 
 class ReceiptStatus(StrEnum):
     SCORED = "scored"
     REPLACED = "replaced"
     LATE = "late"
     PRACTICE = "practice"
+    MOCK = "mock"
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,8 @@ class Receipt:
             "comes to you privately.",
             ReceiptStatus.PRACTICE: "Received. Grading your practice answer now; the result "
             "comes to you privately.",
+            ReceiptStatus.MOCK: "Received. Grading it now; your result and the next question "
+            "follow in a moment.",
         }[self.status]
 
     @property
@@ -255,6 +267,20 @@ class AnswerService:
                     label="Your answer",
                     note=note,
                     previous=previous,
+                )
+            if target.kind is AnswerKind.MOCK:
+                found = (await self._turns(session, {target.id})).get(target.id)
+                if found is None or found[1].member_id != actor.member_id:
+                    raise _not_found()
+                turn, mock = found
+                question = await session.get(QuestionVersion, turn.question_id)
+                assert question is not None
+                return AnswerForm(
+                    target=target,
+                    title=f"Question {turn.number} of {mock.length}",
+                    prompt=question.prompt,
+                    label="Your answer",
+                    note="Mock interview: graded privately, no points.",
                 )
             question = await session.get(QuestionVersion, target.id)
             if question is None or not await self._in_scope(session, actor, question):
@@ -405,6 +431,10 @@ class AnswerService:
             questions = await self._questions(
                 session, {p.target.id for p in batch if p.target.kind is AnswerKind.PRACTICE}
             )
+            turns = await self._turns(
+                session, {p.target.id for p in batch if p.target.kind is AnswerKind.MOCK}
+            )
+            turn_of_row: dict[int, int] = {}  # row index -> mock turn id
             scopes = await self._scopes(session, {p.actor.workspace_id for p in batch})
             rows: list[dict[str, Any]] = []
             owners: list[int] = []
@@ -423,6 +453,23 @@ class AnswerService:
                     question_id = post.question_id
                     if not late:
                         in_window.add((target.id, actor.member_id))
+                elif target.kind is AnswerKind.MOCK:
+                    found_turn = turns.get(target.id)
+                    if (
+                        found_turn is None
+                        or found_turn[1].member_id != actor.member_id
+                        or found_turn[1].status is not MockStatus.ACTIVE
+                        or found_turn[0].status is not TurnStatus.ASKED
+                        or target.id in turn_of_row.values()
+                    ):
+                        outcomes[index] = AnswerRejected(
+                            RejectionReason.UNKNOWN_QUESTION,
+                            "That interview question is no longer waiting for an answer.",
+                        )
+                        continue
+                    late = False
+                    question_id = found_turn[0].question_id
+                    turn_of_row[len(rows)] = target.id
                 else:
                     scope = questions.get(target.id)
                     allowed = scopes.get(actor.workspace_id, set())
@@ -438,6 +485,8 @@ class AnswerService:
                     if scored
                     else ReceiptStatus.LATE
                     if kind is AnswerKind.DAILY
+                    else ReceiptStatus.MOCK
+                    if kind is AnswerKind.MOCK
                     else ReceiptStatus.PRACTICE
                 )
                 if scored:
@@ -486,14 +535,29 @@ class AnswerService:
                 inserted = await session.execute(
                     sa.insert(answers).returning(answers.c.id, sort_by_parameter_order=True), rows
                 )
-                for owner, answer_id in zip(owners, inserted.scalars().all(), strict=True):
+                for row_index, (owner, answer_id) in enumerate(
+                    zip(owners, inserted.scalars().all(), strict=True)
+                ):
                     outcomes[owner] = Receipt(answer_id, statuses[owner])
+                    turn_id = turn_of_row.get(row_index)
+                    if turn_id is not None:
+                        await session.execute(
+                            sa.update(MockTurn)
+                            .where(MockTurn.id == turn_id, MockTurn.status == TurnStatus.ASKED)
+                            .values(answer_id=answer_id, status=TurnStatus.ANSWERED)
+                        )
+                        await session.execute(
+                            sa.update(MockSession)
+                            .where(MockSession.id == turns[turn_id][1].id)
+                            .values(last_activity_at=now)
+                        )
         self.batches += 1
         for index, pending in enumerate(batch):
             outcome = outcomes[index]
             if pending.future.done():
                 continue
             if isinstance(outcome, Receipt):
+                metrics.ANSWERS_RECEIVED.labels(pending.target.kind.value).inc()
                 pending.future.set_result(outcome)
             else:
                 pending.future.set_exception(outcome)
@@ -509,6 +573,18 @@ class AnswerService:
             .where(DailyPost.id.in_(sorted(ids)))  # type: ignore[union-attr]
         )
         return {post.id: (post, workspace_id) for post, workspace_id in rows.all()}
+
+    async def _turns(
+        self, session: AsyncSession, ids: set[int]
+    ) -> dict[int, tuple[MockTurn, MockSession]]:
+        if not ids:
+            return {}
+        rows = await session.execute(
+            sa.select(MockTurn, MockSession)
+            .join(MockSession, MockSession.id == MockTurn.session_id)
+            .where(MockTurn.id.in_(sorted(ids)))  # type: ignore[union-attr]
+        )
+        return {turn.id: (turn, mock) for turn, mock in rows.all() if turn.id is not None}
 
     async def _questions(self, session: AsyncSession, ids: set[int]) -> dict[int, str]:
         if not ids:

@@ -10,13 +10,14 @@ it can never ping ``@everyone``/``@here``/``@channel``, a member, a role or a ch
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 
 from bot.domain.rubric import Coverage, KeyPointVerdict
 
@@ -67,6 +68,8 @@ class CardKind(StrEnum):
     ERROR = "error"
     CHAMPIONS = "champions"
     NUDGE = "nudge"
+    MOCK = "mock"
+    REPORT = "report"
 
 
 class ButtonAction(StrEnum):
@@ -74,9 +77,20 @@ class ButtonAction(StrEnum):
 
     ANSWER_DAILY = "answer-daily"
     ANSWER_PRACTICE = "answer-practice"
+    #: value = the mock-interview turn's id
+    ANSWER_MOCK = "answer-mock"
     PRACTICE = "practice"
     TODAY = "today"
     NUDGES_OFF = "nudges-off"
+    MOCK_SKIP = "mock-skip"
+    MOCK_STOP = "mock-stop"
+    #: the next due review question
+    REVIEW = "review"
+    #: value = the answer's id: opens a form for the reason
+    DISPUTE = "dispute"
+    #: value = the dispute's id
+    DISPUTE_ACCEPT = "dispute-accept"
+    DISPUTE_ESCALATE = "dispute-escalate"
 
 
 class CardField(BaseModel):
@@ -94,6 +108,33 @@ class CardButton(BaseModel):
     label: str
     value: str = ""
     primary: bool = False
+
+
+def _file_bytes(value: object) -> bytes:
+    """Raw bytes as given, or the base64 text they were stored as (outbox JSON)."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        return base64.b64decode(value, validate=True)
+    raise ValueError("expected bytes or base64 text")
+
+
+FileBytes = Annotated[
+    bytes,
+    PlainValidator(_file_bytes),
+    PlainSerializer(lambda data: base64.b64encode(data).decode("ascii"), when_used="json"),
+]
+
+
+class Attachment(BaseModel):
+    """A file sent with a card (a progress chart, an interview transcript)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    filename: str
+    content_type: str
+    data: FileBytes
+    description: str = ""
 
 
 class Card(BaseModel):
@@ -115,6 +156,7 @@ class Card(BaseModel):
     deadline: datetime | None = None
     mention_member_ids: tuple[str, ...] = ()
     grant_role_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
     def as_text(self) -> str:
         """A plain-text rendering (terminal, notification fallbacks)."""
@@ -247,6 +289,10 @@ def grade_card(
     rubric_revealed: bool = True,
     prompt: str = "",
     replaced_score: int | None = None,
+    answer_id: int | None = None,
+    dispute_id: int | None = None,
+    disputable: bool = False,
+    unscored_label: str = "practice: no points",
 ) -> Card:
     """A member's private result. Until the daily question closes (``rubric_revealed`` False) it
     shows the score and the points already covered, never the missing ones, hints, feedback
@@ -273,22 +319,43 @@ def grade_card(
         fields.append(CardField(name="Feedback", value=quote_user_text(feedback, 1500)))
     if reference and rubric_revealed:
         fields.append(CardField(name="Reference answer", value=reference))
-    footer_bits = ["practice: no points" if points is None else f"+{points} points"]
+    footer_bits = [unscored_label if points is None else f"+{points} points"]
     if replaced_score is not None:
         footer_bits.append(f"replaces your earlier answer ({replaced_score}/100)")
     if not rubric_revealed:
         footer_bits.append("you may improve your answer until the question closes")
-    if provisional:
+    if provisional and "llm-limit" in flags:
+        footer_bits.append(
+            "provisional grade (offline grader: LLM grading limit reached); re-graded later"
+        )
+    elif provisional:
         footer_bits.append(
             "provisional grade (offline grader); it will be re-graded when the LLM is back"
         )
     if "needs-review" in flags or "injection-suspected" in flags:
         footer_bits.append("flagged for review")
+    if answer_id is not None:
+        footer_bits.append(f"answer #{answer_id}")
+    buttons: tuple[CardButton, ...] = ()
+    title = f"Your grade: {score}/100"
+    if dispute_id is not None:
+        title = f"Your grade after your dispute: {score}/100"
+        buttons = (
+            CardButton(action=ButtonAction.DISPUTE_ACCEPT, label="Accept", value=str(dispute_id)),
+            CardButton(
+                action=ButtonAction.DISPUTE_ESCALATE,
+                label="Still disagree: ask an admin",
+                value=str(dispute_id),
+            ),
+        )
+    elif disputable and answer_id is not None:
+        buttons = (CardButton(action=ButtonAction.DISPUTE, label="Dispute", value=str(answer_id)),)
     return Card(
         kind=CardKind.GRADE,
-        title=f"Your grade: {score}/100",
+        title=title,
         body=prompt,
         fields=tuple(fields),
+        buttons=buttons,
         footer=" · ".join(footer_bits),
         private=True,
     )

@@ -14,9 +14,13 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.bank import Difficulty, Track
 from bot.services.cards import (
+    Attachment,
     Card,
     CardField,
     CardKind,
@@ -35,10 +39,14 @@ from bot.services.channels import (
     SettingsRejected,
     window_text,
 )
+from bot.services.charts import progress_png
 from bot.services.daily import DailyService
 from bot.services.directory import Actor, Directory
+from bot.services.disputes import DisputeRefused, Disputes, open_items_card
+from bot.services.interviews import InterviewError, MockInterviews
 from bot.services.leaderboard import LeaderboardService, Period
 from bot.services.practice import PracticeService
+from bot.services.review import SpacedRepetition
 
 
 class CommandName(StrEnum):
@@ -53,6 +61,11 @@ class CommandName(StrEnum):
     SKIP = "skip"
     QUEUE = "queue"
     NUDGES = "nudges"
+    MOCK = "mock"
+    REVIEW = "review"
+    DISPUTE = "dispute"
+    REPORT = "report"
+    ADMIN = "admin"
     HELP = "help"
 
 
@@ -75,6 +88,13 @@ USAGE: dict[CommandName, str] = {
     "[YYYY-MM-DD] | queue remove <n> — choose coming questions, or write your own (admins)",
     CommandName.NUDGES: "nudges on|off — a private reminder before the question closes when you "
     "have a streak to keep",
+    CommandName.MOCK: "mock start [topic or track] [level] [length] | mock skip | mock stop | "
+    "mock new | mock report — a private mock interview",
+    CommandName.REVIEW: "review [on|off] — your due review questions (spaced repetition)",
+    CommandName.DISPUTE: "dispute <answer number> <reason> — contest a grade (once per answer)",
+    CommandName.REPORT: "report <question id> <reason> — flag a wrong or unclear question",
+    CommandName.ADMIN: "admin | admin override <answer> <score> <reason> | admin disable "
+    "<question id> <reason> | admin audit — disputes, reports and fixes (admins)",
     CommandName.HELP: "help — this list",
 }
 
@@ -104,6 +124,8 @@ class Command:
     options: dict[str, str] = field(default_factory=dict)
     #: The platform id of a member the command is about (``stats @someone``).
     member_external_id: str | None = None
+    #: What the adapter needs to reach the member privately later (mock interview turns).
+    reply_context: dict[str, Any] = field(default_factory=dict)
 
 
 _SLACK_USER = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -273,6 +295,10 @@ class InterviewCommands:
         practice: PracticeService,
         leaderboards: LeaderboardService,
         channels: ChannelSettings,
+        interviews: MockInterviews | None = None,
+        review: SpacedRepetition | None = None,
+        disputes: Disputes | None = None,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
         prefix: str = "/interview ",
     ):
         self._directory = directory
@@ -280,6 +306,10 @@ class InterviewCommands:
         self._practice = practice
         self._leaderboards = leaderboards
         self._channels = channels
+        self._interviews = interviews
+        self._review = review
+        self._disputes = disputes
+        self._sessions = sessions
         self.prefix = prefix
 
     async def run_text(self, actor: Actor, text: str) -> Reply:
@@ -302,6 +332,11 @@ class InterviewCommands:
             CommandName.SKIP: self.skip,
             CommandName.QUEUE: self.queue,
             CommandName.NUDGES: self.nudges,
+            CommandName.MOCK: self.mock,
+            CommandName.REVIEW: self.review,
+            CommandName.DISPUTE: self.dispute,
+            CommandName.REPORT: self.report,
+            CommandName.ADMIN: self.admin,
             CommandName.HELP: self.help,
         }
         try:
@@ -312,6 +347,8 @@ class InterviewCommands:
             return Reply((error_card(str(exc)),))
         except SettingsRejected as exc:
             return Reply((settings_error_card(exc),))
+        except (InterviewError, DisputeRefused) as exc:
+            return Reply((error_card(str(exc)),))
 
     async def help(self, actor: Actor, command: Command | None = None) -> Reply:
         return Reply((help_card(self.prefix),))
@@ -387,6 +424,7 @@ class InterviewCommands:
             track=track,
             topics=topics,
             difficulty=difficulty,
+            workspace_id=actor.workspace_id,
         )
         if question is None:
             return Reply((error_card("No question matches that choice."),))
@@ -464,7 +502,24 @@ class InterviewCommands:
             )
             member_id = other.member_id
         stats = await self._leaderboards.member_stats(member_id, channel_id=actor.channel_id)
-        return Reply((stats_card(stats),))
+        card = stats_card(stats)
+        if self._sessions is not None:
+            png, _ = await progress_png(
+                self._sessions, member_id, f"Progress of {stats.display_name}"
+            )
+            card = card.model_copy(
+                update={
+                    "attachments": (
+                        Attachment(
+                            filename="progress.png",
+                            content_type="image/png",
+                            data=png,
+                            description="Score over time and strength per topic",
+                        ),
+                    )
+                }
+            )
+        return Reply((card,))
 
     # --- channel settings (admins) -------------------------------------------------------
 
@@ -577,6 +632,135 @@ class InterviewCommands:
             else "Nudges off: no more reminders."
         )
         return Reply((notice_card(message),))
+
+    # --- mock interviews, review, disputes --------------------------------------------------
+
+    def _need(self, service: object, what: str) -> None:
+        if service is None:
+            raise UsageError(f"{what} is not available here.")
+
+    async def mock(self, actor: Actor, command: Command) -> Reply:
+        self._need(self._interviews, "Mock interviews")
+        assert self._interviews is not None
+        words = [word.lower() for word in command.args]
+        action = words[0] if words else "start"
+        rest = words[1:] if words else []
+        if action in {"stop", "end"}:
+            return Reply(tuple(await self._interviews.stop(actor)))
+        if action == "skip":
+            return Reply(tuple(await self._interviews.skip(actor)))
+        if action == "report":
+            return Reply((await self._interviews.last_report(actor),))
+        if action not in {"start", "new", "resume"}:
+            rest, action = words, "start"
+        track, topic, difficulty, length = await self._mock_options(actor, rest)
+        card = await self._interviews.start(
+            actor,
+            topic=topic,
+            track=track,
+            difficulty=difficulty,
+            length=length,
+            new=action == "new",
+            reply_context=command.reply_context,
+        )
+        return Reply((card,))
+
+    async def _mock_options(
+        self, actor: Actor, words: Sequence[str]
+    ) -> tuple[Track | None, str | None, Difficulty | None, int | None]:
+        catalogue = await self._practice.catalogue(await self._scope(actor))
+        topics = {topic for values in catalogue.values() for topic in values}
+        track = topic = difficulty = length = None
+        for word in words:
+            if word.isdigit():
+                length = int(word)
+            elif word in {level.value for level in Difficulty}:
+                difficulty = Difficulty(word)
+            elif word in {item.value for item in catalogue}:
+                track = Track(word)
+            elif word in topics:
+                topic = word
+            else:
+                raise UsageError(f"Unknown topic, track, level or length '{word}'.")
+        return track, topic, difficulty, length
+
+    async def review(self, actor: Actor, command: Command) -> Reply:
+        self._need(self._review, "Spaced repetition")
+        assert self._review is not None
+        words = [word.lower() for word in command.args]
+        if words in (["on"], ["off"]):
+            await self._review.set_enabled(actor.member_id, words == ["on"])
+            return Reply(
+                (
+                    notice_card(
+                        "Spaced repetition on: practice brings back what you are due to review."
+                        if words == ["on"]
+                        else "Spaced repetition off: practice picks questions as usual."
+                    ),
+                )
+            )
+        if words:
+            raise UsageError("Say review, review on or review off.")
+        state = await self._review.state(actor.member_id)
+        if not state.enabled:
+            return Reply((notice_card("Spaced repetition is off: turn it on with review on."),))
+        if state.due == 0:
+            return Reply((notice_card("Nothing is due for review: practise something new."),))
+        reply = await self._practice_reply(
+            actor, note=f"Review: {state.due} question(s) due, the most overdue first."
+        )
+        return reply
+
+    async def dispute(self, actor: Actor, command: Command) -> Reply:
+        self._need(self._disputes, "Disputes")
+        assert self._disputes is not None
+        if len(command.args) < 2 or not command.args[0].lstrip("#").isdigit():
+            raise UsageError("Give the answer number (on your grade) and your reason.")
+        answer_id = int(command.args[0].lstrip("#"))
+        return Reply((await self._disputes.dispute(actor, answer_id, " ".join(command.args[1:])),))
+
+    async def report(self, actor: Actor, command: Command) -> Reply:
+        self._need(self._disputes, "Reports")
+        assert self._disputes is not None
+        if len(command.args) < 2:
+            raise UsageError("Give the question id and what is wrong with it.")
+        return Reply(
+            (
+                await self._disputes.report_question(
+                    actor, command.args[0], " ".join(command.args[1:])
+                ),
+            )
+        )
+
+    async def admin(self, actor: Actor, command: Command) -> Reply:
+        self._need(self._disputes, "Admin tools")
+        assert self._disputes is not None
+        words = list(command.args)
+        action = words[0].lower() if words else "list"
+        if action == "list":
+            return Reply((open_items_card(await self._disputes.open_items(actor)),))
+        if action == "override":
+            if len(words) < 4 or not words[1].lstrip("#").isdigit() or not words[2].isdigit():
+                raise UsageError("admin override <answer> <score 0-100> <reason>")
+            card = await self._disputes.override(
+                actor, int(words[1].lstrip("#")), int(words[2]), " ".join(words[3:])
+            )
+            return Reply((card,))
+        if action == "disable":
+            if len(words) < 3:
+                raise UsageError("admin disable <question id> <reason>")
+            return Reply(
+                (await self._disputes.disable_question(actor, words[1], " ".join(words[2:])),)
+            )
+        if action == "audit":
+            entries = await self._disputes.audit_log(actor)
+            body = "\n".join(
+                f"{entry.created_at:%Y-%m-%d %H:%M} {entry.actor_external_id} {entry.action} "
+                f"{entry.target}: {entry.old_value} → {entry.new_value} ({entry.reason[:80]})"
+                for entry in entries
+            )
+            return Reply((notice_card("🧾 Audit log", body or "Nothing yet."),))
+        raise UsageError(f"Unknown admin action '{action}'.")
 
 
 def config_change_from(command: Command) -> ConfigChange | None:

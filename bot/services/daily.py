@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.clock import Clock
 from bot.domain.bank import Difficulty
 from bot.services.cards import closed_card, question_card, reveal_card
@@ -138,6 +139,7 @@ class DailyService:
                 track=channel.track,
                 topics=channel.topics,
                 include_llm_only=self._llm_available,
+                workspace_id=workspace.id,
             ),
             posted,
         )
@@ -232,6 +234,7 @@ class DailyService:
             if queued is not None:
                 queued.used_at, queued.daily_post_id = now, post_id
         self._after_commit()
+        metrics.POSTS.inc()
         return OpenedPost(post=post, channel=channel, question=question)
 
     async def current_post(self, channel_id: int) -> OpenedPost | None:

@@ -100,8 +100,9 @@ class Directory:
         member_name = member_name[:MAX_NAME]
         ids = self._cache.get(key)
         if ids is None or (member_name and ids.display_name != member_name):
-            ids = await self._lookup(platform, workspace_external_id, channel_external_id,
-                                     member_external_id)  # fmt: skip
+            ids = await self._lookup(
+                platform, workspace_external_id, channel_external_id, member_external_id
+            )
             if ids is None or (member_name and ids.display_name != member_name):
                 ids = await self._create(
                     platform,

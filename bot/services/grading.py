@@ -40,8 +40,10 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from bot import metrics
 from bot.clock import Clock
 from bot.domain.bank import KeyPoint
+from bot.domain.rubric import Coverage
 from bot.grading.base import (
     Grade,
     Grader,
@@ -51,8 +53,12 @@ from bot.grading.base import (
     TransientGradingError,
 )
 from bot.grading.cache import grade_to_dict
+from bot.grading.followup import FollowUpWriter
 from bot.services.cards import Card, grade_card, grading_failed_card
+from bot.services.costs import CostGuard, LlmUse
 from bot.services.delivery import Target, enqueue
+from bot.services.interviews import MockInterviews, MockPlan
+from bot.services.review import record_review
 from bot.services.scoring import award_points
 from bot.storage.db import transaction
 from bot.storage.models import (
@@ -62,6 +68,8 @@ from bot.storage.models import (
     Channel,
     DailyPost,
     DeliveryAction,
+    Dispute,
+    DisputeStatus,
     GradeRecord,
     Member,
     Platform,
@@ -72,6 +80,8 @@ from bot.storage.models import (
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+#: A grade made offline because the member or workspace went over its LLM limits.
+FLAG_LLM_LIMIT = "llm-limit"
 
 
 def grading_item(question: QuestionVersion) -> GradingItem:
@@ -136,6 +146,9 @@ class GradingWorker:
         rng: random.Random | None = None,
         sleep: Sleep = asyncio.sleep,
         after_commit: Callable[[], None] = lambda: None,
+        interviews: MockInterviews | None = None,
+        follow_ups: FollowUpWriter | None = None,
+        costs: CostGuard | None = None,
     ):
         self._sessions = sessions
         self._grader = grader
@@ -152,6 +165,9 @@ class GradingWorker:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._after_commit = after_commit
+        self.interviews = interviews
+        self._follow_ups = follow_ups
+        self._costs = costs
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -329,8 +345,33 @@ class GradingWorker:
     async def _grade_job(self, job: _Job) -> None:
         item = grading_item(job.question)
         answer_id = job.answer.id
+        async with self._sessions() as session:
+            dispute = (
+                await session.execute(
+                    sa.select(Dispute.reason).where(
+                        Dispute.answer_id == answer_id,
+                        Dispute.status == DisputeStatus.REGRADING,
+                    )
+                )
+            ).scalar_one_or_none()
+        if dispute:
+            item = dataclasses.replace(item, dispute_reason=dispute)
+        limited = ""
+        if self._costs is not None and self._grader is not self._fallback:
+            decision = await self._costs.decide(job.answer, job.member, job.workspace)
+            if decision.use is LlmUse.OFFLINE:
+                if item.llm_only:  # the offline grader cannot grade it fairly: wait for room
+                    await self._release(job, self._llm_wait, "llm-limit")
+                    return
+                limited = decision.reason
         try:
-            grade = await self._grade_with_retries(item, job.answer.text)
+            if limited:
+                grade = await self._fallback.grade(item, job.answer.text)
+                grade = dataclasses.replace(
+                    grade, provisional=True, flags=(*grade.flags, FLAG_LLM_LIMIT)
+                )
+            else:
+                grade = await self._grade_with_retries(item, job.answer.text)
         except LLMRequiredError as exc:
             if self._grader is self._fallback:  # no LLM configured at all
                 await self._give_up(job, str(exc))
@@ -343,9 +384,42 @@ class GradingWorker:
             log.warning("answer %s could not be graded (%s)", answer_id, type(exc).__name__)
             await self._give_up(job, f"{type(exc).__name__}")
             return
-        if await self._store(job, grade):
+        if self._costs is not None and job.workspace.id is not None:
+            self._costs.spend(job.workspace.id, grade.prompt_tokens + grade.completion_tokens)
+        plan, follow_up = await self._plan_mock(job, item, grade)
+        if await self._store(job, grade, plan, follow_up):
             self.stored += 1
+            metrics.ANSWERS_GRADED.labels(grade.grader, str(grade.provisional).lower()).inc()
+            metrics.GRADING_SECONDS.observe(
+                max(0.0, (self._clock.now() - job.answer.submitted_at).total_seconds())
+            )
+            if grade.prompt_tokens or grade.completion_tokens:
+                metrics.LLM_TOKENS.labels("prompt").inc(grade.prompt_tokens)
+                metrics.LLM_TOKENS.labels("completion").inc(grade.completion_tokens)
             self._after_commit()
+
+    async def _plan_mock(
+        self, job: _Job, item: GradingItem, grade: Grade
+    ) -> tuple[MockPlan | None, str | None]:
+        """For a mock-interview answer: what comes next, and the follow-up question if any."""
+        if job.answer.kind is not AnswerKind.MOCK or self.interviews is None:
+            return None, None
+        missed = [
+            point
+            for point, verdict in zip(item.key_points, grade.verdicts, strict=False)
+            if verdict.status is not Coverage.COVERED
+        ]
+        plan = await self.interviews.plan_after_grade(job.answer, grade.score, missed)
+        if plan is None or not plan.follow_up_points:
+            return plan, None
+        if self._follow_ups is not None and not grade.provisional:
+            try:
+                return plan, await self._follow_ups.write(
+                    item, job.answer.text, plan.follow_up_points
+                )
+            except GradingError as exc:
+                log.info("no follow-up for answer %s (%s)", job.answer.id, type(exc).__name__)
+        return await self.interviews.without_follow_up(plan, job.answer, grade.score), None
 
     async def _grade_with_retries(self, item: GradingItem, text: str) -> Grade:
         retrying = AsyncRetrying(
@@ -362,10 +436,12 @@ class GradingWorker:
                     return await self._grader.grade(item, text)
         except RetryError as exc:
             last_error = exc.last_attempt.exception()  # type: ignore[assignment]
+            metrics.LLM_ERRORS.labels(type(last_error).__name__).inc()
         except LLMRequiredError:
             raise
         except GradingError as exc:
             last_error = exc
+            metrics.LLM_ERRORS.labels(type(exc).__name__).inc()
         # the error's class only: messages from a judge can quote the answer, which stays out of logs
         log.warning(
             "grader %s failed (%s); using the fallback grader",
@@ -380,7 +456,9 @@ class GradingWorker:
         step = min(self._max_backoff, self._backoff * 2 ** (state.attempt_number - 1))
         return step * (0.5 + self._rng.random())
 
-    async def _store(self, job: _Job, grade: Grade) -> bool:
+    async def _store(
+        self, job: _Job, grade: Grade, plan: MockPlan | None = None, follow_up: str | None = None
+    ) -> bool:
         now = self._clock.now()
         answer = job.answer
         assert answer.id is not None
@@ -423,6 +501,20 @@ class GradingWorker:
             post_open = (
                 job.post is not None and job.post.closed_at is None and now < job.post.closes_at
             )
+            dispute = (
+                await session.execute(
+                    sa.select(Dispute).where(
+                        Dispute.answer_id == answer.id,
+                        Dispute.status == DisputeStatus.REGRADING,
+                    )
+                )
+            ).scalar_one_or_none()
+            if dispute is not None:
+                dispute.status, dispute.regraded_score = DisputeStatus.REGRADED, grade.score
+                dispute.updated_at = now
+                session.add(dispute)
+            if not job.question.scope.startswith("followup:"):
+                await record_review(session, job.member, job.question.bank_id, grade.score, now)
             card = grade_card(
                 score=grade.score,
                 verdicts=grade.verdicts,
@@ -435,11 +527,30 @@ class GradingWorker:
                 rubric_revealed=job.workspace.platform is Platform.CONSOLE
                 or not (answer.scored and post_open),
                 prompt=job.question.prompt if answer.kind is AnswerKind.PRACTICE else "",
+                answer_id=answer.id,
+                unscored_label={
+                    AnswerKind.MOCK: "mock interview: no points",
+                    AnswerKind.DAILY: "after the close: no points",
+                }.get(answer.kind, "practice: no points"),
+                dispute_id=dispute.id if dispute is not None else None,
+                disputable=dispute is None and not await self._disputed(session, answer.id),
             )
             self._enqueue_result(session, job, card, now)
+            if plan is not None and self.interviews is not None:
+                for extra in await self.interviews.apply_after_grade(
+                    session, plan, grade.score, follow_up, now
+                ):
+                    self._enqueue_result(session, job, extra, now, topic="mock")
         return True
 
-    def _enqueue_result(self, session: AsyncSession, job: _Job, card: Card, now: datetime) -> None:
+    @staticmethod
+    async def _disputed(session: AsyncSession, answer_id: int) -> bool:
+        found = await session.execute(sa.select(Dispute.id).where(Dispute.answer_id == answer_id))
+        return found.first() is not None
+
+    def _enqueue_result(
+        self, session: AsyncSession, job: _Job, card: Card, now: datetime, topic: str = "grade"
+    ) -> None:
         context = dict(job.answer.reply_context or {})
         channel = context.get("channel") or (job.channel.external_id if job.channel else None)
         enqueue(
@@ -453,7 +564,7 @@ class GradingWorker:
             ),
             card,
             action=DeliveryAction.PRIVATE,
-            topic="grade",
+            topic=topic,
             now=now,
         )
 
@@ -488,6 +599,7 @@ class GradingWorker:
             )
             if updated.rowcount == 1:  # type: ignore[attr-defined]
                 self._enqueue_result(session, job, grading_failed_card(reason), now)
+                metrics.GRADING_FAILED.inc()
         self._after_commit()
 
     async def requeue(

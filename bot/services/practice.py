@@ -1,4 +1,6 @@
-"""Practice questions outside the daily schedule (``practice``, the terminal's ``/next``)."""
+"""Practice questions outside the daily schedule (``practice``, the terminal's ``/next``, mock
+interviews): the member's due review questions first (spaced repetition), then the questions
+they answered least, preferring the topics where they score lowest."""
 
 from __future__ import annotations
 
@@ -9,8 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.bank import Difficulty, Track
+from bot.services.review import SpacedRepetition
 from bot.storage.models import Answer, QuestionVersion
 from bot.storage.queries import eligible_questions, least_used
+
+#: How many of a member's weakest topics practice prefers.
+WEAK_TOPICS = 3
 
 
 class PracticeService:
@@ -20,10 +26,12 @@ class PracticeService:
         rng: random.Random,
         *,
         llm_available: bool = False,
+        review: SpacedRepetition | None = None,
     ):
         self._sessions = sessions
         self._rng = rng
         self._llm_available = llm_available
+        self._review = review
 
     async def next_question(
         self,
@@ -34,8 +42,11 @@ class PracticeService:
         topics: Sequence[str] = (),
         difficulty: Difficulty | None = None,
         exclude_bank_ids: Sequence[str] = (),
+        use_review: bool = True,
+        workspace_id: int | None = None,
     ) -> QuestionVersion | None:
-        """A question this member has answered least often (never, ideally), chosen at random."""
+        """A due review question, else one this member has answered least often (never,
+        ideally), from their weakest topics when they have weak ones, chosen at random."""
         answered = (
             sa.select(QuestionVersion.bank_id, sa.func.count(Answer.id).label("times"))
             .join(Answer, Answer.question_id == QuestionVersion.id)
@@ -50,10 +61,22 @@ class PracticeService:
             difficulty=difficulty,
             include_llm_only=self._llm_available,
             exclude_bank_ids=exclude_bank_ids,
+            workspace_id=workspace_id,
         )
+        if use_review and self._review is not None:
+            due = await self._review.due_questions(member_id, condition, limit=1)
+            if due:
+                return due[0]
         async with self._sessions() as session:
             candidates = await least_used(session, condition, answered)
-        return self._rng.choice(candidates) if candidates else None
+        if not candidates:
+            return None
+        if use_review and self._review is not None and not topics:
+            weak = (await self._review.weakest_topics(member_id))[:WEAK_TOPICS]
+            preferred = [question for question in candidates if question.topic in weak]
+            if preferred:
+                return self._rng.choice(preferred)
+        return self._rng.choice(candidates)
 
     async def catalogue(self, scope: str = "") -> dict[Track, set[str]]:
         """The topics of every track a member of this workspace can practise."""

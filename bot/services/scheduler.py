@@ -28,6 +28,7 @@ from bot.domain.schedule import Cadence, Schedule
 from bot.services.channels import schedule_of
 from bot.services.daily import DailyService, NoEligibleQuestion, OpenedPost, Reveal
 from bot.services.engagement import Engagement
+from bot.services.interviews import MockInterviews
 from bot.storage.models import Channel, DailyPost, Platform, Workspace
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class DailyScheduler:
         *,
         platforms: Collection[Platform],
         engagement: Engagement | None = None,
+        interviews: MockInterviews | None = None,
         scheduler: AsyncIOScheduler | None = None,
         refresh_seconds: float = 30.0,
         sweep_seconds: float = 30.0,
@@ -71,6 +73,7 @@ class DailyScheduler:
         self._clock = clock
         self.platforms = frozenset(platforms)
         self._engagement = engagement
+        self._interviews = interviews
         self.scheduler = scheduler or AsyncIOScheduler(timezone="UTC")
         self._refresh = refresh_seconds
         self._sweep = sweep_seconds
@@ -221,4 +224,9 @@ class DailyScheduler:
                 await self._engagement.run(self.platforms)
             except Exception:
                 log.exception("nudges or monthly champions failed; retrying at the next sweep")
+        if self._interviews is not None:
+            try:
+                await self._interviews.expire_idle()
+            except Exception:
+                log.exception("expiring idle mock interviews failed; retrying at the next sweep")
         return reveals

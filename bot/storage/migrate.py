@@ -103,3 +103,34 @@ def backup_sqlite(database_url: str, target: Path | None = None) -> Path | None:
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)
     return target
+
+
+def backup_postgres(database_url: str, target: Path | None = None) -> Path:
+    """``pg_dump --format=custom`` of a PostgreSQL database (restore with ``pg_restore``)."""
+    import os
+    import shutil
+    import subprocess
+    from datetime import datetime
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        raise FileNotFoundError("pg_dump is not installed (PostgreSQL client tools)")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = target or Path("data") / f"{url.database}.backup-{stamp}.dump"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PGPASSWORD=url.password or "")
+    command = [pg_dump, "--format=custom", f"--file={target}", f"--dbname={url.database}"]
+    if url.host:
+        command.append(f"--host={url.host}")
+    if url.port:
+        command.append(f"--port={url.port}")
+    if url.username:
+        command.append(f"--username={url.username}")
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["pg_dump failed"])[-1]
+        raise OSError(reason)
+    return target

@@ -176,6 +176,8 @@ class Member(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=64)
     #: Opted in to a private reminder before an open question closes (streak of 2 or more).
     nudges: bool = Field(default=False)
+    #: Practice and mock interviews bring back due and weak questions first (opt-out).
+    spaced_repetition: bool = Field(default=True)
     created_at: datetime = _utc_column()
 
 
@@ -412,6 +414,157 @@ class Nudge(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     daily_post_id: int = Field(foreign_key="daily_post.id")
     member_id: int = Field(foreign_key="member.id")
+    created_at: datetime = _utc_column()
+
+
+# --- mock interviews, spaced repetition, disputes ------------------------------------------
+
+
+class MockStatus(StrEnum):
+    ACTIVE = "active"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    EXPIRED = "expired"
+    ABANDONED = "abandoned"
+
+
+class TurnStatus(StrEnum):
+    ASKED = "asked"
+    ANSWERED = "answered"
+    GRADED = "graded"
+    SKIPPED = "skipped"
+
+
+class MockSession(SQLModel, table=True):
+    """A member's private mock interview: its settings, where it stands and its report."""
+
+    __tablename__ = "mock_session"
+    __table_args__ = (sa.Index("ix_mock_session_member", "member_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id")
+    workspace_id: int = Field(foreign_key="workspace.id")
+    status: MockStatus = _enum_column(MockStatus, MockStatus.ACTIVE)
+    track: Track | None = Field(default=None, sa_type=StrEnumType(Track, 32), nullable=True)
+    topic: str | None = Field(default=None, max_length=60)
+    difficulty: Difficulty = _enum_column(Difficulty)
+    length: int = Field(default=5)
+    #: Where the member started it (results and next questions go back there, privately).
+    channel_external_id: str | None = Field(default=None, max_length=64)
+    reply_context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    overall_score: float | None = None
+    report: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    started_at: datetime = _utc_column()
+    last_activity_at: datetime = _utc_column()
+    finished_at: datetime | None = _utc_column(nullable=True)
+
+
+class MockTurn(SQLModel, table=True):
+    """One question of a mock interview (or its follow-up) and the answer to it."""
+
+    __tablename__ = "mock_turn"
+    __table_args__ = (sa.Index("ix_mock_turn_session", "session_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="mock_session.id")
+    #: Which question of the interview this is ("Question 2 of 5"); a follow-up shares it.
+    number: int
+    follow_up: bool = Field(default=False)
+    question_id: int = Field(foreign_key="question.id")
+    difficulty: Difficulty = _enum_column(Difficulty)
+    status: TurnStatus = _enum_column(TurnStatus, TurnStatus.ASKED)
+    answer_id: int | None = Field(default=None, foreign_key="answer.id")
+    score: int | None = None
+    created_at: datetime = _utc_column()
+
+
+class ReviewCard(SQLModel, table=True):
+    """A member's spaced-repetition card for one question (fsrs state), due date indexed."""
+
+    __tablename__ = "review_card"
+    __table_args__ = (
+        sa.UniqueConstraint("member_id", "bank_id", name="uq_review_card"),
+        sa.Index("ix_review_card_due", "member_id", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id")
+    bank_id: str = Field(max_length=80)
+    card: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    due: datetime = _utc_column()
+    last_score: int = Field(default=0)
+    reviews: int = Field(default=0)
+    updated_at: datetime = _utc_column()
+
+
+class DisputeStatus(StrEnum):
+    #: Re-grading with the member's reason.
+    REGRADING = "regrading"
+    #: Re-graded; the member may accept or escalate.
+    REGRADED = "regraded"
+    #: The member still disagrees: waiting for an admin.
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+class Dispute(SQLModel, table=True):
+    """A member contests a grade: one dispute per answer."""
+
+    __table_args__ = (sa.UniqueConstraint("answer_id", name="uq_dispute_answer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    answer_id: int = Field(foreign_key="answer.id")
+    member_id: int = Field(foreign_key="member.id")
+    workspace_id: int = Field(foreign_key="workspace.id")
+    reason: str = Field(max_length=1000)
+    status: DisputeStatus = _enum_column(DisputeStatus, DisputeStatus.REGRADING)
+    original_score: int | None = None
+    regraded_score: int | None = None
+    resolution: str = Field(default="", max_length=500)
+    created_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column()
+
+
+class QuestionReport(SQLModel, table=True):
+    """A member flags a question as wrong or unclear; admins see the open ones."""
+
+    __tablename__ = "question_report"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    bank_id: str = Field(max_length=80)
+    reason: str = Field(max_length=1000)
+    open: bool = Field(default=True)
+    created_at: datetime = _utc_column()
+
+
+class DisabledQuestion(SQLModel, table=True):
+    """A question an admin took out of a workspace's rotation."""
+
+    __tablename__ = "disabled_question"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "bank_id", name="uq_disabled_question"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    bank_id: str = Field(max_length=80)
+    reason: str = Field(default="", max_length=500)
+    created_at: datetime = _utc_column()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed a grade or the bank, when, why, and from what to what."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    actor_external_id: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    target: str = Field(max_length=100)
+    old_value: str = Field(default="", max_length=200)
+    new_value: str = Field(default="", max_length=200)
+    reason: str = Field(default="", max_length=500)
     created_at: datetime = _utc_column()
 
 

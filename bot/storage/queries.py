@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.bank import Difficulty, Track
-from bot.storage.models import QuestionVersion
+from bot.storage.models import DisabledQuestion, QuestionVersion
 
 
 def eligible_questions(
@@ -20,9 +20,11 @@ def eligible_questions(
     difficulty: Difficulty | None = None,
     include_llm_only: bool = True,
     exclude_bank_ids: Sequence[str] = (),
+    workspace_id: int | None = None,
 ) -> sa.ColumnElement[bool]:
     """Active questions of the built-in bank and the workspace's own (``scope``), filtered by
-    track, topics and difficulty; LLM-only questions only when an LLM grades."""
+    track, topics and difficulty; LLM-only questions only when an LLM grades; never one the
+    workspace's admins took out of rotation."""
     conditions = [
         QuestionVersion.active.is_(True),  # type: ignore[attr-defined]
         QuestionVersion.scope.in_(["", scope]),  # type: ignore[attr-defined]
@@ -37,6 +39,13 @@ def eligible_questions(
         conditions.append(QuestionVersion.llm_only.is_(False))  # type: ignore[attr-defined]
     if exclude_bank_ids:
         conditions.append(QuestionVersion.bank_id.not_in(list(exclude_bank_ids)))  # type: ignore[attr-defined]
+    if workspace_id is not None:
+        conditions.append(
+            ~sa.exists().where(
+                DisabledQuestion.workspace_id == workspace_id,
+                DisabledQuestion.bank_id == QuestionVersion.bank_id,
+            )
+        )
     return sa.and_(*conditions)
 
 

@@ -23,6 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 MINI_BANK = ROOT / "tests" / "data" / "mini_bank"
 
 
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # files the terminal writes (charts, transcripts) go to ./data
+
+
 @pytest.fixture
 async def console_app(tmp_path, clock, rng):
     settings = load_settings(
@@ -182,3 +187,36 @@ def test_ctrl_c_while_waiting_for_input_leaves_at_once_with_the_goodbye(tmp_path
     assert "nothing was submitted" in stdout and "Bye" in stdout
     assert "Traceback" not in stderr
     assert process.returncode == 130
+
+
+async def test_a_mock_interview_in_the_terminal_resumes_after_a_restart(tmp_path, clock, rng):
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'mock.db'}",
+        questions_dir=MINI_BANK,
+        default_timezone="Europe/Berlin",
+    )
+    grader = ScriptedGrader("scripted")
+    first = await BotApp.create(settings, clock=clock, rng=rng, graders=(grader, grader))
+    try:
+        output = await drive(first, "/mock 2\n/quit\n")
+    finally:
+        await first.close()
+    assert "Mock interview · Question 1 of 2" in output
+    asked = output.split("Question 1 of 2")[1].split("Topic:")[0]
+    second = await BotApp.create(settings, clock=clock, rng=rng, graders=(grader, grader))
+    try:
+        output = await drive(
+            second,
+            "/mock\nReLU outputs max(0, x).\n.\n/stop\n/report\n/stats\n/quit\n",
+        )
+    finally:
+        await second.close()
+    assert "Resumed where you stopped." in output
+    assert output.split("Question 1 of 2")[1].split("Topic:")[0] == asked
+    assert "Your grade:" in output and "mock interview: no points" in output
+    assert "Question 2 of 2" in output
+    assert output.count("📋 Mock interview stopped early") == 2  # /stop, then /report again
+    transcript = tmp_path / "data" / "mock-interview-ada.md"
+    assert transcript.exists() and "## Question 1" in transcript.read_text()
+    chart = tmp_path / "data" / "progress-ada.png"
+    assert chart.read_bytes().startswith(b"\x89PNG")

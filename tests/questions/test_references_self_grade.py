@@ -1,5 +1,6 @@
 """Every rubric is checkable: the offline grader finds each key point in the question's own
-reference answer, so the reference scores at least 90 on its rubric."""
+reference answer, so the reference scores at least 90 on its rubric. LLM-only questions are
+graded by an LLM only; the offline grader declines them (tested in tests/grading)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def self_scores() -> dict[str, int]:
     async def grade_all() -> dict[str, int]:
         scores = {}
         for question in bank.questions:
+            if question.llm_only:
+                continue
             grade = await grader.grade(GradingItem.from_question(question), question.reference)
             scores[question.id] = grade.score
         return scores

@@ -8,7 +8,9 @@
   name the Task.
 * ML system design rubrics cover the six aspects of a design answer; the schema has no field for
   a key point's aspect, so each key point starts with the aspect's name: ``Requirements:``,
-  ``Data:``, ``Model:``, ``Serving:``, ``Evaluation:`` or ``Monitoring:``.
+  ``Data:``, ``Model:``, ``Serving:``, ``Evaluation:`` or ``Monitoring:``. This applies to the
+  end-to-end design topics (DESIGN_TOPICS); the track's mlops topic asks about one operational
+  mechanism or calculation (a PSI, a canary's duration) and keeps ordinary one-claim rubrics.
 * Which design questions an offline grader may score: open, end-to-end product designs admit
   several good architectures, so they are ``llm_only``; the ml-platform topic asks for specific
   mechanisms (point-in-time joins, salted hashing, shadow and canary stages) and stays gradable.
@@ -55,6 +57,8 @@ CORE_LABELS = ("Situation", "Action", "Result", "Reflection")
 STRICT_STAR_TOPICS = frozenset(MINIMUM_QUESTIONS[Track.BEHAVIOURAL])
 DESIGN_ASPECTS = ("Requirements", "Data", "Model", "Serving", "Evaluation", "Monitoring")
 GRADABLE_DESIGN_TOPICS = frozenset({"ml-platform"})
+#: Topics whose questions are end-to-end designs graded on the six aspects.
+DESIGN_TOPICS = frozenset(MINIMUM_QUESTIONS[Track.ML_SYSTEM_DESIGN])
 LABEL = re.compile(r"^([A-Z][a-z]+):\s+\S")
 
 
@@ -113,8 +117,12 @@ def test_behavioural_rubrics_are_specific_to_their_question(questions: list[Ques
             seen[body] = question.id
 
 
+def design_questions(questions: list[Question]) -> list[Question]:
+    return [q for q in in_track(questions, Track.ML_SYSTEM_DESIGN) if q.topic in DESIGN_TOPICS]
+
+
 def test_design_rubrics_cover_the_six_aspects(questions: list[Question]) -> None:
-    designs = in_track(questions, Track.ML_SYSTEM_DESIGN)
+    designs = design_questions(questions)
     assert designs
     for question in designs:
         assert 6 <= len(question.key_points) <= 8, f"{question.id}: 6-8 key points"
@@ -128,7 +136,7 @@ def test_design_rubrics_cover_the_six_aspects(questions: list[Question]) -> None
 
 def test_design_references_address_each_aspect(questions: list[Question]) -> None:
     """The model answer itself walks through the aspects its rubric grades."""
-    for question in in_track(questions, Track.ML_SYSTEM_DESIGN):
+    for question in design_questions(questions):
         reference = question.reference.lower()
         for aspect in DESIGN_ASPECTS:
             assert aspect.lower() in reference, f"{question.id}: reference never names {aspect}"

@@ -65,7 +65,7 @@ async def test_a_grade_before_close_hides_missing_points_and_after_close_shows_t
     early, late = (delivery.card.as_text() for delivery in notifier.of("grade"))
     assert "weights update" not in early and "2 more key point(s) not covered yet" in early
     assert "weights update" in late and "Reference answer" in late
-    assert "practice: no points" in late
+    assert "after the close: no points" in late
 
 
 async def test_claims_take_only_the_free_slots(world, sessions, clock):

@@ -127,6 +127,17 @@ class SlackAdapter:
             raise RuntimeError("the Slack adapter is not started")
         return self._notifier
 
+    def connected(self) -> bool:
+        """For /healthz: started, and in Socket Mode the websocket is open (HTTP mode has no
+        connection of its own: Slack calls in)."""
+        if self.bolt is None:
+            return False
+        if self.socket_handler is None:
+            return True
+        client = self.socket_handler.client
+        session = client.current_session
+        return not client.closed and session is not None and not session.closed
+
     # --- start and stop --------------------------------------------------------------------
 
     async def start(self, app: BotApp, http: web.Application) -> None:

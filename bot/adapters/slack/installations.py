@@ -2,7 +2,7 @@
 installation in the project's database, encrypted; the notifier asks for a workspace's bot token.
 
 - ``SqlInstallationStore`` and ``SqlOAuthStateStore`` implement slack_sdk's async store protocols
-  on the project's tables (``SlackInstallation``, ``SlackOAuthState``, created by migration 0003),
+  on the project's tables (``SlackInstallation``, ``SlackOAuthState``, created by migration 0004),
   so Bolt's OAuth flow and its per-request authorization use them directly.
 - Every token stays encrypted at rest: the installation is sealed with Fernet (keys from
   ``SLACK_TOKEN_ENCRYPTION_KEY``; several keys allow rotation), only lookup keys are in clear.

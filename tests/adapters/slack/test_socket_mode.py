@@ -22,7 +22,10 @@ async def test_socket_mode_handles_a_slash_command_and_an_answer(
         await fake_slack.socket_connected()
         [opened] = fake_slack.of("apps.connections.open")
         assert opened.token == "xapp-1-test"
-        assert world.server.bound_port is None  # no HTTP endpoint in Socket Mode
+        assert world.adapter.connected()
+        # no events endpoint in Socket Mode (the server still answers /healthz)
+        async with world.slack.session.post(world.slack.url, data=b"x") as response:
+            assert response.status in {404, 405}
 
         sim = world.slack
         form = dict(urllib.parse.parse_qsl(sim.command_body("help", user="U1", hook="socket")))

@@ -1,7 +1,7 @@
 """Slack installations and OAuth states (the OAuth install flow for many workspaces)
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-30
 
 Two new tables and nothing else: single-workspace deployments leave them empty.
@@ -15,8 +15,8 @@ from alembic import op
 
 import bot.storage.models
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

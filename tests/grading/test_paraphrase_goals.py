@@ -1,0 +1,78 @@
+"""Quality floors of the offline grader on paraphrased answers, so a regression fails CI.
+
+Each floor sits a small margin below the figure ``bench/paraphrase_quality.py`` measured when it
+was set (the figures are quoted beside them). Two sets: the hand-written development answers
+(``tests/data/grading/offline_dev_examples.yaml``, which the grader was tuned on), and the
+independent paraphrase set (``tests/data/grading/paraphrase_set.yaml``, whole set, both splits).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from bot.domain.bank import load_bank
+from bot.grading.embeddings import require_embedder
+from bot.grading.offline import OfflineGrader
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_EXAMPLES = ROOT / "tests" / "data" / "grading" / "offline_dev_examples.yaml"
+PARAPHRASE_SET = ROOT / "tests" / "data" / "grading" / "paraphrase_set.yaml"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "paraphrase_quality", ROOT / "bench" / "paraphrase_quality.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    require_embedder()
+    return _bench()
+
+
+def _figures(bench: ModuleType, path: Path):  # type: ignore[no-untyped-def]
+    cases = bench.load_cases(path)
+    questions = load_bank(ROOT / "questions").by_id()
+    scored, skipped = bench.grade_cases(cases, questions, OfflineGrader())
+    assert scored, "no answer could be graded"
+    assert len(skipped) <= len(cases) // 5, "too many answers point at unknown questions"
+    return bench.figures(scored, "all")
+
+
+def test_dev_examples_keep_their_quality(bench: ModuleType) -> None:
+    figures = _figures(bench, DEV_EXAMPLES)
+    # measured on the current bank: correct 88.0 (80 % >= 75), terse 77.6, partial 28.0,
+    # wrong 11.0, vague 8.0, AUC 1.000
+    assert figures.mean["correct"] >= 84
+    assert figures.pass_share["correct"] >= 0.6
+    assert figures.mean["terse"] >= 72
+    assert figures.mean["wrong"] <= 20
+    assert figures.mean["vague"] <= 10
+    assert figures.auc_correct_vs_wrong >= 0.95
+    assert figures.mean["correct"] > figures.mean["partial"] + 40
+
+
+def test_paraphrase_set_keeps_its_measured_quality(bench: ModuleType) -> None:
+    figures = _figures(bench, PARAPHRASE_SET)
+    # measured on the whole set (48 questions, dev + test): correct 76.3 (71 % >= 75),
+    # terse 74.7, partial 42.2, wrong 36.1, vague 9.2, AUC 0.883, wrong > partial 29 %.
+    # The issue's goals (correct >= 80 with 85 % >= 75, wrong <= 30, AUC >= 0.95) are not met
+    # yet; these floors only stop a regression.
+    assert figures.mean["correct"] >= 73
+    assert figures.pass_share["correct"] >= 0.65
+    assert figures.mean["terse"] >= 71
+    assert figures.mean["wrong"] <= 39
+    assert figures.mean["vague"] <= 13
+    assert figures.auc_correct_vs_wrong >= 0.85
+    assert figures.wrong_beats_partial <= 0.35
