@@ -9,6 +9,7 @@ once, and adapters only render the reply.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Sequence
@@ -312,11 +313,17 @@ class InterviewCommands:
         self._sessions = sessions
         self.prefix = prefix
 
-    async def run_text(self, actor: Actor, text: str) -> Reply:
+    async def run_text(
+        self, actor: Actor, text: str, *, reply_context: dict[str, Any] | None = None
+    ) -> Reply:
+        """Run a typed command line; ``reply_context`` is what the adapter needs to reach the
+        member privately later (a mock interview's next questions)."""
         try:
             command = parse_command(text)
         except UsageError as exc:
             return Reply((usage_card(str(exc), prefix=self.prefix),))
+        if reply_context:
+            command = dataclasses.replace(command, reply_context=dict(reply_context))
         return await self.run(actor, command)
 
     async def run(self, actor: Actor, command: Command) -> Reply:

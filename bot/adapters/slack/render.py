@@ -44,6 +44,8 @@ OPTION_TEXT_LIMIT = 75
 ANSWER_VIEW = "interview-answer"
 CONFIG_VIEW = "interview-config"
 QUESTION_VIEW = "interview-queue-question"
+DISPUTE_VIEW = "interview-dispute"
+REASON_BLOCK = "reason"
 #: block and action ids of the answer input.
 ANSWER_BLOCK = "answer"
 ANSWER_ACTION = "text"
@@ -435,6 +437,28 @@ def question_modal(form: QuestionForm, private_metadata: str) -> dict[str, Any]:
         "submit": plain("Queue it", MODAL_TITLE_LIMIT),
         "close": plain("Cancel", MODAL_TITLE_LIMIT),
         "blocks": blocks,
+    }
+
+
+def dispute_modal(private_metadata: str) -> dict[str, Any]:
+    """The reason for contesting a grade (a second grader looks at the answer again)."""
+    return {
+        "type": "modal",
+        "callback_id": DISPUTE_VIEW,
+        "private_metadata": private_metadata,
+        "title": plain("Dispute this grade", MODAL_TITLE_LIMIT),
+        "submit": plain("Send", MODAL_TITLE_LIMIT),
+        "close": plain("Cancel", MODAL_TITLE_LIMIT),
+        "blocks": [
+            {
+                "type": "section",
+                "text": mrkdwn(
+                    "Say what the grade missed. The answer is graded again; you can accept the "
+                    "new grade or send it to an admin. One dispute per answer."
+                ),
+            },
+            _input(REASON_BLOCK, "Your reason", _text_input(multiline=True)),
+        ],
     }
 
 

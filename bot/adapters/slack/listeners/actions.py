@@ -1,6 +1,8 @@
-"""Buttons on cards: Answer (daily or practice) opens the private answer form; Practice and
-Today run those subcommands; Stop reminders turns nudges off. Each click is acknowledged at once;
-the work and the modal follow (Slack's trigger stays valid for 3 seconds)."""
+"""Buttons on cards: Answer (daily, practice or a mock interview's turn) opens the private answer
+form; Practice, Today and Review run those subcommands; Skip and Stop drive a mock interview;
+Stop reminders turns nudges off; Dispute opens a form for the reason, Accept and Escalate answer
+a re-grade. Each click is acknowledged at once; the work and the modal follow (Slack's trigger
+stays valid for 3 seconds)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,23 @@ from bot.services.answers import AnswerTarget
 from bot.services.cards import ButtonAction, Card, error_card
 from bot.services.commands import Command, CommandName
 from bot.services.directory import Actor
+from bot.services.disputes import DisputeRefused
 
 ACTIONS = re.compile(
     r"^(" + "|".join(re.escape(action.value) for action in ButtonAction) + r")(#\d+)?$"
 )
-ANSWER_ACTIONS = {ButtonAction.ANSWER_DAILY, ButtonAction.ANSWER_PRACTICE}
-COMMAND_OF = {ButtonAction.PRACTICE: CommandName.PRACTICE, ButtonAction.TODAY: CommandName.TODAY}
+ANSWER_ACTIONS = {ButtonAction.ANSWER_DAILY, ButtonAction.ANSWER_PRACTICE, ButtonAction.ANSWER_MOCK}
+#: Buttons that run a subcommand (with these arguments).
+COMMAND_OF: dict[ButtonAction, tuple[CommandName, tuple[str, ...]]] = {
+    ButtonAction.PRACTICE: (CommandName.PRACTICE, ()),
+    ButtonAction.TODAY: (CommandName.TODAY, ()),
+    ButtonAction.REVIEW: (CommandName.REVIEW, ()),
+    ButtonAction.NUDGES_OFF: (CommandName.NUDGES, ("off",)),
+    ButtonAction.MOCK_SKIP: (CommandName.MOCK, ("skip",)),
+    ButtonAction.MOCK_STOP: (CommandName.MOCK, ("stop",)),
+}
+#: Buttons whose command offers a question: from the App Home its form opens at once.
+OFFERS_QUESTION = {ButtonAction.PRACTICE, ButtonAction.TODAY, ButtonAction.REVIEW}
 
 
 def register(bolt: AsyncApp, bridge: SlackBridge) -> None:
@@ -97,13 +110,23 @@ async def handle_button(
     if kind in ANSWER_ACTIONS:
         await open_answer_form(bridge, actor, kind, value, body, client, respond, channel)
         return
-    if kind is ButtonAction.NUDGES_OFF:
-        reply = await bridge.app.commands.run(actor, Command(CommandName.NUDGES, args=("off",)))
-        for card in reply.cards:
-            await _show(bridge, card, body, client, respond)
+    if kind is ButtonAction.DISPUTE:
+        await open_dispute_form(value, body, client, channel)
         return
-    reply = await bridge.app.commands.run(actor, Command(COMMAND_OF[kind]))
-    if not body.get("response_url"):
+    if kind in {ButtonAction.DISPUTE_ACCEPT, ButtonAction.DISPUTE_ESCALATE}:
+        disputes = bridge.app.disputes
+        try:
+            answer = disputes.accept if kind is ButtonAction.DISPUTE_ACCEPT else disputes.escalate
+            card = await answer(actor, int(value) if value.isdigit() else 0)
+        except DisputeRefused as refused:
+            card = error_card(str(refused))
+        await _show(bridge, card, body, client, respond)
+        return
+    name, args = COMMAND_OF[kind]
+    reply_context = {"channel": channel} if channel else {}
+    command = Command(name, args=args, reply_context=reply_context)
+    reply = await bridge.app.commands.run(actor, command)
+    if kind in OFFERS_QUESTION and not body.get("response_url"):
         # the App Home (or a modal): no message to reply under, so go straight to the form
         for card in reply.cards:
             answer = next((b for b in card.buttons if b.action in ANSWER_ACTIONS), None)
@@ -129,16 +152,28 @@ async def open_answer_form(
     try:
         if not value.isdigit():
             raise AnswerRejected(RejectionReason.UNKNOWN_QUESTION, "That question does not exist.")
-        target = (
-            AnswerTarget.daily(int(value))
-            if kind is ButtonAction.ANSWER_DAILY
-            else AnswerTarget.practice(int(value))
-        )
+        make = {
+            ButtonAction.ANSWER_DAILY: AnswerTarget.daily,
+            ButtonAction.ANSWER_PRACTICE: AnswerTarget.practice,
+            ButtonAction.ANSWER_MOCK: AnswerTarget.mock,
+        }[kind]
+        target = make(int(value))
         form = await bridge.app.answers.form(actor, target)
     except AnswerRejected as rejected:
         await _show(bridge, error_card(rejected.message), body, client, respond)
         return
     view = render.answer_modal(form, render.metadata(t=form.target.encode(), c=channel))
+    trigger = str(body.get("trigger_id") or "")
+    if in_modal(body):
+        await client.views_push(trigger_id=trigger, view=view)
+    else:
+        await client.views_open(trigger_id=trigger, view=view)
+
+
+async def open_dispute_form(
+    value: str, body: Mapping[str, Any], client: AsyncWebClient, channel: str | None
+) -> None:
+    view = render.dispute_modal(render.metadata(a=value, c=channel))
     trigger = str(body.get("trigger_id") or "")
     if in_modal(body):
         await client.views_push(trigger_id=trigger, view=view)

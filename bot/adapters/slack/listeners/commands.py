@@ -53,7 +53,9 @@ async def _run_command(
         channel_name=str(body.get("channel_name") or ""),
         with_admin=True,
     )
-    reply = await bridge.app.commands.run_text(actor, str(body.get("text") or ""))
+    reply = await bridge.app.commands.run_text(
+        actor, str(body.get("text") or ""), reply_context={"channel": channel} if channel else {}
+    )
     if reply.config_form is not None:
         form = reply.config_form
         view = render.config_modal(form, render.metadata(ch=form.channel_id, c=channel))

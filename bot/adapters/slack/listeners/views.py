@@ -22,7 +22,9 @@ from bot.adapters.slack import render
 from bot.adapters.slack.bridge import SlackBridge, team_of
 from bot.domain.answers import AnswerRejected
 from bot.services.answers import AnswerTarget
+from bot.services.cards import CardKind
 from bot.services.channels import ConfigChange, NotAllowed, SettingsRejected
+from bot.services.commands import Command, CommandName
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ def register(bolt: AsyncApp, bridge: SlackBridge) -> None:
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await submit_config(bridge, ack, body, view, client)
+
+    @bolt.view(render.DISPUTE_VIEW)
+    async def on_dispute(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await submit_dispute(bridge, ack, body, view)
 
     @bolt.view(render.QUESTION_VIEW)
     async def on_question(
@@ -168,3 +174,36 @@ async def submit_question(
         await ack(response_action="errors", errors={render.QUESTION_BLOCK: SAVE_FAILED})
         return
     await ack(response_action="update", view=render.card_modal("Question queued", reply.cards[0]))
+
+
+async def submit_dispute(
+    bridge: SlackBridge, ack: AsyncAck, body: Mapping[str, Any], view: Mapping[str, Any]
+) -> None:
+    """``dispute <answer> <reason>``: a refusal shows under the reason, the outcome replaces
+    the form."""
+    meta = render.read_metadata(view.get("private_metadata"))
+    reason = (render.input_value(_values(view), render.REASON_BLOCK) or "").strip()
+    channel = meta.get("c") or None
+    try:
+        actor = await bridge.actor(
+            None,
+            team_id=team_of(body),
+            user_id=str((body.get("user") or {}).get("id", "")),
+            channel_id=channel,
+        )
+        command = Command(
+            CommandName.DISPUTE,
+            args=(str(meta.get("a") or ""), reason),
+            reply_context={"channel": channel} if channel else {},
+        )
+        reply = await bridge.app.commands.run(actor, command)
+    except Exception as exc:
+        log.warning("a dispute failed: %s", type(exc).__name__)
+        await ack(response_action="errors", errors={render.REASON_BLOCK: SAVE_FAILED})
+        return
+    card = reply.cards[0] if reply.cards else None
+    if card is None or card.kind is CardKind.ERROR:
+        message = (card.title.removeprefix("⚠️ ") if card else "") or SAVE_FAILED
+        await ack(response_action="errors", errors={render.REASON_BLOCK: message})
+        return
+    await ack(response_action="update", view=render.card_modal("Dispute", card))
