@@ -284,7 +284,7 @@ class SlackAdapter:
             process_before_response=True,
             oauth_settings=oauth_settings,
             installation_store=store,
-            authorize=authorize,
+            authorize=authorize,  # type: ignore[arg-type]  # Bolt accepts its own AsyncAuthorize
             logger=logging.getLogger("slack_bolt"),
         )
         rotator = AsyncTokenRotator(client_id=client_id, client_secret=client_secret, client=client)

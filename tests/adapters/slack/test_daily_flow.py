@@ -32,7 +32,7 @@ async def test_scheduled_post_answer_grade_close_and_reveal(world):
     assert "Closes <!date^" in all_text(post.blocks)
 
     clicked = await slack.click(answer_button["action_id"], answer_button["value"], user="U1")
-    assert clicked.status == 200
+    assert clicked.status == 200 and clicked.seconds < 3
     [opened] = await fake.wait_for("views.open")
     view = opened.view
     assert view["callback_id"] == "interview-answer"

@@ -116,8 +116,8 @@ async def handle_button(
     if kind in {ButtonAction.DISPUTE_ACCEPT, ButtonAction.DISPUTE_ESCALATE}:
         disputes = bridge.app.disputes
         try:
-            answer = disputes.accept if kind is ButtonAction.DISPUTE_ACCEPT else disputes.escalate
-            card = await answer(actor, int(value) if value.isdigit() else 0)
+            decide = disputes.accept if kind is ButtonAction.DISPUTE_ACCEPT else disputes.escalate
+            card = await decide(actor, int(value) if value.isdigit() else 0)
         except DisputeRefused as refused:
             card = error_card(str(refused))
         await _show(bridge, card, body, client, respond)
