@@ -16,8 +16,10 @@ first answers and grades, when the grader loads its model); later rounds are res
 client, from sending to the full response. The LLM takes ``--llm-seconds`` per answer at the
 bot's grading concurrency, so grading stays pending for the whole run.
 
-Printed: the core count, p50 and p99 of both per round, the ratio of the p99s, and the medians
-over the rounds (the machine is shared: compare the ratio, not the absolute figures).
+Printed: the core count, p50 and p99 of each per round, the ratio of the p99s, the CPU time each
+server process spent per request during its batch (from /proc: less sensitive to other load on
+the machine than latency), and the medians over the rounds (the machine is shared: compare
+ratios, not absolute figures).
 """
 
 from __future__ import annotations
@@ -216,6 +218,16 @@ def spawn(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
             return process, line.split()[1:]
 
 
+def cpu_seconds(process: subprocess.Popen[str]) -> float:
+    """User + system CPU time of a child process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
 def signed(body: str) -> dict[str, str]:
     from slack_sdk.signature import SignatureVerifier
 
@@ -330,15 +342,26 @@ async def client(args: argparse.Namespace) -> None:
         await fire(bot_url, bodies)
         await fire(trivial_url, bodies)
         await fire(bolt_url, bodies)
-        await asyncio.sleep(2 * args.llm_seconds)
+        await asyncio.sleep(min(2 * args.llm_seconds, 5))
         rows = []
         for round_number in range(args.rounds):
-            order = [("bot", bot_url), ("trivial", trivial_url), ("bolt", bolt_url)]
+            order = [
+                ("bot", bot_url, bot),
+                ("trivial", trivial_url, trivial),
+                ("bolt", bolt_url, bolt_only),
+            ]
             order = order[round_number % 3 :] + order[: round_number % 3]
-            figures: dict[str, tuple[float, float, int]] = {}
-            for name, url in order:
+            figures: dict[str, tuple[float, float, int, float]] = {}
+            for name, url, process in order:
+                cpu_before = cpu_seconds(process)
                 latencies, bad = await fire(url, bodies)
-                figures[name] = (percentile(latencies, 0.5), percentile(latencies, 0.99), bad)
+                cpu = (cpu_seconds(process) - cpu_before) / len(bodies)
+                figures[name] = (
+                    percentile(latencies, 0.5),
+                    percentile(latencies, 0.99),
+                    bad,
+                    cpu,
+                )
                 await asyncio.sleep(0.5)
             ratio = figures["bot"][1] / figures["trivial"][1]
             rows.append((figures, ratio))
@@ -346,7 +369,9 @@ async def client(args: argparse.Namespace) -> None:
                 f"round {round_number + 1}: bot p50 {figures['bot'][0] * 1000:.0f} ms "
                 f"p99 {figures['bot'][1] * 1000:.0f} ms ({figures['bot'][2]} bad) | trivial p50 "
                 f"{figures['trivial'][0] * 1000:.0f} ms p99 {figures['trivial'][1] * 1000:.0f} ms "
-                f"| bolt alone p99 {figures['bolt'][1] * 1000:.0f} ms | p99 ratio {ratio:.2f}"
+                f"| bolt alone p99 {figures['bolt'][1] * 1000:.0f} ms | p99 ratio {ratio:.2f} | "
+                f"server CPU per request: bot {figures['bot'][3] * 1000:.2f} ms, trivial "
+                f"{figures['trivial'][3] * 1000:.2f} ms"
             )
         med = statistics.median
         print(
@@ -358,7 +383,10 @@ async def client(args: argparse.Namespace) -> None:
             f"p99 {med(r[0]['trivial'][1] for r in rows) * 1000:.0f} ms; "
             f"p99 ratio {med(r[1] for r in rows):.2f} (goal <= 1.5); Bolt alone (signature check "
             f"and dispatch, no service call) p50 {med(r[0]['bolt'][0] for r in rows) * 1000:.0f} ms,"
-            f" p99 {med(r[0]['bolt'][1] for r in rows) * 1000:.0f} ms"
+            f" p99 {med(r[0]['bolt'][1] for r in rows) * 1000:.0f} ms. Server CPU per request "
+            f"(less noisy): bot {med(r[0]['bot'][3] for r in rows) * 1000:.2f} ms, Bolt alone "
+            f"{med(r[0]['bolt'][3] for r in rows) * 1000:.2f} ms, trivial "
+            f"{med(r[0]['trivial'][3] for r in rows) * 1000:.2f} ms"
         )
     finally:
         for process in processes:
