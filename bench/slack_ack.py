@@ -344,7 +344,11 @@ async def client(args: argparse.Namespace) -> None:
         await fire(bolt_url, bodies)
         await asyncio.sleep(min(2 * args.llm_seconds, 5))
         rows = []
+        idle_rates = []
         for round_number in range(args.rounds):
+            before = cpu_seconds(bot)
+            await asyncio.sleep(1.0)  # no requests: the bot grades and delivers in the background
+            idle_rates.append(cpu_seconds(bot) - before)
             order = [
                 ("bot", bot_url, bot),
                 ("trivial", trivial_url, trivial),
@@ -386,7 +390,8 @@ async def client(args: argparse.Namespace) -> None:
             f" p99 {med(r[0]['bolt'][1] for r in rows) * 1000:.0f} ms. Server CPU per request "
             f"(less noisy): bot {med(r[0]['bot'][3] for r in rows) * 1000:.2f} ms, Bolt alone "
             f"{med(r[0]['bolt'][3] for r in rows) * 1000:.2f} ms, trivial "
-            f"{med(r[0]['trivial'][3] for r in rows) * 1000:.2f} ms"
+            f"{med(r[0]['trivial'][3] for r in rows) * 1000:.2f} ms; the bot's background work "
+            f"(grading, delivery) with no requests: {med(idle_rates) * 1000:.0f} ms of CPU per second"
         )
     finally:
         for process in processes:
