@@ -1,6 +1,18 @@
 """Grading quality on the Mohler short-answer set (Mohler, Bunescu and Mihalcea, ACL 2011).
 
     python bench/grading_quality.py [--data PATH] [--folds 10] [--no-minilm]
+    python bench/grading_quality.py --grader llm [--model M] [--limit N] [--concurrency 4]
+        [--price-in USD --price-out USD] [--paraphrase PATH] [--no-relatedness]
+
+The default (offline) run is described below. ``--grader llm`` grades the same Mohler answers --
+and the answers of the paraphrase set (``tests/data/grading/paraphrase_set.yaml``) against their
+bank questions -- with the LLM grader through any OpenAI-compatible endpoint: the ``openai``
+client reads ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` (for Ollama, e.g.
+``OPENAI_BASE_URL=http://127.0.0.1:11434/v1`` with any key). It prints Pearson, Spearman, RMSE
+and QWK of the LLM's scores against the human mean (raw score / 20, and calibrated on training
+folds like the other systems), the paraphrase set's mean score per answer style, and the tokens
+used, priced at ``--price-in`` / ``--price-out`` per million prompt / completion tokens. The
+offline grader's relatedness clamp is wired in as in the app unless ``--no-relatedness``.
 
 Follows the protocol of ``shared/datasets/mohler/README.md``: the 9 ``#NAME?`` rows are dropped,
 every answer is scored against its reference answer alone (no key points), each system's score
@@ -22,8 +34,11 @@ The dataset stays in ``shared/``; nothing here copies it. Plain numpy, no scikit
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import math
+import os
+import random
 import re
 import sys
 import time
@@ -34,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.grading.base import GradingItem
+from bot.grading.base import Grade, GradingError, GradingItem
 from bot.grading.embeddings import require_embedder
 from bot.grading.offline import (
     REFERENCE_FEATURES,
@@ -45,6 +60,7 @@ from bot.grading.offline import (
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets" / "mohler" / "mohler_dataset_edited.csv"
+DEFAULT_PARAPHRASE = REPO_ROOT / "tests" / "data" / "grading" / "paraphrase_set.yaml"
 BAD_ANSWER = "#NAME?"
 #: Figures quoted by the dataset's README and the papers it cites (Pearson r / RMSE).
 PUBLISHED = (
@@ -301,6 +317,182 @@ def shipped_procedure_out_of_fold(
     return prediction
 
 
+# --- the LLM grader -------------------------------------------------------------------------
+
+
+@dataclass
+class Usage:
+    """Tokens spent on one data set, and how many answers could not be graded."""
+
+    graded: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, grade: Grade | None) -> None:
+        if grade is None:
+            self.failed += 1
+            return
+        self.graded += 1
+        self.prompt_tokens += grade.prompt_tokens
+        self.completion_tokens += grade.completion_tokens
+
+
+async def grade_with_llm(
+    grader: object, jobs: Sequence[tuple[GradingItem, str]], concurrency: int
+) -> list[Grade | None]:
+    """Grade every (item, answer) at bounded concurrency; ``None`` where grading failed."""
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    done = 0
+
+    async def one(item: GradingItem, answer: str) -> Grade | None:
+        nonlocal done
+        async with semaphore:
+            try:
+                return await grader.grade(item, answer)  # type: ignore[attr-defined]
+            except GradingError as exc:
+                print(f"  grading failed: {type(exc).__name__}", file=sys.stderr)
+                return None
+            finally:
+                done += 1
+                if done % 50 == 0:
+                    print(f"  {done}/{len(jobs)} graded", file=sys.stderr)
+
+    return list(await asyncio.gather(*(one(item, answer) for item, answer in jobs)))
+
+
+def build_llm_grader(args: argparse.Namespace) -> object:
+    from openai import AsyncOpenAI
+
+    from bot.grading.llm import LLMGrader
+
+    client = AsyncOpenAI(
+        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+        max_retries=2,
+        timeout=args.timeout,
+    )
+    return LLMGrader(
+        client,
+        args.model,
+        timeout=args.timeout,
+        max_tokens=args.max_tokens,
+        relatedness=None if args.no_relatedness else OfflineGrader().relatedness,
+        reasoning_effort=args.reasoning_effort,
+    )
+
+
+def sample_rows(rows: Sequence[Row], limit: int | None, seed: int = 0) -> list[Row]:
+    if not limit or limit >= len(rows):
+        return list(rows)
+    chosen = sorted(random.Random(seed).sample(range(len(rows)), limit))
+    return [rows[i] for i in chosen]
+
+
+def print_usage(name: str, usage: Usage, prices: object | None) -> None:
+    from bot.grading.pricing import estimate_cost
+
+    per_answer = (
+        usage.prompt_tokens / max(1, usage.graded),
+        usage.completion_tokens / max(1, usage.graded),
+    )
+    line = (
+        f"{name}: {usage.graded} graded, {usage.failed} failed; tokens: prompt "
+        f"{usage.prompt_tokens:,}, completion {usage.completion_tokens:,} (per answer "
+        f"{per_answer[0]:,.0f} / {per_answer[1]:,.0f})"
+    )
+    if prices is not None:
+        cost = estimate_cost(usage.prompt_tokens, usage.completion_tokens, prices)  # type: ignore[arg-type]
+        per_thousand = 1000 * cost / max(1, usage.graded)
+        line += f"; cost {cost:.4f} (per 1,000 answers {per_thousand:.2f})"
+    print(line)
+
+
+def run_llm(args: argparse.Namespace) -> int:
+    """``--grader llm``: Mohler and the paraphrase set through the LLM grader."""
+    from bot.grading.pricing import Prices
+
+    if not os.environ.get("OPENAI_BASE_URL") and not os.environ.get("OPENAI_API_KEY"):
+        print("set OPENAI_BASE_URL (and OPENAI_API_KEY if the endpoint needs one)", file=sys.stderr)
+        return 2
+    prices = None
+    if args.price_in is not None or args.price_out is not None:
+        prices = Prices(args.price_in or 0.0, args.price_out or 0.0)
+    endpoint = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    print(f"LLM grader: model {args.model} at {endpoint}, concurrency {args.concurrency}\n")
+    total = Usage()
+
+    rows = sample_rows(load_rows(args.data), args.limit) if args.data.is_file() else []
+    mohler_jobs = [(GradingItem(prompt=r.question, reference=r.reference), r.answer) for r in rows]
+    cases: list = []
+    paraphrase_jobs: list[tuple[GradingItem, str]] = []
+    if args.paraphrase.is_file():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from paraphrase_quality import load_cases
+
+        from bot.domain.bank import load_bank
+
+        questions = load_bank(REPO_ROOT / "questions").by_id()
+        cases = [case for case in load_cases(args.paraphrase) if case.question_id in questions]
+        paraphrase_jobs = [
+            (GradingItem.from_question(questions[case.question_id]), case.answer) for case in cases
+        ]
+
+    async def grade_both() -> tuple[list[Grade | None], list[Grade | None]]:
+        grader = build_llm_grader(args)  # its client belongs to this event loop
+        first = await grade_with_llm(grader, mohler_jobs, args.concurrency)
+        second = await grade_with_llm(grader, paraphrase_jobs, args.concurrency)
+        await grader.client.close()  # type: ignore[attr-defined]
+        return first, second
+
+    mohler_grades, paraphrase_grades = asyncio.run(grade_both())
+
+    if rows:
+        usage = Usage()
+        for grade in mohler_grades:
+            usage.add(grade)
+            total.add(grade)
+        kept = [i for i, grade in enumerate(mohler_grades) if grade is not None]
+        scores = np.array([mohler_grades[i].score for i in kept], dtype=float)  # type: ignore[union-attr]
+        y = np.array([rows[i].score_avg for i in kept])
+        groups = [rows[i].qid for i in kept]
+        folds = max(2, min(args.folds, len(set(groups))))
+        masks = group_folds(groups, folds)
+        results = [
+            evaluate("LLM grader, score / 20", scores / 20.0, y, "no fitting"),
+            evaluate(
+                "LLM grader, calibrated (CV)",
+                cross_validated(scores, y, masks),
+                y,
+                "linear map fitted on training folds",
+            ),
+        ]
+        print_table(results, len(kept), len(set(groups)), folds)
+        print_usage("Mohler", usage, prices)
+        print()
+    else:
+        print(f"Mohler data not found at {args.data}: skipped\n")
+
+    if cases:
+        from paraphrase_quality import Scored, figures, print_figures
+
+        usage = Usage()
+        scored = []
+        for case, grade in zip(cases, paraphrase_grades, strict=True):
+            usage.add(grade)
+            total.add(grade)
+            if grade is not None:
+                scored.append(Scored(case, grade.score))
+        print(f"Paraphrase set ({args.paraphrase.name}), LLM grader:")
+        for split in [*sorted({s.case.split for s in scored}), "all"]:
+            print_figures(figures(scored, split))
+        print_usage("Paraphrase set", usage, prices)
+        print()
+    else:
+        print(f"paraphrase set not found at {args.paraphrase}: skipped\n")
+    print_usage("Total", total, prices)
+    return 0
+
+
 # --- report -------------------------------------------------------------------------------
 
 
@@ -328,7 +520,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fit", action="store_true", help="print the reference model fitted on all rows and stop"
     )
+    parser.add_argument("--grader", choices=("offline", "llm"), default="offline")
+    parser.add_argument("--model", default=os.environ.get("GRADING_MODEL", "gpt-4o-mini"))
+    parser.add_argument("--limit", type=int, default=None, help="grade a random sample of N")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--max-tokens", type=int, default=900)
+    parser.add_argument("--reasoning-effort", default=os.environ.get("GRADING_REASONING_EFFORT"))
+    parser.add_argument("--price-in", type=float, default=None, help="per million prompt tokens")
+    parser.add_argument(
+        "--price-out", type=float, default=None, help="per million completion tokens"
+    )
+    parser.add_argument("--paraphrase", type=Path, default=DEFAULT_PARAPHRASE)
+    parser.add_argument("--no-relatedness", action="store_true", help="no offline clamp")
     args = parser.parse_args(argv)
+    if args.grader == "llm":
+        return run_llm(args)
     if not args.data.is_file():
         print(f"dataset not found: {args.data}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
     grading_max_tokens: int = Field(default=900, ge=100, le=8000)
     grading_concurrency: int = Field(default=4, ge=1, le=64)
     grading_max_attempts: int = Field(default=4, ge=1, le=10)
+    #: Reasoning models (o1/o3/o4, gpt-5...): how hard to think, and the extra completion tokens
+    #: they may spend on hidden reasoning on top of GRADING_MAX_TOKENS.
+    grading_reasoning_effort: (
+        Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None
+    ) = None
+    grading_max_reasoning_tokens: int = Field(default=4000, ge=0, le=100_000)
     llm_practice_per_hour: int = Field(default=30, ge=0, le=10_000)
     llm_daily_token_budget: int = Field(default=0, ge=0)
     llm_price_input_per_mtok: float = Field(default=0.15, ge=0)

@@ -1,9 +1,16 @@
-"""The grader port: what every grader receives, what it returns, and the errors it may raise."""
+"""The grader port: what every grader receives, what it returns, and the errors it may raise.
+
+A :class:`Grade` has one JSON form, produced and read by a pydantic ``TypeAdapter``
+(:func:`grade_to_dict` / :func:`grade_from_dict`); the grade cache, the batch grader and the
+worker's stored grade records all use it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import TypeAdapter
 
 from bot.domain.bank import KeyPoint, Question
 from bot.domain.rubric import FactualError, KeyPointVerdict
@@ -76,3 +83,17 @@ class Grader(Protocol):
     name: str
 
     async def grade(self, item: GradingItem, answer: str) -> Grade: ...
+
+
+GRADE_ADAPTER: TypeAdapter[Grade] = TypeAdapter(Grade)
+
+
+def grade_to_dict(grade: Grade) -> dict[str, Any]:
+    """A JSON-safe dict of a grade (round-trips through :func:`grade_from_dict`)."""
+    return GRADE_ADAPTER.dump_python(grade, mode="json")
+
+
+def grade_from_dict(data: dict[str, Any]) -> Grade:
+    """Rebuild a grade from :func:`grade_to_dict` output (or its JSON); missing optional fields
+    take their defaults."""
+    return GRADE_ADAPTER.validate_python({"verdicts": [], "feedback": "", **data})

@@ -6,8 +6,9 @@ optionally ``key_points``: a list of ``{"text": ..., "weight": ...}`` objects or
 ``feedback``, ``grader`` and ``details``; an answer the grader could not grade gets
 ``score: null`` and an ``error`` message instead, and the run goes on.
 
-The whole input is validated before any grading starts; a malformed line raises
-:class:`BatchInputError` naming the file and line number. Long inputs show a rich progress bar
+The whole input is validated before any grading starts (one pydantic model per line,
+:class:`BatchRequest`); a malformed line raises :class:`BatchInputError` naming the file and line
+number. Long inputs show a rich progress bar
 on stderr unless a progress callback (or ``False``) is passed.
 """
 
@@ -20,14 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from bot.domain.bank import KeyPoint
-from bot.grading.base import Grade, Grader, GradingError, GradingItem
+from bot.grading.base import Grade, Grader, GradingError, GradingItem, grade_to_dict
 
 #: Inputs with at least this many lines get the default progress bar.
 PROGRESS_BAR_MIN_LINES = 20
 REQUIRED_FIELDS = ("question", "reference", "answer")
+#: The grade's fields that each output line adds to its input object.
+GRADE_FIELDS = ("score", "verdicts", "feedback", "grader", "details")
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -56,29 +59,79 @@ class BatchSummary:
     mean_score: float | None
 
 
-def _key_points(path: Path, line: int, raw: Any) -> tuple[KeyPoint, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise BatchInputError(path, line, "'key_points' must be a list")
-    points = []
-    for index, entry in enumerate(raw):
-        try:
-            if isinstance(entry, str):
-                points.append(KeyPoint(text=entry, weight=1))
-            elif isinstance(entry, dict):
-                points.append(KeyPoint.model_validate({"weight": 1, **entry}))
-            else:
-                raise BatchInputError(
-                    path, line, f"key_points[{index}] must be a string or an object"
-                )
-        except ValidationError as exc:
-            problem = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise BatchInputError(path, line, f"key_points[{index}]: {problem}") from None
-    return tuple(points)
+def _key_point(index: int, entry: Any) -> KeyPoint:
+    if isinstance(entry, str):
+        entry = {"text": entry}
+    if not isinstance(entry, dict):
+        raise ValueError(f"key_points[{index}] must be a string or an object")
+    try:
+        return KeyPoint.model_validate({"weight": 1, **entry})
+    except ValidationError as exc:
+        problem = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ValueError(f"key_points[{index}]: {problem}") from None
+
+
+class BatchRequest(BaseModel):
+    """One input line: a grading request. Other fields are kept and copied to the output."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    question: str
+    reference: str
+    answer: str
+    key_points: list[Any] | None = None
+
+    @field_validator("reference")
+    @classmethod
+    def _reference_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("field 'reference' is empty")
+        return value
+
+    @field_validator("key_points")
+    @classmethod
+    def _valid_key_points(cls, value: list[Any] | None) -> list[Any] | None:
+        if value is not None:
+            for index, entry in enumerate(value):
+                _key_point(index, entry)
+        return value
+
+    def grading_item(self, record: dict[str, Any]) -> GradingItem:
+        return GradingItem(
+            prompt=self.question,
+            reference=self.reference,
+            key_points=tuple(_key_point(i, entry) for i, entry in enumerate(self.key_points or ())),
+            question_id=str(record.get("id", "")),
+        )
+
+
+_FIELD_ORDER = (*REQUIRED_FIELDS, "key_points")
+
+
+def _describe(exc: ValidationError) -> str:
+    """The first problem of a line, in the words the batch format's users know."""
+
+    def order(error: Any) -> int:
+        name = error["loc"][0] if error["loc"] else ""
+        return _FIELD_ORDER.index(name) if name in _FIELD_ORDER else len(_FIELD_ORDER)
+
+    error = min(exc.errors(), key=order)
+    name = error["loc"][0] if error["loc"] else ""
+    kind = error["type"]
+    if not error["loc"] or kind == "model_type":
+        return "expected a JSON object"
+    if kind == "missing":
+        return f"missing field '{name}'"
+    if kind == "string_type":
+        return f"field '{name}' must be a string"
+    if kind == "list_type":
+        return f"'{name}' must be a list"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    return f"{name}: {error['msg']}"
 
 
 def parse_line(path: Path, line: int, text: str) -> BatchLine:
@@ -87,22 +140,11 @@ def parse_line(path: Path, line: int, text: str) -> BatchLine:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BatchInputError(path, line, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
-    if not isinstance(record, dict):
-        raise BatchInputError(path, line, "expected a JSON object")
-    for name in REQUIRED_FIELDS:
-        if name not in record:
-            raise BatchInputError(path, line, f"missing field '{name}'")
-        if not isinstance(record[name], str):
-            raise BatchInputError(path, line, f"field '{name}' must be a string")
-    if not record["reference"].strip():
-        raise BatchInputError(path, line, "field 'reference' is empty")
-    item = GradingItem(
-        prompt=record["question"],
-        reference=record["reference"],
-        key_points=_key_points(path, line, record.get("key_points")),
-        question_id=str(record.get("id", "")),
-    )
-    return BatchLine(line, record, item, record["answer"])
+    try:
+        request = BatchRequest.model_validate(record)
+    except ValidationError as exc:
+        raise BatchInputError(path, line, _describe(exc)) from None
+    return BatchLine(line, record, request.grading_item(record), request.answer)
 
 
 def read_jsonl(path: Path) -> list[BatchLine]:
@@ -123,22 +165,9 @@ def write_jsonl(path: Path, records: list[dict[str, Any] | None]) -> None:
 
 
 def grade_record(line: BatchLine, grade: Grade) -> dict[str, Any]:
-    return {
-        **line.record,
-        "score": grade.score,
-        "verdicts": [
-            {
-                "key_point": v.key_point,
-                "status": v.status.value,
-                "evidence": v.evidence,
-                "hint": v.hint,
-            }
-            for v in grade.verdicts
-        ],
-        "feedback": grade.feedback,
-        "grader": grade.grader,
-        "details": grade.details,
-    }
+    """The output line: the input object plus the grade's :data:`GRADE_FIELDS`."""
+    data = grade_to_dict(grade)
+    return {**line.record, **{name: data[name] for name in GRADE_FIELDS}}
 
 
 class _RichProgress:

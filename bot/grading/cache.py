@@ -1,8 +1,9 @@
 """The grade cache: a port keyed by (question version, normalised answer, model) and helpers.
 
 A repeated answer to the same question version, graded by the same model, is served from the
-cache instead of calling the judge again. ``grade_to_dict`` / ``grade_from_dict`` give a JSON-safe
-form of a :class:`~bot.grading.base.Grade` for database-backed implementations.
+cache instead of calling the judge again. ``grade_to_dict`` / ``grade_from_dict`` (defined in
+:mod:`bot.grading.base`, re-exported here) give the JSON-safe form of a
+:class:`~bot.grading.base.Grade` for database-backed implementations.
 """
 
 from __future__ import annotations
@@ -15,8 +16,17 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from bot.domain.bank import KeyPoint
-from bot.domain.rubric import Coverage, FactualError, KeyPointVerdict
-from bot.grading.base import Grade, GradingItem
+from bot.grading.base import Grade, GradingItem, grade_from_dict, grade_to_dict
+
+__all__ = [
+    "GradeCache",
+    "InMemoryGradeCache",
+    "cache_key",
+    "grade_from_dict",
+    "grade_to_dict",
+    "item_fingerprint",
+    "normalise_answer",
+]
 
 
 @runtime_checkable
@@ -84,61 +94,6 @@ def cache_key(item: GradingItem, answer: str, model: str, grader: str = "llm") -
             "model": model,
             "grader": grader,
         }
-    )
-
-
-def grade_to_dict(grade: Grade) -> dict[str, Any]:
-    """A JSON-safe dict of a grade (round-trips through :func:`grade_from_dict`)."""
-    return {
-        "score": grade.score,
-        "verdicts": [
-            {
-                "key_point": verdict.key_point,
-                "status": verdict.status.value,
-                "evidence": verdict.evidence,
-                "hint": verdict.hint,
-            }
-            for verdict in grade.verdicts
-        ],
-        "feedback": grade.feedback,
-        "grader": grade.grader,
-        "model": grade.model,
-        "provisional": grade.provisional,
-        "factual_errors": [
-            {"quote": error.quote, "correction": error.correction} for error in grade.factual_errors
-        ],
-        "flags": list(grade.flags),
-        "prompt_tokens": grade.prompt_tokens,
-        "completion_tokens": grade.completion_tokens,
-        "details": dict(grade.details),
-    }
-
-
-def grade_from_dict(data: dict[str, Any]) -> Grade:
-    """Rebuild a grade from :func:`grade_to_dict` output (or its JSON)."""
-    return Grade(
-        score=int(data["score"]),
-        verdicts=tuple(
-            KeyPointVerdict(
-                key_point=verdict["key_point"],
-                status=Coverage(verdict["status"]),
-                evidence=verdict.get("evidence", ""),
-                hint=verdict.get("hint", ""),
-            )
-            for verdict in data.get("verdicts", ())
-        ),
-        feedback=data.get("feedback", ""),
-        grader=data["grader"],
-        model=data.get("model", ""),
-        provisional=bool(data.get("provisional", False)),
-        factual_errors=tuple(
-            FactualError(quote=error["quote"], correction=error["correction"])
-            for error in data.get("factual_errors", ())
-        ),
-        flags=tuple(data.get("flags", ())),
-        prompt_tokens=int(data.get("prompt_tokens", 0)),
-        completion_tokens=int(data.get("completion_tokens", 0)),
-        details={str(key): float(value) for key, value in data.get("details", {}).items()},
     )
 
 

@@ -1,24 +1,36 @@
 """The LLM rubric grader: an OpenAI-compatible chat model judges each key point; code scores.
 
 The judge returns, per key point in rubric order, a status (covered / partial / missing), a
-verbatim quote from the answer as evidence and a hint, plus factual errors and short feedback.
-The score is never taken from the model: it is computed with
-:func:`bot.domain.rubric.score_verdicts` from the rubric weights, after code checks that
+quote from the answer as evidence and a hint, plus factual errors and short feedback. The score
+is never taken from the model: it is computed with :func:`bot.domain.rubric.score_verdicts`
+from the rubric weights, after code has checked the judge:
 
-* every covered/partial verdict quotes words that really are in the answer (normalised for case,
-  whitespace, quotes and punctuation, with a small fuzzy tolerance: difflib ratio >=
-  :data:`FUZZY_THRESHOLD` over a sliding window of answer words), else the verdict becomes
-  ``missing``;
-* that evidence is not a bare keyword list, keyword repetition, or an injection phrase;
-* factual errors only count when their quote is in the answer.
+1. **Screening** (:mod:`bot.grading.injection`): sentences of the answer addressed to the grader
+   (instructions, demands for marks, fake verdicts, forged delimiters, in many languages and
+   disguises) are cut out *before* the judge sees the answer. The judge grades the rest, so a
+   flagged answer can never earn more than the same answer without those sentences; the grade is
+   flagged ``injection-suspected``.
+2. **Locating** (:mod:`bot.grading.evidence`): each covered/partial quote must be found in the
+   graded text (character alignment with rapidfuzz, tolerant of how models misquote). A quote
+   that cannot be found is sent back to the judge once, asking for a verbatim quote, before the
+   verdict becomes ``missing``.
+3. **Support** (:mod:`bot.grading.support`): the member's own sentences holding the quote must
+   carry the key point's content (shared terms and numbers, accepted forms, embedding
+   similarity). Text that talks about grading, code blocks, markup comments, encoded blobs and
+   fake delimiters are never evidence; a bare list of terms is not evidence for a key point that
+   is not itself a list.
+4. **Relatedness**: when the grader has a ``relatedness`` callable (the offline grader's
+   similarity to the reference) and it is below the threshold, a high score is clamped and the
+   grade flagged ``needs-review``.
 
-When the grader has a ``relatedness`` callable (the offline grader's lexical/semantic similarity
-to the reference) and the answer's relatedness is below the threshold, a high score is clamped
-and the grade flagged ``needs-review``. Injection phrases flag ``injection-suspected``.
+Factual errors only count when their quote is in the graded text. All CPU work (steps 1-4) runs
+in a small shared thread pool (:mod:`bot.grading.offloop`), never on the event loop.
 
 Errors: timeouts, connection errors, 429, 5xx and unusable output after one repair retry raise
 :class:`TransientGradingError` (the worker retries later or falls back to the offline grader);
-other 4xx raise :class:`GradingError`. The grader itself never retries a failed call.
+other 4xx raise :class:`GradingError` -- except a 400 naming a parameter the model does not take
+(``max_tokens``, ``temperature``, ``reasoning_effort``, structured outputs), which is adapted to
+once and remembered (:mod:`bot.grading.chat_params`). The grader never retries a failed call.
 
 Questions without key points are graded against one synthetic key point,
 :data:`~bot.grading.prompting.REFERENCE_KEY_POINT` ("Agrees with the reference answer", weight 10).
@@ -31,40 +43,84 @@ import inspect
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
-from difflib import SequenceMatcher
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import openai
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.bank import KeyPoint
 from bot.domain.rubric import Coverage, FactualError, KeyPointVerdict, score_verdicts
 from bot.grading.base import Grade, GradingError, GradingItem, TransientGradingError
 from bot.grading.cache import GradeCache, cache_key
+from bot.grading.chat_params import ChatParameters
+from bot.grading.evidence import (
+    AnswerText,
+    QuoteLocation,
+    evidence_in_answer,
+    holding_sentences,
+    sentence_bounds,
+)
+from bot.grading.injection import (
+    ItemVocabulary,
+    Screening,
+    disqualifies_evidence,
+    never_evidence_zones,
+    screen_answer,
+)
+from bot.grading.judge_reply import (
+    FactualErrorJudgement,
+    InvalidJudgeReply,
+    JudgeReply,
+    KeyPointJudgement,
+    judge_json_schema,
+    parse_judge_reply,
+)
+from bot.grading.offloop import run_off_loop
 from bot.grading.prompting import (
     MAX_ANSWER_CHARS,
     REFERENCE_KEY_POINT,
     build_messages,
     cap_answer,
-    detect_injection,
-    judge_json_schema,
     repair_message,
+    requote_message,
 )
+from bot.grading.support import (
+    COVERED_SUPPORT,
+    PARTIAL_SUPPORT,
+    KeyPointProfile,
+    SupportChecker,
+)
+
+__all__ = [
+    "CLAMPED_SCORE",
+    "FLAG_EMPTY",
+    "FLAG_EVIDENCE_REJECTED",
+    "FLAG_INJECTION",
+    "FLAG_NEEDS_REVIEW",
+    "FLAG_TRUNCATED",
+    "FactualErrorJudgement",
+    "InvalidJudgeReply",
+    "JudgeReply",
+    "KeyPointJudgement",
+    "LLMGrader",
+    "evidence_in_answer",
+    "is_enumerative",
+    "looks_like_keyword_list",
+    "map_openai_error",
+    "parse_judge_reply",
+]
 
 log = logging.getLogger(__name__)
 
-#: difflib ratio a window of the answer must reach to count as the quoted evidence.
-FUZZY_THRESHOLD = 0.9
-#: Quotes shorter than this many words must match exactly (after normalisation).
-FUZZY_MIN_WORDS = 3
 #: Below this relatedness to the reference, a score above CLAMPED_SCORE is clamped to it.
 DEFAULT_RELATEDNESS_THRESHOLD = 0.2
 CLAMPED_SCORE = 30
 MAX_FEEDBACK_CHARS = 1200
 MAX_FIELD_CHARS = 600
+#: A quote lying more than this share inside a code block, comment, blob or fake delimiter is
+#: never evidence.
+ZONE_OVERLAP = 0.5
 
 FLAG_INJECTION = "injection-suspected"
 FLAG_NEEDS_REVIEW = "needs-review"
@@ -87,110 +143,18 @@ _MATH = re.compile(r"\d|[=+*/^×≈√∑]")
 MIN_FUNCTION_WORD_SHARE = 0.12
 _FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 
-
-# --- the judge's reply ------------------------------------------------------------------------
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-
-class KeyPointJudgement(_Lenient):
-    index: int = Field(ge=0)
-    status: Literal["covered", "partial", "missing"]
-    evidence: str = ""
-    hint: str = ""
+# Hints the member reads when a verdict does not hold up. They never blame the member for the
+# judge's misquote.
+HINT_UNLOCATED = "Not clearly shown in your answer. Make this point explicitly: {point}"
+HINT_UNSUPPORTED = "The words credited here do not make this point. Make it explicitly: {point}"
+HINT_PARTLY = "Only partly shown. Say more about: {point}"
+HINT_GRADER_TALK = "Text about grading earns no credit. Make this point in your own words: {point}"
+HINT_ZONE = "Code, comments and encoded text are not counted. Make this point in prose: {point}"
+HINT_KEYWORDS = "Naming the terms is not enough. Show this in your own words: {point}"
+HINT_MISSING = "Not in your answer: {point}"
 
 
-class FactualErrorJudgement(_Lenient):
-    quote: str
-    correction: str
-
-
-class JudgeReply(_Lenient):
-    key_points: list[KeyPointJudgement]
-    factual_errors: list[FactualErrorJudgement] = Field(default_factory=list)
-    feedback: str = ""
-
-
-class InvalidJudgeReply(ValueError):
-    """The judge's reply is not JSON, or not the expected shape."""
-
-
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL | re.IGNORECASE)
-
-
-def parse_judge_reply(content: str | None, count: int) -> JudgeReply:
-    """Parse and validate a reply; exactly one judgement per key point index 0..count-1."""
-    if not content or not content.strip():
-        raise InvalidJudgeReply("the reply was empty")
-    match = _FENCE.match(content)
-    text = match.group(1) if match else content
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidJudgeReply(f"the reply is not valid JSON: {exc}") from exc
-    try:
-        reply = JudgeReply.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidJudgeReply(f"the reply does not match the schema: {exc}") from exc
-    indices = [judgement.index for judgement in reply.key_points]
-    if sorted(indices) == list(range(1, count + 1)):  # numbered from 1: accept and shift
-        for judgement in reply.key_points:
-            judgement.index -= 1
-        indices = [index - 1 for index in indices]
-    if sorted(indices) != list(range(count)):
-        raise InvalidJudgeReply(
-            f"expected exactly one key_points entry for each index 0..{count - 1}, got {indices}"
-        )
-    reply.key_points.sort(key=lambda judgement: judgement.index)
-    return reply
-
-
-# --- evidence checks --------------------------------------------------------------------------
-
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"'})
-
-
-def normalise_for_match(text: str) -> str:
-    """NFKC, casefold, unify quotes, punctuation to spaces, collapse whitespace."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
-    text = re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", text)
-    return " ".join(re.sub(r"[\W_]+", " ", text).split())
-
-
-def _fuzzy_contains(needle: str, haystack: str, threshold: float) -> bool:
-    if f" {needle} " in f" {haystack} ":
-        return True
-    words = needle.split()
-    if len(words) < FUZZY_MIN_WORDS:
-        return False
-    hay_words = haystack.split()
-    for size in {max(1, len(words) - 1), len(words), len(words) + 1}:
-        for start in range(0, max(1, len(hay_words) - size + 1)):
-            window = " ".join(hay_words[start : start + size])
-            matcher = SequenceMatcher(None, needle, window, autojunk=False)
-            if (
-                matcher.real_quick_ratio() >= threshold
-                and matcher.quick_ratio() >= threshold
-                and matcher.ratio() >= threshold
-            ):
-                return True
-    return False
-
-
-def _evidence_parts(evidence: str) -> list[str]:
-    parts = re.split(r"\.\.\.+|…|\[\.\.\.\]", evidence)
-    return [normalised for part in parts if (normalised := normalise_for_match(part))]
-
-
-def evidence_in_answer(evidence: str, answer: str, threshold: float = FUZZY_THRESHOLD) -> bool:
-    """Whether every part of a quote (parts joined by an ellipsis) occurs in the answer."""
-    parts = _evidence_parts(evidence)
-    if not parts:
-        return False
-    haystack = normalise_for_match(answer)
-    return all(_fuzzy_contains(part, haystack, threshold) for part in parts)
+# --- keyword lists ----------------------------------------------------------------------------
 
 
 def looks_like_keyword_list(text: str) -> bool:
@@ -219,10 +183,6 @@ def is_enumerative(key_point: str) -> bool:
     return key_point.count(",") >= 2 or bool(re.search(r",[^,]+\b(?:and|or)\b", key_point))
 
 
-def _sentences(answer: str) -> list[str]:
-    return [part for part in re.split(r"(?<=[.!?])\s+|\n+", answer) if part.strip()]
-
-
 #: A sentence of at most this many words is "terse"; runs of terse sentences are lists.
 TERSE_WORDS = 4
 
@@ -239,30 +199,51 @@ def _in_terse_run(index: int, sentences: Sequence[str]) -> bool:
     return sum(1 for other in nearby if other != index and _is_terse(sentences[other])) >= 2
 
 
-def evidence_is_keyword_list(evidence: str, answer: str) -> bool:
-    """Whether the sentences of the answer that hold the evidence are keyword lists.
-
-    A holding sentence counts as a list when it is one (:func:`looks_like_keyword_list`) or when
-    it is a terse fragment among other terse fragments (bullets of bare terms).
-    """
-    parts = _evidence_parts(evidence)
-    if not parts:
-        return False
-    sentences = _sentences(answer)
-    holding = [
-        index
-        for index, sentence in enumerate(sentences)
-        if f" {parts[0]} " in f" {normalise_for_match(sentence)} "
-    ]
-    if holding:
-        return all(
-            looks_like_keyword_list(sentences[index]) or _in_terse_run(index, sentences)
-            for index in holding
-        )
-    return looks_like_keyword_list(evidence)
+def _holding_are_keyword_lists(text: str, held: Sequence[tuple[int, int]]) -> bool:
+    bounds = sentence_bounds(text)
+    sentences = [text[start:end] for start, end in bounds]
+    indices = [bounds.index(span) for span in held if span in bounds]
+    return bool(indices) and all(
+        looks_like_keyword_list(sentences[index]) or _in_terse_run(index, sentences)
+        for index in indices
+    )
 
 
-# --- the grader -------------------------------------------------------------------------------
+# --- checking the judge -----------------------------------------------------------------------
+
+
+@dataclass
+class PreparedAnswer:
+    """An answer ready to be judged: screened, capped, and indexed for quote look-ups."""
+
+    screening: Screening
+    graded_text: str
+    truncated: bool
+    located_in: AnswerText
+    zones: list[tuple[int, int]]
+    vocabulary: ItemVocabulary
+    profiles: list[KeyPointProfile]
+
+
+@dataclass
+class CheckedVerdicts:
+    """The judge's verdicts after the checks in code."""
+
+    verdicts: list[KeyPointVerdict]
+    #: Indices whose quote could not be found in the answer.
+    unlocated: list[int] = field(default_factory=list)
+    rejected: int = 0
+    downgraded: int = 0
+    support: dict[int, float] = field(default_factory=dict)
+
+
+def _overlap(spans: Sequence[tuple[int, int]], zones: Sequence[tuple[int, int]]) -> float:
+    total = sum(end - start for start, end in spans) or 1
+    inside = 0
+    for start, end in spans:
+        for zone_start, zone_end in zones:
+            inside += max(0, min(end, zone_end) - max(start, zone_start))
+    return inside / total
 
 
 def _is_response_format_rejection(exc: openai.BadRequestError) -> bool:
@@ -285,6 +266,10 @@ def map_openai_error(exc: Exception) -> GradingError:
     return GradingError(f"judge call failed: {type(exc).__name__}: {exc}")
 
 
+#: Response formats tried in order when an endpoint rejects the previous one.
+RESPONSE_FORMATS = ("json_schema", "json_object", "none")
+
+
 class LLMGrader:
     """Grades an answer with an OpenAI-compatible chat model; see the module docstring."""
 
@@ -302,6 +287,11 @@ class LLMGrader:
         relatedness_threshold: float = DEFAULT_RELATEDNESS_THRESHOLD,
         clamped_score: int = CLAMPED_SCORE,
         max_answer_chars: int = MAX_ANSWER_CHARS,
+        support: SupportChecker | None = None,
+        reasoning_effort: str | None = None,
+        max_reasoning_tokens: int = 4000,
+        requote: bool = True,
+        screen: bool = True,
     ) -> None:
         self.client = client
         self.model = model
@@ -312,9 +302,22 @@ class LLMGrader:
         self.relatedness_threshold = relatedness_threshold
         self.clamped_score = clamped_score
         self.max_answer_chars = max_answer_chars
-        #: False once the endpoint rejected json_schema; then json_object is used from the start.
-        self.structured_outputs = True
+        self.support = support or SupportChecker()
+        #: Ask the judge once to quote verbatim when a quote cannot be found.
+        self.requote = requote
+        #: Cut grader-addressed sentences before judging. Only tests turn this off, to show that
+        #: the later checks hold on their own.
+        self.screen = screen
+        self.parameters = ChatParameters(
+            model, max_tokens, reasoning_effort, max_reasoning_tokens=max_reasoning_tokens
+        )
+        self.response_format_index = 0
         self.requests_made = 0
+
+    @property
+    def structured_outputs(self) -> bool:
+        """False once the endpoint rejected json_schema (then json_object, or plain text)."""
+        return RESPONSE_FORMATS[self.response_format_index] == "json_schema"
 
     async def grade(self, item: GradingItem, answer: str) -> Grade:
         key_points = tuple(item.key_points) or (REFERENCE_KEY_POINT,)
@@ -325,27 +328,96 @@ class LLMGrader:
                 details = {**cached.details, "cache_hit": 1.0}
                 return replace(cached, prompt_tokens=0, completion_tokens=0, details=details)
         if not re.search(r"\w", answer):
-            return self._empty_grade(key_points)
+            return self._empty_grade(
+                key_points, "The answer is empty, so there is nothing to grade."
+            )
 
-        text, truncated = cap_answer(answer, self.max_answer_chars)
-        prompt = build_messages(
-            item.prompt, item.reference, key_points, answer, limit=self.max_answer_chars
-        )
-        reply, usage = await self._ask(prompt.messages, len(key_points))
-        grade = await self._score(item, key_points, text, reply, usage, truncated, answer)
+        prepared = await run_off_loop(self._prepare, item, key_points, answer)
+        if not re.search(r"\w", prepared.graded_text):
+            grade = self._empty_grade(
+                key_points,
+                "The answer only addressed the grader, so there is nothing to grade.",
+                flags=(FLAG_INJECTION,),
+            )
+        else:
+            grade = await self._judge_and_score(item, key_points, prepared)
         if self.cache is not None:
             await self.cache.put(key, grade)
         return grade
 
-    # -- calling the judge --
+    # -- preparing the answer --
+
+    def _prepare(
+        self, item: GradingItem, key_points: Sequence[KeyPoint], answer: str
+    ) -> PreparedAnswer:
+        vocabulary = ItemVocabulary.of(
+            item.prompt,
+            item.reference,
+            *(point.text for point in key_points),
+            *(form for point in key_points for form in point.accept),
+        )
+        if self.screen:
+            screening = screen_answer(answer, vocabulary)
+        else:
+            screening = Screening(answer, answer.strip())
+        graded, truncated = cap_answer(screening.graded_text, self.max_answer_chars)
+        return PreparedAnswer(
+            screening=screening,
+            graded_text=graded,
+            truncated=truncated,
+            located_in=AnswerText(graded),
+            zones=never_evidence_zones(graded),
+            vocabulary=vocabulary,
+            profiles=self.support.profiles(item.key_points, item.prompt, item.reference),
+        )
+
+    # -- judging --
+
+    async def _judge_and_score(
+        self, item: GradingItem, key_points: Sequence[KeyPoint], prepared: PreparedAnswer
+    ) -> Grade:
+        prompt = build_messages(
+            item.prompt,
+            item.reference,
+            key_points,
+            prepared.graded_text,
+            limit=self.max_answer_chars,
+        )
+        reply, content, usage = await self._ask(prompt.messages, len(key_points))
+        checked = await run_off_loop(self._check, key_points, prepared, reply.key_points)
+        requoted = 0
+        if checked.unlocated and self.requote:
+            conversation = [
+                *prompt.messages,
+                {"role": "assistant", "content": (content or "")[:8000]},
+                requote_message(checked.unlocated, len(key_points)),
+            ]
+            second, second_usage = await self._ask_once(conversation, len(key_points))
+            usage = (usage[0] + second_usage[0], usage[1] + second_usage[1])
+            if second is not None:
+                requoted = len(checked.unlocated)
+                judgements = list(reply.key_points)
+                for index in checked.unlocated:
+                    judgements[index] = second.key_points[index]
+                reply = JudgeReply(
+                    key_points=judgements,
+                    factual_errors=reply.factual_errors,
+                    feedback=reply.feedback,
+                )
+                checked = await run_off_loop(self._check, key_points, prepared, judgements)
+        errors = await run_off_loop(self._factual_errors, prepared, reply.factual_errors)
+        relatedness = await self._relatedness(item, prepared.graded_text)
+        return self._grade(
+            key_points, prepared, reply, checked, errors, usage, relatedness, requoted
+        )
 
     async def _ask(
         self, messages: list[dict[str, str]], count: int
-    ) -> tuple[JudgeReply, tuple[int, int]]:
+    ) -> tuple[JudgeReply, str | None, tuple[int, int]]:
         content, usage = await self._complete(messages)
         prompt_tokens, completion_tokens = usage
         try:
-            return parse_judge_reply(content, count), (prompt_tokens, completion_tokens)
+            return parse_judge_reply(content, count), content, usage
         except InvalidJudgeReply as first_error:
             log.info(
                 "judge reply unusable (%s); asking once for a repair", type(first_error).__name__
@@ -359,43 +431,68 @@ class LLMGrader:
             prompt_tokens += usage[0]
             completion_tokens += usage[1]
             try:
-                return parse_judge_reply(content, count), (prompt_tokens, completion_tokens)
+                reply = parse_judge_reply(content, count)
             except InvalidJudgeReply as second_error:
                 raise TransientGradingError(
                     f"judge reply unusable after one repair: {second_error}"
                 ) from second_error
+            return reply, content, (prompt_tokens, completion_tokens)
+
+    async def _ask_once(
+        self, messages: list[dict[str, str]], count: int
+    ) -> tuple[JudgeReply | None, tuple[int, int]]:
+        """One follow-up question; an unusable answer is ``None`` (the first verdicts stand)."""
+        try:
+            content, usage = await self._complete(messages)
+        except TransientGradingError:
+            log.info("the follow-up request for verbatim quotes failed; keeping the first verdicts")
+            return None, (0, 0)
+        try:
+            return parse_judge_reply(content, count), usage
+        except InvalidJudgeReply:
+            return None, usage
 
     async def _complete(self, messages: list[dict[str, str]]) -> tuple[str | None, tuple[int, int]]:
-        try:
-            return await self._request(messages)
-        except openai.BadRequestError as exc:
-            if self.structured_outputs and _is_response_format_rejection(exc):
-                log.warning("endpoint rejected json_schema; using json_object from now on")
-                self.structured_outputs = False
-                try:
-                    return await self._request(messages)
-                except Exception as retry_exc:
-                    raise map_openai_error(retry_exc) from retry_exc
-            raise map_openai_error(exc) from exc
-        except (openai.OpenAIError, TimeoutError) as exc:
-            raise map_openai_error(exc) from exc
+        # Each 400 that names something we can change is adapted to once; at most one per kind.
+        for _ in range(len(RESPONSE_FORMATS) + 4):
+            try:
+                return await self._request(messages)
+            except openai.BadRequestError as exc:
+                if _is_response_format_rejection(exc) and self.response_format_index + 1 < len(
+                    RESPONSE_FORMATS
+                ):
+                    self.response_format_index += 1
+                    log.warning(
+                        "endpoint rejected the response format; using %s from now on",
+                        RESPONSE_FORMATS[self.response_format_index],
+                    )
+                    continue
+                if self.parameters.adjust_to(exc):
+                    log.warning(
+                        "endpoint rejected a parameter; now sending: %s",
+                        ", ".join(self.parameters.learned),
+                    )
+                    continue
+                raise map_openai_error(exc) from exc
+            except (openai.OpenAIError, TimeoutError) as exc:
+                raise map_openai_error(exc) from exc
+        raise GradingError("the endpoint kept rejecting the request parameters")
 
     async def _request(self, messages: list[dict[str, str]]) -> tuple[str | None, tuple[int, int]]:
-        response_format: dict[str, Any] = (
-            {"type": "json_schema", "json_schema": judge_json_schema()}
-            if self.structured_outputs
-            else {"type": "json_object"}
-        )
+        kind = RESPONSE_FORMATS[self.response_format_index]
+        extra: dict[str, Any] = self.parameters.as_kwargs()
+        if kind == "json_schema":
+            extra["response_format"] = {"type": "json_schema", "json_schema": judge_json_schema()}
+        elif kind == "json_object":
+            extra["response_format"] = {"type": "json_object"}
         self.requests_made += 1
         # The client's own timeout covers each phase; this backstop bounds the whole call.
         async with asyncio.timeout(self.timeout + 1.0):
             completion = await self.client.chat.completions.create(
                 model=self.model,
                 messages=messages,  # type: ignore[arg-type]
-                temperature=0,
-                max_tokens=self.max_tokens,
-                response_format=response_format,  # type: ignore[arg-type]
                 timeout=self.timeout,
+                **extra,
             )
         usage = completion.usage
         tokens = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
@@ -404,66 +501,141 @@ class LLMGrader:
         message = completion.choices[0].message
         return message.content, tokens
 
-    # -- scoring in code --
+    # -- checks in code (run off the event loop) --
 
-    async def _score(
+    def _check(
         self,
-        item: GradingItem,
         key_points: Sequence[KeyPoint],
-        answer: str,
-        reply: JudgeReply,
-        usage: tuple[int, int],
-        truncated: bool,
-        full_answer: str,
-    ) -> Grade:
-        verdicts: list[KeyPointVerdict] = []
-        rejected = 0
-        for point, judgement in zip(key_points, reply.key_points, strict=True):
+        prepared: PreparedAnswer,
+        judgements: Sequence[KeyPointJudgement],
+    ) -> CheckedVerdicts:
+        checked = CheckedVerdicts(verdicts=[])
+        for index, (point, judgement) in enumerate(zip(key_points, judgements, strict=True)):
             status = Coverage(judgement.status)
             evidence = judgement.evidence[:MAX_FIELD_CHARS]
             hint = judgement.hint[:MAX_FIELD_CHARS]
-            if status is not Coverage.MISSING:
-                problem = self._evidence_problem(evidence, answer, point.text)
-                if problem:
-                    rejected += 1
-                    status, evidence = Coverage.MISSING, ""
-                    hint = f"{problem} Show this in your own words: {point.text}"
-            elif not hint:
-                hint = f"Not in your answer: {point.text}"
-            if status is Coverage.COVERED:
+            if status is Coverage.MISSING:
+                checked.verdicts.append(
+                    KeyPointVerdict(
+                        point.text, status, "", hint or HINT_MISSING.format(point=point.text)
+                    )
+                )
+                continue
+            location = prepared.located_in.locate(evidence) if evidence.strip() else None
+            if location is None:
+                checked.unlocated.append(index)
+                checked.rejected += 1
+                checked.verdicts.append(
+                    KeyPointVerdict(
+                        point.text, Coverage.MISSING, "", HINT_UNLOCATED.format(point=point.text)
+                    )
+                )
+                continue
+            new_status, problem, support = self._judge_evidence(
+                point, prepared.profiles[index], prepared, location, status
+            )
+            checked.support[index] = support
+            if new_status is Coverage.MISSING:
+                checked.rejected += 1
+                checked.verdicts.append(KeyPointVerdict(point.text, new_status, "", problem))
+                continue
+            quoted = " … ".join(prepared.graded_text[start:end] for start, end in location.spans)
+            if new_status is not status:
+                checked.downgraded += 1
+                hint = problem
+            if new_status is Coverage.COVERED:
                 hint = ""
-            verdicts.append(KeyPointVerdict(point.text, status, evidence, hint))
+            checked.verdicts.append(KeyPointVerdict(point.text, new_status, quoted, hint))
+        return checked
 
-        errors = tuple(
-            FactualError(error.quote[:MAX_FIELD_CHARS], error.correction[:MAX_FIELD_CHARS])
-            for error in reply.factual_errors
-            if error.quote and evidence_in_answer(error.quote, answer)
+    def _judge_evidence(
+        self,
+        point: KeyPoint,
+        profile: KeyPointProfile,
+        prepared: PreparedAnswer,
+        location: QuoteLocation,
+        status: Coverage,
+    ) -> tuple[Coverage, str, float]:
+        """The status the evidence supports, why it was lowered ("" if not), and the support."""
+        text = prepared.graded_text
+        if _overlap(location.spans, prepared.zones) > ZONE_OVERLAP:
+            return Coverage.MISSING, HINT_ZONE.format(point=point.text), 0.0
+        held = holding_sentences(text, location.spans)
+        holding = " ".join(text[start:end] for start, end in held)
+        quoted = " ".join(text[start:end] for start, end in location.spans)
+        if disqualifies_evidence(holding, prepared.vocabulary):
+            return Coverage.MISSING, HINT_GRADER_TALK.format(point=point.text), 0.0
+        if not is_enumerative(point.text) and _holding_are_keyword_lists(text, held):
+            return Coverage.MISSING, HINT_KEYWORDS.format(point=point.text), 0.0
+        support = max(
+            self.support.support(profile, holding).value,
+            self.support.support(profile, quoted).value,
         )
-        score = score_verdicts(key_points, verdicts, len(errors))
+        if support < PARTIAL_SUPPORT:
+            return Coverage.MISSING, HINT_UNSUPPORTED.format(point=point.text), support
+        if status is Coverage.COVERED and support < COVERED_SUPPORT:
+            return Coverage.PARTIAL, HINT_PARTLY.format(point=point.text), support
+        return status, "", support
 
-        flags: list[str] = []
-        details: dict[str, float] = {"rejected_evidence": float(rejected)}
-        injection = detect_injection(full_answer)
-        if injection:
-            flags.append(FLAG_INJECTION)
-            details["injection_patterns"] = float(len(injection))
-        if rejected:
-            flags.append(FLAG_EVIDENCE_REJECTED)
-        if truncated:
-            flags.append(FLAG_TRUNCATED)
-        if self.relatedness is not None:
-            value = self.relatedness(item, full_answer)
+    def _factual_errors(
+        self, prepared: PreparedAnswer, judged: Sequence[FactualErrorJudgement]
+    ) -> tuple[FactualError, ...]:
+        return tuple(
+            FactualError(error.quote[:MAX_FIELD_CHARS], error.correction[:MAX_FIELD_CHARS])
+            for error in judged
+            if error.quote
+            and prepared.located_in.locate(error.quote[:MAX_FIELD_CHARS], strict=True) is not None
+        )
+
+    async def _relatedness(self, item: GradingItem, text: str) -> float | None:
+        if self.relatedness is None:
+            return None
+        if inspect.iscoroutinefunction(self.relatedness):
+            value = await self.relatedness(item, text)
+        else:
+            value = await run_off_loop(self.relatedness, item, text)
             if inspect.isawaitable(value):
                 value = await value
-            relatedness = max(0.0, min(1.0, float(value)))
+        return max(0.0, min(1.0, float(value)))
+
+    # -- the grade --
+
+    def _grade(
+        self,
+        key_points: Sequence[KeyPoint],
+        prepared: PreparedAnswer,
+        reply: JudgeReply,
+        checked: CheckedVerdicts,
+        errors: tuple[FactualError, ...],
+        usage: tuple[int, int],
+        relatedness: float | None,
+        requoted: int,
+    ) -> Grade:
+        verdicts = checked.verdicts
+        score = score_verdicts(key_points, verdicts, len(errors))
+        flags: list[str] = []
+        details: dict[str, float] = {
+            "rejected_evidence": float(checked.rejected),
+            "downgraded_evidence": float(checked.downgraded),
+            "requoted": float(requoted),
+        }
+        screening = prepared.screening
+        if screening.flagged:
+            flags.append(FLAG_INJECTION)
+            details["injection_patterns"] = float(len(screening.labels))
+            details["removed_spans"] = float(len(screening.removed))
+        if checked.rejected:
+            flags.append(FLAG_EVIDENCE_REJECTED)
+        if prepared.truncated:
+            flags.append(FLAG_TRUNCATED)
+        if relatedness is not None:
             details["relatedness"] = relatedness
             if relatedness < self.relatedness_threshold and score > self.clamped_score:
                 details["unclamped_score"] = float(score)
                 score = self.clamped_score
                 flags.append(FLAG_NEEDS_REVIEW)
-
         feedback = reply.feedback.strip()[:MAX_FEEDBACK_CHARS]
-        if rejected or injection or not feedback:
+        if checked.rejected or checked.downgraded or screening.flagged or not feedback:
             feedback = _feedback_from_verdicts(verdicts, errors)
         return Grade(
             score=score,
@@ -478,29 +650,20 @@ class LLMGrader:
             details=details,
         )
 
-    @staticmethod
-    def _evidence_problem(evidence: str, answer: str, key_point: str) -> str:
-        """Why a covered/partial verdict's evidence does not hold up ("" when it does)."""
-        if not evidence_in_answer(evidence, answer):
-            return "The grader could not find this in your answer."
-        if not is_enumerative(key_point) and evidence_is_keyword_list(evidence, answer):
-            return "Naming the terms is not enough."
-        if detect_injection(evidence):
-            return "Instructions to the grader earn no credit."
-        return ""
-
-    def _empty_grade(self, key_points: Sequence[KeyPoint]) -> Grade:
+    def _empty_grade(
+        self, key_points: Sequence[KeyPoint], feedback: str, flags: tuple[str, ...] = ()
+    ) -> Grade:
         verdicts = tuple(
-            KeyPointVerdict(point.text, Coverage.MISSING, "", f"Not in your answer: {point.text}")
+            KeyPointVerdict(point.text, Coverage.MISSING, "", HINT_MISSING.format(point=point.text))
             for point in key_points
         )
         return Grade(
             score=0,
             verdicts=verdicts,
-            feedback="The answer is empty, so there is nothing to grade.",
+            feedback=feedback,
             grader=self.name,
             model=self.model,
-            flags=(FLAG_EMPTY,),
+            flags=(FLAG_EMPTY, *flags),
         )
 
 

@@ -333,13 +333,16 @@ class Dispatcher:
         )
         async with self._semaphore:
             try:
-                if row.action is DeliveryAction.EDIT:
-                    if parent_ref is None:
-                        await self._finish(row, OutboxStatus.DEAD, error="ParentNotSent")
-                        return
-                    ref = await notifier.edit(delivery)
-                else:
-                    ref = await notifier.deliver(delivery)
+                if row.action is DeliveryAction.EDIT and parent_ref is None:
+                    await self._finish(row, OutboxStatus.DEAD, error="ParentNotSent")
+                    return
+                # a send must end well inside its lease, or another dispatcher would take the
+                # row while it is still on its way
+                async with asyncio.timeout(self._lease.total_seconds() / 2):
+                    if row.action is DeliveryAction.EDIT:
+                        ref = await notifier.edit(delivery)
+                    else:
+                        ref = await notifier.deliver(delivery)
             except PermanentDeliveryError as exc:
                 log.warning(
                     "outbox %s (%s) refused by %s: %s",

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.config import validate_timezone
 from bot.storage.db import insert_ignore, transaction
 from bot.storage.models import Channel, Member, Platform, Workspace
 
@@ -188,13 +187,7 @@ class Directory:
                 session,
                 Workspace,
                 {"platform": platform, "external_id": workspace_external_id},
-                {
-                    "name": workspace_name[:MAX_NAME],
-                    "timezone": self.defaults.timezone,
-                    "enabled": True,
-                    "admin_ids": [],
-                    "created_at": now,
-                },
+                self._workspace_defaults(workspace_name, True, now),
             )
             assert workspace.id is not None
             channel_id = None
@@ -217,6 +210,15 @@ class Directory:
                 session.add(member)
             assert member.id is not None
             return _Ids(workspace.id, channel_id, member.id, member.display_name)
+
+    def _workspace_defaults(self, name: str, enabled: bool, now: Any) -> dict[str, Any]:
+        return {
+            "name": name[:MAX_NAME],
+            "timezone": self.defaults.timezone,
+            "enabled": enabled,
+            "admin_ids": [],
+            "created_at": now,
+        }
 
     def _channel_defaults(self, name: str, now: Any) -> dict[str, Any]:
         return {
@@ -241,13 +243,7 @@ class Directory:
                 session,
                 Workspace,
                 {"platform": platform, "external_id": external_id},
-                {
-                    "name": name[:MAX_NAME],
-                    "timezone": self.defaults.timezone,
-                    "enabled": enabled,
-                    "admin_ids": [],
-                    "created_at": self._clock.now(),
-                },
+                self._workspace_defaults(name, enabled, self._clock.now()),
             )
             if workspace.enabled != enabled or (name and workspace.name != name[:MAX_NAME]):
                 workspace.enabled = enabled
@@ -267,19 +263,6 @@ class Directory:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def channel(
-        self, workspace_id: int, external_id: str, name: str = "", *, enabled: bool = False
-    ) -> Channel:
-        """Get or create a channel row (new channels have no schedule until configured)."""
-        now = self._clock.now()
-        async with transaction(self._sessions) as session:
-            return await get_or_create(
-                session,
-                Channel,
-                {"workspace_id": workspace_id, "external_id": external_id},
-                {**self._channel_defaults(name, now), "enabled": enabled},
-            )
-
     async def member(self, workspace_id: int, external_id: str, display_name: str = "") -> Member:
         async with transaction(self._sessions) as session:
             member = await get_or_create(
@@ -292,14 +275,6 @@ class Directory:
                 member.display_name = display_name[:MAX_NAME]
                 session.add(member)
             return member
-
-    async def set_member_timezone(self, member_id: int, timezone: str | None) -> None:
-        if timezone is not None:
-            validate_timezone(timezone)  # raises ValueError naming the zone; nothing is written
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                sa.update(Member).where(Member.id == member_id).values(timezone=timezone)
-            )
 
     async def set_nudges(self, member_id: int, enabled: bool) -> None:
         async with transaction(self._sessions) as session:
@@ -323,7 +298,3 @@ class Directory:
                 .where(Workspace.id == workspace_id)
                 .values(admin_ids=sorted(set(admin_ids)))
             )
-
-    def forget(self) -> None:
-        """Drop the cache (tests; a workspace moved between databases)."""
-        self._cache.clear()

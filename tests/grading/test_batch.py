@@ -86,8 +86,16 @@ async def test_blank_lines_are_skipped(tmp_path: Path) -> None:
         (json.dumps({**BASE, "answer": "a", "key_points": "one"}), "'key_points' must be a list"),
         (
             json.dumps({**BASE, "answer": "a", "key_points": [{"text": "ok text", "weight": 0}]}),
-            "key_points[0]",
+            "key_points[0]: weight:",
         ),
+        (
+            json.dumps({**BASE, "answer": "a", "key_points": ["ok text", 5]}),
+            "key_points[1] must be a string or an object",
+        ),
+        (json.dumps({**BASE, "reference": "   ", "answer": "a"}), "field 'reference' is empty"),
+        (json.dumps({"reference": "r r r", "answer": "a"}), "missing field 'question'"),
+        (json.dumps({"question": 1, "reference": "r r r"}), "field 'question' must be a string"),
+        ("null", "expected a JSON object"),
     ],
 )
 async def test_bad_line_names_its_line_number(tmp_path: Path, bad: str, message: str) -> None:
@@ -121,6 +129,17 @@ async def test_a_grading_error_is_recorded_and_the_run_goes_on(tmp_path: Path) -
     assert first["score"] is None and "judge refused" in first["error"]
     assert second["score"] == 50
     assert summary.failed == 1 and summary.graded == 1
+
+
+async def test_extra_fields_are_kept_and_the_grade_fields_added(tmp_path: Path) -> None:
+    source = _write(tmp_path / "in.jsonl", [{**BASE, "answer": "fine", "id": 7, "cohort": "b"}])
+    target = tmp_path / "out.jsonl"
+    await grade_jsonl(source, target, _FailingGrader(), progress=_quiet)
+    (line,) = (json.loads(x) for x in target.read_text().splitlines())
+    assert line["id"] == 7 and line["cohort"] == "b"
+    assert set(line) - {*BASE, "answer", "id", "cohort"} == {
+        "score", "verdicts", "feedback", "grader", "details"
+    }  # fmt: skip
 
 
 def test_read_jsonl_builds_items(tmp_path: Path) -> None:

@@ -132,23 +132,120 @@ async def test_a_score_sent_by_the_model_is_ignored(server: FakeOpenAI) -> None:
 
 
 async def test_evidence_not_in_the_answer_is_downgraded_to_missing(server: FakeOpenAI) -> None:
-    server.enqueue(
-        Content(
-            reply(
-                verdict(0, "covered", SIGMOID),
-                verdict(1, "covered", "ReLU avoids vanishing gradients entirely"),  # invented
-                verdict(2, "partial", "ReLU is cheap"),  # invented
-                verdict(3, "covered", ""),  # no evidence at all
-            )
-        )
+    judged = reply(
+        verdict(0, "covered", SIGMOID),
+        verdict(1, "covered", "ReLU avoids vanishing gradients entirely"),  # invented
+        verdict(2, "partial", "ReLU is cheap"),  # invented
+        verdict(3, "covered", ""),  # no evidence at all
     )
+    server.enqueue(Content(judged), Content(judged))  # the same quotes again when asked
     grade = await make_grader(server).grade(ITEM, ANSWER)
     assert grade.score == 40
     assert [v.status for v in grade.verdicts[1:]] == [Coverage.MISSING] * 3
     assert all(v.evidence == "" for v in grade.verdicts[1:])
     assert FLAG_EVIDENCE_REJECTED in grade.flags
     assert grade.details["rejected_evidence"] == 3
+    assert grade.details["requoted"] == 3
     assert "Good start." not in grade.feedback  # rewritten from the checked verdicts
+    assert "could not find" not in " ".join(v.hint for v in grade.verdicts)
+    # one follow-up in the same conversation, naming the key points whose quotes were not found
+    assert len(server.requests) == 2
+    follow_up = server.requests[1]["messages"]
+    assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
+    assert "key point(s) 1, 2, 3" in follow_up[-1]["content"]
+    assert follow_up[1] == server.requests[0]["messages"][1]
+
+
+async def test_a_misquote_is_recovered_by_asking_once_for_a_verbatim_quote(
+    server: FakeOpenAI,
+) -> None:
+    garbled = "ReLU retains a slope of unity for inputs above zero"  # not findable in the answer
+    server.enqueue(Content(reply(verdict(0, "covered", SIGMOID), verdict(1, "covered", garbled),
+                                 verdict(2, "missing"), verdict(3, "missing"))))  # fmt: skip
+    grade = await make_grader(server).grade(ITEM, ANSWER)  # the honest judge answers the re-ask
+    assert [v.status for v in grade.verdicts[:2]] == [Coverage.COVERED, Coverage.COVERED]
+    assert grade.score == 70
+    assert grade.details["requoted"] == 1 and grade.details["rejected_evidence"] == 0
+    assert len(server.requests) == 2
+    assert grade.prompt_tokens > server_prompt_tokens(server.requests[0])
+
+
+def server_prompt_tokens(body: dict[str, Any]) -> int:
+    return sum(len(str(m["content"])) for m in body["messages"]) // 4
+
+
+async def test_no_follow_up_when_re_quoting_is_off_or_the_follow_up_is_unusable(
+    server: FakeOpenAI,
+) -> None:
+    judged = reply(verdict(0, "covered", "Sigmoid never saturates at all"), verdict(1, "missing"),
+                   verdict(2, "missing"), verdict(3, "missing"))  # fmt: skip
+    server.enqueue(Content(judged))
+    grade = await make_grader(server, requote=False).grade(ITEM, ANSWER)
+    assert grade.score == 0 and len(server.requests) == 1
+    server.enqueue(Content(judged), MALFORMED)
+    grade = await make_grader(server).grade(ITEM, ANSWER + " Also.")
+    assert grade.score == 0 and len(server.requests) == 3  # the first verdicts stand
+
+
+async def test_evidence_shown_is_the_members_own_words(server: FakeOpenAI) -> None:
+    server.enqueue(Content(reply(verdict(0, "covered", "sigmoid saturates for LARGE inputs so its"
+                                         " gradient vanishes"), verdict(1, "missing"),
+                                 verdict(2, "missing"), verdict(3, "missing"))))  # fmt: skip
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert grade.verdicts[0].evidence == SIGMOID
+
+
+async def test_a_quote_that_does_not_carry_the_key_point_is_not_evidence(
+    server: FakeOpenAI,
+) -> None:
+    # real words of the answer, but they say nothing about ReLU's gradient or its cost
+    server.enqueue(Content(reply(verdict(0, "covered", SIGMOID),
+                                 verdict(1, "covered", "Sigmoid is zero-centred"),
+                                 verdict(2, "partial", "Sigmoid saturates for large inputs"),
+                                 verdict(3, "missing"))))  # fmt: skip
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert [v.status for v in grade.verdicts] == [Coverage.COVERED] + [Coverage.MISSING] * 3
+    assert grade.score == 40
+    assert "do not make this point" in grade.verdicts[1].hint
+    assert grade.details["requoted"] == 0  # found in the answer: nothing to re-ask
+
+
+async def test_an_accepted_form_of_a_key_point_is_support(server: FakeOpenAI) -> None:
+    item = GradingItem(
+        prompt="What does f(-5) give for Leaky ReLU with the default slope?",
+        reference="With slope 0.01, f(-5) = -0.05.",
+        key_points=(KeyPoint(text="f(-5) = -0.05", weight=10, accept=("minus one twentieth",)),),
+    )
+    answer = "It gives minus one twentieth, because the negative side is scaled down."
+    server.enqueue(Content(reply(verdict(0, "covered", "It gives minus one twentieth"))))
+    grade = await make_grader(server).grade(item, answer)
+    assert grade.score == 100
+
+
+async def test_quotes_from_code_blocks_and_comments_are_not_evidence(server: FakeOpenAI) -> None:
+    answer = (
+        "ReLU is common.\n```\n# sigmoid saturates so its gradient vanishes through many layers\n"
+        "```\n<!-- ReLU has gradient one for positive inputs so gradients flow -->"
+    )
+    server.enqueue(Content(reply(
+        verdict(0, "covered", "sigmoid saturates so its gradient vanishes through many layers"),
+        verdict(1, "covered", "ReLU has gradient one for positive inputs so gradients flow"),
+        verdict(2, "missing"), verdict(3, "missing"))), Content(reply(
+        verdict(0, "missing"), verdict(1, "missing"), verdict(2, "missing"),
+        verdict(3, "missing"))))  # fmt: skip
+    grade = await make_grader(server).grade(ITEM, answer)
+    assert grade.score == 0
+    assert "Code, comments" in grade.verdicts[0].hint
+    assert "ReLU has gradient one" not in server.requests[0]["messages"][1]["content"]
+
+
+async def test_a_keyword_list_is_not_evidence(server: FakeOpenAI) -> None:
+    answer = "Keywords: sigmoid, saturates, gradient, vanishes, many layers, ReLU."
+    server.enqueue(Content(reply(verdict(0, "covered", answer), verdict(1, "missing"),
+                                 verdict(2, "missing"), verdict(3, "missing"))))  # fmt: skip
+    grade = await make_grader(server).grade(ITEM, answer)
+    assert grade.score == 0
+    assert "Naming the terms" in grade.verdicts[0].hint
 
 
 @pytest.mark.parametrize(
@@ -159,6 +256,10 @@ async def test_evidence_not_in_the_answer_is_downgraded_to_missing(server: FakeO
         "Sigmoid saturates for large inputs, so its gradiant vanishes",  # a typo
         "Sigmoid saturates ... through many layers",  # an ellipsis joins two parts
         "  Sigmoid   saturates\nfor large inputs  ",  # whitespace
+        "Sigmoid saturates for big inputs, so the gradient vanishes when multiplied",  # synonyms
+        "Sigmoid saturates for large inputs, so gradient vanishes when multiplied through layers",
+        "through many layers and ReLU keeps a gradient of one",  # two sentences merged
+        "ReLU keeps gradient of one for positive inputs",  # a small word dropped
     ],
 )
 def test_evidence_matching_tolerates_small_differences(evidence: str) -> None:
@@ -174,6 +275,7 @@ def test_evidence_matching_tolerates_small_differences(evidence: str) -> None:
         "ReLU is zero-centred",
         "layers of ReLU",  # short quotes must match exactly, word for word
         "Sigmoid saturates ... leaky ReLU helps",  # one part is invented
+        "ReLU is zero-centred",  # a short claim the answer makes about something else
     ],
 )
 def test_evidence_matching_rejects_text_that_is_not_there(evidence: str) -> None:
@@ -252,11 +354,30 @@ async def test_factual_errors_deduct_only_when_quoted_from_the_answer(server: Fa
     assert grade.score == 70 - 10
 
 
+async def test_a_factual_error_must_be_quoted_closely(server: FakeOpenAI) -> None:
+    verdicts = [verdict(i, "missing") for i in range(4)]
+    errors = [{"quote": "Tanh saturates for large inputs, so its gradient explodes when multiplied",
+               "correction": "-"}]  # fmt: skip
+    server.enqueue(Content(reply(*verdicts, errors=errors)))
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert grade.factual_errors == ()
+
+
 async def test_honest_judge_factual_error_end_to_end(server: FakeOpenAI) -> None:
     server.judge = HonestJudge(known_errors={"sigmoid is zero-centred": "It is not."})
     grade = await make_grader(server).grade(ITEM, ANSWER)
     assert len(grade.factual_errors) == 1
     assert grade.score == 40 + 30 - 10  # sigmoid and ReLU covered, one error
+
+
+async def test_reference_only_item_checks_support_against_the_reference(
+    server: FakeOpenAI,
+) -> None:
+    item = GradingItem(prompt=ITEM.prompt, reference=ITEM.reference)
+    pasta = "I like pasta with tomatoes."
+    server.enqueue(Content(reply(verdict(0, "covered", pasta))))
+    grade = await make_grader(server).grade(item, f"{ANSWER} {pasta}")
+    assert grade.score == 0
 
 
 async def test_reference_only_item_uses_one_synthetic_key_point(server: FakeOpenAI) -> None:
