@@ -94,6 +94,8 @@ def build_llm_grader(
         max_tokens=settings.grading_max_tokens,
         cache=cache,
         relatedness=offline.relatedness,
+        reasoning_effort=settings.grading_reasoning_effort,
+        max_reasoning_tokens=settings.grading_max_reasoning_tokens,
     )
 
 

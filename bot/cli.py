@@ -68,10 +68,13 @@ def bank_errors(exc: BankValidationError) -> typer.Exit:
 
 
 def settings_or_exit() -> Settings:
+    """The settings, with quiet logging for one-shot commands (server mode reconfigures it)."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigError as exc:
         raise fail(f"configuration: {exc}", EXIT_CONFIG) from None
+    configure_logging(settings, interactive=True)
+    return settings
 
 
 def run_async(coroutine: Coroutine[Any, Any, int | None]) -> int:

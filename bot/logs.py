@@ -94,12 +94,27 @@ NOISY = (
 )
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:  # the base class assigns it once; ignore
+        pass
+
+
 def configure_logging(settings: Settings, *, interactive: bool) -> None:
     """JSON lines on stderr for the server; quiet, readable lines for the terminal."""
     level = getattr(logging, settings.log_level)
     if interactive and settings.log_level != "DEBUG":
         level = max(level, logging.WARNING)  # keep the practice screen clean
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.addFilter(RedactingFilter(settings_secrets(settings)))
     if interactive:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -108,8 +108,11 @@ def _database(monkeypatch, tmp_path) -> Path:
 def test_downgrade_below_the_first_revision_asks_first_then_backs_up(tmp_path, monkeypatch):
     database = _database(monkeypatch, tmp_path)
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    from bot.storage.migrate import head_revision, resolve_downgrade_target
+
+    previous = resolve_downgrade_target(head_revision(), "-1")
     step = runner.invoke(app, ["db", "downgrade"])  # one step: no data loss, no question
-    assert step.exit_code == 0 and "database at revision 0001" in step.output
+    assert step.exit_code == 0 and f"database at revision {previous}" in step.output
     refused = runner.invoke(app, ["db", "downgrade", "base"])  # not a terminal: no confirmation
     assert refused.exit_code == 1
     assert "downgrade cancelled; nothing changed" in refused.output

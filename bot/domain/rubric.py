@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.domain.bank import KeyPoint
@@ -39,15 +39,6 @@ class KeyPointVerdict:
 class FactualError:
     quote: str
     correction: str
-
-
-@dataclass(frozen=True)
-class RubricResult:
-    verdicts: tuple[KeyPointVerdict, ...]
-    factual_errors: tuple[FactualError, ...] = field(default=())
-
-    def score(self, key_points: Sequence[KeyPoint]) -> int:
-        return score_verdicts(key_points, self.verdicts, len(self.factual_errors))
 
 
 def score_verdicts(

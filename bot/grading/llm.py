@@ -217,6 +217,8 @@ class PreparedAnswer:
     """An answer ready to be judged: screened, capped, and indexed for quote look-ups."""
 
     screening: Screening
+    #: the member's reason for a dispute, screened like the answer ("" when none)
+    dispute_reason: str
     graded_text: str
     truncated: bool
     located_in: AnswerText
@@ -322,8 +324,10 @@ class LLMGrader:
     async def grade(self, item: GradingItem, answer: str) -> Grade:
         key_points = tuple(item.key_points) or (REFERENCE_KEY_POINT,)
         key = cache_key(item, answer, self.model, self.name)
-        if self.cache is not None:
-            cached = await self.cache.get(key)
+        # a disputed grade is judged afresh (and its result, shaped by the reason, not cached)
+        cache = self.cache if not item.dispute_reason else None
+        if cache is not None:
+            cached = await cache.get(key)
             if cached is not None:
                 details = {**cached.details, "cache_hit": 1.0}
                 return replace(cached, prompt_tokens=0, completion_tokens=0, details=details)
@@ -341,8 +345,8 @@ class LLMGrader:
             )
         else:
             grade = await self._judge_and_score(item, key_points, prepared)
-        if self.cache is not None:
-            await self.cache.put(key, grade)
+        if cache is not None:
+            await cache.put(key, grade)
         return grade
 
     # -- preparing the answer --
@@ -358,11 +362,16 @@ class LLMGrader:
         )
         if self.screen:
             screening = screen_answer(answer, vocabulary)
+            reason = screen_answer(item.dispute_reason, vocabulary) if item.dispute_reason else None
         else:
             screening = Screening(answer, answer.strip())
+            reason = None
+        if reason is not None and reason.flagged:  # the reason addressed the grader: flag it too
+            screening = replace(screening, labels=(*screening.labels, *reason.labels))
         graded, truncated = cap_answer(screening.graded_text, self.max_answer_chars)
         return PreparedAnswer(
             screening=screening,
+            dispute_reason=reason.graded_text if reason is not None else item.dispute_reason,
             graded_text=graded,
             truncated=truncated,
             located_in=AnswerText(graded),
@@ -382,6 +391,7 @@ class LLMGrader:
             key_points,
             prepared.graded_text,
             limit=self.max_answer_chars,
+            dispute_reason=prepared.dispute_reason,
         )
         reply, content, usage = await self._ask(prompt.messages, len(key_points))
         checked = await run_off_loop(self._check, key_points, prepared, reply.key_points)

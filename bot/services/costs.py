@@ -27,6 +27,7 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.grading.pricing import Prices, estimate_cost
 from bot.storage.models import Answer, AnswerKind, GradeRecord, Member, Workspace
 
 BUDGET_CACHE_SECONDS = 60.0
@@ -53,13 +54,6 @@ class DayUsage:
     prompt_tokens: int
     completion_tokens: int
     cost: float
-
-
-def estimate_cost(
-    prompt_tokens: int, completion_tokens: int, price_in: float, price_out: float
-) -> float:
-    """Dollars at prices per million input and output tokens."""
-    return prompt_tokens / 1e6 * price_in + completion_tokens / 1e6 * price_out
 
 
 class CostGuard:
@@ -180,7 +174,7 @@ async def usage_by_day(
             grades,
             prompt,
             completion,
-            estimate_cost(prompt, completion, price_in, price_out),
+            estimate_cost(prompt, completion, Prices(price_in, price_out)),
         )
         for (day, workspace), (grades, prompt, completion) in sorted(
             totals.items(), key=lambda item: (item[0][0], item[0][1]), reverse=True

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from bot.grading.base import Grade
+from bot.grading.pricing import Prices, estimate_cost
 from bot.services.answers import AnswerTarget
-from bot.services.costs import CostGuard, estimate_cost, usage_by_day
+from bot.services.costs import CostGuard, usage_by_day
 from bot.services.grading import FLAG_LLM_LIMIT, GradingWorker
 from bot.storage.models import GradeRecord, QuestionVersion
 from tests.fakes.graders import ScriptedGrader
@@ -95,4 +97,4 @@ async def test_usage_by_day_counts_tokens_and_estimates_cost(world, sessions, cl
         1_000,
         200,
     )
-    assert day.cost == estimate_cost(1_000, 200, 0.15, 0.60) == 0.00027
+    assert day.cost == estimate_cost(1_000, 200, Prices(0.15, 0.60)) == pytest.approx(0.00027)
