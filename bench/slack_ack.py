@@ -19,7 +19,8 @@ bot's grading concurrency, so grading stays pending for the whole run.
 Printed: the core count, p50 and p99 of each per round, the ratio of the p99s, the CPU time each
 server process spent per request during its batch (from /proc: less sensitive to other load on
 the machine than latency), and the medians over the rounds (the machine is shared: compare
-ratios, not absolute figures).
+ratios, not absolute figures). ``SLACK_ACK_PROFILE=/tmp/bot.prof`` writes a cProfile of the
+bot process over the measured rounds (for tuning; it slows the bot down).
 """
 
 from __future__ import annotations
