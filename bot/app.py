@@ -40,6 +40,7 @@ from bot.services.directory import ChannelDefaults, Directory
 from bot.services.disputes import Disputes
 from bot.services.engagement import Engagement
 from bot.services.grading import GradingWorker
+from bot.services.home import HomeService
 from bot.services.interviews import MockInterviews
 from bot.services.leaderboard import LeaderboardService
 from bot.services.practice import PracticeService
@@ -163,6 +164,7 @@ class BotApp:
     worker: GradingWorker
     dispatcher: Dispatcher
     engagement: Engagement
+    home: HomeService
     llm_available: bool
     sync_report: SyncReport | None = None
     scheduler: DailyScheduler | None = None
@@ -290,6 +292,7 @@ class BotApp:
                 nudge_hours_before=settings.nudge_hours_before_close,
                 after_commit=dispatcher.wake,
             ),
+            home=HomeService(sessions, clock, leaderboards),
             llm_available=llm_available,
             sync_report=report,
         )

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.schedule import parse_time_of_day
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/interview-bot.db"
+#: The bot scopes the Slack app asks for (slack/manifest.yml lists the same).
+DEFAULT_SLACK_SCOPES = "commands,chat:write,chat:write.public,users:read,im:write"
 
 
 def validate_timezone(name: str) -> str:
@@ -63,10 +65,19 @@ class Settings(BaseSettings):
     mock_max_length: int = Field(default=10, ge=1, le=20)
     mock_idle_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
 
+    # --- Slack (bot/adapters/slack; documented in .env.example and the README's "Slack") ---
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_port: int = Field(default=3000, ge=1, le=65535)
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_state_secret: SecretStr | None = None
+    slack_scopes: str = DEFAULT_SLACK_SCOPES
+    slack_api_url: str | None = None
+    slack_token_encryption_key: SecretStr | None = None
+    # --- end of Slack ---
+
     #: The bot's HTTP server in server mode (health, metrics, Slack events); SLACK_PORT when unset.
     http_port: int | None = Field(default=None, ge=1, le=65535)
     # --- Discord (bot/adapters/discord) -----------------------------------------------------
@@ -144,6 +155,66 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
 
+    # --- Slack validation ---
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, value: str | None) -> str | None:
+        """The Web API base URL always ends with a slash (slack_sdk joins method names to it)."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("slack_token_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        """One Fernet key, or several separated by commas (the first encrypts; all decrypt)."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from cryptography.fernet import Fernet
+
+        for key in value.get_secret_value().split(","):
+            try:
+                Fernet(key.strip())
+            except ValueError:
+                raise ValueError(
+                    "must be Fernet keys (32 url-safe base64-encoded bytes), comma-separated; "
+                    "make one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _slack_oauth_needs_a_key(self) -> Settings:
+        if self.slack_oauth and self.slack_token_encryption_key is None:
+            raise ValueError(
+                "SLACK_TOKEN_ENCRYPTION_KEY is required with SLACK_CLIENT_ID and "
+                "SLACK_CLIENT_SECRET: installation tokens are stored encrypted"
+            )
+        return self
+
+    @property
+    def slack_oauth(self) -> bool:
+        """Many workspaces: Slack's OAuth install flow, tokens in the database."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def slack_configured(self) -> bool:
+        """A bot token (one workspace) or OAuth credentials (many), plus the signing secret
+        for HTTP mode or the app-level token for Socket Mode."""
+        has_tokens = self.slack_bot_token is not None or self.slack_oauth
+        reachable = self.slack_signing_secret is not None or self.slack_socket_mode
+        return has_tokens and reachable
+
+    # --- end of Slack validation ---
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -160,7 +231,7 @@ class Settings(BaseSettings):
     def chat_adapters(self) -> list[str]:
         """The chat platforms whose tokens are configured."""
         adapters = []
-        if self.slack_bot_token and self.slack_signing_secret:
+        if self.slack_configured:
             adapters.append("slack")
         if self.discord_token:
             adapters.append("discord")

@@ -9,6 +9,7 @@ once, and adapters only render the reply.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Sequence
@@ -84,8 +85,8 @@ USAGE: dict[CommandName, str] = {
     CommandName.RESUME: "resume — resume a paused channel (admins)",
     CommandName.SKIP: "skip YYYY-MM-DD [...] | skip remove YYYY-MM-DD — holidays with no "
     "question (admins)",
-    CommandName.QUEUE: "queue [list] | queue <question-id> [YYYY-MM-DD] | queue remove <n> — "
-    "choose coming questions (admins)",
+    CommandName.QUEUE: "queue [list] | queue <question-id> [YYYY-MM-DD] | queue custom "
+    "[YYYY-MM-DD] | queue remove <n> — choose coming questions, or write your own (admins)",
     CommandName.NUDGES: "nudges on|off — a private reminder before the question closes when you "
     "have a streak to keep",
     CommandName.MOCK: "mock start [topic or track] [level] [length] | mock skip | mock stop | "
@@ -185,13 +186,44 @@ class ConfigForm:
     topics_by_track: dict[str, tuple[str, ...]]
 
 
+#: What the custom question form starts with: a valid question in the bank's schema.
+CUSTOM_QUESTION_TEMPLATE = """\
+id: team-incident-review
+topic: evaluation
+difficulty: intermediate
+prompt: Our model's accuracy dropped after last week's release. How do you find out why?
+reference: >-
+  Compare the training and serving data for drift, check the release diff and the feature
+  pipeline, slice the errors by segment, and roll back if the cause is not found quickly.
+key_points:
+  - text: compare training and serving data for drift
+    weight: 4
+  - text: check the release diff and the feature pipeline
+    weight: 3
+  - text: slice errors by segment and roll back if needed
+    weight: 3
+"""
+
+
+@dataclass(frozen=True)
+class QuestionForm:
+    """The form for writing a one-off question (YAML in the bank's schema) to queue in a
+    channel; the adapter sends its submission to ``InterviewCommands.queue_custom``."""
+
+    channel_id: int
+    for_date: str = ""
+    template: str = CUSTOM_QUESTION_TEMPLATE
+
+
 @dataclass(frozen=True)
 class Reply:
     """What a command returns: cards to show (each says whether it is private), or a form to
-    open (the adapter then sends the form's submission to ``apply_config``)."""
+    open (the adapter then sends the form's submission to ``apply_config`` or
+    ``queue_custom``)."""
 
     cards: tuple[Card, ...] = ()
     config_form: ConfigForm | None = None
+    question_form: QuestionForm | None = None
 
 
 def help_card(prefix: str = "/interview ") -> Card:
@@ -281,11 +313,17 @@ class InterviewCommands:
         self._sessions = sessions
         self.prefix = prefix
 
-    async def run_text(self, actor: Actor, text: str) -> Reply:
+    async def run_text(
+        self, actor: Actor, text: str, *, reply_context: dict[str, Any] | None = None
+    ) -> Reply:
+        """Run a typed command line; ``reply_context`` is what the adapter needs to reach the
+        member privately later (a mock interview's next questions)."""
         try:
             command = parse_command(text)
         except UsageError as exc:
             return Reply((usage_card(str(exc), prefix=self.prefix),))
+        if reply_context:
+            command = dataclasses.replace(command, reply_context=dict(reply_context))
         return await self.run(actor, command)
 
     async def run(self, actor: Actor, command: Command) -> Reply:
@@ -564,6 +602,13 @@ class InterviewCommands:
         if not words or words[0].lower() in {"list", "show"}:
             self._channels.require_admin(actor)
             return Reply((config_card(await self._channels.view(channel_id), "🗂️ Queue"),))
+        if words[0].lower() in {"custom", "write"}:
+            self._channels.require_admin(actor)
+            if len(words) > 2:
+                raise UsageError("Write queue custom, or queue custom YYYY-MM-DD.")
+            return Reply(
+                question_form=QuestionForm(channel_id, for_date=words[1] if len(words) > 1 else "")
+            )
         if words[0].lower() in {"remove", "rm", "delete"}:
             if len(words) != 2 or not words[1].isdigit():
                 raise UsageError("Give the number of the queued entry to remove.")

@@ -566,3 +566,43 @@ class AuditEntry(SQLModel, table=True):
     new_value: str = Field(default="", max_length=200)
     reason: str = Field(default="", max_length=500)
     created_at: datetime = _utc_column()
+
+
+# --- Slack installations (OAuth mode: many workspaces) ----------------------------------------
+
+
+class SlackInstallation(SQLModel, table=True):
+    """The latest installation of the Slack app by one installer in one workspace (or org).
+
+    The lookup keys are plain; every token lives in ``sealed``: the whole installation as JSON,
+    encrypted with the key from ``SLACK_TOKEN_ENCRYPTION_KEY`` (``bot.adapters.slack.installations``).
+    """
+
+    __tablename__ = "slack_installation"
+    __table_args__ = (
+        sa.Index(
+            "ix_slack_installation_lookup", "client_id", "enterprise_id", "team_id", "installed_at"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: str = Field(max_length=64)
+    app_id: str | None = Field(default=None, max_length=32)
+    enterprise_id: str | None = Field(default=None, max_length=32)
+    team_id: str | None = Field(default=None, max_length=32)
+    user_id: str = Field(default="", max_length=32)
+    is_enterprise_install: bool = Field(default=False)
+    has_bot: bool = Field(default=False)
+    installed_at: datetime = _utc_column()
+    sealed: str = Field(sa_type=sa.Text, nullable=False)
+
+
+class SlackOAuthState(SQLModel, table=True):
+    """An OAuth ``state`` handed out by the install page: stored as a keyed hash, used once."""
+
+    __tablename__ = "slack_oauth_state"
+    __table_args__ = (sa.UniqueConstraint("state_hash", name="uq_slack_oauth_state_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(max_length=64)
+    expires_at: datetime = _utc_column(index=True)

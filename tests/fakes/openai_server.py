@@ -518,6 +518,7 @@ class FakeOpenAI:
         self.judge: Judge = judge or HonestJudge()
         self.model_name = model_name
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str] = []
         self.script: deque[Step] = deque()
         self.reject_json_schema = False
         self.reasoning_model = False
@@ -586,6 +587,7 @@ class FakeOpenAI:
     async def _chat(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(body)
+        self.authorizations.append(request.headers.get("Authorization", ""))
         if self.delay:
             await self._sleep(self.delay)
         response_format = body.get("response_format") or {}

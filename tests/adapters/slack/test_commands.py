@@ -1,0 +1,176 @@
+"""Every ``/interview`` subcommand through a signed slash command: the acknowledgement is
+immediate and empty, the reply arrives on the response URL (ephemeral unless a card is public),
+forms open as modals, and unknown words get a short usage message."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from bot.storage.models import Channel, Member, QueuedQuestion
+from tests.fakes.slack_api import all_text
+
+_hooks = itertools.count(1)
+
+
+async def run(world, text: str, user: str = "UADMIN") -> list[dict[str, Any]]:
+    """Send ``/interview <text>``; return what came back on the response URL."""
+    hook = f"cmd-{next(_hooks)}"
+    response = await world.slack.command(text, user=user, hook=hook)
+    assert response.status == 200 and response.text == ""
+    assert response.seconds < 3
+    await world.settle()
+    return world.fake.hook(hook)
+
+
+def text_of(replies: list[dict[str, Any]]) -> str:
+    return "\n".join(all_text(reply["blocks"]) for reply in replies)
+
+
+@pytest.fixture
+async def scheduled(world):
+    await world.schedule()
+    await world.app.scheduler.sweep()
+    await world.settle()
+    return world
+
+
+async def test_help_and_unknown_commands(world):
+    [reply] = await run(world, "help", user="U1")
+    assert reply["response_type"] == "ephemeral"
+    for name in ("today", "practice", "leaderboard", "streaks", "stats", "config", "pause",
+                 "resume", "skip", "queue", "nudges", "help"):  # fmt: skip
+        assert f"/interview {name}" in text_of([reply])
+    [empty] = await run(world, "", user="U1")  # no subcommand: help
+    assert "/interview today" in text_of([empty])
+    [unknown] = await run(world, "dance", user="U1")
+    assert "Unknown command 'dance'" in text_of([unknown])
+    assert unknown["response_type"] == "ephemeral"
+
+
+async def test_today_shows_the_open_question_with_its_answer_button(scheduled):
+    [reply] = await run(scheduled, "today", user="U1")
+    assert reply["response_type"] == "ephemeral"
+    buttons = [e for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons[0]["action_id"].startswith("answer-daily")
+
+
+async def test_today_in_a_channel_without_schedule_offers_practice(world):
+    [reply] = await run(world, "today", user="U1")
+    text = text_of([reply])
+    assert "Practice question" in text and "/interview config" in text
+    buttons = [e for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons[0]["action_id"].startswith("answer-practice")
+
+
+async def test_practice_with_topic_and_level_and_a_bad_argument(world):
+    [reply] = await run(world, "practice activations beginner", user="U1")
+    assert "Practice question" in text_of([reply]) and "activations" in text_of([reply])
+    [bad] = await run(world, "practice astrology", user="U1")
+    assert "Unknown topic, track or level 'astrology'" in text_of([bad])
+    assert "Usage: /interview practice" in text_of([bad])
+
+
+async def test_leaderboards_streaks_and_stats(scheduled):
+    replies = await run(scheduled, "leaderboard month", user="U1")
+    assert "Leaderboard — This month · workspace" in text_of(replies)
+    [bad] = await run(scheduled, "leaderboard decade", user="U1")
+    assert "Unknown period 'decade'" in text_of([bad])
+    [streaks] = await run(scheduled, "streaks", user="U1")
+    assert "Longest current streaks" in text_of([streaks])
+    [mine] = await run(scheduled, "stats", user="U1")
+    assert "Stats for Alice" in text_of([mine])  # the name comes from users.info
+    await run(scheduled, "help", user="U2")  # Bob is seen once
+    [other] = await run(scheduled, "stats <@U2|bob>", user="U1")
+    assert "Stats for Bob" in text_of([other])
+
+
+async def test_config_opens_the_settings_modal_for_an_admin(world):
+    assert await run(world, "config") == []
+    [opened] = await world.fake.wait_for("views.open")
+    view = opened.view
+    assert view["callback_id"] == "interview-config"
+    blocks = {block.get("block_id") for block in view["blocks"]}
+    assert {"enabled", "post_time", "timezone", "days", "cadence", "answer_window", "track",
+            "topics"} <= blocks  # fmt: skip
+
+
+async def test_config_with_values_saves_them(world):
+    [reply] = await run(world, "config time=10:30 tz=Europe/Paris days=mon-fri on")
+    assert "Channel settings saved" in text_of([reply]) and "10:30 Europe/Paris" in text_of([reply])
+    [bad] = await run(world, "config colour=blue")
+    assert "Unknown setting 'colour'" in text_of([bad])
+
+
+async def test_admin_only_commands_are_refused_to_members(world):
+    for text in ("config", "config time=10:00", "pause", "resume", "skip 2026-03-10", "queue",
+                 "queue custom"):  # fmt: skip
+        [reply] = await run(world, text, user="U1")
+        assert "Only workspace admins" in text_of([reply]), text
+    assert world.fake.of("views.open") == []
+    async with world.app.sessions() as session:
+        channel = (await session.execute(sa.select(Channel))).scalars().one()
+    assert not channel.enabled  # nothing changed
+
+
+async def test_a_member_on_the_admin_list_may_configure(world):
+    actor = await world.app.directory.resolve(world.adapter.platform, "T1", "U1")
+    await world.app.directory.set_admins(actor.workspace_id, ["U1"])
+    [reply] = await run(world, "config time=07:45 on", user="U1")
+    assert "Channel settings saved" in text_of([reply])
+
+
+async def test_pause_resume_skip(scheduled):
+    [paused] = await run(scheduled, "pause until=2026-03-20 team offsite")
+    assert "Paused" in text_of([paused]) and "team offsite" in text_of([paused])
+    [resumed] = await run(scheduled, "resume")
+    assert "Resumed" in text_of([resumed])
+    [skipped] = await run(scheduled, "skip 2026-03-10 2026-03-11")
+    assert "2026-03-10, 2026-03-11" in text_of([skipped])
+    [removed] = await run(scheduled, "skip remove 2026-03-10")
+    assert "Skip dates updated" in text_of([removed])
+    [bad] = await run(scheduled, "skip")
+    assert "Give at least one date" in text_of([bad])
+
+
+async def test_queue_list_add_custom_form_and_remove(scheduled):
+    [listed] = await run(scheduled, "queue")
+    assert "Queue" in text_of([listed])
+    [queued] = await run(scheduled, "queue basics-softmax 2026-03-05")
+    assert "basics-softmax" in text_of([queued])
+    [unknown] = await run(scheduled, "queue no-such-question")
+    assert "no active question with id 'no-such-question'" in text_of([unknown])
+    assert await run(scheduled, "queue custom 2026-03-06") == []
+    [opened] = await scheduled.fake.wait_for("views.open")
+    assert opened.view["callback_id"] == "interview-queue-question"
+    async with scheduled.app.sessions() as session:
+        entry = (await session.execute(sa.select(QueuedQuestion))).scalars().one()
+    [removed] = await run(scheduled, f"queue remove {entry.id}")
+    assert "Removed from the queue" in text_of([removed])
+
+
+async def test_nudges_on_and_off(world):
+    [on] = await run(world, "nudges on", user="U1")
+    assert "Nudges on" in text_of([on])
+    async with world.app.sessions() as session:
+        member = (
+            await session.execute(sa.select(Member).where(Member.external_id == "U1"))
+        ).scalar_one()
+    assert member.nudges
+    [off] = await run(world, "nudges off", user="U1")
+    assert "Nudges off" in text_of([off])
+    [bad] = await run(world, "nudges sometimes", user="U1")
+    assert "Say nudges on or nudges off" in text_of([bad])
+
+
+async def test_a_failure_after_the_acknowledgement_is_told_not_swallowed(world, monkeypatch):
+    async def broken(actor, text):
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(world.app.commands, "run_text", broken)
+    [reply] = await run(world, "leaderboard", user="U1")
+    assert reply["response_type"] == "ephemeral"
+    assert "Something went wrong on our side" in text_of([reply])

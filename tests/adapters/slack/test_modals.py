@@ -1,0 +1,160 @@
+"""Modal submissions: every refusal comes back as ``response_action: errors`` under the right
+input (never a silent drop), a valid one as the updated modal."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from bot.services.commands import CUSTOM_QUESTION_TEMPLATE
+from bot.storage.models import Answer, Channel, QueuedQuestion
+from tests.fakes.slack_api import all_text, answer_values, select_value, text_value, time_value
+
+
+def config_values(**overrides):
+    values = {
+        "enabled": select_value("on"),
+        "post_time": time_value("08:30"),
+        "timezone": text_value("Europe/Berlin"),
+        "days": text_value("mon-fri"),
+        "cadence": select_value("daily"),
+        "answer_window": text_value("8h"),
+        "track": select_value("any"),
+        "topics": text_value(""),
+    }
+    values.update(overrides)
+    return {name: {"value": value} for name, value in values.items()}
+
+
+async def open_config(world):
+    response = await world.slack.command("config", user="UADMIN")
+    assert response.status == 200
+    [opened] = await world.fake.wait_for("views.open")
+    return opened.view
+
+
+async def test_config_errors_show_under_each_field_and_nothing_changes(world):
+    view = await open_config(world)
+    bad = config_values(
+        timezone=text_value("Mars/Olympus"),
+        days=text_value("funday"),
+        answer_window=text_value("forever"),
+        topics=text_value("astrology"),
+    )
+    response = await world.slack.submit(view, bad, user="UADMIN")
+    body = response.json()
+    assert response.status == 200 and body["response_action"] == "errors"
+    assert "unknown time zone 'Mars/Olympus'" in body["errors"]["timezone"]
+    assert "'funday' is not a day of the week" in body["errors"]["days"]
+    assert "'forever' is not a duration" in body["errors"]["answer_window"]
+    assert "unknown topic(s) astrology" in body["errors"]["topics"]
+    async with world.app.sessions() as session:
+        channel = (await session.execute(sa.select(Channel))).scalars().one()
+    assert not channel.enabled
+
+
+async def test_a_schedule_error_lands_under_its_field(world):
+    view = await open_config(world)
+    weekly = config_values(cadence=select_value("weekly"), days=text_value("mon-fri"))
+    body = (await world.slack.submit(view, weekly, user="UADMIN")).json()
+    assert body["errors"] == {"days": "a weekly question posts on exactly one day of the week"}
+
+
+async def test_valid_config_is_saved_and_shown(world):
+    view = await open_config(world)
+    good = config_values(topics=text_value("activations, regularization"))
+    response = await world.slack.submit(view, good, user="UADMIN")
+    body = response.json()
+    assert body["response_action"] == "update"
+    text = all_text(body["view"]["blocks"])
+    assert "Channel settings saved" in text and "08:30 Europe/Berlin" in text
+    async with world.app.sessions() as session:
+        channel = (await session.execute(sa.select(Channel))).scalars().one()
+    assert channel.enabled and channel.topics == ["activations", "regularization"]
+    assert channel.answer_window_minutes == 8 * 60
+
+
+async def test_a_member_who_is_not_admin_cannot_submit_the_config_form(world):
+    view = await open_config(world)  # opened by the admin, submitted by someone else
+    body = (await world.slack.submit(view, config_values(), user="U1")).json()
+    assert body["response_action"] == "errors"
+    assert "Only workspace admins" in body["errors"]["enabled"]
+
+
+async def test_custom_question_form_names_the_wrong_field_then_queues(world):
+    await world.schedule()
+    response = await world.slack.command("queue custom", user="UADMIN")
+    assert response.status == 200
+    [opened] = await world.fake.wait_for("views.open")
+    view = opened.view
+    question_input = next(b for b in view["blocks"] if b.get("block_id") == "question")
+    assert question_input["element"]["initial_value"] == CUSTOM_QUESTION_TEMPLATE
+    assert question_input["element"]["multiline"] is True
+    broken = CUSTOM_QUESTION_TEMPLATE.replace("difficulty: intermediate", "difficulty: legendary")
+    values = {"question": {"value": text_value(broken)}, "date": {"value": text_value("")}}
+    body = (await world.slack.submit(view, values, user="UADMIN")).json()
+    assert body["response_action"] == "errors"
+    assert "difficulty" in body["errors"]["question"] and "line" in body["errors"]["question"]
+
+    past = {"question": {"value": text_value(CUSTOM_QUESTION_TEMPLATE)},
+            "date": {"value": text_value("2020-01-01")}}  # fmt: skip
+    body = (await world.slack.submit(view, past, user="UADMIN")).json()
+    assert "in the past" in body["errors"]["date"]
+
+    good = {"question": {"value": text_value(CUSTOM_QUESTION_TEMPLATE)},
+            "date": {"value": text_value("2026-03-04")}}  # fmt: skip
+    body = (await world.slack.submit(view, good, user="UADMIN")).json()
+    assert body["response_action"] == "update"
+    assert "team-incident-review (custom)" in all_text(body["view"]["blocks"])
+    async with world.app.sessions() as session:
+        assert len((await session.execute(sa.select(QueuedQuestion))).scalars().all()) == 1
+
+
+async def _answer_form(world):
+    await world.schedule()
+    await world.app.scheduler.sweep()
+    await world.settle()
+    [post] = await world.fake.wait_for("chat.postMessage")
+    button = next(e for b in post.blocks if b["type"] == "actions" for e in b["elements"])
+    await world.slack.click(button["action_id"], button["value"], user="U1")
+    [opened] = await world.fake.wait_for("views.open")
+    return opened.view
+
+
+async def test_empty_and_too_long_answers_get_a_field_error_and_nothing_is_stored(world):
+    view = await _answer_form(world)
+    for text, expected in (
+        (None, "Your answer is empty"),
+        ("   \n  ", "Your answer is empty"),
+        ("x" * 4001, "the limit is 4000"),
+    ):
+        body = (await world.slack.submit(view, answer_values(text), user="U1")).json()
+        assert body["response_action"] == "errors"
+        assert expected in body["errors"]["answer"]
+    async with world.app.sessions() as session:
+        assert (await session.execute(sa.select(Answer))).scalars().all() == []
+
+
+async def test_a_forged_target_is_refused_as_a_field_error(world):
+    view = await _answer_form(world)
+    for metadata in ('{"t":"daily:999999","c":"C1"}', '{"t":"bogus"}', "not json"):
+        forged = {**view, "private_metadata": metadata}
+        body = (await world.slack.submit(forged, answer_values("an answer"), user="U1")).json()
+        assert body["errors"]["answer"] == "That question does not exist."
+
+
+async def test_another_workspace_cannot_answer_this_workspace_post(world):
+    view = await _answer_form(world)
+    body = (await world.slack.submit(view, answer_values("hi there"), user="U9", team="T2")).json()
+    assert body["errors"]["answer"] == "That question does not exist."
+
+
+async def test_an_answer_that_cannot_be_stored_says_so_under_the_input(world, monkeypatch):
+    view = await _answer_form(world)
+
+    async def unavailable(*args, **kwargs):
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr(world.app.answers, "submit", unavailable)
+    body = (await world.slack.submit(view, answer_values("a fine answer"), user="U1")).json()
+    assert body["response_action"] == "errors"
+    assert "could not be stored just now" in body["errors"]["answer"]
