@@ -424,3 +424,12 @@ async def test_a_slow_command_is_deferred_in_time_and_answered_after(world, monk
     message = fake.messages["@original:" + ref.token]
     click = await fake.click(message, f"iv:cfg:{CHANNEL_A}", member=ADMIN, permissions=MANAGE_GUILD)
     assert (await fake.wait_callback(click))["type"] == 9
+
+
+async def test_today_in_an_unscheduled_channel_gives_a_practice_question_with_the_button(world):
+    body = await reply_of(world.fake, await world.fake.slash("today"))
+    text = embeds_text(body)
+    assert "Practice question" in text and "No daily question is scheduled here yet" in text
+    [button] = custom_ids(body)
+    assert button.startswith("iv:b:answer-practice:")
+    assert body["allowed_mentions"] == {"parse": []}
