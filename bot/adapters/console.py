@@ -41,7 +41,7 @@ from bot.services.commands import (
     parse_command,
     usage_card,
 )
-from bot.services.delivery import Delivery
+from bot.services.delivery import Delivery, in_flight
 from bot.services.directory import Actor
 from bot.storage.models import DeliveryAction, Platform
 
@@ -357,7 +357,18 @@ class ConsoleSession:
         await self._show_private()  # what follows a mock answer: the next question or the report
 
     async def _show_private(self) -> None:
-        await self._app.dispatcher.drain()
+        """Show the private cards that follow (a mock interview's next question or report).
+        The background dispatcher may be sending one right now: wait until no message for the
+        terminal is in flight, so the prompt never comes before the question it is for."""
+        app = self._app
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._grade_wait
+        while True:
+            await app.dispatcher.drain()
+            busy = await in_flight(app.sessions, Platform.CONSOLE, app.clock.now())
+            if not busy or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.02)
         while not self._notifier.private.empty():
             card = self._notifier.private.get_nowait()
             self.show(card)

@@ -69,7 +69,12 @@ class GradingError(Exception):
 
 
 class TransientGradingError(GradingError):
-    """A grader failed for a reason that may pass: timeout, rate limit, 5xx, malformed output."""
+    """A grader failed for a reason that may pass: timeout, rate limit, 5xx, malformed output.
+    ``retry_after`` is the wait the service asked for (seconds), when it named one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LLMRequiredError(GradingError):

@@ -39,12 +39,15 @@ Questions without key points are graded against one synthetic key point,
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.utils
 import inspect
 import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import openai
@@ -253,6 +256,24 @@ def _is_response_format_rejection(exc: openai.BadRequestError) -> bool:
     return any(word in text for word in ("response_format", "json_schema", "structured output"))
 
 
+def retry_after_seconds(response: Any) -> float | None:
+    """The wait a 429/503 asks for: ``retry-after-ms``, else ``retry-after`` in seconds or as an
+    HTTP date; None when absent or unreadable."""
+    headers = getattr(response, "headers", None) or {}
+    with contextlib.suppress(TypeError, ValueError):
+        if (milliseconds := headers.get("retry-after-ms")) is not None:
+            return max(0.0, float(milliseconds) / 1000)
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    with contextlib.suppress(TypeError, ValueError):
+        return max(0.0, float(value))
+    with contextlib.suppress(TypeError, ValueError, IndexError):
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return None
+
+
 def map_openai_error(exc: Exception) -> GradingError:
     """Transient for timeouts, connection errors, 408/409/429 and 5xx; permanent otherwise."""
     if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | TimeoutError):
@@ -261,7 +282,7 @@ def map_openai_error(exc: Exception) -> GradingError:
         status = exc.status_code
         message = f"judge returned HTTP {status}: {exc.message}"
         if status in (408, 409, 429) or status >= 500:
-            return TransientGradingError(message)
+            return TransientGradingError(message, retry_after=retry_after_seconds(exc.response))
         return GradingError(message)
     if isinstance(exc, openai.APIResponseValidationError):
         return TransientGradingError(f"judge response unusable: {exc}")

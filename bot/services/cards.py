@@ -51,6 +51,16 @@ def quote_user_text(text: str, limit: int | None = None) -> str:
     return text
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word boundary and ended with "…" when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
 class CardKind(StrEnum):
     """What a card is; renderers use it for accents (colour, emoji), never for content."""
 

@@ -71,10 +71,15 @@ def render_progress(data: ProgressData, title: str) -> bytes:
     figure.suptitle(title, fontsize=16)
     scores = [score for _, score in data.scores]
     if scores:
-        numbers = list(range(1, len(scores) + 1))
-        left.plot(numbers, scores, "o", color="#8aa4c8", label="answer")
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        moments = [moment for moment, _ in data.scores]
+        locator = AutoDateLocator(maxticks=8)
+        left.xaxis.set_major_locator(locator)
+        left.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        left.plot(moments, scores, "o", color="#8aa4c8", label="answer")
         left.plot(
-            numbers,
+            moments,
             rolling_mean(scores),
             "-",
             color="#1f4e8c",
@@ -85,7 +90,7 @@ def render_progress(data: ProgressData, title: str) -> bytes:
     else:
         left.text(0.5, 0.5, "no graded answers yet", ha="center", va="center", fontsize=14)
     left.set_ylim(0, 105)
-    left.set_xlabel("graded answers, oldest first", fontsize=12)
+    left.set_xlabel("date answered", fontsize=12)
     left.set_ylabel("score", fontsize=12)
     left.set_title("Score over time", fontsize=14)
     left.grid(alpha=0.3)
@@ -97,7 +102,11 @@ def render_progress(data: ProgressData, title: str) -> bytes:
         ]
         right.barh(names, means, color=colours)
         for index, (_, mean, count) in enumerate(data.topics):
-            right.text(min(mean + 2, 92), index, f"{mean:.0f} ({count})", va="center", fontsize=10)
+            label = f"{mean:.0f} ({count})"
+            if mean > 80:  # no room to the right: write it inside the bar's end
+                right.text(mean - 2, index, label, va="center", ha="right", color="white")
+            else:
+                right.text(mean + 2, index, label, va="center", fontsize=10)
     right.set_xlim(0, 100)
     right.set_title("Strength per topic (mean score, answers)", fontsize=14)
     right.tick_params(axis="y", labelsize=11)

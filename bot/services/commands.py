@@ -424,6 +424,7 @@ class InterviewCommands:
         track: Track | None = None,
         topics: Sequence[str] = (),
         difficulty: Difficulty | None = None,
+        due_only: bool = False,
     ) -> Reply:
         question = await self._practice.next_question(
             actor.member_id,
@@ -432,6 +433,7 @@ class InterviewCommands:
             topics=topics,
             difficulty=difficulty,
             workspace_id=actor.workspace_id,
+            due_only=due_only,
         )
         if question is None:
             return Reply((error_card("No question matches that choice."),))
@@ -714,7 +716,9 @@ class InterviewCommands:
         if state.due == 0:
             return Reply((notice_card("Nothing is due for review: practise something new."),))
         reply = await self._practice_reply(
-            actor, note=f"Review: {state.due} question(s) due, the most overdue first."
+            actor,
+            note=f"Review: {state.due} question(s) due, the most overdue first.",
+            due_only=True,
         )
         return reply
 

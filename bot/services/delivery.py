@@ -25,7 +25,7 @@ import random
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -477,6 +477,26 @@ async def outbox_depth(sessions: async_sessionmaker[AsyncSession]) -> dict[str, 
     for status in (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD):
         metrics.OUTBOX_DEPTH.labels(status.value).set(depth.get(status.value, 0))
     return depth
+
+
+async def in_flight(
+    sessions: async_sessionmaker[AsyncSession], platform: Platform, now: datetime
+) -> int:
+    """Messages of ``platform`` being sent or due now (not those waiting for a later retry)."""
+    async with sessions() as session:
+        count = await session.execute(
+            sa.select(sa.func.count(OutboxMessage.id)).where(
+                OutboxMessage.platform == platform,
+                sa.or_(
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    sa.and_(
+                        OutboxMessage.status == OutboxStatus.PENDING,
+                        OutboxMessage.next_attempt_at <= now,  # type: ignore[operator]
+                    ),
+                ),
+            )
+        )
+    return int(count.scalar_one())
 
 
 async def oldest_due_age(sessions: async_sessionmaker[AsyncSession], now: Any) -> float:

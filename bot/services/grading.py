@@ -452,9 +452,15 @@ class GradingWorker:
         return dataclasses.replace(grade, provisional=True)
 
     def _backoff_wait(self, state: RetryCallState) -> float:
-        """Exponential backoff with jitter from the injected RNG (tests control it)."""
+        """Exponential backoff with jitter from the injected RNG (tests control it); never
+        shorter than a Retry-After the service sent, within ``max_backoff_seconds``."""
         step = min(self._max_backoff, self._backoff * 2 ** (state.attempt_number - 1))
-        return step * (0.5 + self._rng.random())
+        wait = step * (0.5 + self._rng.random())
+        error = state.outcome.exception() if state.outcome is not None else None
+        asked = getattr(error, "retry_after", None)
+        if asked is not None:
+            wait = max(wait, min(float(asked), self._max_backoff))
+        return wait
 
     async def _store(
         self, job: _Job, grade: Grade, plan: MockPlan | None = None, follow_up: str | None = None

@@ -35,6 +35,7 @@ from bot.services.cards import (
     CardField,
     CardKind,
     quote_user_text,
+    shorten,
 )
 from bot.services.delivery import Target, enqueue
 from bot.services.directory import Actor
@@ -673,7 +674,9 @@ def report_card(report: MockReport, *, attach: bool, ended: MockStatus | None = 
         fields.append(
             CardField(
                 name="Revisit",
-                value="\n".join(f"{bank_id}: {prompt[:120]}" for bank_id, prompt in report.revisit),
+                value="\n".join(
+                    f"{bank_id}: {shorten(prompt, 120)}" for bank_id, prompt in report.revisit
+                ),
             )
         )
     if report.previous:

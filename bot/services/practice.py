@@ -1,6 +1,10 @@
 """Practice questions outside the daily schedule (``practice``, the terminal's ``/next``, mock
 interviews): the member's due review questions first (spaced repetition), then the questions
-they answered least, preferring the topics where they score lowest."""
+they answered least, preferring the topics where they score lowest.
+
+Both preferences are strong, not absolute: one draw in four (``EXPLORE_SHARE``) ignores them,
+so a member with many reviews due or a weak topic still meets the rest of the bank instead of
+looping on one topic. ``review`` asks for due questions only."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from bot.storage.queries import eligible_questions, least_used
 
 #: How many of a member's weakest topics practice prefers.
 WEAK_TOPICS = 3
+#: The share of draws that skip the due reviews and the weak-topic preference.
+EXPLORE_SHARE = 0.25
 
 
 class PracticeService:
@@ -44,9 +50,11 @@ class PracticeService:
         exclude_bank_ids: Sequence[str] = (),
         use_review: bool = True,
         workspace_id: int | None = None,
+        due_only: bool = False,
     ) -> QuestionVersion | None:
         """A due review question, else one this member has answered least often (never,
-        ideally), from their weakest topics when they have weak ones, chosen at random."""
+        ideally), from their weakest topics when they have weak ones, chosen at random; one
+        draw in four explores instead. ``due_only``: the most overdue question, if any."""
         answered = (
             sa.select(QuestionVersion.bank_id, sa.func.count(Answer.id).label("times"))
             .join(Answer, Answer.question_id == QuestionVersion.id)
@@ -65,7 +73,7 @@ class PracticeService:
         )
         if use_review and self._review is not None:
             due = await self._review.due_questions(member_id, condition, limit=1)
-            if due:
+            if due and (due_only or self._rng.random() >= EXPLORE_SHARE):
                 return due[0]
         async with self._sessions() as session:
             candidates = await least_used(session, condition, answered)
@@ -74,7 +82,7 @@ class PracticeService:
         if use_review and self._review is not None and not topics:
             weak = (await self._review.weakest_topics(member_id))[:WEAK_TOPICS]
             preferred = [question for question in candidates if question.topic in weak]
-            if preferred:
+            if preferred and self._rng.random() >= EXPLORE_SHARE:
                 return self._rng.choice(preferred)
         return self._rng.choice(candidates)
 

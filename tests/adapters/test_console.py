@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
@@ -220,3 +221,24 @@ async def test_a_mock_interview_in_the_terminal_resumes_after_a_restart(tmp_path
     assert transcript.exists() and "## Question 1" in transcript.read_text()
     chart = tmp_path / "data" / "progress-ada.png"
     assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+async def test_answers_typed_at_once_each_answer_the_question_shown_before_them(
+    console_app, monkeypatch
+):
+    """The next mock question may still be on its way when the grade shows: the prompt waits
+    for it, so answers typed without a pause go to the right questions."""
+    from bot.adapters.console import ConsoleNotifier
+
+    original = ConsoleNotifier.deliver
+
+    async def slow_deliver(self, delivery):
+        await asyncio.sleep(0.1)  # a busy machine: each card takes a moment to arrive
+        return await original(self, delivery)
+
+    monkeypatch.setattr(ConsoleNotifier, "deliver", slow_deliver)
+    answer = "gradients flow backwards; weights update with the learning rate.\n.\n"
+    output = await drive(console_app, "/mock 3\n" + answer * 3 + "/quit\n")
+    assert "no longer waiting" not in output
+    assert output.count("Your grade:") == 3
+    assert "Question 3 of 3" in output and "📋 Mock interview finished" in output

@@ -36,7 +36,7 @@ import json
 import random
 import re
 import unicodedata
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -499,6 +499,30 @@ class Sleep:
 MALFORMED = Content("{'key_points': [this is not JSON")
 Step = Content | HTTPError | Sleep
 
+#: The ways ``Chaos`` fails a call.
+CHAOS_KINDS = ("rate-limit", "server-error", "timeout", "malformed", "dropped")
+
+
+@dataclass
+class Chaos:
+    """Fail ``rate`` of the calls at random, each in one of the ways a real endpoint fails: 429
+    with Retry-After, 500, an answer slower than the client's timeout, malformed JSON, or the
+    connection closed without a response. ``failures`` counts what was done."""
+
+    rate: float
+    rng: random.Random
+    kinds: tuple[str, ...] = CHAOS_KINDS
+    retry_after: str = "1"
+    stall_seconds: float = 3.0
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def pick(self) -> str | None:
+        if self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(self.kinds)
+        self.failures[kind] += 1
+        return kind
+
 
 def error_body(
     status: int, message: str, param: str | None = None, code: str | None = None
@@ -522,6 +546,7 @@ class FakeOpenAI:
         self.script: deque[Step] = deque()
         self.reject_json_schema = False
         self.reasoning_model = False
+        self.chaos: Chaos | None = None
         self.delay = 0.0
         self.port = 0
         self._closing = asyncio.Event()
@@ -604,6 +629,8 @@ class FakeOpenAI:
             rejected = self._reasoning_rejection(body)
             if rejected is not None:
                 return self._error(rejected)
+        if self.chaos is not None and (kind := self.chaos.pick()) is not None:
+            return await self._fail(request, body, kind, self.chaos)
         while self.script:
             step = self.script.popleft()
             if isinstance(step, Sleep):
@@ -613,6 +640,25 @@ class FakeOpenAI:
                 return self._error(step)
             return self._completion(body, step.value, step.finish_reason)
         return self._completion(body, self.judge(parse_request(body)))
+
+    async def _fail(
+        self, request: web.Request, body: dict[str, Any], kind: str, chaos: Chaos
+    ) -> web.Response:
+        if kind == "rate-limit":
+            response = self._error(HTTPError(429, "Rate limit reached for requests"))
+            response.headers["Retry-After"] = chaos.retry_after
+            return response
+        if kind == "server-error":
+            return self._error(HTTPError(500, "The server had an error processing your request"))
+        if kind == "timeout":
+            await self._sleep(chaos.stall_seconds)
+            return self._completion(body, self.judge(parse_request(body)))
+        if kind == "malformed":
+            return self._completion(body, MALFORMED.value)
+        assert kind == "dropped", kind
+        assert request.transport is not None
+        request.transport.abort()  # the connection goes away with no response at all
+        raise asyncio.CancelledError
 
     @staticmethod
     def _reasoning_rejection(body: dict[str, Any]) -> HTTPError | None:

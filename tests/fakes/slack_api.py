@@ -22,6 +22,7 @@ import asyncio
 import base64
 import itertools
 import json
+import random
 import time
 import urllib.parse
 from collections import deque
@@ -48,6 +49,7 @@ class Call:
     data: dict[str, Any]
     token: str | None
     at: float
+    failed: bool = False
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
@@ -68,6 +70,21 @@ class Failure:
 
 
 @dataclass
+class RandomFailures:
+    """Fail ``rate`` of the calls to ``methods`` with one of ``failures``, chosen by ``rng``."""
+
+    rate: float
+    rng: random.Random
+    failures: tuple[Failure, ...]
+    methods: frozenset[str] = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+
+    def pick(self, method: str) -> Failure | None:
+        if method not in self.methods or self.rng.random() >= self.rate:
+            return None
+        return self.rng.choice(self.failures)
+
+
+@dataclass
 class Install:
     """What ``oauth.v2.access`` returns for a code."""
 
@@ -85,6 +102,7 @@ class FakeSlack:
     hooks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     port: int = 0
+    random_failures: RandomFailures | None = None
 
     def __post_init__(self) -> None:
         self._teams: dict[str, Team] = {}
@@ -210,18 +228,30 @@ class FakeSlack:
         data.update(self._parse(await request.read(), request.headers.get("Content-Type", "")))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else data.get("token")
-        self.calls.append(Call(method, data, token, time.monotonic()))
+        failure = self._next_failure(method)
+        self.calls.append(Call(method, data, token, time.monotonic(), failure is not None))
         try:
-            return await self._answer(method, data, token, auth)
+            return await self._answer(method, data, token, auth, failure)
         finally:
             await self._changed_now()
 
-    async def _answer(
-        self, method: str, data: dict[str, Any], token: str | None, auth: str
-    ) -> web.Response:
+    def _next_failure(self, method: str) -> Failure | None:
         queued = self._failures.get(method)
         if queued:
-            failure = queued.popleft()
+            return queued.popleft()
+        if self.random_failures is not None:
+            return self.random_failures.pick(method)
+        return None
+
+    async def _answer(
+        self,
+        method: str,
+        data: dict[str, Any],
+        token: str | None,
+        auth: str,
+        failure: Failure | None = None,
+    ) -> web.Response:
+        if failure is not None:
             headers = {}
             if failure.retry_after is not None:
                 headers["Retry-After"] = str(failure.retry_after)

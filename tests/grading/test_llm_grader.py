@@ -530,3 +530,22 @@ async def test_grade_round_trips_through_a_dict(server: FakeOpenAI) -> None:
     grade = await make_grader(server).grade(ITEM, ANSWER)
     assert grade_from_dict(grade_to_dict(grade)) == grade
     assert isinstance(grade, Grade)
+
+
+def test_retry_after_is_read_in_milliseconds_seconds_or_as_a_date():
+    import email.utils
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from bot.grading.llm import retry_after_seconds
+
+    def response(**headers: str) -> SimpleNamespace:  # the client's headers, lower-cased
+        return SimpleNamespace(status_code=429, headers=headers)
+
+    assert retry_after_seconds(response(**{"retry-after-ms": "1500"})) == 1.5
+    assert retry_after_seconds(response(**{"retry-after": "7"})) == 7.0
+    later = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (retry_after_seconds(response(**{"retry-after": later})) or 0) <= 30
+    assert retry_after_seconds(response(**{"retry-after": "soon"})) is None
+    assert retry_after_seconds(response()) is None
+    assert retry_after_seconds(None) is None

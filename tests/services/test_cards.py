@@ -83,3 +83,12 @@ def test_cards_survive_the_outbox_round_trip_unchanged():
 
 def test_long_evidence_is_capped():
     assert len(quote_user_text("x" * 500, 200)) == 200
+
+
+def test_shorten_cuts_at_a_word_and_says_so():
+    from bot.services.cards import shorten
+
+    assert shorten("short enough", 20) == "short enough"
+    cut = shorten("What goes wrong, and what should be used instead?", 25)
+    assert cut == "What goes wrong, and…" and len(cut) <= 25
+    assert shorten("x" * 30, 10) == "x" * 9 + "…"

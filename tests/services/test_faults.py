@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -118,3 +119,79 @@ async def test_connections_dropped_by_the_server_mid_load_are_recovered(
     answers, graded, grades, events = await _counts(sessions)
     assert graded == answers == MEMBERS
     assert grades == answers and events == answers
+
+
+ANSWER_SHAPES = (
+    "Gradients flow backwards through the network and the weights update with the learning "
+    "rate, so the loss decreases over training.",
+    "The loss decreases because each weight moves against its gradient, scaled by the "
+    "learning rate.",
+    "Backpropagation sends gradients backwards; I am not sure what happens next.",
+    "It is about convolution kernels sliding over an image.",
+)
+
+
+async def test_an_llm_failing_30_percent_of_calls_grades_1000_answers_once_each(
+    world, sessions, clock
+):
+    """429 with Retry-After, 500, stalls past the timeout, malformed JSON and dropped
+    connections at random while 1,000 answers arrive: each is graded once, its points once."""
+    from bot.domain.points import points_for
+    from bot.grading.llm import LLMGrader
+    from bot.grading.offline import OfflineGrader
+    from tests.fakes.openai_server import Chaos, FakeOpenAI
+
+    count = 1000
+    waits: list[float] = []
+
+    async def recorded_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    opened = await world.open()
+    async with FakeOpenAI() as server:
+        server.chaos = Chaos(rate=0.3, rng=random.Random(2026), stall_seconds=2.0)
+        llm = LLMGrader(server.client(timeout=0.5), "gpt-test", timeout=0.5)
+        all_graded = asyncio.Event()
+        worker = GradingWorker(
+            sessions, llm, OfflineGrader(), clock, concurrency=16, max_attempts=4,
+            rng=random.Random(5), sleep=recorded_sleep, poll_seconds=0.05,
+            after_commit=lambda: worker.stored >= count and all_graded.set(),
+        )  # fmt: skip
+        await worker.start()
+        try:
+            for start in range(0, count, 50):  # answers keep arriving while grading runs
+                members = [
+                    await world.actor(f"UC{index}", f"C{index}")
+                    for index in range(start, start + 50)
+                ]
+                await asyncio.gather(
+                    *(
+                        world.submit(member, opened, ANSWER_SHAPES[index % len(ANSWER_SHAPES)])
+                        for index, member in enumerate(members, start)
+                    )
+                )
+                worker.wake()
+            await asyncio.wait_for(all_graded.wait(), 600)
+        finally:
+            await worker.stop()
+        failures = dict(server.chaos.failures)
+    answers, graded, grades, events = await _counts(sessions)
+    assert answers == graded == grades == events == count
+    assert set(failures) == {"rate-limit", "server-error", "timeout", "malformed", "dropped"}
+    assert 0.25 < sum(failures.values()) / len(server.requests) < 0.35
+    assert any(wait >= 1.0 for wait in waits), "Retry-After: 1 was honoured"
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                sa.select(GradeRecord.score, GradeRecord.provisional, ScoreEvent.points)
+                .join(Answer, Answer.current_grade_id == GradeRecord.id)
+                .join(ScoreEvent, ScoreEvent.answer_id == Answer.id)
+            )
+        ).all()
+    assert len(rows) == count
+    difficulty = opened.question.difficulty
+    assert all(points == points_for(score, difficulty) for score, _, points in rows)
+    provisional = sum(1 for _, is_provisional, _ in rows if is_provisional)
+    # four attempts each failing with p = 0.3: about 0.8 % fall back to the offline grader
+    assert provisional < count * 0.05

@@ -146,3 +146,47 @@ async def test_a_persistent_429_makes_the_outbox_wait_retry_after(world):
     async with app.sessions() as session:
         row = (await session.execute(sa.select(OutboxMessage))).scalars().one()
     assert row.status is OutboxStatus.SENT and row.message_ref.startswith("C1:")
+
+
+async def test_429s_and_5xx_at_random_deliver_every_message_once_and_late(world):
+    """A quarter of Slack's answers are 429 (Retry-After 1) or 5xx while 120 messages go out to
+    twelve channels: each message reaches Slack successfully exactly once."""
+    import random
+
+    from bot.services.delivery import Target, enqueue
+    from tests.fakes.slack_api import RandomFailures
+
+    fake, app = world.fake, world.app
+    fake.random_failures = RandomFailures(
+        rate=0.25,
+        rng=random.Random(14),
+        failures=(
+            Failure(status=429, error="ratelimited", retry_after=1),
+            Failure(status=500, error="internal_error"),
+            Failure(status=503, error="service_unavailable"),
+        ),
+    )
+    count = 120
+    async with app.sessions() as session:
+        for index in range(count):
+            target = Target(Platform.SLACK, "T1", channel_external_id=f"C{index % 12}")
+            card = notice_card(f"message {index}", "body", private=False)
+            enqueue(session, target, card, action=DeliveryAction.POST, topic="notice",
+                    now=app.clock.now())  # fmt: skip
+        await session.commit()
+    for _ in range(100):
+        await world.settle(within=120)
+        async with app.sessions() as session:
+            statuses = (await session.execute(sa.select(OutboxMessage.status))).scalars().all()
+        if all(status is OutboxStatus.SENT for status in statuses):
+            break
+        app.clock.advance(timedelta(minutes=2))  # past every backoff
+    posts = fake.of("chat.postMessage")
+    delivered = [call.data["text"].split("\n")[0] for call in posts if not call.failed]
+    assert sorted(delivered) == sorted(f"message {index}" for index in range(count))
+    failed = [call for call in posts if call.failed]
+    assert failed, "some calls failed"
+    async with app.sessions() as session:
+        rows = (await session.execute(sa.select(OutboxMessage))).scalars().all()
+    assert all(row.status is OutboxStatus.SENT and row.message_ref for row in rows)
+    assert any(row.attempts > 1 for row in rows), "some messages went out late, on a retry"
