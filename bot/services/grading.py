@@ -72,6 +72,7 @@ from bot.storage.models import (
     DisputeStatus,
     GradeRecord,
     Member,
+    OutboxMessage,
     Platform,
     QuestionVersion,
     Workspace,
@@ -541,12 +542,19 @@ class GradingWorker:
                 dispute_id=dispute.id if dispute is not None else None,
                 disputable=dispute is None and not await self._disputed(session, answer.id),
             )
-            self._enqueue_result(session, job, card, now)
+            result = self._enqueue_result(session, job, card, now)
             if plan is not None and self.interviews is not None:
-                for extra in await self.interviews.apply_after_grade(
+                extras = await self.interviews.apply_after_grade(
                     session, plan, grade.score, follow_up, now
-                ):
-                    self._enqueue_result(session, job, extra, now, topic="mock")
+                )
+                if extras:
+                    await session.flush()  # the grade's row id: what follows waits for it
+                for extra in extras:
+                    # the next question (or the report) leaves only after the grade was sent,
+                    # whichever dispatcher or replica claims them
+                    result = self._enqueue_result(
+                        session, job, extra, now, topic="mock", after=result.id
+                    )
         return True
 
     @staticmethod
@@ -555,11 +563,19 @@ class GradingWorker:
         return found.first() is not None
 
     def _enqueue_result(
-        self, session: AsyncSession, job: _Job, card: Card, now: datetime, topic: str = "grade"
-    ) -> None:
+        self,
+        session: AsyncSession,
+        job: _Job,
+        card: Card,
+        now: datetime,
+        topic: str = "grade",
+        after: int | None = None,
+    ) -> OutboxMessage:
+        """The member's private card; ``after``: an outbox row that must be sent first (a
+        private message has no thread, so its parent is only an ordering constraint)."""
         context = dict(job.answer.reply_context or {})
         channel = context.get("channel") or (job.channel.external_id if job.channel else None)
-        enqueue(
+        return enqueue(
             session,
             Target(
                 platform=job.workspace.platform,
@@ -572,6 +588,7 @@ class GradingWorker:
             action=DeliveryAction.PRIVATE,
             topic=topic,
             now=now,
+            parent_id=after,
         )
 
     async def _release(self, job: _Job, wait: timedelta, error: str) -> None:

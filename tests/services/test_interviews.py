@@ -5,6 +5,7 @@ points for interview answers."""
 from __future__ import annotations
 
 import random
+from collections import deque
 from datetime import timedelta
 
 import pytest
@@ -207,3 +208,23 @@ async def test_lengths_are_bounded(world, sessions, clock):
     interviews = _interviews(world, sessions, clock)
     with pytest.raises(InterviewError, match="1 to 10"):
         await interviews.start(world.alice, length=11)
+
+
+async def test_the_next_question_waits_until_its_grade_was_delivered(world, sessions, clock):
+    """A grade that fails to send holds the next question back, across batches and
+    dispatchers: the member never sees question 2 before the grade of question 1."""
+    from bot.services.delivery import RetryLater
+
+    interviews = _interviews(world, sessions, clock)
+    worker = _worker(sessions, clock, interviews)
+    card = await interviews.start(world.alice, length=2)
+    notifier = RecordingNotifier()
+    notifier.topic_failures["grade"] = deque([RetryLater("busy", retry_after=30)])
+    await _answer(world, worker, card, FULL)
+    dispatcher = world.dispatcher({notifier.platform: notifier})
+    await dispatcher.drain()
+    assert notifier.failed_topics == ["grade"] and notifier.deliveries == []  # nothing yet
+    clock.advance(timedelta(seconds=31))
+    await dispatcher.drain()
+    grade, second = [delivery.card for delivery in notifier.deliveries]
+    assert grade.title.startswith("Your grade:") and "Question 2 of 2" in second.title

@@ -141,7 +141,7 @@ async def test_a_persistent_429_makes_the_outbox_wait_retry_after(world):
     wait = (row.next_attempt_at - app.clock.now()).total_seconds()
     assert 40 <= wait <= 40.5
     app.clock.advance(timedelta(seconds=41))
-    await app.dispatcher.drain()
+    await world.settle()
     assert len(fake.of("chat.postMessage")) == 3
     async with app.sessions() as session:
         row = (await session.execute(sa.select(OutboxMessage))).scalars().one()

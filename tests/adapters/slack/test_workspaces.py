@@ -181,7 +181,7 @@ async def test_uninstall_and_revocation_disable_the_workspace(oauth_world):
             )
         )  # fmt: skip
         await session.commit()
-    await app.dispatcher.drain()
+    await world.settle()  # the background dispatcher may be the one that takes it
     async with app.sessions() as session:
         late = (
             await session.execute(
