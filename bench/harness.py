@@ -100,11 +100,12 @@ def announce(*values: object) -> None:
     print("READY", *values, flush=True)
 
 
-def spawn(script: str, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
+def spawn(script: str, *args: str, stdin: bool = False) -> tuple[subprocess.Popen[str], list[str]]:
     """Start ``python <script> <args>`` and wait for its ``READY`` line; return the process and
-    the values it announced."""
+    the values it announced. ``stdin``: a pipe to talk to it (else it inherits ours)."""
     process = subprocess.Popen(
         [sys.executable, script, *args],
+        stdin=subprocess.PIPE if stdin else None,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
