@@ -232,14 +232,20 @@ async def throughput(
         target = AnswerTarget.daily(post.post.id)
         total = args.rounds * slots
         stamp = time.monotonic_ns()
-        for index in range(total):
-            actor = await app.directory.resolve(
-                Platform.SLACK,
-                WORKSPACE,
-                f"U{index % args.concurrent}",
-                channel_external_id=BENCH_CHANNEL,
+        actors = [
+            await app.directory.resolve(
+                Platform.SLACK, WORKSPACE, f"U{index}", channel_external_id=BENCH_CHANNEL
             )
-            await app.answers.submit(actor, target, f"{ANSWER} (run {stamp}, answer {index})")
+            for index in range(min(total, args.concurrent))
+        ]
+        await asyncio.gather(
+            *(
+                app.answers.submit(
+                    actors[index % len(actors)], target, f"{ANSWER} (run {stamp}, answer {index})"
+                )
+                for index in range(total)
+            )
+        )
         cpu_before = time.process_time()
         started = time.perf_counter()
         await app.start([RecordingNotifier(Platform.SLACK)], schedule=False)
