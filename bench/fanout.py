@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import tempfile
 import time
@@ -40,10 +39,11 @@ from typing import Any
 
 from harness import (
     ROOT,
+    add_database_flags,
     announce,
     machine_line,
-    no_proxy,
     postgres_server,
+    run,
     scratch_postgres,
     spawn,
     stop,
@@ -202,16 +202,10 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=2_000)
     parser.add_argument("--global-rate", type=float, default=200.0)
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after (seconds)")
-    parser.add_argument("--postgres", help="a server URL; default $TEST_POSTGRES_URL")
-    parser.add_argument("--no-sqlite", action="store_true")
+    add_database_flags(parser)
     parser.add_argument("--role", default="bench", choices=["bench", "platform"])
     args = parser.parse_args()
-    no_proxy()
-    logging.basicConfig(level=logging.WARNING)
-    if args.role == "platform":
-        asyncio.run(run_platform(args.global_rate))
-    else:
-        asyncio.run(main_async(args))
+    run(run_platform(args.global_rate) if args.role == "platform" else main_async(args))
 
 
 if __name__ == "__main__":

@@ -9,14 +9,18 @@ bench can use ``tests.fakes``.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
 import os
 import statistics
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -130,6 +134,19 @@ def stop(processes: Sequence[subprocess.Popen[str]]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def add_database_flags(parser: argparse.ArgumentParser) -> None:
+    """``--postgres`` (default ``$TEST_POSTGRES_URL``) and ``--no-sqlite``."""
+    parser.add_argument("--postgres", help=f"a server URL; default ${POSTGRES_ENV}")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run a bench's (or a helper process's) main coroutine: no proxy, warnings only."""
+    no_proxy()
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main)
 
 
 def no_proxy() -> None:

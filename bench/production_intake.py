@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import random
 import statistics
 import tempfile
@@ -51,12 +50,13 @@ import sqlalchemy as sa
 from filldb import WORKSPACE, History, fill_history
 from harness import (
     ROOT,
+    add_database_flags,
     announce,
     machine_line,
     median,
-    no_proxy,
     percentile,
     postgres_server,
+    run,
     scratch_postgres,
     spawn,
     stop,
@@ -342,16 +342,10 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--throughput-repeats", type=int, default=3)
-    parser.add_argument("--postgres", help="a server URL; default $TEST_POSTGRES_URL")
-    parser.add_argument("--no-sqlite", action="store_true")
+    add_database_flags(parser)
     parser.add_argument("--role", default="bench", choices=["bench", "llm"])
     args = parser.parse_args()
-    no_proxy()
-    logging.basicConfig(level=logging.WARNING)
-    if args.role == "llm":
-        asyncio.run(run_llm(args.llm_seconds))
-    else:
-        asyncio.run(main_async(args))
+    run(run_llm(args.llm_seconds) if args.role == "llm" else main_async(args))
 
 
 if __name__ == "__main__":

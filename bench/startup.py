@@ -61,6 +61,19 @@ def environment(database: Path) -> dict[str, str]:
     return env
 
 
+def bot_process(command: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``python -m bot <command>`` in the project folder; its stdin and stdout are pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -88,14 +101,7 @@ def serve_once(database: Path, idle_seconds: float) -> tuple[float, float, float
     port = free_port()
     env = environment(database) | {"HTTP_PORT": str(port), "LOG_LEVEL": "WARNING"}
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
-    )
+    process = bot_process("serve", env)  # logs go to stderr (dropped); stdout stays empty
     try:
         while not healthy(port):
             if process.poll() is not None:
@@ -115,15 +121,7 @@ def serve_once(database: Path, idle_seconds: float) -> tuple[float, float, float
 
 def time_to_first_question(database: Path) -> float:
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=environment(database),
-        cwd=ROOT,
-    )
+    process = bot_process("run", environment(database))
     assert process.stdout is not None and process.stdin is not None
     elapsed = None
     for line in process.stdout:
@@ -139,15 +137,7 @@ def time_to_first_question(database: Path) -> float:
 
 
 def peak_rss_after_grading(database: Path) -> float:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=environment(database),
-        cwd=ROOT,
-    )
+    process = bot_process("run", environment(database))
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(ANSWER + "/quit\n")
     process.stdin.close()
