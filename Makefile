@@ -28,6 +28,14 @@ test: check-python $(STAMP)
 	$(BIN)/ruff format --check bot tests bench migrations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The production benchmarks (bench/*.py, each documented in its docstring): SQLite always,
+# PostgreSQL too when TEST_POSTGRES_URL is set. Each prints the core count and its figures.
+bench: check-python $(STAMP)
+	$(BIN)/python bench/production_intake.py
+	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/startup.py
+	[ ! -f bench/leaderboards.py ] || $(BIN)/python bench/leaderboards.py
+
 typecheck: check-python $(STAMP)
 	$(BIN)/mypy bot
 

@@ -11,7 +11,8 @@ store rate against the grader's own rate.
    through ``GradingWorker.drain`` (claim, grade, store grade + points + result card), against
    the same grader grading the same answers at the same concurrency with no database.
 
-SQLite (a temp file) and, with ``--postgres``, a throwaway PostgreSQL database run side by side
+SQLite (a temp file) and, with ``--postgres`` or ``$TEST_POSTGRES_URL``, a throwaway PostgreSQL
+database run side by side
 in one run. The core count is printed: figures on 2 noisy cores are medians, compare ratios.
 """
 
@@ -19,17 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from harness import ROOT, machine_line, percentile, postgres_server, scratch_postgres
 from sqlmodel import SQLModel
 
 from bot.clock import ManualClock
@@ -44,17 +43,11 @@ from bot.services.question_rows import sync_bank
 from bot.storage.db import create_engine, session_factory
 from bot.storage.models import Platform, QuestionVersion
 
-ROOT = Path(__file__).resolve().parents[1]
 ANSWER = (
     "Dropout randomly zeroes a fraction of the activations during training, so units cannot "
     "co-adapt and the network behaves like an ensemble of thinner networks; at test time all "
     "units are kept and the activations are scaled so their expected value matches training. "
 )
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def run_backend(url: str, concurrent: int, answers: int, repeats: int) -> dict[str, float]:
@@ -149,20 +142,12 @@ async def run_backend(url: str, concurrent: int, answers: int, repeats: int) -> 
     }
 
 
-async def _admin(server: str, statement: str) -> None:
-    admin = create_engine(make_url(server).set(database="postgres").render_as_string(False))
-    async with admin.connect() as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(sa.text(statement))
-    await admin.dispose()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--concurrent", type=int, default=500)
     parser.add_argument("--answers", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--postgres", help="server URL, e.g. postgresql://postgres@127.0.0.1/test")
+    parser.add_argument("--postgres", help="a server URL; default $TEST_POSTGRES_URL")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -172,22 +157,15 @@ async def main() -> None:
             args.answers,
             args.repeats,
         )
-    if args.postgres:
-        server = args.postgres.replace("postgresql://", "postgresql+asyncpg://", 1)
-        name = f"ibot_bench_{uuid.uuid4().hex[:8]}"
-        await _admin(server, f'CREATE DATABASE "{name}"')
-        try:
+    server = postgres_server(args.postgres)
+    if server:
+        async with scratch_postgres(server, "ibot_bench") as url:
             results["postgresql"] = await run_backend(
-                make_url(server).set(database=name).render_as_string(False),
-                args.concurrent,
-                args.answers,
-                args.repeats,
+                url, args.concurrent, args.answers, args.repeats
             )
-        finally:
-            await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     backends = list(results)
     print(
-        f"{os.cpu_count()} cores; {args.concurrent} concurrent submissions (medians of "
+        f"{machine_line()}; {args.concurrent} concurrent submissions (medians of "
         f"{args.repeats} runs); {args.answers} answers graded by the offline grader"
     )
     print(f"{'figure':<26}" + "".join(f"{name:>14}" for name in backends))

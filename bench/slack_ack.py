@@ -32,19 +32,16 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
 from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import ROOT, announce, cpu_seconds, percentile, scratch_postgres
+from harness import spawn as spawn_helper
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
@@ -53,15 +50,6 @@ ANSWER = (
     "Its gradient is 1 for positive inputs, which reduces vanishing gradients, it is cheap to "
     "compute and gives sparse activations; units can die and get stuck at zero."
 )
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def announce(*values: object) -> None:
-    print("READY", *values, flush=True)
 
 
 async def forever() -> None:
@@ -204,29 +192,7 @@ async def run_bot(slack_port: int, llm_port: int, database_url: str) -> None:
 
 
 def spawn(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
-    process = subprocess.Popen(
-        [sys.executable, __file__, *args],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert process.stdout is not None
-    while True:
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit(f"{args[1]} process failed to start")
-        if line.startswith("READY"):
-            return process, line.split()[1:]
-
-
-def cpu_seconds(process: subprocess.Popen[str]) -> float:
-    """User + system CPU time of a child process so far (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return spawn_helper(__file__, *args)
 
 
 def signed(body: str) -> dict[str, str]:
@@ -305,8 +271,10 @@ async def client(args: argparse.Namespace) -> None:
     print(f"cores available: {cores} (os.cpu_count() = {os.cpu_count()})")
     workdir = tempfile.mkdtemp(prefix="slack-ack-")
     database_url = args.database_url or f"sqlite:///{workdir}/bench.db"
+    scratch = None
     if args.database_url and args.database_url.startswith("postgresql"):
-        database_url = await _scratch_postgres(args.database_url)
+        scratch = scratch_postgres(args.database_url, "slack_ack")
+        database_url = await scratch.__aenter__()
     fakes, (slack_port, llm_port) = spawn(
         "--role", "fakes", "--llm-seconds", str(args.llm_seconds), "--answers", str(args.answers)
     )  # fmt: skip
@@ -347,9 +315,9 @@ async def client(args: argparse.Namespace) -> None:
         rows = []
         idle_rates = []
         for round_number in range(args.rounds):
-            before = cpu_seconds(bot)
+            before = cpu_seconds(bot.pid)
             await asyncio.sleep(1.0)  # no requests: the bot grades and delivers in the background
-            idle_rates.append(cpu_seconds(bot) - before)
+            idle_rates.append(cpu_seconds(bot.pid) - before)
             order = [
                 ("bot", bot_url, bot),
                 ("trivial", trivial_url, trivial),
@@ -358,9 +326,9 @@ async def client(args: argparse.Namespace) -> None:
             order = order[round_number % 3 :] + order[: round_number % 3]
             figures: dict[str, tuple[float, float, int, float]] = {}
             for name, url, process in order:
-                cpu_before = cpu_seconds(process)
+                cpu_before = cpu_seconds(process.pid)
                 latencies, bad = await fire(url, bodies)
-                cpu = (cpu_seconds(process) - cpu_before) / len(bodies)
+                cpu = (cpu_seconds(process.pid) - cpu_before) / len(bodies)
                 figures[name] = (
                     percentile(latencies, 0.5),
                     percentile(latencies, 0.99),
@@ -400,38 +368,8 @@ async def client(args: argparse.Namespace) -> None:
         for process in processes:
             with suppress(subprocess.TimeoutExpired):
                 process.wait(10)
-        if args.database_url and args.database_url.startswith("postgresql"):
-            await _drop_postgres(database_url)
-
-
-async def _scratch_postgres(server_url: str) -> str:
-    import uuid
-
-    from sqlalchemy.engine import make_url
-
-    from bot.storage.db import create_engine
-
-    name = f"slack_ack_{uuid.uuid4().hex[:8]}"
-    url = make_url(server_url.replace("postgresql://", "postgresql+asyncpg://", 1))
-    admin = create_engine(url.set(database="postgres").render_as_string(False))
-    async with admin.connect() as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    await admin.dispose()
-    return url.set(database=name).render_as_string(False)
-
-
-async def _drop_postgres(database_url: str) -> None:
-    from sqlalchemy.engine import make_url
-
-    from bot.storage.db import create_engine
-
-    url = make_url(database_url)
-    admin = create_engine(url.set(database="postgres").render_as_string(False))
-    async with admin.connect() as connection:
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    await admin.dispose()
+        if scratch is not None:
+            await scratch.__aexit__(None, None, None)
 
 
 def main() -> None:

@@ -1,6 +1,18 @@
-"""Start-up time and memory of the bot process, measured from outside like a user would.
+"""Start-up time and memory of the bot process, measured from outside like a user or an
+orchestrator would.
 
-    python bench/startup.py [--runs 5]
+    python bench/startup.py [--runs 5] [--idle-seconds 5]
+
+Server mode (``python -m bot serve``: SQLite, the offline grader, no chat tokens, ``HTTP_PORT``
+on a free port):
+
+- start-up: from spawning the process to the first ``GET /healthz`` answered 200, and the CPU
+  time the process had used by then (less sensitive to a busy machine than the wall time); on a
+  fresh SQLite file (migrations included) and on an existing one (a restart). Goal <= 1.5 s.
+- idle RSS: ``VmRSS`` from ``/proc/<pid>/status`` after ``--idle-seconds`` of idling, on both
+  databases. Goal <= 150 MB.
+
+Terminal mode (``python -m bot run``):
 
 - start to first question: from spawning ``python -m bot run`` (terminal mode, offline grader,
   the shipped bank) to the moment today's question is on its standard output; on a fresh SQLite
@@ -8,21 +20,26 @@
 - peak RSS after grading an answer: the same process answers today's question, waits for its
   grade and quits; the peak resident memory of that process (``wait4``'s ``ru_maxrss``).
 
-Medians over ``--runs``; the core count is printed.
+Medians over ``--runs``; the core count is printed. ``make bench`` runs the defaults (about a
+minute).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from harness import ROOT, cpu_seconds, machine_line, no_proxy
+
 MARKER = "Today's interview question"
 ANSWER = (
     "Dropout zeroes a random subset of activations during training so that units cannot rely on "
@@ -44,17 +61,67 @@ def environment(database: Path) -> dict[str, str]:
     return env
 
 
-def time_to_first_question(database: Path) -> float:
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
+def bot_process(command: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``python -m bot <command>`` in the project folder; its stdin and stdout are pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", command],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=environment(database),
+        env=env,
         cwd=ROOT,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def resident_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024  # kB -> MiB
+    raise RuntimeError("no VmRSS in /proc")
+
+
+def serve_once(database: Path, idle_seconds: float) -> tuple[float, float, float]:
+    """(seconds to a healthy /healthz, CPU seconds used by then, idle RSS in MiB)."""
+    port = free_port()
+    env = environment(database) | {"HTTP_PORT": str(port), "LOG_LEVEL": "WARNING"}
+    started = time.perf_counter()
+    process = bot_process("serve", env)  # logs go to stderr (dropped); stdout stays empty
+    try:
+        while not healthy(port):
+            if process.poll() is not None:
+                raise RuntimeError("python -m bot serve exited before it was healthy")
+            if time.perf_counter() - started > 60:
+                raise RuntimeError("python -m bot serve was not healthy within 60 s")
+            time.sleep(0.01)
+        ready = time.perf_counter() - started
+        cpu = cpu_seconds(process.pid)
+        time.sleep(idle_seconds)
+        rss = resident_mib(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return ready, cpu, rss
+
+
+def time_to_first_question(database: Path) -> float:
+    started = time.perf_counter()
+    process = bot_process("run", environment(database))
     assert process.stdout is not None and process.stdin is not None
     elapsed = None
     for line in process.stdout:
@@ -70,15 +137,7 @@ def time_to_first_question(database: Path) -> float:
 
 
 def peak_rss_after_grading(database: Path) -> float:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=environment(database),
-        cwd=ROOT,
-    )
+    process = bot_process("run", environment(database))
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(ANSWER + "/quit\n")
     process.stdin.close()
@@ -93,18 +152,38 @@ def peak_rss_after_grading(database: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--idle-seconds", type=float, default=5.0)
     args = parser.parse_args()
+    no_proxy()
+    print(machine_line(), flush=True)
+    serve: dict[str, list[tuple[float, float, float]]] = {"fresh": [], "existing": []}
     fresh, restart, rss = [], [], []
     with tempfile.TemporaryDirectory() as folder:
         for run in range(args.runs):
+            database = Path(folder) / f"serve-{run}.db"
+            serve["fresh"].append(serve_once(database, args.idle_seconds))
+            serve["existing"].append(serve_once(database, args.idle_seconds))
             database = Path(folder) / f"fresh-{run}.db"
             fresh.append(time_to_first_question(database))
             restart.append(time_to_first_question(database))
             rss.append(peak_rss_after_grading(database))
-    print(f"{os.cpu_count()} cores; medians of {args.runs} runs")
-    print(f"start to first question, fresh database   {statistics.median(fresh):6.2f} s")
-    print(f"start to first question, existing database {statistics.median(restart):6.2f} s")
-    print(f"peak RSS after grading an answer           {statistics.median(rss):6.1f} MiB")
+    median = statistics.median
+    print(f"{machine_line()}; medians of {args.runs} runs")
+    for kind, runs in serve.items():
+        ready = median(run[0] for run in runs)
+        memory = median(run[2] for run in runs)
+        print(
+            f"server start-up to a healthy /healthz, {kind} database   {ready:6.2f} s "
+            f"({median(run[1] for run in runs):.2f} s of CPU; goal <= 1.5 s: "
+            f"{'met' if ready <= 1.5 else 'missed'})"
+        )
+        print(
+            f"server idle RSS after {args.idle_seconds:g} s, {kind} database       "
+            f"{memory:6.1f} MiB (goal <= 150 MB: {'met' if memory * 1.048576 <= 150 else 'missed'})"
+        )
+    print(f"terminal: start to first question, fresh database   {median(fresh):6.2f} s")
+    print(f"terminal: start to first question, existing database {median(restart):6.2f} s")
+    print(f"terminal: peak RSS after grading an answer           {median(rss):6.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from typing import Protocol
-
-import openai
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.bank import KeyPoint
 from bot.grading.base import GradingItem, TransientGradingError
 from bot.grading.prompting import cap_answer, make_nonce, neutralise_delimiters
+
+if TYPE_CHECKING:  # the SDK is imported when an LLM is configured, not by every start
+    import openai
 
 MAX_CHARS = 400
 #: A follow-up may not repeat this many consecutive words of the reference or the key points.
@@ -103,6 +104,8 @@ class LLMFollowUpWriter:
             missed="\n".join(f"- {point.text}" for point in missed),
         )
         user = f"{opening}\n{neutralise_delimiters(capped).strip()}\n{closing}"
+        import openai
+
         try:
             async with asyncio.timeout(self.timeout + 1.0):
                 completion = await self.client.chat.completions.create(

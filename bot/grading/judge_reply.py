@@ -10,6 +10,7 @@ bounds) dropped -- the parser still enforces them.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from typing import Any, Literal
@@ -107,5 +108,11 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def judge_json_schema(name: str = "rubric_grade") -> dict[str, Any]:
-    """The ``json_schema`` part of the judge's ``response_format``."""
-    return {"name": name, "strict": True, "schema": strict_json_schema(JudgeReply)}
+    """The ``json_schema`` part of the judge's ``response_format`` (built once: every request
+    sends it)."""
+    return {"name": name, "strict": True, "schema": copy.deepcopy(_judge_schema())}
+
+
+@functools.cache
+def _judge_schema() -> dict[str, Any]:
+    return strict_json_schema(JudgeReply)

@@ -638,6 +638,12 @@ class _PointMatch:
     statement: _Statement
 
 
+def _relatedness(features: dict[str, float], embedder: StaticEmbedder | None) -> float:
+    if embedder is None:
+        return features["lexical_recall"]
+    return 0.5 * features["cosine"] + 0.5 * features["soft_recall_full"]
+
+
 @dataclass(frozen=True)
 class Analysis:
     """Everything the grader measured about one answer (also used by the benchmarks)."""
@@ -715,8 +721,15 @@ class OfflineGrader:
         )
 
     def relatedness(self, item: GradingItem, answer: str) -> float:
-        """0-1 similarity of the answer to the reference; below UNRELATED_THRESHOLD = off-topic."""
-        return self.analyse(item, answer).relatedness
+        """0-1 similarity of the answer to the reference; below UNRELATED_THRESHOLD = off-topic.
+
+        The same value as ``analyse(...).relatedness``, without judging every key point (the LLM
+        grader asks for it with every grade)."""
+        embedder = self._get_embedder()
+        if not answer.strip() or not _WORD_RE.search(answer):
+            return 0.0
+        features = self._reference_features(item, answer, split_sentences(answer), embedder)
+        return _clip01(_relatedness(features, embedder))
 
     def is_unrelated(self, item: GradingItem, answer: str) -> bool:
         return self.relatedness(item, answer) < UNRELATED_THRESHOLD
@@ -738,9 +751,7 @@ class OfflineGrader:
         similarity = sum(
             w * features[k] for w, k in zip(SIMILARITY_WEIGHTS, _FEATURES, strict=True)
         )
-        relatedness = 0.5 * features["cosine"] + 0.5 * features["soft_recall_full"]
-        if embedder is None:
-            relatedness = features["lexical_recall"]
+        relatedness = _relatedness(features, embedder)
         reference_points = reference_score(features, prose_share, relatedness)
         errors: tuple[FactualError, ...] = ()
         if item.key_points:

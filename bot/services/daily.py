@@ -36,7 +36,7 @@ from bot.storage.models import (
     QueuedQuestion,
     Workspace,
 )
-from bot.storage.queries import eligible_questions, least_used
+from bot.storage.queries import eligible_questions, least_used_choices
 
 DIFFICULTY_ROTATION = [Difficulty.BEGINNER, Difficulty.INTERMEDIATE, Difficulty.ADVANCED]
 TOP_N = 3
@@ -132,7 +132,7 @@ class DailyService:
             .group_by(QuestionVersion.bank_id)
             .subquery()
         )
-        candidates = await least_used(
+        candidates = await least_used_choices(
             session,
             eligible_questions(
                 scope=workspace.scope_key,
@@ -158,12 +158,20 @@ class DailyService:
         ).scalar_one_or_none()
         wanted = next_difficulty(last_difficulty)
         start = DIFFICULTY_ROTATION.index(wanted)
+        chosen: int | None = None
         for offset in range(len(DIFFICULTY_ROTATION)):
             level = DIFFICULTY_ROTATION[(start + offset) % len(DIFFICULTY_ROTATION)]
-            at_level = [question for question in candidates if question.difficulty == level]
+            at_level = [
+                question_id for question_id, difficulty in candidates if difficulty == level
+            ]
             if at_level:
-                return self._rng.choice(at_level), None
-        return self._rng.choice(candidates), None
+                chosen = self._rng.choice(at_level)
+                break
+        if chosen is None:
+            chosen = self._rng.choice(candidates)[0]
+        question = await session.get(QuestionVersion, chosen)
+        assert question is not None
+        return question, None
 
     async def open_due(self, channel_id: int) -> OpenedPost | None:
         """Open the post of the channel's due slot (its latest slot whose window is still

@@ -176,8 +176,14 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._recorder = _GroupCommit(sessions)
         self.dispatcher_id = uuid.uuid4().hex[:12]
         self.delivered = 0
+
+    @property
+    def outcome_transactions(self) -> int:
+        """Transactions that recorded send outcomes (concurrent sends share one)."""
+        return self._recorder.transactions
 
     @property
     def platforms(self) -> list[Platform]:
@@ -381,16 +387,15 @@ class Dispatcher:
             values.update(message_ref=ref, sent_at=now)
         if error is not None:
             values["last_error"] = error[:200]
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                sa.update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == row.id,
-                    OutboxMessage.status == OutboxStatus.SENDING,
-                    OutboxMessage.lease_token == row.lease_token,
-                )
-                .values(**values)
+        await self._recorder.record(
+            sa.update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row.id,
+                OutboxMessage.status == OutboxStatus.SENDING,
+                OutboxMessage.lease_token == row.lease_token,
             )
+            .values(**values)
+        )
 
     async def _retry(self, row: OutboxMessage, exc: Exception, retry_after: float | None) -> None:
         error = _error_name(exc)
@@ -406,21 +411,58 @@ class Dispatcher:
         if retry_after is not None:
             delay = max(retry_after, 0.0) + self._rng.random() * 0.25
         log.info("outbox %s (%s) failed (%s); retrying in %.1fs", row.id, row.topic, error, delay)
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                sa.update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == row.id,
-                    OutboxMessage.lease_token == row.lease_token,
-                )
-                .values(
-                    status=OutboxStatus.PENDING,
-                    lease_token=None,
-                    leased_until=None,
-                    last_error=error,
-                    next_attempt_at=self._clock.now() + timedelta(seconds=delay),
-                )
+        await self._recorder.record(
+            sa.update(OutboxMessage)
+            .where(
+                OutboxMessage.id == row.id,
+                OutboxMessage.lease_token == row.lease_token,
             )
+            .values(
+                status=OutboxStatus.PENDING,
+                lease_token=None,
+                leased_until=None,
+                last_error=error,
+                next_attempt_at=self._clock.now() + timedelta(seconds=delay),
+            )
+        )
+
+
+class _GroupCommit:
+    """Records the outcome of each send as soon as it is known, and the outcomes that arrive
+    while a write is under way together in the next one: one transaction for a burst of sends
+    instead of one each (on SQLite, concurrent single-row transactions queue for the one
+    writer's lock). ``record`` returns once its statement is committed."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self._sessions = sessions
+        self._queue: list[tuple[sa.Executable, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        #: Transactions written (tests and benchmarks read it).
+        self.transactions = 0
+
+    async def record(self, statement: sa.Executable) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((statement, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="outbox-outcomes")
+        await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with transaction(self._sessions) as session:
+                    for statement, _ in batch:
+                        await session.execute(statement)
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            self.transactions += 1
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
 
 
 def _error_name(exc: BaseException) -> str:

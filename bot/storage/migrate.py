@@ -1,14 +1,23 @@
-"""Schema migrations with Alembic, configured in code (the scripts live in ``migrations/``)."""
+"""Schema migrations with Alembic, configured in code (the scripts live in ``migrations/``).
+
+Alembic (with Mako and Pygments behind it) is imported only when a migration runs: a start whose
+schema is current checks the version table and the scripts' revision lines itself
+(``upgrade_needed``), which keeps those imports out of every ordinary start.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SOURCE_TREE_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -22,6 +31,8 @@ def migrations_dir() -> Path:
 
 
 def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
@@ -29,10 +40,14 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str = "-1") -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(database_url), revision)
 
 
@@ -59,9 +74,48 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(read)
 
 
+_REVISION_LINE = re.compile(
+    r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:['\"]([^'\"]*)['\"]|(None))\s*$", re.MULTILINE
+)
+
+
+def script_head() -> str | None:
+    """The head revision read from the scripts' ``revision`` / ``down_revision`` lines, without
+    Alembic; None when they do not form one plain chain (then ask Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in sorted((migrations_dir() / "versions").glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        lines = _REVISION_LINE.findall(text)
+        if len(lines) != len(re.findall(r"^(?:down_)?revision\b", text, re.MULTILINE)):
+            return None  # a form this reader does not know (a merge's tuple...)
+        found = {name: value for name, value, none in lines if not none}
+        if "revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if "down_revision" in found:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+async def stored_revision(engine: AsyncEngine) -> str | None:
+    """The revision in the database's ``alembic_version`` table (None: no table, no row)."""
+    async with engine.connect() as connection:
+        present = await connection.run_sync(
+            lambda sync: sa.inspect(sync).has_table("alembic_version")
+        )
+        if not present:
+            return None
+        rows = await connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+        versions = [row[0] for row in rows]
+    return versions[0] if len(versions) == 1 else None
+
+
 async def upgrade_needed(engine: AsyncEngine) -> bool:
     """Whether the schema is behind the migrations (a quick check before starting Alembic)."""
-    return await current_revision(engine) != head_revision()
+    head = script_head() or head_revision()
+    return await stored_revision(engine) != head
 
 
 def resolve_downgrade_target(current: str, revision: str) -> str | None:

@@ -49,23 +49,48 @@ def eligible_questions(
     return sa.and_(*conditions)
 
 
-async def least_used(
+async def least_used_choices(
     session: AsyncSession, condition: sa.ColumnElement[bool], use_counts: sa.Subquery
-) -> list[QuestionVersion]:
-    """The questions matching ``condition`` used least often, in bank-id order.
+) -> list[tuple[int, Difficulty]]:
+    """(id, difficulty) of the questions matching ``condition`` used least often, in bank-id
+    order: what a pick needs, without loading every candidate (a fresh channel has hundreds).
 
     ``use_counts`` is a subquery with columns ``bank_id`` and ``times`` (posts in a channel,
     answers by a member...); questions missing from it count as never used.
     """
-    times = sa.func.coalesce(use_counts.c.times, 0)
-    query = (
-        sa.select(QuestionVersion, times)
+    counted = (
+        sa.select(
+            QuestionVersion.id,
+            QuestionVersion.bank_id,
+            QuestionVersion.difficulty,
+            sa.func.coalesce(use_counts.c.times, 0).label("times"),
+        )
         .outerjoin(use_counts, use_counts.c.bank_id == QuestionVersion.bank_id)
         .where(condition)
-        .order_by(QuestionVersion.bank_id)
+        .cte("counted")
     )
-    rows = (await session.execute(query)).all()
-    if not rows:
+    fewest = sa.select(sa.func.min(counted.c.times)).scalar_subquery()
+    rows = await session.execute(
+        sa.select(counted.c.id, counted.c.difficulty)
+        .where(counted.c.times == fewest)
+        .order_by(counted.c.bank_id, counted.c.id)
+    )
+    return [(question_id, Difficulty(difficulty)) for question_id, difficulty in rows.all()]
+
+
+async def least_used(
+    session: AsyncSession, condition: sa.ColumnElement[bool], use_counts: sa.Subquery
+) -> list[QuestionVersion]:
+    """The questions matching ``condition`` used least often, in bank-id order (see
+    ``least_used_choices``)."""
+    ids = [
+        question_id for question_id, _ in await least_used_choices(session, condition, use_counts)
+    ]
+    if not ids:
         return []
-    fewest = min(count for _, count in rows)
-    return [question for question, count in rows if count == fewest]
+    rows = await session.execute(
+        sa.select(QuestionVersion)
+        .where(QuestionVersion.id.in_(ids))  # type: ignore[union-attr]
+        .order_by(QuestionVersion.bank_id, QuestionVersion.id)
+    )
+    return list(rows.scalars())

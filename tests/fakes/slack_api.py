@@ -12,7 +12,8 @@ One aiohttp server on 127.0.0.1 plays every part of Slack the bot talks to:
 Every call is recorded (:attr:`FakeSlack.calls`) with the token it used. Tokens belong to teams
 (:meth:`FakeSlack.add_team`); an unknown token gets ``invalid_auth``. Failures can be queued per
 method (:meth:`FakeSlack.fail`): a 429 with Retry-After, or an error code such as
-``user_not_in_channel``. :class:`SlackSim` plays the Slack platform's side: it sends the bot
+``user_not_in_channel``. :class:`RateLimits` makes it enforce Slack's posting limits (one message
+per second per channel, a global rate) with 429 and Retry-After. :class:`SlackSim` plays the Slack platform's side: it sends the bot
 signed slash commands, button clicks, modal submissions and events, exactly as Slack signs them.
 """
 
@@ -22,6 +23,7 @@ import asyncio
 import base64
 import itertools
 import json
+import math
 import random
 import time
 import urllib.parse
@@ -85,6 +87,44 @@ class RandomFailures:
 
 
 @dataclass
+class RateLimits:
+    """Slack's posting limits on ``methods``: one message per ``per_channel_seconds`` in a
+    channel, and (``per_second``) at most that many messages in any second overall. A call over
+    a limit is refused with HTTP 429 ``ratelimited`` and a Retry-After in whole seconds, as Slack
+    does, and counted in ``rejected``; an accepted call counts against the limits."""
+
+    per_channel_seconds: float = 1.0
+    per_second: float | None = None
+    methods: frozenset[str] = frozenset({"chat.postMessage"})
+    clock: Callable[[], float] = time.monotonic
+    rejected: int = 0
+    _last: dict[str, float] = field(default_factory=dict)
+    _recent: deque[float] = field(default_factory=deque)
+
+    def wait(self, method: str, data: Mapping[str, Any]) -> int | None:
+        """Seconds the caller must wait (None: the call is accepted and counted)."""
+        if method not in self.methods:
+            return None
+        now = self.clock()
+        channel = str(data.get("channel"))
+        wait = 0.0
+        last = self._last.get(channel)
+        if last is not None and now - last < self.per_channel_seconds:
+            wait = self.per_channel_seconds - (now - last)
+        if self.per_second is not None:
+            while self._recent and now - self._recent[0] >= 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= self.per_second:
+                wait = max(wait, 1.0 - (now - self._recent[0]))
+        if wait > 0:
+            self.rejected += 1
+            return max(1, math.ceil(wait))
+        self._last[channel] = now
+        self._recent.append(now)
+        return None
+
+
+@dataclass
 class Install:
     """What ``oauth.v2.access`` returns for a code."""
 
@@ -103,6 +143,7 @@ class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     port: int = 0
     random_failures: RandomFailures | None = None
+    rate_limits: RateLimits | None = None
 
     def __post_init__(self) -> None:
         self._teams: dict[str, Team] = {}
@@ -229,6 +270,10 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else data.get("token")
         failure = self._next_failure(method)
+        if failure is None and self.rate_limits is not None:
+            wait = self.rate_limits.wait(method, data)
+            if wait is not None:
+                failure = Failure(429, "ratelimited", retry_after=wait)
         self.calls.append(Call(method, data, token, time.monotonic(), failure is not None))
         try:
             return await self._answer(method, data, token, auth, failure)

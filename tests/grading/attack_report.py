@@ -21,11 +21,12 @@ from typing import Any
 
 import yaml
 
-from bot.domain.bank import KeyPoint
+from bot.domain.bank import KeyPoint, load_bank
 from bot.grading.base import GradingItem
 from bot.grading.llm import FLAG_INJECTION, LLMGrader
 from tests.fakes.openai_server import FakeOpenAI, GullibleJudge, HonestJudge
 
+REPO = Path(__file__).resolve().parents[2]
 JUDGES = ("honest", "gullible-invented", "gullible-attack", "gullible-attack+point")
 
 
@@ -34,15 +35,21 @@ def load_corpus(path: Path) -> dict[str, Any]:
 
 
 def items_of(corpus: dict[str, Any]) -> dict[str, GradingItem]:
-    return {
-        name: GradingItem(
+    """The corpus's questions: written inline, or ``{bank: <id>}`` for a question of the bank."""
+    items = {}
+    bank = None
+    for name, spec in corpus["questions"].items():
+        if "bank" in spec:
+            bank = bank or load_bank(REPO / "questions").by_id()
+            items[name] = GradingItem.from_question(bank[spec["bank"]])
+            continue
+        items[name] = GradingItem(
             prompt=spec["prompt"],
             reference=spec["reference"],
             key_points=tuple(KeyPoint(**point) for point in spec.get("key_points", ())),
             question_id=name,
         )
-        for name, spec in corpus["questions"].items()
-    }
+    return items
 
 
 def attacked_text(corpus: dict[str, Any], attack: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from bot.domain.bank import KeyPoint, load_bank
+from bot.domain.bank import load_bank
 from bot.grading.base import GradingItem
 from bot.grading.injection import (
     ItemVocabulary,
@@ -30,18 +30,11 @@ from bot.grading.injection import (
 from bot.grading.llm import FLAG_INJECTION, LLMGrader
 from bot.grading.prompting import MAX_ANSWER_CHARS, build_messages, neutralise_delimiters
 from tests.fakes.openai_server import FakeOpenAI, GullibleJudge, HonestJudge
+from tests.grading.attack_report import items_of
 from tests.grading.quote_fairness import load_correct_answers
 
 CORPUS = yaml.safe_load((Path(__file__).with_name("attack_corpus.yaml")).read_text("utf-8"))
-ITEMS = {
-    name: GradingItem(
-        prompt=spec["prompt"],
-        reference=spec["reference"],
-        key_points=tuple(KeyPoint(**point) for point in spec["key_points"]),
-        question_id=name,
-    )
-    for name, spec in CORPUS["questions"].items()
-}
+ITEMS = items_of(CORPUS)
 ATTACKS: list[dict[str, Any]] = CORPUS["attacks"]
 IDS = [attack["id"] for attack in ATTACKS]
 REPO = Path(__file__).resolve().parents[2]

@@ -66,6 +66,16 @@ def grader() -> OfflineGrader:
     return OfflineGrader()
 
 
+@pytest.mark.parametrize("item", [ITEM, REFERENCE_ONLY])
+def test_relatedness_alone_is_what_the_full_analysis_measures(
+    grader: OfflineGrader, item: GradingItem
+) -> None:
+    """The LLM grader asks only for relatedness; it must not differ from the full analysis."""
+    for answer in (REFERENCE, PARAPHRASE, PARTIAL, KEYWORD_LIST, OFF_TOPIC, "", "  ?!  "):
+        assert grader.relatedness(item, answer) == grader.analyse(item, answer).relatedness
+    assert grader.relatedness(item, OFF_TOPIC) < grader.relatedness(item, PARAPHRASE)
+
+
 def test_is_a_grader(grader: OfflineGrader) -> None:
     assert isinstance(grader, Grader)
     assert grader.name == "offline"

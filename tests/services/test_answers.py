@@ -15,6 +15,7 @@ from bot.services.answers import (
     AnswerService,
     AnswerTarget,
     RejectionReason,
+    live_scored_answers,
 )
 from bot.storage.models import Answer, AnswerKind, GradeRecord, Platform
 
@@ -181,3 +182,17 @@ def test_targets_round_trip_and_garbage_is_an_unknown_question():
     assert AnswerTarget.decode(target.encode()) == target
     with pytest.raises(AnswerRejected):
         AnswerTarget.decode("bogus:x")
+
+
+async def test_the_supersede_lookup_searches_the_post_index(sessions, engine):
+    """A batch's resubmission check must not scan every answer (a million on a busy team)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner is the one that needs the plain IN")
+    statement = sa.select(Answer.id).where(live_scored_answers({(1, 2), (1, 3), (2, 2)}))
+    compiled = statement.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+    async with engine.connect() as connection:
+        plan = " | ".join(
+            str(row[-1])
+            for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+        )
+    assert "SCAN answer" not in plan and "daily_post" in plan, plan

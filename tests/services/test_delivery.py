@@ -72,6 +72,20 @@ async def test_a_message_is_delivered_once_and_its_reference_kept(sessions, cloc
     assert len(notifier.deliveries) == 1
 
 
+async def test_outcomes_of_concurrent_sends_share_transactions(sessions, clock):
+    ids = await _enqueue(sessions, clock, n=32)
+    notifier = RecordingNotifier(failures=[RetryLater("429", 5.0)])
+    dispatcher = _dispatcher(sessions, clock, notifier, batch_size=32, concurrency=8)
+    assert await dispatcher.drain() == 32
+    rows = await _rows(sessions)
+    assert sum(rows[i].status is OutboxStatus.SENT for i in ids) == 31
+    [retried] = [rows[i] for i in ids if rows[i].status is OutboxStatus.PENDING]
+    assert retried.last_error == "RetryLater" and retried.lease_token is None
+    # every outcome recorded, a sent one with its reference, in far fewer than 32 transactions
+    assert all(rows[i].message_ref for i in ids if rows[i].status is OutboxStatus.SENT)
+    assert 1 <= dispatcher.outcome_transactions <= 8
+
+
 async def test_failures_back_off_and_retry_after_is_honoured(sessions, clock):
     [message_id] = await _enqueue(sessions, clock)
     notifier = RecordingNotifier(failures=[ConnectionError("down"), RetryLater("429", 30.0)])

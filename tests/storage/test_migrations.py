@@ -77,6 +77,42 @@ def test_single_head_and_every_revision_steps_down():
         assert revision.module.downgrade is not None
 
 
+def test_the_quick_start_check_agrees_with_alembic(empty_database_url, tmp_path):
+    """``upgrade_needed`` reads the scripts and the version table without Alembic; it must
+    say what Alembic says: behind when empty or one step down, current at head."""
+    assert migrate.script_head() == migrate.head_revision()
+
+    def needed() -> bool:
+        async def run() -> bool:
+            engine = create_engine(empty_database_url)
+            try:
+                return await migrate.upgrade_needed(engine)
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(run())
+
+    assert needed()
+    migrate.upgrade(empty_database_url)
+    assert not needed()
+    migrate.downgrade(empty_database_url, "-1")
+    assert needed()
+
+
+def test_the_script_head_is_none_when_the_scripts_branch(monkeypatch, tmp_path):
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    for name, parent in (("a", None), ("b", "a"), ("c", "a")):
+        down = f"'{parent}'" if parent else "None"
+        (versions / f"{name}.py").write_text(
+            f"revision: str = '{name}'\ndown_revision: str | None = {down}\n"
+        )
+    monkeypatch.setattr(migrate, "migrations_dir", lambda: tmp_path / "migrations")
+    assert migrate.script_head() is None  # two heads: Alembic decides
+    (versions / "d.py").write_text('revision = "d"\ndown_revision = ("b", "c")\n')
+    assert migrate.script_head() is None  # a merge is not a plain chain: Alembic decides
+
+
 def test_an_installed_package_finds_migrations_in_the_working_directory(monkeypatch, tmp_path):
     monkeypatch.setattr(
         migrate, "SOURCE_TREE_MIGRATIONS", tmp_path / "site-packages" / "migrations"

@@ -1,0 +1,256 @@
+"""Fill a database (already migrated, bank already synced) with a played history: one workspace,
+its channels and members, years of closed daily posts and, for every answer, its grade and its
+score event, all pointing at real rows (members, posts, the bank's question versions).
+
+The rows are made by the database itself, ``INSERT ... SELECT`` over a generated series
+(``generate_series`` on PostgreSQL, a recursive CTE on SQLite), so a million answers take
+seconds, not the hours an ORM would. Ids are explicit and arithmetic: answer ``i`` belongs to
+post ``(i - 1) // answers_per_post + 1``, its grade and score event have id ``i``; a post's
+member list is a window of consecutive members, so no member answers a post twice. On PostgreSQL
+the id sequences are moved past the filled rows and the tables analysed, as autovacuum would.
+
+Member ``k`` has the platform id ``U{k - 1}`` in workspace ``TFILL`` (channels ``CFILL{n}``), so a
+bench can resolve the same people through ``Directory`` and find them already known.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+WORKSPACE = "TFILL"
+#: A compact verdict list, about the size the LLM grader stores for a three-point rubric.
+VERDICTS = (
+    '[{"key_point":"Main idea","status":"covered","evidence":"the main idea, stated",'
+    '"hint":""},{"key_point":"Why it works","status":"partial","evidence":"a reason",'
+    '"hint":"Say more about why."},{"key_point":"A caveat","status":"missing","evidence":"",'
+    '"hint":"Mention a caveat."}]'
+)
+ANSWER_TEXT = (
+    "It keeps the training signal stable: the update uses a running estimate instead of a "
+    "single noisy sample, so the steps are smaller where the gradient varies and larger where "
+    "it is consistent, and the method converges faster in practice."
+)
+
+
+@dataclass(frozen=True)
+class History:
+    """How much history to make; ``answers`` is rounded down to whole posts."""
+
+    answers: int = 1_000_000
+    members: int = 5_000
+    channels: int = 50
+    answers_per_post: int = 20
+
+    @property
+    def posts(self) -> int:
+        return self.answers // self.answers_per_post
+
+    @property
+    def days(self) -> int:
+        return -(-self.posts // self.channels)
+
+
+@dataclass(frozen=True)
+class Filled:
+    answers: int
+    posts: int
+    members: int
+    seconds: float
+
+
+class _Sql:
+    """The few expressions that differ between the two databases."""
+
+    def __init__(self, dialect: str, now: datetime):
+        self.postgres = dialect == "postgresql"
+        self.now = now.astimezone(UTC)
+
+    def series(self, count: int) -> tuple[str, str]:
+        """(a prefix to put before INSERT, the FROM item) yielding ``i`` = 1..count."""
+        if self.postgres:
+            return "", f"generate_series(1, {count}) AS s(i)"
+        prefix = (
+            f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {count}) "
+        )
+        return prefix, "s"
+
+    def instant(self, days_back: str, seconds: str = "0") -> str:
+        """``now`` minus ``days_back`` days plus ``seconds`` seconds, as the column stores it."""
+        if self.postgres:
+            base = self.now.strftime("%Y-%m-%d %H:%M:%S+00")
+            return (
+                f"(TIMESTAMPTZ '{base}' - ({days_back}) * INTERVAL '1 day' "
+                f"+ ({seconds}) * INTERVAL '1 second')"
+            )
+        base = self.now.strftime("%Y-%m-%d %H:%M:%S")
+        return (
+            f"(datetime('{base}', '-' || ({days_back}) || ' days', '+' || ({seconds}) || "
+            "' seconds') || '.000000')"
+        )
+
+    def day(self, days_back: str) -> str:
+        if self.postgres:
+            return f"(DATE '{self.now.date().isoformat()}' - ({days_back}))"
+        return f"date('{self.now.date().isoformat()}', '-' || ({days_back}) || ' days')"
+
+    def boolean(self, value: bool) -> str:
+        if self.postgres:
+            return "true" if value else "false"
+        return "1" if value else "0"
+
+
+async def fill_history(engine: AsyncEngine, now: datetime, history: History) -> Filled:
+    """Add the history to an empty, migrated database whose bank is synced."""
+    started = time.perf_counter()
+    sql = _Sql(engine.dialect.name, now)
+    if history.answers_per_post > history.members:
+        raise ValueError("a post needs at least as many members as answers")
+    async with engine.connect() as connection:
+        # the rows are valid by construction: foreign keys are not checked row by row, and the
+        # big tables' secondary indexes are built once at the end instead of row by row
+        if not sql.postgres:  # outside a transaction, where SQLite honours it
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        async with connection.begin():
+            await _fill(connection, sql, history)
+        if not sql.postgres:
+            await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            await connection.commit()
+    if sql.postgres:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.exec_driver_sql("ANALYZE")
+    return Filled(
+        history.posts * history.answers_per_post,
+        history.posts,
+        history.members,
+        time.perf_counter() - started,
+    )
+
+
+#: The tables that get a row per answer.
+BIG_TABLES = ("answer", "grade", "score_event")
+
+
+async def _secondary_indexes(connection: AsyncConnection, sql: _Sql) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the big tables' indexes that are not constraints."""
+    tables = ", ".join(f"'{table}'" for table in BIG_TABLES)
+    if sql.postgres:
+        query = (
+            f"SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ({tables}) AND "
+            "indexname NOT IN (SELECT conname FROM pg_constraint)"
+        )
+    else:
+        query = (
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND "
+            f"tbl_name IN ({tables})"
+        )
+    return [(name, statement) for name, statement in (await connection.exec_driver_sql(query))]
+
+
+async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> None:
+    per = history.answers_per_post
+    members, channels = history.members, history.channels
+    answers = history.posts * per
+    low, high, count = (
+        await connection.exec_driver_sql("SELECT min(id), max(id), count(*) FROM question")
+    ).one()
+    if not count or high - low + 1 != count:
+        raise RuntimeError("fill_history needs the synced bank's question ids, contiguous")
+    for table in ("workspace", "channel", "member", "daily_post", "answer"):
+        existing = (await connection.exec_driver_sql(f"SELECT count(*) FROM {table}")).one()
+        if existing[0]:
+            raise RuntimeError(f"fill_history needs an empty {table} table")
+    if sql.postgres:
+        await connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    indexes = await _secondary_indexes(connection, sql)
+    for name, _ in indexes:
+        await connection.exec_driver_sql(f'DROP INDEX "{name}"')
+    true, false = sql.boolean(True), sql.boolean(False)
+    created = sql.instant(str(history.days + 30))
+    await connection.exec_driver_sql(
+        "INSERT INTO workspace (id, platform, external_id, name, timezone, enabled, "
+        f"admin_ids, created_at) VALUES (1, 'slack', '{WORKSPACE}', 'Filled', 'UTC', "
+        f"{true}, '[]', {created})"
+    )
+    prefix, source = sql.series(channels)
+    await connection.exec_driver_sql(
+        f"{prefix}INSERT INTO channel (id, workspace_id, external_id, name, post_time, "
+        "timezone, post_days, cadence, topics, answer_window_minutes, enabled, paused, "
+        "pause_reason, skip_dates, announce_champions, mention_champion, created_at, "
+        f"updated_at) SELECT i, 1, 'CFILL' || i, 'filled-' || i, '09:00:00', 'UTC', "
+        f"'[0, 1, 2, 3, 4, 5, 6]', 'daily', '[]', 1380, {true}, {false}, '', '[]', "
+        f"{true}, {false}, {created}, {created} FROM {source}"
+    )
+    prefix, source = sql.series(members)
+    await connection.exec_driver_sql(
+        f"{prefix}INSERT INTO member (id, workspace_id, external_id, display_name, "
+        "nudges, spaced_repetition, created_at) SELECT i, 1, 'U' || (i - 1), "
+        f"'member ' || i, {false}, {true}, {created} FROM {source}"
+    )
+    # post p: channel 1 + (p - 1) % channels, day (p - 1) // channels counted from the
+    # oldest; it opened at 09:00 that day and closed 23 hours later
+    days_back = f"({history.days} - (i - 1) / {channels})"
+    prefix, source = sql.series(history.posts)
+    await connection.exec_driver_sql(
+        f"{prefix}INSERT INTO daily_post (id, channel_id, local_date, question_id, "
+        "opened_at, closes_at, closed_at) SELECT i, 1 + (i - 1) % "
+        f"{channels}, {sql.day(days_back)}, {low} + (i - 1) % {count}, "
+        f"{sql.instant(days_back)}, {sql.instant(days_back, str(23 * 3600))}, "
+        f"{sql.instant(days_back, str(23 * 3600))} FROM {source}"
+    )
+    # answer i: post p = 1 + (i - 1) // per, the j-th of its answers, by member
+    # 1 + (p * per + j) % members; submitted j minutes after the post opened
+    post = f"(1 + (i - 1) / {per})"
+    slot = f"((i - 1) % {per})"
+    post_days_back = f"({history.days} - ({post} - 1) / {channels})"
+    submitted = sql.instant(post_days_back, f"60 * (1 + {slot})")
+    member = f"(1 + ({post} * {per} + {slot}) % {members})"
+    prefix, source = sql.series(answers)
+    await connection.exec_driver_sql(
+        f"{prefix}INSERT INTO answer (id, member_id, question_id, daily_post_id, kind, "
+        "text, status, scored, superseded, attempts, claimed_at, current_grade_id, "
+        f"reply_context, submitted_at, updated_at) SELECT i, {member}, {low} + "
+        f"({post} - 1) % {count}, {post}, 'daily', '{ANSWER_TEXT} (' || i || ')', "
+        f"'graded', {true}, {false}, 1, {submitted}, i, '{{}}', {submitted}, "
+        f"{submitted} FROM {source}"
+    )
+    score = "((i * 37) % 101)"
+    await connection.exec_driver_sql(
+        f"{prefix}INSERT INTO grade (id, answer_id, grader, model, score, verdicts, "
+        "factual_errors, flags, feedback, provisional, prompt_tokens, "
+        f"completion_tokens, created_at) SELECT i, i, 'llm', 'gpt-4o-mini', {score}, "
+        f"'{VERDICTS}', '[]', '[]', 'Covered: the main idea.', {false}, 900, 160, "
+        f"{submitted} FROM {source}"
+    )
+    await connection.exec_driver_sql(
+        f"{prefix}INSERT INTO score_event (id, workspace_id, channel_id, member_id, "
+        "answer_id, daily_post_id, points, member_local_date, occurred_at) SELECT i, 1, "
+        f"1 + ({post} - 1) % {channels}, {member}, i, {post}, {score} / 5, "
+        f"{sql.day(post_days_back)}, {submitted} FROM {source}"
+    )
+    for _, statement in indexes:
+        await connection.exec_driver_sql(statement)
+    if sql.postgres:
+        for table in (
+            "workspace",
+            "channel",
+            "member",
+            "daily_post",
+            "answer",
+            "grade",
+            "score_event",
+        ):
+            await connection.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+
+
+def oldest_post_day(now: datetime, history: History) -> datetime:
+    """When the first filled post opened (for benches that place later events)."""
+    return now - timedelta(days=history.days)
