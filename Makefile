@@ -26,7 +26,9 @@ run: check-python $(STAMP)
 test: check-python $(STAMP)
 	$(BIN)/ruff check bot tests bench migrations
 	$(BIN)/ruff format --check bot tests bench migrations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest $(PYTEST_ARGS) || { status=$$?; \
+		if [ $$status -eq 5 ]; then echo "pytest collected no tests: the run fails (exit 5)" >&2; fi; \
+		exit $$status; }
 
 # The production benchmarks (bench/*.py, each documented in its docstring): SQLite always,
 # PostgreSQL too when TEST_POSTGRES_URL is set. Each prints the core count and its figures.
