@@ -159,6 +159,41 @@ _PATTERNS: tuple[tuple[str, Kind, str], ...] = (
     ("coverage-claim", Kind.GRADING,
      r"\b(?:topics?|points?|ideas?|concepts?|aspects?|areas?|items?)\s+(?:covered|discussed|"
      r"addressed|explained|included|mentioned)\s*[:—–-]"),
+    ("coverage-claim", Kind.GRADING,
+     r"\b(?:all|every|each|both) (?:of )?(?:the )?(?:aspects?|points?|ideas?|parts?|pieces|"
+     r"topics?|concepts?|elements?|requirements?) (?:are|is|were|have been|has been) (?:now )?"
+     r"(?:in place|covered|addressed|there|present|included|handled|explained|dealt with)\b"),
+    # claims about what the answer itself covers, in other languages
+    ("coverage-claim", Kind.GRADING,
+     r"\b(?:(?:esta|mi|la) respuesta (?:anterior )?(?:cubre|trata|aborda|explica|menciona|"
+     r"incluye|describe|abarca)|(?:ya |arriba |antes )?(?:he|hemos) (?:explicado|cubierto|"
+     r"tratado|abordado|mencionado|descrito|discutido|incluido)|(?:esta|minha|a) resposta "
+     r"(?:cobre|trata|aborda|explica|menciona|inclui|descreve|abrange)|(?:eu )?(?:expliquei|"
+     r"cobri|abordei|tratei|mencionei|descrevi)\b|(?:todos )?os aspectos foram (?:tratados|"
+     r"abordados|cobertos|explicados)|(?:questa|la mia) risposta (?:copre|tratta|spiega|"
+     r"include|descrive|menziona)|ho (?:spiegato|trattato|coperto|descritto|menzionato|"
+     r"discusso|illustrato))\b"),
+    ("coverage-claim", Kind.GRADING,
+     r"\b(?:(?:cette|ma) réponse (?:couvre|traite|aborde|explique|mentionne|inclut|décrit)|"
+     r"j'ai (?:expliqué|couvert|traité|abordé|mentionné|décrit)|(?:diese|meine) antwort "
+     r"(?:behandelt|deckt|erklärt|beschreibt|erwähnt|umfasst|enthält)|ich habe [\w\s,-]{0,60}?"
+     r"(?:erklärt|behandelt|beschrieben|erwähnt|abgedeckt)|(?:deze|mijn) antwoord "
+     r"(?:behandelt|dekt|beschrijft|noemt))\b"),
+    ("coverage-claim", Kind.GRADING,
+     r"(?:(?:в этом|в моём|в моем|в данном) ответе[\w\s,-]{0,20}?(?:рассмотрен|описан|"
+     r"объясн|упомянут|затронут|освещен|освещён)|(?:этот|мой) ответ (?:охватывает|описывает|"
+     r"рассматривает|объясняет|затрагивает)|\b(?:я|мы) (?:рассмотрел|объяснил|описал|"
+     r"упомянул|осветил))"),
+    ("coverage-claim", Kind.GRADING,
+     r"(?:(?:以上|上述|本|这个|這個|我的|该|該)(?:回答|答案|解答)[^。\n]{0,6}(?:涵盖|涵蓋|覆盖|覆蓋|"
+     r"包括|包含|解释|解釋|讨论|討論|提到|说明|說明)|已经?(?:涵盖|涵蓋|解释|解釋|讨论|討論|说明|說明)了?"
+     r"|(?:この|私の|上記の)(?:回答|答え|解答)(?:では|は|で)[^。\n]{0,160}(?:説明しました|扱いました|"
+     r"触れました|網羅|カバー)|(?:이|제|위의?|본) (?:답변|대답|답)(?:은|에서는?|이|에서)[^.\n]{0,160}"
+     r"(?:다루었|다뤘|설명했|설명하였|포함하|언급했|다룹니다))"),
+    ("coverage-claim", Kind.GRADING,
+     r"(?:(?:इस|मेरे|यह) (?:उत्तर|जवाब)[^।\n]{0,160}(?:शामिल|समझाया|बताया|वर्णन|चर्चा)|"
+     r"(?:تناولت|شرحت|غطت|ناقشت|تشرح|تتناول|تغطي)\s+(?:هذه\s+)?(?:الإجابة|إجابتي)|"
+     r"(?:هذه الإجابة|إجابتي)\s+(?:تتناول|تشرح|تغطي|تناقش))"),
     ("grading", Kind.GRADING,
      r"\b(?:rubric|grader|graders|grading|evaluator|examiner|assessor|marking scheme|"
      r"mark scheme|answer key|scoring guide)\b"),

@@ -45,6 +45,7 @@ import inspect
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -79,6 +80,7 @@ from bot.grading.judge_reply import (
     judge_json_schema,
     parse_judge_reply,
 )
+from bot.grading.naming import asserts_something, names_without_asserting
 from bot.grading.offloop import run_off_loop
 from bot.grading.prompting import (
     MAX_ANSWER_CHARS,
@@ -210,6 +212,37 @@ def _holding_are_keyword_lists(text: str, held: Sequence[tuple[int, int]]) -> bo
         looks_like_keyword_list(sentences[index]) or _in_terse_run(index, sentences)
         for index in indices
     )
+
+
+def _holding_only_name(
+    text: str,
+    held: Sequence[tuple[int, int]],
+    point: str,
+    shared: frozenset[tuple[int, int]],
+) -> bool:
+    """The sentences holding the quote name topics and assert nothing about them (see
+    :mod:`bot.grading.naming`), and either the point asserts something (a claim, not a list of
+    examples) or those sentences are quoted for other points too."""
+    if not held:
+        return False
+    if any(span in shared for span in held):
+        # one sentence quoted for several points must assert something
+        return not any(asserts_something(text[start:end]) for start, end in held)
+    if not all(names_without_asserting(text[start:end]) for start, end in held):
+        return False
+    return asserts_something(point) and not is_item_list(point)
+
+
+def is_item_list(key_point: str) -> bool:
+    """Whether a key point's content is a list of items (examples, components, options), so
+    that naming the items is making the point."""
+    if re.search(
+        r"\b(?:such as|e\.g\.|for example|for instance|namely|includ(?:e|es|ing))\b|:", key_point
+    ):
+        return True
+    pieces = [piece for piece in re.split(r"[,;]|\s(?:and|or)\s", key_point) if piece.strip()]
+    short = sum(1 for piece in pieces if len(re.findall(r"[^\W\d_]+", piece)) <= 2)
+    return len(pieces) >= 3 and short >= 2 * len(pieces) / 3
 
 
 # --- checking the judge -----------------------------------------------------------------------
@@ -541,9 +574,24 @@ class LLMGrader:
         judgements: Sequence[KeyPointJudgement],
     ) -> CheckedVerdicts:
         checked = CheckedVerdicts(verdicts=[])
+        locations = [
+            prepared.located_in.locate(evidence)
+            if Coverage(judgement.status) is not Coverage.MISSING
+            and (evidence := judgement.evidence[:MAX_FIELD_CHARS]).strip()
+            else None
+            for judgement in judgements
+        ]
+        # sentences quoted for two key points or more: a sentence that only names topics is
+        # never evidence for several points at once, whatever the points look like
+        credits = Counter(
+            span
+            for location in locations
+            if location is not None
+            for span in set(holding_sentences(prepared.graded_text, location.spans))
+        )
+        shared = frozenset(span for span, count in credits.items() if count >= 2)
         for index, (point, judgement) in enumerate(zip(key_points, judgements, strict=True)):
             status = Coverage(judgement.status)
-            evidence = judgement.evidence[:MAX_FIELD_CHARS]
             hint = judgement.hint[:MAX_FIELD_CHARS]
             if status is Coverage.MISSING:
                 checked.verdicts.append(
@@ -552,7 +600,7 @@ class LLMGrader:
                     )
                 )
                 continue
-            location = prepared.located_in.locate(evidence) if evidence.strip() else None
+            location = locations[index]
             if location is None:
                 checked.unlocated.append(index)
                 checked.rejected += 1
@@ -563,7 +611,7 @@ class LLMGrader:
                 )
                 continue
             new_status, problem, support = self._judge_evidence(
-                point, prepared.profiles[index], prepared, location, status
+                point, prepared.profiles[index], prepared, location, status, shared
             )
             checked.support[index] = support
             if new_status is Coverage.MISSING:
@@ -586,6 +634,7 @@ class LLMGrader:
         prepared: PreparedAnswer,
         location: QuoteLocation,
         status: Coverage,
+        shared: frozenset[tuple[int, int]] = frozenset(),
     ) -> tuple[Coverage, str, float]:
         """The status the evidence supports, why it was lowered ("" if not), and the support."""
         text = prepared.graded_text
@@ -597,6 +646,8 @@ class LLMGrader:
         if disqualifies_evidence(holding, prepared.vocabulary):
             return Coverage.MISSING, HINT_GRADER_TALK.format(point=point.text), 0.0
         if not is_enumerative(point.text) and _holding_are_keyword_lists(text, held):
+            return Coverage.MISSING, HINT_KEYWORDS.format(point=point.text), 0.0
+        if _holding_only_name(text, held, point.text, shared):
             return Coverage.MISSING, HINT_KEYWORDS.format(point=point.text), 0.0
         support = max(
             self.support.support(profile, holding).value,

@@ -865,6 +865,8 @@ class OfflineGrader:
                 ),
                 None,
             )
+            if alternative is None and _agrees_with_reference(best, item, embedder):
+                alternative = best
             if alternative is None:
                 quote = _evidence(answer, _best_sentence(best, windows, vocabulary, embedder), best)
                 error = FactualError(quote=quote, correction=point.text)
@@ -1018,6 +1020,39 @@ def _compare(match: _PointMatch, prompt: str) -> Comparison:
         _question_norms(prompt),
         _marks_of(prompt),
     )
+
+
+def _agrees_with_reference(
+    match: _PointMatch, item: GradingItem, embedder: StaticEmbedder | None
+) -> bool:
+    """Whether a passage read as contradicting a key point says what the reference says.
+
+    The claim reader compares surface marks (negations, opposite-pole words, numbers); a key
+    point worded "X, not Y" and a passage worded "rather than Y, X" can look opposite to it.
+    The reference answer is trusted text: when its own passage for the point reads as
+    "contradicting" the point too, the reader has misread the point, and the answer is judged
+    against the reference passage instead -- an answer that contradicts the reference is still
+    caught there.
+    """
+    if not item.reference.strip():
+        return False
+    windows, _ = _windows_of(item.reference)
+    if not windows:
+        return False
+    statement = match.statement
+    reference_window = max(windows, key=lambda window: _support(statement, window, embedder, None))
+    reference_marks = _marks_of(reference_window.text)
+    given = _given_quantities(item.prompt)
+    question_norms = _question_norms(item.prompt)
+    question_marks = _marks_of(item.prompt)
+    if not compare(
+        statement.marks, reference_marks, given, question_norms, question_marks
+    ).contradicts:
+        return False
+    against_reference = compare(
+        reference_marks, _marks_of(match.window.text), given, question_norms, question_marks
+    )
+    return not against_reference.contradicts
 
 
 @lru_cache(maxsize=64)

@@ -4,11 +4,14 @@ score(base + attack) <= score(base), against an honest judge and against gullibl
 obey instructions in the answer (quoting invented text, the attack itself, or the attack plus
 the key point).
 
-Known gap, kept visible rather than hidden: on its second and last run (after the first run
-showed the evidence-bait class open, which led to our own bait examples and the coverage-claim
-check), 10 of 149 attacks still beat their base with the honest and the attack-quoting judges
-(7 by more than 10 points): 9 of the 21 evidence-bait attacks and 1 grader-address attack; the
-other five classes never win. ``python -m tests.grading.attack_report --heldout`` lists them.
+Known gap, kept visible rather than hidden. Second run (after the first showed the
+evidence-bait class open, which led to our own bait examples and the coverage-claim check): 10
+of 149 attacks beat their base with the honest and the attack-quoting judges (7 by more than 10
+points): 9 of the 21 evidence-bait attacks and 1 grader-address attack. Third run, after the
+naming check (:mod:`bot.grading.naming`, built from our own corpus's bait classes, without
+reading these attacks): 8 of 149 with the honest judge (6 by more than 10 points), 8 with the
+attack-quoting judge, 5 with the other two; 7 of the 8 are evidence bait. The other five
+classes never win. ``python -m tests.grading.attack_report --heldout`` lists them.
 The test is a strict expected failure: when the gap closes it fails, and the marker goes."""
 
 from __future__ import annotations
