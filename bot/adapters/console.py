@@ -319,7 +319,7 @@ class ConsoleSession:
         app = self._app
         assert self.actor.channel_id is not None
         if await app.daily.open_due(self.actor.channel_id) is not None:
-            await app.dispatcher.drain()  # the new question arrives like a channel post
+            await self._settle()  # the new question arrives like a channel post
             return
         await self._run_command(Command(CommandName.TODAY))
 
@@ -360,6 +360,16 @@ class ConsoleSession:
         """Show the private cards that follow (a mock interview's next question or report).
         The background dispatcher may be sending one right now: wait until no message for the
         terminal is in flight, so the prompt never comes before the question it is for."""
+        await self._settle()
+        while not self._notifier.private.empty():
+            card = self._notifier.private.get_nowait()
+            self.show(card)
+            self._save_attachments(card)
+
+
+    async def _settle(self) -> None:
+        """Wait until no message for the terminal is being sent or due: the background
+        dispatcher may hold one (claimed, not yet shown) when a drain returns."""
         app = self._app
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._grade_wait
@@ -367,12 +377,8 @@ class ConsoleSession:
             await app.dispatcher.drain()
             busy = await in_flight(app.sessions, Platform.CONSOLE, app.clock.now())
             if not busy or loop.time() > deadline:
-                break
+                return
             await asyncio.sleep(0.02)
-        while not self._notifier.private.empty():
-            card = self._notifier.private.get_nowait()
-            self.show(card)
-            self._save_attachments(card)
 
 
 def _default_user() -> str:
