@@ -282,8 +282,10 @@ class ConsoleSession:
         if name == "today":
             await self.show_today()
             return True
+        # a bare /skip skips the interview's question; /skip YYYY-MM-DD is a holiday
+        alias = name if name == "skip" and rest.strip() else CONSOLE_ALIASES.get(name, name)
         try:
-            command = parse_command(f"{CONSOLE_ALIASES.get(name, name)} {rest}")
+            command = parse_command(f"{alias} {rest}")
         except UsageError:
             self.say(f"Unknown command /{escape(name)}. Type /help for the list.")
             return True
@@ -365,7 +367,6 @@ class ConsoleSession:
             card = self._notifier.private.get_nowait()
             self.show(card)
             self._save_attachments(card)
-
 
     async def _settle(self) -> None:
         """Wait until no message for the terminal is being sent or due: the background

@@ -101,6 +101,14 @@ async def test_schedule_shows_and_changes_the_practice_schedule(console_app):
     assert "Nothing was changed" in output and "not a day of the week" in output
 
 
+async def test_skip_with_a_date_is_a_holiday_and_bare_skip_is_the_interviews(console_app):
+    output = await drive(console_app, "/skip 2026-12-24\n/skip\n/quit\n")
+    assert "Skip dates updated" in output and "2026-12-24" in output
+    # with no interview running, a bare /skip is about the interview, not the schedule
+    assert output.count("Skip dates updated") == 1
+    assert "You have no interview in progress." in output
+
+
 async def test_end_of_input_quits_cleanly(console_app):
     output = await drive(console_app, "")
     assert "Bye" in output
