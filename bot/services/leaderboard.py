@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.domain.streaks import NO_STREAK, Streak, compute_streak
@@ -32,6 +33,7 @@ from bot.storage.models import (
     Member,
     ScoreEvent,
     Workspace,
+    id_column,
 )
 
 
@@ -95,21 +97,26 @@ async def channel_streaks(
     """Every member's streak in one channel (or only the given members')."""
     posts = (
         await session.execute(
-            sa.select(DailyPost.id, DailyPost.local_date, DailyPost.closed_at, DailyPost.closes_at)
-            .where(DailyPost.channel_id == channel_id)
-            .order_by(DailyPost.local_date)
+            sa.select(
+                col(DailyPost.id),
+                col(DailyPost.local_date),
+                col(DailyPost.closed_at),
+                col(DailyPost.closes_at),
+            )
+            .where(col(DailyPost.channel_id) == channel_id)
+            .order_by(col(DailyPost.local_date))
         )
     ).all()
     if not posts:
         return {}
     query = (
-        sa.select(Answer.member_id, Answer.daily_post_id)
-        .join(DailyPost, DailyPost.id == Answer.daily_post_id)
-        .where(DailyPost.channel_id == channel_id, Answer.scored.is_(True))  # type: ignore[attr-defined]
+        sa.select(col(Answer.member_id), col(Answer.daily_post_id))
+        .join(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
+        .where(col(DailyPost.channel_id) == channel_id, col(Answer.scored).is_(True))
     )
     if member_ids is not None:
-        query = query.where(Answer.member_id.in_(member_ids))  # type: ignore[attr-defined]
-    answered: dict[int, set[int]] = defaultdict(set)
+        query = query.where(col(Answer.member_id).in_(member_ids))
+    answered: dict[int, set[int | None]] = defaultdict(set)
     for member_id, post_id in (await session.execute(query.distinct())).all():
         answered[member_id].add(post_id)
     streaks = {}
@@ -132,21 +139,23 @@ class LeaderboardService:
 
     def _ranking_query(
         self, workspace_id: int, start: datetime | None, channel_id: int | None
-    ) -> sa.Select[tuple[int, str, int, int, datetime]]:
-        total = sa.func.sum(ScoreEvent.points).label("points")
-        answers = sa.func.count(ScoreEvent.id).label("answers")
-        last = sa.func.max(ScoreEvent.occurred_at).label("last_at")
+    ) -> sa.Select[int, str, int, int, datetime]:
+        total = sa.func.sum(col(ScoreEvent.points)).label("points")
+        answers = sa.func.count(col(ScoreEvent.id)).label("answers")
+        last = sa.func.max(col(ScoreEvent.occurred_at)).label("last_at")
         query = (
-            sa.select(ScoreEvent.member_id, Member.display_name, total, answers, last)
-            .join(Member, Member.id == ScoreEvent.member_id)
-            .where(ScoreEvent.workspace_id == workspace_id)
-            .group_by(ScoreEvent.member_id, Member.display_name)
+            sa.select(col(ScoreEvent.member_id), col(Member.display_name), total, answers, last)
+            .join(Member, col(Member.id) == ScoreEvent.member_id)
+            .where(col(ScoreEvent.workspace_id) == workspace_id)
+            .group_by(col(ScoreEvent.member_id), col(Member.display_name))
         )
         if channel_id is not None:
-            query = query.where(ScoreEvent.channel_id == channel_id)
+            query = query.where(col(ScoreEvent.channel_id) == channel_id)
         if start is not None:
-            query = query.where(ScoreEvent.occurred_at >= start)
-        return query.order_by(total.desc(), answers.desc(), last.asc(), ScoreEvent.member_id.asc())
+            query = query.where(col(ScoreEvent.occurred_at) >= start)
+        return query.order_by(
+            total.desc(), answers.desc(), last.asc(), col(ScoreEvent.member_id).asc()
+        )
 
     async def _zone(self, session: AsyncSession, workspace_id: int, channel_id: int | None) -> str:
         workspace = await session.get(Workspace, workspace_id)
@@ -177,8 +186,8 @@ class LeaderboardService:
             names = dict(
                 (
                     await session.execute(
-                        sa.select(Member.id, Member.display_name).where(
-                            Member.id.in_(sorted(streaks))  # type: ignore[union-attr]
+                        sa.select(col(Member.id), col(Member.display_name)).where(
+                            col(Member.id).in_(sorted(streaks))
                         )
                     )
                 ).all()
@@ -200,26 +209,26 @@ class LeaderboardService:
             points, daily = (
                 await session.execute(
                     sa.select(
-                        sa.func.coalesce(sa.func.sum(ScoreEvent.points), 0),
-                        sa.func.count(ScoreEvent.id),
-                    ).where(ScoreEvent.member_id == member_id)
+                        sa.func.coalesce(sa.func.sum(col(ScoreEvent.points)), 0),
+                        sa.func.count(col(ScoreEvent.id)),
+                    ).where(col(ScoreEvent.member_id) == member_id)
                 )
             ).one()
             average = (
                 await session.execute(
-                    sa.select(sa.func.avg(GradeRecord.score))
+                    sa.select(sa.func.avg(col(GradeRecord.score)))
                     .select_from(ScoreEvent)
-                    .join(Answer, Answer.id == ScoreEvent.answer_id)
-                    .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                    .where(ScoreEvent.member_id == member_id)
+                    .join(Answer, col(Answer.id) == ScoreEvent.answer_id)
+                    .join(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
+                    .where(col(ScoreEvent.member_id) == member_id)
                 )
             ).scalar_one()
             practice = (
                 await session.execute(
-                    sa.select(sa.func.count(Answer.id)).where(
-                        Answer.member_id == member_id,
-                        Answer.kind != AnswerKind.DAILY,
-                        Answer.current_grade_id.is_not(None),  # type: ignore[union-attr]
+                    sa.select(sa.func.count(col(Answer.id))).where(
+                        col(Answer.member_id) == member_id,
+                        col(Answer.kind) != AnswerKind.DAILY,
+                        col(Answer.current_grade_id).is_not(None),
                     )
                 )
             ).scalar_one()
@@ -252,10 +261,10 @@ class LeaderboardService:
             return streaks.get(member.id, NO_STREAK), ""
         channels = (
             await session.execute(
-                sa.select(Channel.id, Channel.name)
-                .join(DailyPost, DailyPost.channel_id == Channel.id)
-                .join(Answer, Answer.daily_post_id == DailyPost.id)
-                .where(Answer.member_id == member.id, Answer.scored.is_(True))  # type: ignore[attr-defined]
+                sa.select(id_column(Channel.id), col(Channel.name))
+                .join(DailyPost, col(DailyPost.channel_id) == Channel.id)
+                .join(Answer, col(Answer.daily_post_id) == DailyPost.id)
+                .where(col(Answer.member_id) == member.id, col(Answer.scored).is_(True))
                 .distinct()
             )
         ).all()
