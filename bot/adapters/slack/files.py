@@ -12,6 +12,7 @@ would post the card twice.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -34,7 +35,8 @@ async def send_files(
     """Upload the card's files to the member's direct message; the number sent (0 on failure)."""
     if not card.attachments or not member:
         return 0
-    auth = {"token": token} if token else {}
+    # a token only when one is given; otherwise the client's own
+    auth: dict[str, Any] = {"token": token} if token else {}
     try:
         opened = await client.conversations_open(users=member, **auth)
         channel = opened["channel"]["id"]
