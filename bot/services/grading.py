@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -634,7 +633,7 @@ class GradingWorker:
     ) -> int:
         """Put answers back in the queue: failed ones, and those whose grade is provisional."""
         async with transaction(self._sessions) as session:
-            condition: Any = col(Answer.status) == AnswerStatus.FAILED
+            condition: sa.ColumnElement[bool] = col(Answer.status) == AnswerStatus.FAILED
             if provisional_only:
                 provisional_ids = sa.select(col(GradeRecord.id)).where(
                     col(GradeRecord.provisional).is_(True)
