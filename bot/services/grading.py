@@ -81,6 +81,9 @@ from bot.storage.models import (
 
 log = logging.getLogger(__name__)
 
+#: How soon an answer whose grade could not be stored (a database error) is claimed again.
+STORE_RETRY = timedelta(seconds=5)
+
 Sleep = Callable[[float], Awaitable[None]]
 #: A grade made offline because the member or workspace went over its LLM limits.
 FLAG_LLM_LIMIT = "llm-limit"
@@ -389,7 +392,20 @@ class GradingWorker:
         if self._costs is not None and job.workspace.id is not None:
             self._costs.spend(job.workspace.id, grade.prompt_tokens + grade.completion_tokens)
         plan, follow_up = await self._plan_mock(job, item, grade)
-        if await self._store(job, grade, plan, follow_up):
+        try:
+            stored = await self._store(job, grade, plan, follow_up)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a database error: this grade is lost, the answer is not
+            log.warning(
+                "storing the grade of answer %s failed (%s); it is graded again shortly",
+                answer_id,
+                type(exc).__name__,
+            )
+            with contextlib.suppress(Exception):
+                await self._release(job, STORE_RETRY, f"store failed: {type(exc).__name__}")
+            return
+        if stored:
             self.stored += 1
             metrics.ANSWERS_GRADED.labels(grade.grader, str(grade.provisional).lower()).inc()
             metrics.GRADING_SECONDS.observe(

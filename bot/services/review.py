@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.clock import Clock
-from bot.storage.db import transaction
+from bot.storage.db import insert_ignore, transaction
 from bot.storage.models import Answer, GradeRecord, Member, QuestionVersion, ReviewCard
 
 #: (upper bound of the score, exclusive) -> rating; documented in the README.
@@ -63,17 +63,33 @@ async def record_review(
     """Review the member's card for this question with the grade (in the caller's transaction)."""
     if not member.spaced_repetition or member.id is None:
         return None
+    # Two grades of one member and question can be stored at once (a resubmission graded beside
+    # the answer it replaced): create the card if it is missing without failing on the other's
+    # insert, then lock it, so each review reads the state the other one wrote.
+    fresh = Card(due=now)
+    await session.execute(
+        insert_ignore(session, ReviewCard)
+        .values(
+            member_id=member.id,
+            bank_id=bank_id,
+            card=dict(fresh.to_dict()),
+            due=fresh.due,
+            last_score=0,
+            reviews=0,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["member_id", "bank_id"])
+    )
     row = (
         await session.execute(
-            sa.select(ReviewCard).where(
-                col(ReviewCard.member_id) == member.id, col(ReviewCard.bank_id) == bank_id
-            )
+            sa.select(ReviewCard)
+            .where(col(ReviewCard.member_id) == member.id, col(ReviewCard.bank_id) == bank_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
-    ).scalar_one_or_none()
-    card = Card.from_dict(row.card) if row is not None else Card(due=now)  # type: ignore[arg-type]
+    ).scalar_one()
+    card = Card.from_dict(row.card)  # type: ignore[arg-type]
     card, _ = _scheduler().review_card(card, rating_for(score), now)
-    if row is None:
-        row = ReviewCard(member_id=member.id, bank_id=bank_id, reviews=0)
     row.card = dict(card.to_dict())
     row.due = card.due
     row.last_score = score

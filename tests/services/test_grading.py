@@ -190,6 +190,35 @@ async def test_superseded_answer_graded_last_earns_nothing(world, sessions, cloc
     assert event.answer_id == second.answer_id
 
 
+async def test_a_grade_that_cannot_be_stored_is_graded_again_soon_and_counted_once(
+    world, sessions, clock, monkeypatch
+):
+    import bot.services.grading as grading
+
+    opened = await world.open()
+    await world.submit(world.alice, opened, GOOD)
+    real_award = grading.award_points
+    failures = [RuntimeError("database went away")]
+
+    async def flaky_award(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return await real_award(*args, **kwargs)
+
+    monkeypatch.setattr(grading, "award_points", flaky_award)
+    grader = ScriptedGrader()
+    worker = GradingWorker(sessions, grader, grader, clock)
+    assert await worker.drain() == 1
+    [answer] = await _rows(sessions, Answer)
+    assert answer.status == "pending" and answer.last_error == "store failed: RuntimeError"
+    assert await _rows(sessions, GradeRecord) == [] and await _rows(sessions, ScoreEvent) == []
+    assert await worker.drain() == 0  # not before its retry time
+    clock.advance(grading.STORE_RETRY + timedelta(seconds=1))
+    assert await worker.drain() == 1
+    assert len(await _rows(sessions, GradeRecord)) == 1
+    assert len(await _rows(sessions, ScoreEvent)) == 1
+
+
 async def test_worker_killed_mid_grading_and_restarted_grades_each_answer_exactly_once(
     world, sessions, clock
 ):
