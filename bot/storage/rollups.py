@@ -270,8 +270,8 @@ async def rebuild_rollups(
     (its channel rows only: after its zone changed), or all of them. Returns the rows written."""
     workspaces, channels = _zones_query()
     builder = RollupBuilder(
-        dict((await session.execute(workspaces)).tuples().all()),
-        dict((await session.execute(channels)).tuples().all()),
+        dict((await session.execute(workspaces)).all()),
+        dict((await session.execute(channels)).all()),
     )
     await session.execute(_stale_rows(member_id, channel_id))
     result = await session.stream(_event_query(member_id, channel_id))
@@ -294,13 +294,23 @@ def rebuild_rollups_sync(connection: sa.Connection) -> int:
     """``rebuild_rollups`` of everything on a plain connection (the migration's backfill)."""
     workspaces, channels = _zones_query()
     builder = RollupBuilder(
-        dict(connection.execute(workspaces).tuples().all()),
-        dict(connection.execute(channels).tuples().all()),
+        dict(connection.execute(workspaces).all()),
+        dict(connection.execute(channels).all()),
     )
     connection.execute(_stale_rows(None, None))
-    events = connection.execution_options(yield_per=10_000).execute(_event_query(None, None))
-    for workspace_id, channel_id, member_id, points, occurred_at in events:
-        builder.add(workspace_id, channel_id, member_id, points, occurred_at)
+    # pages by id (a server-side cursor is not available through an async driver)
+    last_id, page = 0, 20_000
+    table = ScoreEvent.__table__  # type: ignore[attr-defined]
+    while True:
+        query = _event_query(None, None).add_columns(table.c.id)
+        events = connection.execute(
+            query.where(table.c.id > last_id).order_by(table.c.id).limit(page)
+        ).all()
+        for workspace_id, channel_id, member_id, points, occurred_at, _ in events:
+            builder.add(workspace_id, channel_id, member_id, points, occurred_at)
+        if len(events) < page:
+            break
+        last_id = events[-1][-1]
     rows = builder.rows()
     for first in range(0, len(rows), _CHUNK):
         connection.execute(sa.insert(LeaderboardTotal), rows[first : first + _CHUNK])
