@@ -19,6 +19,7 @@ member's events instead.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,9 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.db import insert_ignore
 from bot.storage.models import Channel, LeaderboardTotal, ScoreEvent, Workspace
 
 #: ``channel_id`` of a workspace-wide row.
@@ -133,14 +134,21 @@ async def apply_score_change(
         # period's latest answer it took away, so recompute the member's rows
         await rebuild_rollups(session, member_id=member_id)
         return
-    statement = insert_ignore(session, LeaderboardTotal).values(
-        [_delta_row(scope, member_id, old, new) for scope in ordered]
-    )
-    statement = statement.on_conflict_do_update(
+    bind = session.bind
+    upsert = _upsert(bind.dialect.name if bind is not None else "sqlite")
+    await session.execute(upsert, [_delta_row(scope, member_id, old, new) for scope in ordered])
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """The rollup upsert, built once per dialect and run with one parameter set per row (a
+    statement SQLAlchemy compiles once, unlike a multi-row VALUES)."""
+    table = LeaderboardTotal.__table__  # type: ignore[attr-defined]
+    statement = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return statement.on_conflict_do_update(
         index_elements=["workspace_id", "channel_id", "member_id"],
         set_=_merge(statement.excluded),
     )
-    await session.execute(statement)
 
 
 # --- recomputing from the score events (the migration's backfill, a channel's new zone) ---
