@@ -236,6 +236,8 @@ async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) 
     from bot.services.question_rows import sync_bank
     from bot.storage import migrate
     from bot.storage.db import create_engine, session_factory
+    from bot.storage.models import LeaderboardTotal, Member
+    from bot.storage.rollups import WORKSPACE_SCOPE
 
     title, counts = SHAPES[shape]
     history = History(answers=args.answers, **counts)
@@ -274,6 +276,15 @@ async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) 
             member = workspace + spaces * rng.randrange(history.members // spaces)
             return workspace, channel, member
 
+        async def rank(member_id: int) -> int:
+            async with sessions() as session:
+                member = await session.get(Member, member_id)
+                assert member is not None
+                total = await session.get(
+                    LeaderboardTotal, (member.workspace_id, WORKSPACE_SCOPE, member_id)
+                )
+                return await boards._members_ahead(session, total) if total else 0
+
         for _ in range(args.samples):
             workspace, channel, member = pick()
             kinds = {
@@ -291,6 +302,9 @@ async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) 
                     w, Period.ALL, channel_id=c
                 ),
                 "member stats": lambda m=member: boards.member_stats(m),
+                "member rank alone (the part of member stats that ranked)": lambda m=member: rank(
+                    m
+                ),
             }
             for label, call in kinds.items():
                 results.setdefault(label, []).append(await timed(call))
