@@ -114,15 +114,18 @@ async def channel_streaks(
     session: AsyncSession, now: datetime, channel_id: int, member_ids: list[int] | None = None
 ) -> dict[int, Streak]:
     """Every member's streak in one channel (or only the given members')."""
-    posts = (
+    rows = (
         await session.execute(
             sa.select(DailyPost.id, DailyPost.local_date, DailyPost.closed_at, DailyPost.closes_at)
             .where(DailyPost.channel_id == channel_id)
             .order_by(DailyPost.local_date)
         )
     ).all()
-    if not posts:
+    if not rows:
         return {}
+    posts = [
+        (post_id, day, closed is None and now < closes) for post_id, day, closed, closes in rows
+    ]
     query = (
         sa.select(Answer.member_id, Answer.daily_post_id)
         .join(DailyPost, DailyPost.id == Answer.daily_post_id)
@@ -133,17 +136,18 @@ async def channel_streaks(
     answered: dict[int, set[int]] = defaultdict(set)
     for member_id, post_id in (await session.execute(query.distinct())).all():
         answered[member_id].add(post_id)
-    streaks = {}
-    for member_id, post_ids in answered.items():
-        history: list[tuple[date, bool]] = []
-        for post_id, day, closed_at, closes_at in posts:
-            done = post_id in post_ids
-            still_open = closed_at is None and now < closes_at
-            if still_open and not done:
-                continue  # not missed yet
-            history.append((day, done))
-        streaks[member_id] = compute_streak(history)
-    return streaks
+    return {member_id: _streak(posts, post_ids) for member_id, post_ids in answered.items()}
+
+
+def _streak(posts: list[tuple[int, date, bool]], answered: set[int]) -> Streak:
+    """A member's streak over a channel's posts (id, local date, still open), oldest first."""
+    history: list[tuple[date, bool]] = []
+    for post_id, day, still_open in posts:
+        done = post_id in answered
+        if still_open and not done:
+            continue  # not missed yet
+        history.append((day, done))
+    return compute_streak(history)
 
 
 class LeaderboardService:
@@ -292,21 +296,44 @@ class LeaderboardService:
         if channel_id is not None:
             streaks = await channel_streaks(session, self._clock.now(), channel_id, [member.id])
             return streaks.get(member.id, NO_STREAK), ""
-        channels = (
+        # every channel at once: the member's answered posts, then those channels' posts
+        answered: dict[int, set[int]] = defaultdict(set)
+        for channel, post_id in (
             await session.execute(
-                sa.select(Channel.id, Channel.name)
-                .join(DailyPost, DailyPost.channel_id == Channel.id)
-                .join(Answer, Answer.daily_post_id == DailyPost.id)
+                sa.select(DailyPost.channel_id, Answer.daily_post_id)
+                .join(DailyPost, DailyPost.id == Answer.daily_post_id)
                 .where(Answer.member_id == member.id, Answer.scored.is_(True))  # type: ignore[attr-defined]
                 .distinct()
             )
-        ).all()
-        best, best_name = NO_STREAK, ""
-        for channel, name in channels:
-            streak = (await channel_streaks(session, self._clock.now(), channel, [member.id])).get(
-                member.id, NO_STREAK
+        ).all():
+            answered[channel].add(post_id)
+        channels = sorted(answered)
+        if not channels:
+            return NO_STREAK, ""
+        still_open = sa.and_(
+            DailyPost.closed_at.is_(None),  # type: ignore[union-attr]
+            DailyPost.closes_at > self._clock.now(),  # type: ignore[operator]
+        )
+        posts: dict[int, list[tuple[int, date, bool]]] = defaultdict(list)
+        for channel, post_id, day, is_open in (
+            await session.execute(
+                sa.select(DailyPost.channel_id, DailyPost.id, DailyPost.local_date, still_open)
+                .where(DailyPost.channel_id.in_(channels))  # type: ignore[attr-defined]
+                .order_by(DailyPost.channel_id, DailyPost.local_date)
             )
+        ).all():
+            posts[channel].append((post_id, day, bool(is_open)))
+        names = dict(
+            (
+                await session.execute(
+                    sa.select(Channel.id, Channel.name).where(Channel.id.in_(channels))  # type: ignore[union-attr]
+                )
+            ).all()
+        )
+        best, best_name = NO_STREAK, ""
+        for channel in channels:
+            streak = _streak(posts[channel], answered[channel])
             if (streak.current, streak.longest) > (best.current, best.longest):
-                best, best_name = streak, name
+                best, best_name = streak, names.get(channel, "")
         note = f"Streak in #{best_name}" if len(channels) > 1 and best_name else ""
         return best, note
