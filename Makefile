@@ -26,6 +26,7 @@ run: check-python $(STAMP)
 test: check-python $(STAMP)
 	$(BIN)/ruff check bot tests bench migrations
 	$(BIN)/ruff format --check bot tests bench migrations
+	$(BIN)/mypy bot
 	@$(BIN)/python -m pytest $(PYTEST_ARGS) || { status=$$?; \
 		if [ $$status -eq 5 ]; then echo "pytest collected no tests: the run fails (exit 5)" >&2; fi; \
 		exit $$status; }

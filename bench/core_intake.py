@@ -101,7 +101,14 @@ async def run_backend(url: str, concurrent: int, answers: int, repeats: int) -> 
     grader = OfflineGrader()
     async with sessions() as session:
         questions = list(
-            (await session.execute(sa.select(QuestionVersion).limit(answers))).scalars()
+            (
+                await session.execute(
+                    # the offline grader declines LLM-only questions (behavioural, design)
+                    sa.select(QuestionVersion)
+                    .where(sa.not_(QuestionVersion.llm_only))
+                    .limit(answers)
+                )
+            ).scalars()
         )
     items = [grading_item(question) for question in questions]
     texts = [question.reference for question in questions]  # realistic length and vocabulary

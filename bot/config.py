@@ -15,7 +15,7 @@ from bot.domain.schedule import parse_time_of_day
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/interview-bot.db"
 #: The bot scopes the Slack app asks for (slack/manifest.yml lists the same).
-DEFAULT_SLACK_SCOPES = "commands,chat:write,chat:write.public,users:read,im:write"
+DEFAULT_SLACK_SCOPES = "commands,chat:write,chat:write.public,users:read,im:write,files:write"
 
 
 def validate_timezone(name: str) -> str:

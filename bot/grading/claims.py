@@ -198,10 +198,19 @@ def same_quantity(a: Quantity, b: Quantity) -> bool:
 
 
 class WordLike(Protocol):
-    start: int
-    end: int
-    lower: str
-    norm: str
+    """What the reader needs of a word; read-only, so frozen dataclasses fit."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def lower(self) -> str: ...
+
+    @property
+    def norm(self) -> str: ...
 
 
 #: Pairs of opposite poles: name -> (words of pole +1, words of pole -1). Word forms are
@@ -586,14 +595,14 @@ def compare(
     agreements += 0.5 * len(found)
     # modifiers (more/less...) of opposite poles at the same slot
     for slot, marks in statement.poles.items():
-        seen = passage.poles.get(slot)
-        if not seen:
+        seen_poles = passage.poles.get(slot)
+        if not seen_poles:
             continue
         for name, sign in marks:
             if (name, -sign) in marks:
                 continue  # "too high or too low": the statement takes no side
-            same = sum(1 for n, s in seen if n == name and s == sign)
-            opposite = sum(1 for n, s in seen if n == name and s != sign)
+            same = sum(1 for n, s in seen_poles if n == name and s == sign)
+            opposite = sum(1 for n, s in seen_poles if n == name and s != sign)
             # the word a modifier is tied to counts fully: "less noise" is the claim even when
             # the question asks about noise
             if same and not opposite:

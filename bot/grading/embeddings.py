@@ -45,7 +45,10 @@ TENSOR_KEY = "embedding.weight"
 TEXT_CACHE_SIZE = 4096
 WORD_CACHE_SIZE = 16_384
 #: safetensors dtype names this loader understands, as numpy dtypes (little-endian).
-SAFETENSORS_DTYPES = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4")}
+SAFETENSORS_DTYPES: dict[str, np.dtype[np.floating]] = {
+    "F16": np.dtype("<f2"),
+    "F32": np.dtype("<f4"),
+}
 
 
 class EmbeddingUnavailableError(RuntimeError):

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot import metrics
 from bot.clock import Clock
@@ -58,6 +59,7 @@ from bot.storage.models import (
     QuestionVersion,
     TurnStatus,
     Workspace,
+    id_column,
 )
 
 log = logging.getLogger(__name__)
@@ -207,12 +209,12 @@ class _Pending:
 def live_scored_answers(pairs: set[tuple[int, int]]) -> sa.ColumnElement[bool]:
     """The members' live scored answers to the posts, for ``(post id, member id)`` pairs."""
     return sa.and_(
-        Answer.superseded.is_(False),  # type: ignore[attr-defined]
-        Answer.scored.is_(True),  # type: ignore[attr-defined]
+        col(Answer.superseded).is_(False),
+        col(Answer.scored).is_(True),
         # the plain IN lets SQLite search the post index; with the row-value IN alone it scans
         # every answer (at a million answers, most of a second per intake batch)
-        Answer.daily_post_id.in_(sorted({post for post, _ in pairs})),  # type: ignore[union-attr]
-        sa.tuple_(Answer.daily_post_id, Answer.member_id).in_(sorted(pairs)),
+        col(Answer.daily_post_id).in_(sorted({post for post, _ in pairs})),
+        sa.tuple_(col(Answer.daily_post_id), col(Answer.member_id)).in_(sorted(pairs)),
     )
 
 
@@ -252,14 +254,14 @@ class AnswerService:
                 row = (
                     await session.execute(
                         sa.select(DailyPost, Channel, QuestionVersion)
-                        .join(Channel, Channel.id == DailyPost.channel_id)
-                        .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
-                        .where(DailyPost.id == target.id)
+                        .join(Channel, col(Channel.id) == DailyPost.channel_id)
+                        .join(QuestionVersion, col(QuestionVersion.id) == DailyPost.question_id)
+                        .where(col(DailyPost.id) == target.id)
                     )
                 ).first()
                 if row is None or row[1].workspace_id != actor.workspace_id:
                     raise _not_found()
-                post, channel, question = row
+                post, channel, daily_question = row
                 now = self._clock.now()
                 previous = await self._previous(session, actor.member_id, target.id)
                 if post.closed_at is not None or now >= post.closes_at:
@@ -275,7 +277,7 @@ class AnswerService:
                 return AnswerForm(
                     target=target,
                     title="Today's question",
-                    prompt=question.prompt,
+                    prompt=daily_question.prompt,
                     label="Your answer",
                     note=note,
                     previous=previous,
@@ -321,13 +323,13 @@ class AnswerService:
     ) -> PreviousAnswer | None:
         row = (
             await session.execute(
-                sa.select(Answer.submitted_at, GradeRecord.score)
-                .outerjoin(GradeRecord, GradeRecord.id == Answer.current_grade_id)
+                sa.select(col(Answer.submitted_at), col(GradeRecord.score))
+                .outerjoin(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
                 .where(
-                    Answer.daily_post_id == post_id,
-                    Answer.member_id == member_id,
-                    Answer.scored.is_(True),  # type: ignore[attr-defined]
-                    Answer.superseded.is_(False),  # type: ignore[attr-defined]
+                    col(Answer.daily_post_id) == post_id,
+                    col(Answer.member_id) == member_id,
+                    col(Answer.scored).is_(True),
+                    col(Answer.superseded).is_(False),
                 )
             )
         ).first()
@@ -450,7 +452,7 @@ class AnswerService:
             scopes = await self._scopes(session, {p.actor.workspace_id for p in batch})
             rows: list[dict[str, Any]] = []
             owners: list[int] = []
-            live: dict[tuple[int, int], int] = {}  # (post, member) -> index in rows
+            live: dict[tuple[int | None, int], int] = {}  # (post, member) -> index in rows
             statuses: dict[int, ReceiptStatus] = {}
             in_window: set[tuple[int, int]] = set()
             for index, pending in enumerate(batch):
@@ -532,14 +534,16 @@ class AnswerService:
                     sa.update(Answer)
                     .where(live_scored_answers(in_window))
                     .values(superseded=True, updated_at=now)
-                    .returning(Answer.daily_post_id, Answer.member_id)
+                    .returning(col(Answer.daily_post_id), col(Answer.member_id))
                 )
-                for pair in replaced.all():
-                    index_in_rows = live.get((pair[0], pair[1]))
+                for replaced_post, replaced_member in replaced.all():
+                    index_in_rows = live.get((replaced_post, replaced_member))
                     if index_in_rows is not None:
                         statuses[owners[index_in_rows]] = ReceiptStatus.REPLACED
             if rows:
-                answers = Answer.__table__  # Core: no ORM bookkeeping per row
+                # Core: no ORM bookkeeping per row. SQLModel gives every table class its
+                # __table__ but its stubs do not declare it.
+                answers: sa.Table = Answer.__table__  # type: ignore[attr-defined]
                 inserted = await session.execute(
                     sa.insert(answers).returning(answers.c.id, sort_by_parameter_order=True), rows
                 )
@@ -551,12 +555,15 @@ class AnswerService:
                     if turn_id is not None:
                         await session.execute(
                             sa.update(MockTurn)
-                            .where(MockTurn.id == turn_id, MockTurn.status == TurnStatus.ASKED)
+                            .where(
+                                col(MockTurn.id) == turn_id,
+                                col(MockTurn.status) == TurnStatus.ASKED,
+                            )
                             .values(answer_id=answer_id, status=TurnStatus.ANSWERED)
                         )
                         await session.execute(
                             sa.update(MockSession)
-                            .where(MockSession.id == turns[turn_id][1].id)
+                            .where(col(MockSession.id) == turns[turn_id][1].id)
                             .values(last_activity_at=now)
                         )
         self.batches += 1
@@ -576,11 +583,15 @@ class AnswerService:
         if not ids:
             return {}
         rows = await session.execute(
-            sa.select(DailyPost, Channel.workspace_id)
-            .join(Channel, Channel.id == DailyPost.channel_id)
-            .where(DailyPost.id.in_(sorted(ids)))  # type: ignore[union-attr]
+            sa.select(DailyPost, col(Channel.workspace_id))
+            .join(Channel, col(Channel.id) == DailyPost.channel_id)
+            .where(col(DailyPost.id).in_(sorted(ids)))
         )
-        return {post.id: (post, workspace_id) for post, workspace_id in rows.all()}
+        return {
+            post.id: (post, workspace_id)
+            for post, workspace_id in rows.all()
+            if post.id is not None
+        }
 
     async def _turns(
         self, session: AsyncSession, ids: set[int]
@@ -589,8 +600,8 @@ class AnswerService:
             return {}
         rows = await session.execute(
             sa.select(MockTurn, MockSession)
-            .join(MockSession, MockSession.id == MockTurn.session_id)
-            .where(MockTurn.id.in_(sorted(ids)))  # type: ignore[union-attr]
+            .join(MockSession, col(MockSession.id) == MockTurn.session_id)
+            .where(col(MockTurn.id).in_(sorted(ids)))
         )
         return {turn.id: (turn, mock) for turn, mock in rows.all() if turn.id is not None}
 
@@ -598,15 +609,15 @@ class AnswerService:
         if not ids:
             return {}
         rows = await session.execute(
-            sa.select(QuestionVersion.id, QuestionVersion.scope).where(
-                QuestionVersion.id.in_(sorted(ids))  # type: ignore[union-attr]
+            sa.select(id_column(QuestionVersion.id), col(QuestionVersion.scope)).where(
+                col(QuestionVersion.id).in_(sorted(ids))
             )
         )
         return {question_id: scope for question_id, scope in rows.all()}
 
     async def _scopes(self, session: AsyncSession, workspace_ids: set[int]) -> dict[int, set[str]]:
         rows = await session.execute(
-            sa.select(Workspace).where(Workspace.id.in_(sorted(workspace_ids)))  # type: ignore[union-attr]
+            sa.select(Workspace).where(col(Workspace.id).in_(sorted(workspace_ids)))
         )
         return {
             workspace.id: {workspace.scope_key, f"oneoff:{workspace.scope_key}"}

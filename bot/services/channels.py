@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.config import validate_timezone
@@ -194,20 +196,20 @@ class ChannelSettings:
             rows = (
                 await session.execute(
                     sa.select(Workspace, Channel)
-                    .join(Channel, Channel.workspace_id == Workspace.id)
-                    .order_by(Workspace.id, Channel.id)
+                    .join(Channel, col(Channel.workspace_id) == Workspace.id)
+                    .order_by(col(Workspace.id), col(Channel.id))
                 )
             ).all()
         return [(workspace, self._view(channel)) for workspace, channel in rows]
 
     async def known_topics(self, workspace_scope: str, track: Track | None = None) -> set[str]:
         async with self._sessions() as session:
-            query = sa.select(QuestionVersion.topic).where(
-                QuestionVersion.active.is_(True),  # type: ignore[attr-defined]
-                QuestionVersion.scope.in_(["", workspace_scope]),  # type: ignore[attr-defined]
+            query = sa.select(col(QuestionVersion.topic)).where(
+                col(QuestionVersion.active).is_(True),
+                col(QuestionVersion.scope).in_(["", workspace_scope]),
             )
             if track is not None:
-                query = query.where(QuestionVersion.track == track)
+                query = query.where(col(QuestionVersion.track) == track)
             return set((await session.execute(query.distinct())).scalars())
 
     async def update(self, actor: Actor, channel_id: int, change: ConfigChange) -> ChannelView:
@@ -220,9 +222,10 @@ class ChannelSettings:
                 raise SettingsRejected({"channel": "this channel is not in your workspace"})
             errors: dict[str, str] = {}
             values = self._parse(change, errors)
-            track = values.get("track", channel.track)
+            # _parse stores a Track (or None) under "track" and a list of names under "topics"
+            track = cast("Track | None", values.get("track", channel.track))
             if "topics" in values or "track" in values:
-                topics = values.get("topics", channel.topics)
+                topics = cast("list[str]", values.get("topics", channel.topics))
                 known = await self._known_topics(session, workspace.scope_key, track)
                 unknown = sorted(set(topics) - known)
                 if unknown:
@@ -316,12 +319,12 @@ class ChannelSettings:
     async def _known_topics(
         self, session: AsyncSession, scope: str, track: Track | None
     ) -> set[str]:
-        query = sa.select(QuestionVersion.topic).where(
-            QuestionVersion.active.is_(True),  # type: ignore[attr-defined]
-            QuestionVersion.scope.in_(["", scope]),  # type: ignore[attr-defined]
+        query = sa.select(col(QuestionVersion.topic)).where(
+            col(QuestionVersion.active).is_(True),
+            col(QuestionVersion.scope).in_(["", scope]),
         )
         if track is not None:
-            query = query.where(QuestionVersion.track == track)
+            query = query.where(col(QuestionVersion.track) == track)
         return set((await session.execute(query.distinct())).scalars())
 
     # --- pauses and holidays -------------------------------------------------------------
@@ -411,9 +414,9 @@ class ChannelSettings:
             question = (
                 await session.execute(
                     sa.select(QuestionVersion).where(
-                        QuestionVersion.bank_id == bank_id.strip(),
-                        QuestionVersion.active.is_(True),  # type: ignore[attr-defined]
-                        QuestionVersion.scope.in_(["", workspace.scope_key]),  # type: ignore[attr-defined]
+                        col(QuestionVersion.bank_id) == bank_id.strip(),
+                        col(QuestionVersion.active).is_(True),
+                        col(QuestionVersion.scope).in_(["", workspace.scope_key]),
                     )
                 )
             ).scalar_one_or_none()
@@ -484,9 +487,9 @@ class ChannelSettings:
             channel = await self._owned(session, actor, channel_id)
             result = await session.execute(
                 sa.delete(QueuedQuestion).where(
-                    QueuedQuestion.id == queue_id,
-                    QueuedQuestion.channel_id == channel_id,
-                    QueuedQuestion.used_at.is_(None),  # type: ignore[union-attr]
+                    col(QueuedQuestion.id) == queue_id,
+                    col(QueuedQuestion.channel_id) == channel_id,
+                    col(QueuedQuestion.used_at).is_(None),
                 )
             )
             if not result.rowcount:  # type: ignore[attr-defined]
@@ -496,10 +499,10 @@ class ChannelSettings:
     async def _queue(self, session: AsyncSession, channel_id: int) -> list[QueuedView]:
         rows = await session.execute(
             sa.select(QueuedQuestion, QuestionVersion)
-            .join(QuestionVersion, QuestionVersion.id == QueuedQuestion.question_id)
+            .join(QuestionVersion, col(QuestionVersion.id) == QueuedQuestion.question_id)
             .where(
-                QueuedQuestion.channel_id == channel_id,
-                QueuedQuestion.used_at.is_(None),  # type: ignore[union-attr]
+                col(QueuedQuestion.channel_id) == channel_id,
+                col(QueuedQuestion.used_at).is_(None),
             )
             .order_by(*queue_order())
         )
@@ -515,12 +518,12 @@ class ChannelSettings:
         ]
 
 
-def queue_order() -> tuple[sa.ColumnElement[object], ...]:
+def queue_order() -> tuple[sa.SQLColumnExpression[Any], ...]:
     """Dated entries first by date, then "next post" entries in the order they were queued."""
     return (
-        QueuedQuestion.for_date.is_(None),  # type: ignore[union-attr]
-        QueuedQuestion.for_date,  # type: ignore[list-item]
-        QueuedQuestion.id,  # type: ignore[list-item]
+        col(QueuedQuestion.for_date).is_(None),
+        col(QueuedQuestion.for_date),
+        col(QueuedQuestion.id),
     )
 
 
@@ -544,9 +547,9 @@ async def _one_off_row(
     existing = (
         await session.execute(
             sa.select(QuestionVersion).where(
-                QuestionVersion.scope == scope,
-                QuestionVersion.bank_id == question.id,
-                QuestionVersion.content_hash == question.content_hash,
+                col(QuestionVersion.scope) == scope,
+                col(QuestionVersion.bank_id) == question.id,
+                col(QuestionVersion.content_hash) == question.content_hash,
             )
         )
     ).scalar_one_or_none()

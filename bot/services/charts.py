@@ -14,6 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.storage.models import Answer, GradeRecord, QuestionVersion
 
@@ -32,11 +33,11 @@ class ProgressData:
 async def progress_data(sessions: async_sessionmaker[AsyncSession], member_id: int) -> ProgressData:
     async with sessions() as session:
         rows = await session.execute(
-            sa.select(Answer.submitted_at, GradeRecord.score, QuestionVersion.topic)
-            .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-            .join(QuestionVersion, QuestionVersion.id == Answer.question_id)
-            .where(Answer.member_id == member_id)
-            .order_by(Answer.submitted_at, Answer.id)
+            sa.select(col(Answer.submitted_at), col(GradeRecord.score), col(QuestionVersion.topic))
+            .join(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
+            .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
+            .where(col(Answer.member_id) == member_id)
+            .order_by(col(Answer.submitted_at), col(Answer.id))
         )
         points = rows.all()
     by_topic: dict[str, list[int]] = {}

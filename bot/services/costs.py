@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.grading.pricing import Prices, estimate_cost
@@ -115,16 +116,18 @@ class CostGuard:
                 await session.execute(
                     sa.select(
                         sa.func.coalesce(
-                            sa.func.sum(GradeRecord.prompt_tokens + GradeRecord.completion_tokens),
+                            sa.func.sum(
+                                col(GradeRecord.prompt_tokens) + GradeRecord.completion_tokens
+                            ),
                             0,
                         )
                     )
                     .select_from(GradeRecord)
-                    .join(Answer, Answer.id == GradeRecord.answer_id)
-                    .join(Member, Member.id == Answer.member_id)
+                    .join(Answer, col(Answer.id) == GradeRecord.answer_id)
+                    .join(Member, col(Member.id) == Answer.member_id)
                     .where(
-                        Member.workspace_id == workspace.id,
-                        GradeRecord.created_at >= start.astimezone(UTC),
+                        col(Member.workspace_id) == workspace.id,
+                        col(GradeRecord.created_at) >= start.astimezone(UTC),
                     )
                 )
             ).scalar_one()
@@ -145,18 +148,18 @@ async def usage_by_day(
         rows = (
             await session.execute(
                 sa.select(
-                    GradeRecord.created_at,
-                    Workspace.platform,
-                    Workspace.external_id,
-                    GradeRecord.prompt_tokens,
-                    GradeRecord.completion_tokens,
+                    col(GradeRecord.created_at),
+                    col(Workspace.platform),
+                    col(Workspace.external_id),
+                    col(GradeRecord.prompt_tokens),
+                    col(GradeRecord.completion_tokens),
                 )
-                .join(Answer, Answer.id == GradeRecord.answer_id)
-                .join(Member, Member.id == Answer.member_id)
-                .join(Workspace, Workspace.id == Member.workspace_id)
+                .join(Answer, col(Answer.id) == GradeRecord.answer_id)
+                .join(Member, col(Member.id) == Answer.member_id)
+                .join(Workspace, col(Workspace.id) == Member.workspace_id)
                 .where(
-                    GradeRecord.created_at >= since,
-                    GradeRecord.prompt_tokens + GradeRecord.completion_tokens > 0,
+                    col(GradeRecord.created_at) >= since,
+                    col(GradeRecord.prompt_tokens) + GradeRecord.completion_tokens > 0,
                 )
             )
         ).all()

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot import metrics
 from bot.clock import Clock
@@ -35,6 +36,7 @@ from bot.storage.models import (
     QuestionVersion,
     QueuedQuestion,
     Workspace,
+    id_column,
 )
 from bot.storage.queries import eligible_questions, least_used_choices
 
@@ -110,13 +112,13 @@ class DailyService:
         queued = (
             await session.execute(
                 sa.select(QueuedQuestion, QuestionVersion)
-                .join(QuestionVersion, QuestionVersion.id == QueuedQuestion.question_id)
+                .join(QuestionVersion, col(QuestionVersion.id) == QueuedQuestion.question_id)
                 .where(
-                    QueuedQuestion.channel_id == channel.id,
-                    QueuedQuestion.used_at.is_(None),  # type: ignore[union-attr]
+                    col(QueuedQuestion.channel_id) == channel.id,
+                    col(QueuedQuestion.used_at).is_(None),
                     sa.or_(
-                        QueuedQuestion.for_date.is_(None),  # type: ignore[union-attr]
-                        QueuedQuestion.for_date == day,
+                        col(QueuedQuestion.for_date).is_(None),
+                        col(QueuedQuestion.for_date) == day,
                     ),
                 )
                 .order_by(*queue_order())
@@ -126,10 +128,10 @@ class DailyService:
         if queued is not None:
             return queued[1], queued[0]
         posted = (
-            sa.select(QuestionVersion.bank_id, sa.func.count().label("times"))
-            .join(DailyPost, DailyPost.question_id == QuestionVersion.id)
-            .where(DailyPost.channel_id == channel.id)
-            .group_by(QuestionVersion.bank_id)
+            sa.select(col(QuestionVersion.bank_id), sa.func.count().label("times"))
+            .join(DailyPost, col(DailyPost.question_id) == QuestionVersion.id)
+            .where(col(DailyPost.channel_id) == channel.id)
+            .group_by(col(QuestionVersion.bank_id))
             .subquery()
         )
         candidates = await least_used_choices(
@@ -149,10 +151,10 @@ class DailyService:
             raise NoEligibleQuestion(f"no active question matches {track}, {topics}")
         last_difficulty = (
             await session.execute(
-                sa.select(QuestionVersion.difficulty)
-                .join(DailyPost, DailyPost.question_id == QuestionVersion.id)
-                .where(DailyPost.channel_id == channel.id)
-                .order_by(DailyPost.local_date.desc())  # type: ignore[attr-defined]
+                sa.select(col(QuestionVersion.difficulty))
+                .join(DailyPost, col(DailyPost.question_id) == QuestionVersion.id)
+                .where(col(DailyPost.channel_id) == channel.id)
+                .order_by(col(DailyPost.local_date).desc())
                 .limit(1)
             )
         ).scalar_one_or_none()
@@ -181,8 +183,8 @@ class DailyService:
             row = (
                 await session.execute(
                     sa.select(Channel, Workspace)
-                    .join(Workspace, Workspace.id == Channel.workspace_id)
-                    .where(Channel.id == channel_id)
+                    .join(Workspace, col(Workspace.id) == Channel.workspace_id)
+                    .where(col(Channel.id) == channel_id)
                 )
             ).first()
             if row is None:
@@ -196,8 +198,8 @@ class DailyService:
                 return None
             day, slot = due
             exists = await session.execute(
-                sa.select(DailyPost.id).where(
-                    DailyPost.channel_id == channel_id, DailyPost.local_date == day
+                sa.select(col(DailyPost.id)).where(
+                    col(DailyPost.channel_id) == channel_id, col(DailyPost.local_date) == day
                 )
             )
             if exists.first() is not None:
@@ -214,7 +216,7 @@ class DailyService:
                     closes_at=closes_at,
                 )
                 .on_conflict_do_nothing(index_elements=["channel_id", "local_date"])
-                .returning(DailyPost.id)
+                .returning(col(DailyPost.id))
             )
             post_id = inserted.scalar_one_or_none()
             if post_id is None:  # another process claimed it between our read and insert
@@ -252,14 +254,14 @@ class DailyService:
             row = (
                 await session.execute(
                     sa.select(DailyPost, Channel, QuestionVersion)
-                    .join(Channel, Channel.id == DailyPost.channel_id)
-                    .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
+                    .join(Channel, col(Channel.id) == DailyPost.channel_id)
+                    .join(QuestionVersion, col(QuestionVersion.id) == DailyPost.question_id)
                     .where(
-                        DailyPost.channel_id == channel_id,
-                        DailyPost.closed_at.is_(None),  # type: ignore[union-attr]
-                        DailyPost.closes_at > now,
+                        col(DailyPost.channel_id) == channel_id,
+                        col(DailyPost.closed_at).is_(None),
+                        col(DailyPost.closes_at) > now,
                     )
-                    .order_by(DailyPost.local_date.desc())  # type: ignore[attr-defined]
+                    .order_by(col(DailyPost.local_date).desc())
                     .limit(1)
                 )
             ).first()
@@ -270,9 +272,9 @@ class DailyService:
             row = (
                 await session.execute(
                     sa.select(DailyPost, Channel, QuestionVersion)
-                    .join(Channel, Channel.id == DailyPost.channel_id)
-                    .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
-                    .where(DailyPost.id == post_id)
+                    .join(Channel, col(Channel.id) == DailyPost.channel_id)
+                    .join(QuestionVersion, col(QuestionVersion.id) == DailyPost.question_id)
+                    .where(col(DailyPost.id) == post_id)
                 )
             ).first()
             return OpenedPost(*row) if row else None
@@ -283,23 +285,23 @@ class DailyService:
         now = self._clock.now()
         async with self._sessions() as session:
             query = (
-                sa.select(DailyPost.id)
-                .join(Channel, Channel.id == DailyPost.channel_id)
-                .join(Workspace, Workspace.id == Channel.workspace_id)
+                sa.select(id_column(DailyPost.id))
+                .join(Channel, col(Channel.id) == DailyPost.channel_id)
+                .join(Workspace, col(Workspace.id) == Channel.workspace_id)
                 .where(
-                    DailyPost.closed_at.is_(None),  # type: ignore[union-attr]
-                    DailyPost.closes_at <= now,
+                    col(DailyPost.closed_at).is_(None),
+                    col(DailyPost.closes_at) <= now,
                 )
             )
             if platforms is not None:
-                query = query.where(Workspace.platform.in_(sorted(platforms)))  # type: ignore[attr-defined]
+                query = query.where(col(Workspace.platform).in_(sorted(platforms)))
             due_ids = list((await session.execute(query)).scalars())
         reveals = []
         for post_id in due_ids:
             async with transaction(self._sessions) as session:
                 claimed = await session.execute(
                     sa.update(DailyPost)
-                    .where(DailyPost.id == post_id, DailyPost.closed_at.is_(None))  # type: ignore[union-attr]
+                    .where(col(DailyPost.id) == post_id, col(DailyPost.closed_at).is_(None))
                     .values(closed_at=now)
                 )
                 if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -360,35 +362,37 @@ class DailyService:
         post, channel, question = (
             await session.execute(
                 sa.select(DailyPost, Channel, QuestionVersion)
-                .join(Channel, Channel.id == DailyPost.channel_id)
-                .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
-                .where(DailyPost.id == post_id)
+                .join(Channel, col(Channel.id) == DailyPost.channel_id)
+                .join(QuestionVersion, col(QuestionVersion.id) == DailyPost.question_id)
+                .where(col(DailyPost.id) == post_id)
             )
         ).one()
         live = sa.and_(
-            Answer.daily_post_id == post_id,
-            Answer.superseded.is_(False),  # type: ignore[attr-defined]
-            Answer.scored.is_(True),  # type: ignore[attr-defined]
+            col(Answer.daily_post_id) == post_id,
+            col(Answer.superseded).is_(False),
+            col(Answer.scored).is_(True),
         )
         count, graded, average = (
             await session.execute(
                 sa.select(
-                    sa.func.count(Answer.id),
-                    sa.func.count(GradeRecord.id),
-                    sa.func.avg(GradeRecord.score),
+                    sa.func.count(col(Answer.id)),
+                    sa.func.count(col(GradeRecord.id)),
+                    sa.func.avg(col(GradeRecord.score)),
                 )
                 .select_from(Answer)
-                .outerjoin(GradeRecord, GradeRecord.id == Answer.current_grade_id)
+                .outerjoin(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
                 .where(live)
             )
         ).one()
         top_rows = await session.execute(
-            sa.select(Member.display_name, GradeRecord.score, GradeRecord.provisional)
+            sa.select(
+                col(Member.display_name), col(GradeRecord.score), col(GradeRecord.provisional)
+            )
             .select_from(Answer)
-            .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-            .join(Member, Member.id == Answer.member_id)
-            .where(live, Answer.status == AnswerStatus.GRADED)
-            .order_by(GradeRecord.score.desc(), Answer.submitted_at, Answer.id)  # type: ignore[attr-defined]
+            .join(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
+            .join(Member, col(Member.id) == Answer.member_id)
+            .where(live, col(Answer.status) == AnswerStatus.GRADED)
+            .order_by(col(GradeRecord.score).desc(), col(Answer.submitted_at), col(Answer.id))
             .limit(TOP_N)
         )
         top = tuple(RevealEntry(name, score, provisional) for name, score, provisional in top_rows)

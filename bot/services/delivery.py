@@ -31,12 +31,13 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from bot import metrics
 from bot.clock import Clock
 from bot.services.cards import Card
 from bot.storage.db import transaction
-from bot.storage.models import DeliveryAction, OutboxMessage, OutboxStatus, Platform
+from bot.storage.models import DeliveryAction, OutboxMessage, OutboxStatus, Platform, id_column
 
 log = logging.getLogger(__name__)
 
@@ -262,12 +263,12 @@ class Dispatcher:
     def _due(self, now: Any) -> sa.ColumnElement[bool]:
         return sa.or_(
             sa.and_(
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.next_attempt_at <= now,
+                col(OutboxMessage.status) == OutboxStatus.PENDING,
+                col(OutboxMessage.next_attempt_at) <= now,
             ),
             sa.and_(
-                OutboxMessage.status == OutboxStatus.SENDING,
-                OutboxMessage.leased_until < now,  # type: ignore[operator]
+                col(OutboxMessage.status) == OutboxStatus.SENDING,
+                col(OutboxMessage.leased_until) < now,
             ),
         )
 
@@ -278,20 +279,20 @@ class Dispatcher:
         token = f"{self.dispatcher_id}:{uuid.uuid4().hex[:8]}"
         parent = aliased(OutboxMessage)
         parent_ready = sa.or_(
-            OutboxMessage.parent_id.is_(None),  # type: ignore[union-attr]
+            col(OutboxMessage.parent_id).is_(None),
             sa.exists().where(
-                parent.id == OutboxMessage.parent_id,
-                parent.status.in_([OutboxStatus.SENT, OutboxStatus.DEAD]),  # type: ignore[attr-defined]
+                col(parent.id) == OutboxMessage.parent_id,
+                col(parent.status).in_([OutboxStatus.SENT, OutboxStatus.DEAD]),
             ),
         )
         due_ids = (
-            sa.select(OutboxMessage.id)
+            sa.select(col(OutboxMessage.id))
             .where(
-                OutboxMessage.platform.in_(self.platforms),  # type: ignore[attr-defined]
+                col(OutboxMessage.platform).in_(self.platforms),
                 self._due(now),
                 parent_ready,
             )
-            .order_by(OutboxMessage.id)
+            .order_by(col(OutboxMessage.id))
             .limit(self._batch)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
@@ -299,24 +300,24 @@ class Dispatcher:
         async with transaction(self._sessions) as session:
             result = await session.execute(
                 sa.update(OutboxMessage)
-                .where(OutboxMessage.id.in_(due_ids))  # type: ignore[union-attr]
+                .where(col(OutboxMessage.id).in_(due_ids))
                 .values(
                     status=OutboxStatus.SENDING,
                     lease_token=token,
                     leased_until=now + self._lease,
-                    attempts=OutboxMessage.attempts + 1,
+                    attempts=col(OutboxMessage.attempts) + 1,
                 )
-                .returning(OutboxMessage.id)
+                .returning(id_column(OutboxMessage.id))
             )
             ids = sorted(result.scalars())
             if not ids:
                 return []
             rows = (
                 await session.execute(
-                    sa.select(OutboxMessage, parent.message_ref)
-                    .outerjoin(parent, parent.id == OutboxMessage.parent_id)
-                    .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
-                    .order_by(OutboxMessage.id)
+                    sa.select(OutboxMessage, col(parent.message_ref))
+                    .outerjoin(parent, col(parent.id) == OutboxMessage.parent_id)
+                    .where(col(OutboxMessage.id).in_(ids))
+                    .order_by(col(OutboxMessage.id))
                 )
             ).all()
         return [(row, parent_ref) for row, parent_ref in rows]
@@ -390,9 +391,9 @@ class Dispatcher:
         await self._recorder.record(
             sa.update(OutboxMessage)
             .where(
-                OutboxMessage.id == row.id,
-                OutboxMessage.status == OutboxStatus.SENDING,
-                OutboxMessage.lease_token == row.lease_token,
+                col(OutboxMessage.id) == row.id,
+                col(OutboxMessage.status) == OutboxStatus.SENDING,
+                col(OutboxMessage.lease_token) == row.lease_token,
             )
             .values(**values)
         )
@@ -414,8 +415,8 @@ class Dispatcher:
         await self._recorder.record(
             sa.update(OutboxMessage)
             .where(
-                OutboxMessage.id == row.id,
-                OutboxMessage.lease_token == row.lease_token,
+                col(OutboxMessage.id) == row.id,
+                col(OutboxMessage.lease_token) == row.lease_token,
             )
             .values(
                 status=OutboxStatus.PENDING,
@@ -484,8 +485,8 @@ async def list_messages(
     async with sessions() as session:
         rows = await session.execute(
             sa.select(OutboxMessage)
-            .where(OutboxMessage.status.in_(list(statuses)))  # type: ignore[attr-defined]
-            .order_by(OutboxMessage.id.desc())  # type: ignore[union-attr]
+            .where(col(OutboxMessage.status).in_(list(statuses)))
+            .order_by(col(OutboxMessage.id).desc())
             .limit(limit)
         )
         return list(rows.scalars())
@@ -498,11 +499,11 @@ async def retry_dead(
     async with transaction(sessions) as session:
         statement = (
             sa.update(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.DEAD)
+            .where(col(OutboxMessage.status) == OutboxStatus.DEAD)
             .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=clock.now())
         )
         if ids is not None:
-            statement = statement.where(OutboxMessage.id.in_(list(ids)))  # type: ignore[union-attr]
+            statement = statement.where(col(OutboxMessage.id).in_(list(ids)))
         result = await session.execute(statement)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -511,9 +512,9 @@ async def outbox_depth(sessions: async_sessionmaker[AsyncSession]) -> dict[str, 
     """Messages not delivered yet, by status (also published as a gauge)."""
     async with sessions() as session:
         rows = await session.execute(
-            sa.select(OutboxMessage.status, sa.func.count())
-            .where(OutboxMessage.status != OutboxStatus.SENT)
-            .group_by(OutboxMessage.status)
+            sa.select(col(OutboxMessage.status), sa.func.count())
+            .where(col(OutboxMessage.status) != OutboxStatus.SENT)
+            .group_by(col(OutboxMessage.status))
         )
         depth = {status.value: int(count) for status, count in rows.all()}
     for status in (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD):
@@ -527,13 +528,13 @@ async def in_flight(
     """Messages of ``platform`` being sent or due now (not those waiting for a later retry)."""
     async with sessions() as session:
         count = await session.execute(
-            sa.select(sa.func.count(OutboxMessage.id)).where(
-                OutboxMessage.platform == platform,
+            sa.select(sa.func.count(col(OutboxMessage.id))).where(
+                col(OutboxMessage.platform) == platform,
                 sa.or_(
-                    OutboxMessage.status == OutboxStatus.SENDING,
+                    col(OutboxMessage.status) == OutboxStatus.SENDING,
                     sa.and_(
-                        OutboxMessage.status == OutboxStatus.PENDING,
-                        OutboxMessage.next_attempt_at <= now,  # type: ignore[operator]
+                        col(OutboxMessage.status) == OutboxStatus.PENDING,
+                        col(OutboxMessage.next_attempt_at) <= now,
                     ),
                 ),
             )
@@ -546,8 +547,8 @@ async def oldest_due_age(sessions: async_sessionmaker[AsyncSession], now: Any) -
     async with sessions() as session:
         oldest = (
             await session.execute(
-                sa.select(sa.func.min(OutboxMessage.next_attempt_at)).where(
-                    OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])  # type: ignore[attr-defined]
+                sa.select(sa.func.min(col(OutboxMessage.next_attempt_at))).where(
+                    col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
                 )
             )
         ).scalar_one_or_none()

@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.storage.db import insert_ignore, transaction
-from bot.storage.models import Channel, Member, Platform, Workspace
+from bot.storage.models import Channel, Member, Platform, Workspace, id_column
 
 T = TypeVar("T", Workspace, Channel, Member)
 CACHE_SIZE = 50_000
@@ -143,12 +144,14 @@ class Directory:
         async with self._sessions() as session:
             row = (
                 await session.execute(
-                    sa.select(Workspace.id, Member.id, Member.display_name)
-                    .join(Member, Member.workspace_id == Workspace.id)
+                    sa.select(
+                        id_column(Workspace.id), id_column(Member.id), col(Member.display_name)
+                    )
+                    .join(Member, col(Member.workspace_id) == Workspace.id)
                     .where(
-                        Workspace.platform == platform,
-                        Workspace.external_id == workspace_external_id,
-                        Member.external_id == member_external_id,
+                        col(Workspace.platform) == platform,
+                        col(Workspace.external_id) == workspace_external_id,
+                        col(Member.external_id) == member_external_id,
                     )
                 )
             ).first()
@@ -159,9 +162,9 @@ class Directory:
             if channel_external_id is not None:
                 channel_id = (
                     await session.execute(
-                        sa.select(Channel.id).where(
-                            Channel.workspace_id == workspace_id,
-                            Channel.external_id == channel_external_id,
+                        sa.select(id_column(Channel.id)).where(
+                            col(Channel.workspace_id) == workspace_id,
+                            col(Channel.external_id) == channel_external_id,
                         )
                     )
                 ).scalar_one_or_none()
@@ -258,7 +261,9 @@ class Directory:
         async with transaction(self._sessions) as session:
             result = await session.execute(
                 sa.update(Workspace)
-                .where(Workspace.platform == platform, Workspace.external_id == external_id)
+                .where(
+                    col(Workspace.platform) == platform, col(Workspace.external_id) == external_id
+                )
                 .values(enabled=enabled)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -279,14 +284,14 @@ class Directory:
     async def set_nudges(self, member_id: int, enabled: bool) -> None:
         async with transaction(self._sessions) as session:
             await session.execute(
-                sa.update(Member).where(Member.id == member_id).values(nudges=enabled)
+                sa.update(Member).where(col(Member.id) == member_id).values(nudges=enabled)
             )
 
     async def is_listed_admin(self, workspace_id: int, member_external_id: str) -> bool:
         async with self._sessions() as session:
             admins = (
                 await session.execute(
-                    sa.select(Workspace.admin_ids).where(Workspace.id == workspace_id)
+                    sa.select(col(Workspace.admin_ids)).where(col(Workspace.id) == workspace_id)
                 )
             ).scalar_one_or_none()
         return member_external_id in (admins or [])
@@ -295,6 +300,6 @@ class Directory:
         async with transaction(self._sessions) as session:
             await session.execute(
                 sa.update(Workspace)
-                .where(Workspace.id == workspace_id)
+                .where(col(Workspace.id) == workspace_id)
                 .values(admin_ids=sorted(set(admin_ids)))
             )

@@ -18,6 +18,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.services.cards import Card, CardField, CardKind, notice_card, quote_user_text
@@ -87,15 +88,15 @@ class Disputes:
             row = (
                 await session.execute(
                     sa.select(Answer, GradeRecord)
-                    .outerjoin(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                    .where(Answer.id == answer_id)
+                    .outerjoin(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
+                    .where(col(Answer.id) == answer_id)
                 )
             ).first()
             if row is None or row[0].member_id != actor.member_id:
                 raise DisputeRefused("That is not one of your answers.")
             answer, grade = row
             earlier = await session.execute(
-                sa.select(Dispute.id).where(Dispute.answer_id == answer_id)
+                sa.select(col(Dispute.id)).where(col(Dispute.answer_id) == answer_id)
             )
             if earlier.first() is not None:
                 raise DisputeRefused("You already disputed this answer (one dispute per answer).")
@@ -115,7 +116,7 @@ class Disputes:
                     updated_at=now,
                 )
                 .on_conflict_do_nothing()
-                .returning(Dispute.id)
+                .returning(col(Dispute.id))
             )
             if created.scalar_one_or_none() is None:
                 raise DisputeRefused("You already disputed this answer (one dispute per answer).")
@@ -134,7 +135,8 @@ class Disputes:
         return (
             await session.execute(
                 sa.select(Dispute).where(
-                    Dispute.answer_id == answer_id, Dispute.status == DisputeStatus.REGRADING
+                    col(Dispute.answer_id) == answer_id,
+                    col(Dispute.status) == DisputeStatus.REGRADING,
                 )
             )
         ).scalar_one_or_none()
@@ -169,7 +171,9 @@ class Disputes:
         async with transaction(self._sessions) as session:
             exists = (
                 await session.execute(
-                    sa.select(QuestionVersion.id).where(QuestionVersion.bank_id == bank_id).limit(1)
+                    sa.select(col(QuestionVersion.id))
+                    .where(col(QuestionVersion.bank_id) == bank_id)
+                    .limit(1)
                 )
             ).first()
             if exists is None:
@@ -198,26 +202,26 @@ class Disputes:
         async with self._sessions() as session:
             disputes = (
                 await session.execute(
-                    sa.select(Dispute, Member.display_name, QuestionVersion.bank_id)
-                    .join(Member, Member.id == Dispute.member_id)
-                    .join(Answer, Answer.id == Dispute.answer_id)
-                    .join(QuestionVersion, QuestionVersion.id == Answer.question_id)
+                    sa.select(Dispute, col(Member.display_name), col(QuestionVersion.bank_id))
+                    .join(Member, col(Member.id) == Dispute.member_id)
+                    .join(Answer, col(Answer.id) == Dispute.answer_id)
+                    .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
                     .where(
-                        Dispute.workspace_id == actor.workspace_id,
-                        Dispute.status == DisputeStatus.ESCALATED,
+                        col(Dispute.workspace_id) == actor.workspace_id,
+                        col(Dispute.status) == DisputeStatus.ESCALATED,
                     )
-                    .order_by(Dispute.id)
+                    .order_by(col(Dispute.id))
                 )
             ).all()
             reports = (
                 await session.execute(
-                    sa.select(QuestionReport, Member.display_name)
-                    .join(Member, Member.id == QuestionReport.member_id)
+                    sa.select(QuestionReport, col(Member.display_name))
+                    .join(Member, col(Member.id) == QuestionReport.member_id)
                     .where(
-                        QuestionReport.workspace_id == actor.workspace_id,
-                        QuestionReport.open.is_(True),  # type: ignore[attr-defined]
+                        col(QuestionReport.workspace_id) == actor.workspace_id,
+                        col(QuestionReport.open).is_(True),
                     )
-                    .order_by(QuestionReport.id)
+                    .order_by(col(QuestionReport.id))
                 )
             ).all()
         return OpenItems(
@@ -236,11 +240,11 @@ class Disputes:
             row = (
                 await session.execute(
                     sa.select(Answer, Member, Workspace, QuestionVersion, GradeRecord)
-                    .join(Member, Member.id == Answer.member_id)
-                    .join(Workspace, Workspace.id == Member.workspace_id)
-                    .join(QuestionVersion, QuestionVersion.id == Answer.question_id)
-                    .outerjoin(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                    .where(Answer.id == answer_id)
+                    .join(Member, col(Member.id) == Answer.member_id)
+                    .join(Workspace, col(Workspace.id) == Member.workspace_id)
+                    .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
+                    .outerjoin(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
+                    .where(col(Answer.id) == answer_id)
                 )
             ).first()
             if row is None or row[2].id != actor.workspace_id:
@@ -283,7 +287,7 @@ class Disputes:
             )
             await session.execute(
                 sa.update(Dispute)
-                .where(Dispute.answer_id == answer_id)
+                .where(col(Dispute.answer_id) == answer_id)
                 .values(status=DisputeStatus.RESOLVED, resolution=reason[:500], updated_at=now)
             )
             self._audit(session, actor, "override", f"answer:{answer_id}", old, score, reason, now)
@@ -317,7 +321,9 @@ class Disputes:
         async with transaction(self._sessions) as session:
             exists = (
                 await session.execute(
-                    sa.select(QuestionVersion.id).where(QuestionVersion.bank_id == bank_id).limit(1)
+                    sa.select(col(QuestionVersion.id))
+                    .where(col(QuestionVersion.bank_id) == bank_id)
+                    .limit(1)
                 )
             ).first()
             if exists is None:
@@ -332,8 +338,8 @@ class Disputes:
             await session.execute(
                 sa.update(QuestionReport)
                 .where(
-                    QuestionReport.workspace_id == actor.workspace_id,
-                    QuestionReport.bank_id == bank_id,
+                    col(QuestionReport.workspace_id) == actor.workspace_id,
+                    col(QuestionReport.bank_id) == bank_id,
                 )
                 .values(open=False)
             )
@@ -371,8 +377,8 @@ class Disputes:
         async with self._sessions() as session:
             rows = await session.execute(
                 sa.select(AuditEntry)
-                .where(AuditEntry.workspace_id == actor.workspace_id)
-                .order_by(AuditEntry.id.desc())  # type: ignore[union-attr]
+                .where(col(AuditEntry.workspace_id) == actor.workspace_id)
+                .order_by(col(AuditEntry.id).desc())
                 .limit(limit)
             )
             return list(rows.scalars())

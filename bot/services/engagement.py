@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.services.cards import champions_card, nudge_card
@@ -90,15 +91,15 @@ class Engagement:
             posts = (
                 await session.execute(
                     sa.select(DailyPost, Channel, Workspace, QuestionVersion)
-                    .join(Channel, Channel.id == DailyPost.channel_id)
-                    .join(Workspace, Workspace.id == Channel.workspace_id)
-                    .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
+                    .join(Channel, col(Channel.id) == DailyPost.channel_id)
+                    .join(Workspace, col(Workspace.id) == Channel.workspace_id)
+                    .join(QuestionVersion, col(QuestionVersion.id) == DailyPost.question_id)
                     .where(
-                        DailyPost.closed_at.is_(None),  # type: ignore[union-attr]
-                        DailyPost.closes_at > now,
-                        DailyPost.closes_at <= now + self._nudge_window,
-                        Workspace.enabled.is_(True),  # type: ignore[attr-defined]
-                        Workspace.platform.in_(sorted(platforms)),  # type: ignore[attr-defined]
+                        col(DailyPost.closed_at).is_(None),
+                        col(DailyPost.closes_at) > now,
+                        col(DailyPost.closes_at) <= now + self._nudge_window,
+                        col(Workspace.enabled).is_(True),
+                        col(Workspace.platform).in_(sorted(platforms)),
                     )
                 )
             ).all()
@@ -121,16 +122,16 @@ class Engagement:
                 await session.execute(
                     sa.select(Member)
                     .where(
-                        Member.workspace_id == workspace.id,
-                        Member.nudges.is_(True),  # type: ignore[attr-defined]
+                        col(Member.workspace_id) == workspace.id,
+                        col(Member.nudges).is_(True),
                         ~sa.exists().where(
-                            Answer.member_id == Member.id, Answer.daily_post_id == post.id
+                            col(Answer.member_id) == Member.id, col(Answer.daily_post_id) == post.id
                         ),
                         ~sa.exists().where(
-                            Nudge.member_id == Member.id, Nudge.daily_post_id == post.id
+                            col(Nudge.member_id) == Member.id, col(Nudge.daily_post_id) == post.id
                         ),
                     )
-                    .order_by(Member.id)
+                    .order_by(col(Member.id))
                 )
             ).scalars()
             members = {member.id: member for member in candidates if member.id is not None}
@@ -146,7 +147,7 @@ class Engagement:
                     insert_ignore(session, Nudge)
                     .values(daily_post_id=post.id, member_id=member_id, created_at=now)
                     .on_conflict_do_nothing()
-                    .returning(Nudge.id)
+                    .returning(col(Nudge.id))
                 )
                 if claimed.scalar_one_or_none() is None:
                     continue
@@ -180,10 +181,10 @@ class Engagement:
         async with self._sessions() as session:
             zones = (
                 await session.execute(
-                    sa.select(Workspace.timezone)
+                    sa.select(col(Workspace.timezone))
                     .where(
-                        Workspace.enabled.is_(True),  # type: ignore[attr-defined]
-                        Workspace.platform.in_(sorted(platforms)),  # type: ignore[attr-defined]
+                        col(Workspace.enabled).is_(True),
+                        col(Workspace.platform).in_(sorted(platforms)),
                     )
                     .distinct()
                 )
@@ -193,22 +194,24 @@ class Engagement:
                 month = previous_month(month_start(now, zone_name))
                 start, end = month_bounds(month, zone_name)
                 played = (
-                    sa.select(ScoreEvent.channel_id)
-                    .where(ScoreEvent.occurred_at >= start, ScoreEvent.occurred_at < end)
+                    sa.select(col(ScoreEvent.channel_id))
+                    .where(col(ScoreEvent.occurred_at) >= start, col(ScoreEvent.occurred_at) < end)
                     .distinct()
                 )
-                awarded = sa.select(MonthlyAward.channel_id).where(MonthlyAward.month == month)
+                awarded = sa.select(col(MonthlyAward.channel_id)).where(
+                    col(MonthlyAward.month) == month
+                )
                 rows = await session.execute(
                     sa.select(Channel, Workspace)
-                    .join(Workspace, Workspace.id == Channel.workspace_id)
+                    .join(Workspace, col(Workspace.id) == Channel.workspace_id)
                     .where(
-                        Workspace.timezone == zone_name,
-                        Workspace.enabled.is_(True),  # type: ignore[attr-defined]
-                        Workspace.platform.in_(sorted(platforms)),  # type: ignore[attr-defined]
-                        Channel.enabled.is_(True),  # type: ignore[attr-defined]
-                        Channel.announce_champions.is_(True),  # type: ignore[attr-defined]
-                        Channel.id.in_(played),  # type: ignore[union-attr]
-                        Channel.id.not_in(awarded),  # type: ignore[union-attr]
+                        col(Workspace.timezone) == zone_name,
+                        col(Workspace.enabled).is_(True),
+                        col(Workspace.platform).in_(sorted(platforms)),
+                        col(Channel.enabled).is_(True),
+                        col(Channel.announce_champions).is_(True),
+                        col(Channel.id).in_(played),
+                        col(Channel.id).not_in(awarded),
                     )
                 )
                 pending.extend((channel, workspace, month) for channel, workspace in rows.all())
@@ -223,21 +226,28 @@ class Engagement:
     ) -> bool:
         start, end = month_bounds(month, workspace.timezone)
         async with transaction(self._sessions) as session:
-            total = sa.func.sum(ScoreEvent.points).label("points")
+            total = sa.func.sum(col(ScoreEvent.points)).label("points")
             top = (
                 await session.execute(
-                    sa.select(ScoreEvent.member_id, Member.display_name, Member.external_id, total)
-                    .join(Member, Member.id == ScoreEvent.member_id)
-                    .where(
-                        ScoreEvent.channel_id == channel.id,
-                        ScoreEvent.occurred_at >= start,
-                        ScoreEvent.occurred_at < end,
+                    sa.select(
+                        col(ScoreEvent.member_id),
+                        col(Member.display_name),
+                        col(Member.external_id),
+                        total,
                     )
-                    .group_by(ScoreEvent.member_id, Member.display_name, Member.external_id)
+                    .join(Member, col(Member.id) == ScoreEvent.member_id)
+                    .where(
+                        col(ScoreEvent.channel_id) == channel.id,
+                        col(ScoreEvent.occurred_at) >= start,
+                        col(ScoreEvent.occurred_at) < end,
+                    )
+                    .group_by(
+                        col(ScoreEvent.member_id), col(Member.display_name), col(Member.external_id)
+                    )
                     .order_by(
                         total.desc(),
-                        sa.func.max(ScoreEvent.occurred_at).asc(),
-                        ScoreEvent.member_id.asc(),
+                        sa.func.max(col(ScoreEvent.occurred_at)).asc(),
+                        col(ScoreEvent.member_id).asc(),
                     )
                     .limit(3)
                 )
@@ -254,7 +264,7 @@ class Engagement:
                     created_at=now,
                 )
                 .on_conflict_do_nothing()
-                .returning(MonthlyAward.id)
+                .returning(col(MonthlyAward.id))
             )
             if claimed.scalar_one_or_none() is None:
                 return False  # another process posted it

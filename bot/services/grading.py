@@ -27,11 +27,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -76,6 +76,7 @@ from bot.storage.models import (
     Platform,
     QuestionVersion,
     Workspace,
+    id_column,
 )
 
 log = logging.getLogger(__name__)
@@ -276,8 +277,8 @@ class GradingWorker:
                     await session.execute(
                         sa.update(Answer)
                         .where(
-                            Answer.claim_token.in_(tokens),  # type: ignore[union-attr]
-                            Answer.status == AnswerStatus.GRADING,
+                            col(Answer.claim_token).in_(tokens),
+                            col(Answer.status) == AnswerStatus.GRADING,
                         )
                         .values(claimed_at=self._clock.now())
                     )
@@ -288,19 +289,19 @@ class GradingWorker:
         stale = now - self._lease
         return sa.or_(
             sa.and_(
-                Answer.status == AnswerStatus.PENDING,
-                sa.or_(Answer.retry_at.is_(None), Answer.retry_at <= now),  # type: ignore[union-attr, operator]
+                col(Answer.status) == AnswerStatus.PENDING,
+                sa.or_(col(Answer.retry_at).is_(None), col(Answer.retry_at) <= now),
             ),
-            sa.and_(Answer.status == AnswerStatus.GRADING, Answer.claimed_at < stale),  # type: ignore[operator]
+            sa.and_(col(Answer.status) == AnswerStatus.GRADING, col(Answer.claimed_at) < stale),
         )
 
     async def _claim(self, limit: int) -> list[_Job]:
         now = self._clock.now()
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
         due = (
-            sa.select(Answer.id)
+            sa.select(col(Answer.id))
             .where(self._claimable(now))
-            .order_by(Answer.id)
+            .order_by(col(Answer.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
@@ -309,15 +310,15 @@ class GradingWorker:
         async with transaction(self._sessions) as session:
             claimed = await session.execute(
                 sa.update(Answer)
-                .where(Answer.id.in_(due))  # type: ignore[union-attr]
+                .where(col(Answer.id).in_(due))
                 .values(
                     status=AnswerStatus.GRADING,
                     claim_token=token,
                     claimed_at=now,
-                    attempts=Answer.attempts + 1,
+                    attempts=col(Answer.attempts) + 1,
                     updated_at=now,
                 )
-                .returning(Answer.id)
+                .returning(id_column(Answer.id))
             )
             ids = sorted(claimed.scalars())
             if not ids:
@@ -325,16 +326,16 @@ class GradingWorker:
             rows = (
                 await session.execute(
                     sa.select(Answer, QuestionVersion, Member, Workspace, DailyPost, post_channel)
-                    .join(QuestionVersion, QuestionVersion.id == Answer.question_id)
-                    .join(Member, Member.id == Answer.member_id)
-                    .join(Workspace, Workspace.id == Member.workspace_id)
-                    .outerjoin(DailyPost, DailyPost.id == Answer.daily_post_id)
-                    .outerjoin(post_channel, post_channel.id == DailyPost.channel_id)
-                    .where(Answer.id.in_(ids))  # type: ignore[union-attr]
-                    .order_by(Answer.id)
+                    .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
+                    .join(Member, col(Member.id) == Answer.member_id)
+                    .join(Workspace, col(Workspace.id) == Member.workspace_id)
+                    .outerjoin(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
+                    .outerjoin(post_channel, col(post_channel.id) == DailyPost.channel_id)
+                    .where(col(Answer.id).in_(ids))
+                    .order_by(col(Answer.id))
                 )
             ).all()
-        jobs = [_Job(*row, token=token) for row in rows]  # type: ignore[misc]
+        jobs = [_Job(*row, token=token) for row in rows]
         fresh = []
         for job in jobs:
             if job.answer.attempts > self._max_claims:
@@ -349,9 +350,9 @@ class GradingWorker:
         async with self._sessions() as session:
             dispute = (
                 await session.execute(
-                    sa.select(Dispute.reason).where(
-                        Dispute.answer_id == answer_id,
-                        Dispute.status == DisputeStatus.REGRADING,
+                    sa.select(col(Dispute.reason)).where(
+                        col(Dispute.answer_id) == answer_id,
+                        col(Dispute.status) == DisputeStatus.REGRADING,
                     )
                 )
             ).scalar_one_or_none()
@@ -475,7 +476,7 @@ class GradingWorker:
             await session.flush()
             owned = await session.execute(
                 sa.update(Answer)
-                .where(Answer.id == answer.id, Answer.claim_token == job.token)
+                .where(col(Answer.id) == answer.id, col(Answer.claim_token) == job.token)
                 .values(
                     status=AnswerStatus.GRADED,
                     current_grade_id=record.id,
@@ -484,7 +485,7 @@ class GradingWorker:
                     last_error=None,
                     updated_at=now,
                 )
-                .returning(Answer.superseded)
+                .returning(col(Answer.superseded))
             )
             superseded = owned.scalar_one_or_none()
             if superseded is None:
@@ -511,8 +512,8 @@ class GradingWorker:
             dispute = (
                 await session.execute(
                     sa.select(Dispute).where(
-                        Dispute.answer_id == answer.id,
-                        Dispute.status == DisputeStatus.REGRADING,
+                        col(Dispute.answer_id) == answer.id,
+                        col(Dispute.status) == DisputeStatus.REGRADING,
                     )
                 )
             ).scalar_one_or_none()
@@ -559,7 +560,9 @@ class GradingWorker:
 
     @staticmethod
     async def _disputed(session: AsyncSession, answer_id: int) -> bool:
-        found = await session.execute(sa.select(Dispute.id).where(Dispute.answer_id == answer_id))
+        found = await session.execute(
+            sa.select(col(Dispute.id)).where(col(Dispute.answer_id) == answer_id)
+        )
         return found.first() is not None
 
     def _enqueue_result(
@@ -596,7 +599,7 @@ class GradingWorker:
         async with transaction(self._sessions) as session:
             await session.execute(
                 sa.update(Answer)
-                .where(Answer.id == job.answer.id, Answer.claim_token == job.token)
+                .where(col(Answer.id) == job.answer.id, col(Answer.claim_token) == job.token)
                 .values(
                     status=AnswerStatus.PENDING,
                     claim_token=None,
@@ -612,7 +615,7 @@ class GradingWorker:
         async with transaction(self._sessions) as session:
             updated = await session.execute(
                 sa.update(Answer)
-                .where(Answer.id == job.answer.id, Answer.claim_token == job.token)
+                .where(col(Answer.id) == job.answer.id, col(Answer.claim_token) == job.token)
                 .values(
                     status=AnswerStatus.FAILED,
                     claim_token=None,
@@ -630,10 +633,12 @@ class GradingWorker:
     ) -> int:
         """Put answers back in the queue: failed ones, and those whose grade is provisional."""
         async with transaction(self._sessions) as session:
-            condition: Any = Answer.status == AnswerStatus.FAILED
+            condition: sa.ColumnElement[bool] = col(Answer.status) == AnswerStatus.FAILED
             if provisional_only:
-                provisional_ids = sa.select(GradeRecord.id).where(GradeRecord.provisional.is_(True))  # type: ignore[attr-defined]
-                condition = sa.or_(condition, Answer.current_grade_id.in_(provisional_ids))  # type: ignore[union-attr]
+                provisional_ids = sa.select(col(GradeRecord.id)).where(
+                    col(GradeRecord.provisional).is_(True)
+                )
+                condition = sa.or_(condition, col(Answer.current_grade_id).in_(provisional_ids))
             statement = (
                 sa.update(Answer)
                 .where(condition)
@@ -646,7 +651,7 @@ class GradingWorker:
                 )
             )
             if answer_ids is not None:
-                statement = statement.where(Answer.id.in_(answer_ids))  # type: ignore[union-attr]
+                statement = statement.where(col(Answer.id).in_(answer_ids))
             result = await session.execute(statement)
         self.wake()
         return int(result.rowcount)  # type: ignore[attr-defined]
@@ -655,8 +660,8 @@ class GradingWorker:
         async with self._sessions() as session:
             rows = await session.execute(
                 sa.select(Answer)
-                .where(Answer.status == AnswerStatus.FAILED)
-                .order_by(Answer.id.desc())  # type: ignore[union-attr]
+                .where(col(Answer.status) == AnswerStatus.FAILED)
+                .order_by(col(Answer.id).desc())
                 .limit(limit)
             )
             return list(rows.scalars())

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.services.cards import ButtonAction, Card, CardButton, CardField, CardKind, quote_user_text
@@ -27,6 +28,7 @@ from bot.storage.models import (
     GradeRecord,
     QuestionVersion,
     Workspace,
+    id_column,
 )
 
 RECENT_GRADES = 5
@@ -70,17 +72,17 @@ class HomeService:
         async with self._sessions() as session:
             rows = await session.execute(
                 sa.select(
-                    QuestionVersion.topic,
-                    Answer.kind,
-                    Answer.scored,
-                    GradeRecord.score,
-                    GradeRecord.provisional,
-                    Answer.submitted_at,
+                    col(QuestionVersion.topic),
+                    col(Answer.kind),
+                    col(Answer.scored),
+                    col(GradeRecord.score),
+                    col(GradeRecord.provisional),
+                    col(Answer.submitted_at),
                 )
-                .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                .join(QuestionVersion, QuestionVersion.id == Answer.question_id)
-                .where(Answer.member_id == member_id)
-                .order_by(Answer.submitted_at.desc(), Answer.id.desc())  # type: ignore[union-attr]
+                .join(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
+                .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
+                .where(col(Answer.member_id) == member_id)
+                .order_by(col(Answer.submitted_at).desc(), col(Answer.id).desc())
                 .limit(limit)
             )
             return [RecentGrade(*row) for row in rows.all()]
@@ -92,34 +94,34 @@ class HomeService:
         now = self._clock.now()
         async with self._sessions() as session:
             answered = (
-                sa.select(Answer.id)
+                sa.select(col(Answer.id))
                 .where(
-                    Answer.daily_post_id == DailyPost.id,
-                    Answer.member_id == member_id,
-                    Answer.scored.is_(True),  # type: ignore[attr-defined]
-                    Answer.superseded.is_(False),  # type: ignore[attr-defined]
+                    col(Answer.daily_post_id) == DailyPost.id,
+                    col(Answer.member_id) == member_id,
+                    col(Answer.scored).is_(True),
+                    col(Answer.superseded).is_(False),
                 )
                 .exists()
             )
             rows = await session.execute(
                 sa.select(
-                    DailyPost.id,
-                    Channel.name,
-                    Channel.external_id,
-                    QuestionVersion.topic,
-                    DailyPost.closes_at,
+                    id_column(DailyPost.id),
+                    col(Channel.name),
+                    col(Channel.external_id),
+                    col(QuestionVersion.topic),
+                    col(DailyPost.closes_at),
                     answered,
                 )
-                .join(Channel, Channel.id == DailyPost.channel_id)
-                .join(Workspace, Workspace.id == Channel.workspace_id)
-                .join(QuestionVersion, QuestionVersion.id == DailyPost.question_id)
+                .join(Channel, col(Channel.id) == DailyPost.channel_id)
+                .join(Workspace, col(Workspace.id) == Channel.workspace_id)
+                .join(QuestionVersion, col(QuestionVersion.id) == DailyPost.question_id)
                 .where(
-                    Channel.workspace_id == workspace_id,
-                    Workspace.enabled.is_(True),  # type: ignore[attr-defined]
-                    DailyPost.closed_at.is_(None),  # type: ignore[union-attr]
-                    DailyPost.closes_at > now,
+                    col(Channel.workspace_id) == workspace_id,
+                    col(Workspace.enabled).is_(True),
+                    col(DailyPost.closed_at).is_(None),
+                    col(DailyPost.closes_at) > now,
                 )
-                .order_by(DailyPost.closes_at, DailyPost.id)
+                .order_by(col(DailyPost.closes_at), col(DailyPost.id))
                 .limit(limit)
             )
             return [

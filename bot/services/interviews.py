@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.domain.bank import Difficulty, KeyPoint, Track
@@ -177,8 +178,11 @@ class MockInterviews:
         return (
             await session.execute(
                 sa.select(MockSession)
-                .where(MockSession.member_id == member_id, MockSession.status == MockStatus.ACTIVE)
-                .order_by(MockSession.id.desc())  # type: ignore[union-attr]
+                .where(
+                    col(MockSession.member_id) == member_id,
+                    col(MockSession.status) == MockStatus.ACTIVE,
+                )
+                .order_by(col(MockSession.id).desc())
                 .limit(1)
             )
         ).scalar_one_or_none()
@@ -187,8 +191,8 @@ class MockInterviews:
         return (
             await session.execute(
                 sa.select(MockTurn)
-                .where(MockTurn.session_id == mock.id)
-                .order_by(MockTurn.id.desc())  # type: ignore[union-attr]
+                .where(col(MockTurn.session_id) == mock.id)
+                .order_by(col(MockTurn.id).desc())
                 .limit(1)
             )
         ).scalar_one_or_none()
@@ -311,12 +315,12 @@ class MockInterviews:
                 await session.execute(
                     sa.select(MockSession)
                     .where(
-                        MockSession.member_id == actor.member_id,
-                        MockSession.status.in_(  # type: ignore[attr-defined]
+                        col(MockSession.member_id) == actor.member_id,
+                        col(MockSession.status).in_(
                             [MockStatus.FINISHED, MockStatus.STOPPED, MockStatus.EXPIRED]
                         ),
                     )
-                    .order_by(MockSession.id.desc())  # type: ignore[union-attr]
+                    .order_by(col(MockSession.id).desc())
                     .limit(1)
                 )
             ).scalar_one_or_none()
@@ -334,10 +338,10 @@ class MockInterviews:
             row = (
                 await session.execute(
                     sa.select(MockTurn, MockSession, Member, Workspace)
-                    .join(MockSession, MockSession.id == MockTurn.session_id)
-                    .join(Member, Member.id == MockSession.member_id)
-                    .join(Workspace, Workspace.id == MockSession.workspace_id)
-                    .where(MockTurn.answer_id == answer.id)
+                    .join(MockSession, col(MockSession.id) == MockTurn.session_id)
+                    .join(Member, col(Member.id) == MockSession.member_id)
+                    .join(Workspace, col(Workspace.id) == MockSession.workspace_id)
+                    .where(col(MockTurn.answer_id) == answer.id)
                 )
             ).first()
         if row is None:
@@ -374,10 +378,10 @@ class MockInterviews:
             async with self._sessions() as session:
                 main_score = (
                     await session.execute(
-                        sa.select(MockTurn.score).where(
-                            MockTurn.session_id == mock.id,
-                            MockTurn.number == turn.number,
-                            MockTurn.follow_up.is_(False),  # type: ignore[attr-defined]
+                        sa.select(col(MockTurn.score)).where(
+                            col(MockTurn.session_id) == mock.id,
+                            col(MockTurn.number) == turn.number,
+                            col(MockTurn.follow_up).is_(False),
                         )
                     )
                 ).scalar_one_or_none()
@@ -386,9 +390,9 @@ class MockInterviews:
             asked = list(
                 (
                     await session.execute(
-                        sa.select(QuestionVersion.bank_id)
-                        .join(MockTurn, MockTurn.question_id == QuestionVersion.id)
-                        .where(MockTurn.session_id == mock.id)
+                        sa.select(col(QuestionVersion.bank_id))
+                        .join(MockTurn, col(MockTurn.question_id) == QuestionVersion.id)
+                        .where(col(MockTurn.session_id) == mock.id)
                     )
                 ).scalars()
             )
@@ -503,9 +507,9 @@ class MockInterviews:
             stale = list(
                 (
                     await session.execute(
-                        sa.select(MockSession.id).where(
-                            MockSession.status == MockStatus.ACTIVE,
-                            MockSession.last_activity_at < now - self._idle,
+                        sa.select(col(MockSession.id)).where(
+                            col(MockSession.status) == MockStatus.ACTIVE,
+                            col(MockSession.last_activity_at) < now - self._idle,
                         )
                     )
                 ).scalars()
@@ -537,11 +541,11 @@ class MockInterviews:
         rows = (
             await session.execute(
                 sa.select(MockTurn, QuestionVersion, Answer, GradeRecord)
-                .join(QuestionVersion, QuestionVersion.id == MockTurn.question_id)
-                .outerjoin(Answer, Answer.id == MockTurn.answer_id)
-                .outerjoin(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                .where(MockTurn.session_id == mock.id)
-                .order_by(MockTurn.id)
+                .join(QuestionVersion, col(QuestionVersion.id) == MockTurn.question_id)
+                .outerjoin(Answer, col(Answer.id) == MockTurn.answer_id)
+                .outerjoin(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
+                .where(col(MockTurn.session_id) == mock.id)
+                .order_by(col(MockTurn.id))
             )
         ).all()
         main = [row for row in rows if not row[0].follow_up]
@@ -579,16 +583,17 @@ class MockInterviews:
             float(score)
             for score in (
                 await session.execute(
-                    sa.select(MockSession.overall_score)
+                    sa.select(col(MockSession.overall_score))
                     .where(
-                        MockSession.member_id == mock.member_id,
-                        MockSession.id != mock.id,
-                        MockSession.overall_score.is_not(None),  # type: ignore[union-attr]
+                        col(MockSession.member_id) == mock.member_id,
+                        col(MockSession.id) != mock.id,
+                        col(MockSession.overall_score).is_not(None),
                     )
-                    .order_by(MockSession.id.desc())  # type: ignore[union-attr]
+                    .order_by(col(MockSession.id).desc())
                     .limit(5)
                 )
             ).scalars()
+            if score is not None  # the query already skips NULL; this tells the type checker
         ][::-1]
         return MockReport(
             overall=overall,

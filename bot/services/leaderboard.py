@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.domain.streaks import NO_STREAK, Streak, compute_streak
@@ -38,6 +39,7 @@ from bot.storage.models import (
     ScoreEvent,
     UTCDateTime,
     Workspace,
+    id_column,
 )
 from bot.storage.rollups import WORKSPACE_SCOPE, month_key, week_key
 
@@ -116,9 +118,14 @@ async def channel_streaks(
     """Every member's streak in one channel (or only the given members')."""
     rows = (
         await session.execute(
-            sa.select(DailyPost.id, DailyPost.local_date, DailyPost.closed_at, DailyPost.closes_at)
-            .where(DailyPost.channel_id == channel_id)
-            .order_by(DailyPost.local_date)
+            sa.select(
+                id_column(DailyPost.id),
+                col(DailyPost.local_date),
+                col(DailyPost.closed_at),
+                col(DailyPost.closes_at),
+            )
+            .where(col(DailyPost.channel_id) == channel_id)
+            .order_by(col(DailyPost.local_date))
         )
     ).all()
     if not rows:
@@ -127,19 +134,19 @@ async def channel_streaks(
         (post_id, day, closed is None and now < closes) for post_id, day, closed, closes in rows
     ]
     query = (
-        sa.select(Answer.member_id, Answer.daily_post_id)
-        .join(DailyPost, DailyPost.id == Answer.daily_post_id)
-        .where(DailyPost.channel_id == channel_id, Answer.scored.is_(True))  # type: ignore[attr-defined]
+        sa.select(col(Answer.member_id), col(Answer.daily_post_id))
+        .join(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
+        .where(col(DailyPost.channel_id) == channel_id, col(Answer.scored).is_(True))
     )
     if member_ids is not None:
-        query = query.where(Answer.member_id.in_(member_ids))  # type: ignore[attr-defined]
-    answered: dict[int, set[int]] = defaultdict(set)
+        query = query.where(col(Answer.member_id).in_(member_ids))
+    answered: dict[int, set[int | None]] = defaultdict(set)
     for member_id, post_id in (await session.execute(query.distinct())).all():
         answered[member_id].add(post_id)
     return {member_id: _streak(posts, post_ids) for member_id, post_ids in answered.items()}
 
 
-def _streak(posts: list[tuple[int, date, bool]], answered: set[int]) -> Streak:
+def _streak(posts: list[tuple[int, date, bool]], answered: set[int | None]) -> Streak:
     """A member's streak over a channel's posts (id, local date, still open), oldest first."""
     history: list[tuple[date, bool]] = []
     for post_id, day, still_open in posts:
@@ -231,8 +238,8 @@ class LeaderboardService:
             names = dict(
                 (
                     await session.execute(
-                        sa.select(Member.id, Member.display_name).where(
-                            Member.id.in_(sorted(streaks))  # type: ignore[union-attr]
+                        sa.select(col(Member.id), col(Member.display_name)).where(
+                            col(Member.id).in_(sorted(streaks))
                         )
                     )
                 ).all()
@@ -257,19 +264,19 @@ class LeaderboardService:
             points, daily = (total.points, total.answers) if total is not None else (0, 0)
             average = (
                 await session.execute(
-                    sa.select(sa.func.avg(GradeRecord.score))
+                    sa.select(sa.func.avg(col(GradeRecord.score)))
                     .select_from(ScoreEvent)
-                    .join(Answer, Answer.id == ScoreEvent.answer_id)
-                    .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                    .where(ScoreEvent.member_id == member_id)
+                    .join(Answer, col(Answer.id) == ScoreEvent.answer_id)
+                    .join(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
+                    .where(col(ScoreEvent.member_id) == member_id)
                 )
             ).scalar_one()
             practice = (
                 await session.execute(
-                    sa.select(sa.func.count(Answer.id)).where(
-                        Answer.member_id == member_id,
-                        Answer.kind != AnswerKind.DAILY,
-                        Answer.current_grade_id.is_not(None),  # type: ignore[union-attr]
+                    sa.select(sa.func.count(col(Answer.id))).where(
+                        col(Answer.member_id) == member_id,
+                        col(Answer.kind) != AnswerKind.DAILY,
+                        col(Answer.current_grade_id).is_not(None),
                     )
                 )
             ).scalar_one()
@@ -297,12 +304,12 @@ class LeaderboardService:
             streaks = await channel_streaks(session, self._clock.now(), channel_id, [member.id])
             return streaks.get(member.id, NO_STREAK), ""
         # every channel at once: the member's answered posts, then those channels' posts
-        answered: dict[int, set[int]] = defaultdict(set)
+        answered: dict[int, set[int | None]] = defaultdict(set)
         for channel, post_id in (
             await session.execute(
-                sa.select(DailyPost.channel_id, Answer.daily_post_id)
-                .join(DailyPost, DailyPost.id == Answer.daily_post_id)
-                .where(Answer.member_id == member.id, Answer.scored.is_(True))  # type: ignore[attr-defined]
+                sa.select(col(DailyPost.channel_id), col(Answer.daily_post_id))
+                .join(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
+                .where(col(Answer.member_id) == member.id, col(Answer.scored).is_(True))
                 .distinct()
             )
         ).all():
@@ -311,22 +318,28 @@ class LeaderboardService:
         if not channels:
             return NO_STREAK, ""
         still_open = sa.and_(
-            DailyPost.closed_at.is_(None),  # type: ignore[union-attr]
-            DailyPost.closes_at > self._clock.now(),  # type: ignore[operator]
+            col(DailyPost.closed_at).is_(None), col(DailyPost.closes_at) > self._clock.now()
         )
         posts: dict[int, list[tuple[int, date, bool]]] = defaultdict(list)
         for channel, post_id, day, is_open in (
             await session.execute(
-                sa.select(DailyPost.channel_id, DailyPost.id, DailyPost.local_date, still_open)
-                .where(DailyPost.channel_id.in_(channels))  # type: ignore[attr-defined]
-                .order_by(DailyPost.channel_id, DailyPost.local_date)
+                sa.select(
+                    col(DailyPost.channel_id),
+                    id_column(DailyPost.id),
+                    col(DailyPost.local_date),
+                    still_open,
+                )
+                .where(col(DailyPost.channel_id).in_(channels))
+                .order_by(col(DailyPost.channel_id), col(DailyPost.local_date))
             )
         ).all():
             posts[channel].append((post_id, day, bool(is_open)))
-        names = dict(
+        names: dict[int, str] = dict(
             (
                 await session.execute(
-                    sa.select(Channel.id, Channel.name).where(Channel.id.in_(channels))  # type: ignore[union-attr]
+                    sa.select(id_column(Channel.id), col(Channel.name)).where(
+                        id_column(Channel.id).in_(channels)
+                    )
                 )
             ).all()
         )

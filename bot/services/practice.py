@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.domain.bank import Difficulty, Track
 from bot.services.review import SpacedRepetition
@@ -56,10 +57,10 @@ class PracticeService:
         ideally), from their weakest topics when they have weak ones, chosen at random; one
         draw in four explores instead. ``due_only``: the most overdue question, if any."""
         answered = (
-            sa.select(QuestionVersion.bank_id, sa.func.count(Answer.id).label("times"))
-            .join(Answer, Answer.question_id == QuestionVersion.id)
-            .where(Answer.member_id == member_id)
-            .group_by(QuestionVersion.bank_id)
+            sa.select(col(QuestionVersion.bank_id), sa.func.count(col(Answer.id)).label("times"))
+            .join(Answer, col(Answer.question_id) == QuestionVersion.id)
+            .where(col(Answer.member_id) == member_id)
+            .group_by(col(QuestionVersion.bank_id))
             .subquery()
         )
         condition = eligible_questions(
@@ -90,7 +91,7 @@ class PracticeService:
         """The topics of every track a member of this workspace can practise."""
         async with self._sessions() as session:
             rows = await session.execute(
-                sa.select(QuestionVersion.track, QuestionVersion.topic)
+                sa.select(col(QuestionVersion.track), col(QuestionVersion.topic))
                 .where(eligible_questions(scope=scope, include_llm_only=self._llm_available))
                 .distinct()
             )

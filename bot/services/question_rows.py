@@ -19,6 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.domain.bank import Bank, BankError, BankValidationError, Question, load_bank
@@ -125,7 +126,7 @@ async def sync_bank(
             (
                 await session.execute(
                     sa.select(QuestionVersion).where(
-                        sa.not_(QuestionVersion.scope.startswith("oneoff:"))  # type: ignore[attr-defined]
+                        sa.not_(col(QuestionVersion.scope).startswith("oneoff:"))
                     )
                 )
             )

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from fsrs import Card, Rating, Scheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.storage.db import transaction
@@ -65,7 +66,7 @@ async def record_review(
     row = (
         await session.execute(
             sa.select(ReviewCard).where(
-                ReviewCard.member_id == member.id, ReviewCard.bank_id == bank_id
+                col(ReviewCard.member_id) == member.id, col(ReviewCard.bank_id) == bank_id
             )
         )
     ).scalar_one_or_none()
@@ -73,7 +74,7 @@ async def record_review(
     card, _ = _scheduler().review_card(card, rating_for(score), now)
     if row is None:
         row = ReviewCard(member_id=member.id, bank_id=bank_id, reviews=0)
-    row.card = card.to_dict()
+    row.card = dict(card.to_dict())
     row.due = card.due
     row.last_score = score
     row.reviews += 1
@@ -97,8 +98,9 @@ class SpacedRepetition:
         return int(
             (
                 await session.execute(
-                    sa.select(sa.func.count(ReviewCard.id)).where(
-                        ReviewCard.member_id == member_id, ReviewCard.due <= self._clock.now()
+                    sa.select(sa.func.count(col(ReviewCard.id))).where(
+                        col(ReviewCard.member_id) == member_id,
+                        col(ReviewCard.due) <= self._clock.now(),
                     )
                 )
             ).scalar_one()
@@ -107,7 +109,9 @@ class SpacedRepetition:
     async def set_enabled(self, member_id: int, enabled: bool) -> None:
         async with transaction(self._sessions) as session:
             await session.execute(
-                sa.update(Member).where(Member.id == member_id).values(spaced_repetition=enabled)
+                sa.update(Member)
+                .where(col(Member.id) == member_id)
+                .values(spaced_repetition=enabled)
             )
 
     async def due_questions(
@@ -120,13 +124,13 @@ class SpacedRepetition:
                 return []
             rows = await session.execute(
                 sa.select(QuestionVersion)
-                .join(ReviewCard, ReviewCard.bank_id == QuestionVersion.bank_id)
+                .join(ReviewCard, col(ReviewCard.bank_id) == QuestionVersion.bank_id)
                 .where(
-                    ReviewCard.member_id == member_id,
-                    ReviewCard.due <= self._clock.now(),
+                    col(ReviewCard.member_id) == member_id,
+                    col(ReviewCard.due) <= self._clock.now(),
                     condition,
                 )
-                .order_by(ReviewCard.due, QuestionVersion.bank_id)
+                .order_by(col(ReviewCard.due), col(QuestionVersion.bank_id))
                 .limit(limit)
             )
             return list(rows.scalars())
@@ -135,12 +139,14 @@ class SpacedRepetition:
         """Topics where the member's mean score is below ``below``, the weakest first."""
         async with self._sessions() as session:
             rows = await session.execute(
-                sa.select(QuestionVersion.topic, sa.func.avg(GradeRecord.score).label("mean"))
+                sa.select(
+                    col(QuestionVersion.topic), sa.func.avg(col(GradeRecord.score)).label("mean")
+                )
                 .select_from(Answer)
-                .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
-                .join(QuestionVersion, QuestionVersion.id == Answer.question_id)
-                .where(Answer.member_id == member_id)
-                .group_by(QuestionVersion.topic)
-                .order_by(sa.text("mean"), QuestionVersion.topic)
+                .join(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
+                .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
+                .where(col(Answer.member_id) == member_id)
+                .group_by(col(QuestionVersion.topic))
+                .order_by(sa.text("mean"), col(QuestionVersion.topic))
             )
             return [topic for topic, mean in rows.all() if float(mean) < below]

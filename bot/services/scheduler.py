@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.domain.schedule import Cadence, Schedule
@@ -120,13 +121,13 @@ class DailyScheduler:
         async with self._sessions() as session:
             rows = await session.execute(
                 sa.select(Channel, Workspace)
-                .join(Workspace, Workspace.id == Channel.workspace_id)
+                .join(Workspace, col(Workspace.id) == Channel.workspace_id)
                 .where(
-                    Channel.enabled.is_(True),  # type: ignore[attr-defined]
-                    Workspace.enabled.is_(True),  # type: ignore[attr-defined]
-                    Workspace.platform.in_(sorted(self.platforms)),  # type: ignore[attr-defined]
+                    col(Channel.enabled).is_(True),
+                    col(Workspace.enabled).is_(True),
+                    col(Workspace.platform).in_(sorted(self.platforms)),
                 )
-                .order_by(Channel.id)
+                .order_by(col(Channel.id))
             )
             return [(channel, workspace) for channel, workspace in rows.all()]
 
@@ -197,8 +198,8 @@ class DailyScheduler:
             existing = set(
                 (
                     await session.execute(
-                        sa.select(DailyPost.channel_id, DailyPost.local_date).where(
-                            DailyPost.channel_id.in_(sorted(due))  # type: ignore[attr-defined]
+                        sa.select(col(DailyPost.channel_id), col(DailyPost.local_date)).where(
+                            col(DailyPost.channel_id).in_(sorted(due))
                         )
                     )
                 ).all()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.domain.bank import Difficulty, Track
 from bot.storage.models import DisabledQuestion, QuestionVersion
@@ -25,25 +26,25 @@ def eligible_questions(
     """Active questions of the built-in bank and the workspace's own (``scope``), filtered by
     track, topics and difficulty; LLM-only questions only when an LLM grades; never one the
     workspace's admins took out of rotation."""
-    conditions = [
-        QuestionVersion.active.is_(True),  # type: ignore[attr-defined]
-        QuestionVersion.scope.in_(["", scope]),  # type: ignore[attr-defined]
+    conditions: list[sa.ColumnElement[bool]] = [
+        col(QuestionVersion.active).is_(True),
+        col(QuestionVersion.scope).in_(["", scope]),
     ]
     if track is not None:
-        conditions.append(QuestionVersion.track == track)
+        conditions.append(col(QuestionVersion.track) == track)
     if topics:
-        conditions.append(QuestionVersion.topic.in_(list(topics)))  # type: ignore[attr-defined]
+        conditions.append(col(QuestionVersion.topic).in_(list(topics)))
     if difficulty is not None:
-        conditions.append(QuestionVersion.difficulty == difficulty)
+        conditions.append(col(QuestionVersion.difficulty) == difficulty)
     if not include_llm_only:
-        conditions.append(QuestionVersion.llm_only.is_(False))  # type: ignore[attr-defined]
+        conditions.append(col(QuestionVersion.llm_only).is_(False))
     if exclude_bank_ids:
-        conditions.append(QuestionVersion.bank_id.not_in(list(exclude_bank_ids)))  # type: ignore[attr-defined]
+        conditions.append(col(QuestionVersion.bank_id).not_in(list(exclude_bank_ids)))
     if workspace_id is not None:
         conditions.append(
             ~sa.exists().where(
-                DisabledQuestion.workspace_id == workspace_id,
-                DisabledQuestion.bank_id == QuestionVersion.bank_id,
+                col(DisabledQuestion.workspace_id) == workspace_id,
+                col(DisabledQuestion.bank_id) == QuestionVersion.bank_id,
             )
         )
     return sa.and_(*conditions)
@@ -60,9 +61,9 @@ async def least_used_choices(
     """
     counted = (
         sa.select(
-            QuestionVersion.id,
-            QuestionVersion.bank_id,
-            QuestionVersion.difficulty,
+            col(QuestionVersion.id),
+            col(QuestionVersion.bank_id),
+            col(QuestionVersion.difficulty),
             sa.func.coalesce(use_counts.c.times, 0).label("times"),
         )
         .outerjoin(use_counts, use_counts.c.bank_id == QuestionVersion.bank_id)
@@ -90,7 +91,7 @@ async def least_used(
         return []
     rows = await session.execute(
         sa.select(QuestionVersion)
-        .where(QuestionVersion.id.in_(ids))  # type: ignore[union-attr]
-        .order_by(QuestionVersion.bank_id, QuestionVersion.id)
+        .where(col(QuestionVersion.id).in_(ids))
+        .order_by(col(QuestionVersion.bank_id), col(QuestionVersion.id))
     )
     return list(rows.scalars())

@@ -5,7 +5,9 @@ One aiohttp server on 127.0.0.1 plays every part of Slack the bot talks to:
 * the Web API (``POST /api/<method>``, form-encoded or JSON, token in the Authorization header
   or the body): ``auth.test``, ``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``,
   ``conversations.open``, ``views.open/push/update/publish``, ``users.info``,
-  ``oauth.v2.access``, ``apps.connections.open``; anything else answers ``{"ok": true}``;
+  ``oauth.v2.access``, ``apps.connections.open``, ``files.getUploadURLExternal`` and
+  ``files.completeUploadExternal`` (the bytes go to ``POST /upload/<file id>``, kept in
+  :attr:`FakeSlack.uploads`); anything else answers ``{"ok": true}``;
 * response URLs (``POST /hooks/<name>``), where ``respond()`` sends ephemeral replies;
 * the Socket Mode websocket (``GET /socket``): tests push envelopes and read the acks.
 
@@ -158,6 +160,9 @@ class FakeSlack:
         self.socket_frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._socket_open = asyncio.Event()
         self.app_tokens: set[str] = set()
+        #: files uploaded through files_upload_v2: file id -> bytes
+        self.uploads: dict[str, bytes] = {}
+        self._files = itertools.count(1)
 
     # --- set-up ----------------------------------------------------------------------------
 
@@ -192,6 +197,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # users.info and friends use GET
         app.router.add_post("/hooks/{name:.*}", self._hook)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -332,6 +338,16 @@ class FakeSlack:
             return web.json_response({"ok": True, "message_ts": f"{time.time():.6f}"})
         if method == "conversations.open":
             return web.json_response({"ok": True, "channel": {"id": f"D{data.get('users')}"}})
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._files)}"
+            upload_url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+            return web.json_response({"ok": True, "upload_url": upload_url, "file_id": file_id})
+        if method == "files.completeUploadExternal":
+            files = data.get("files") or "[]"
+            listed = json.loads(files) if isinstance(files, str) else list(files)
+            if any(item.get("id") not in self.uploads for item in listed):
+                return web.json_response({"ok": False, "error": "file_not_found"})
+            return web.json_response({"ok": True, "files": listed})
         if method in {"views.open", "views.push", "views.update", "views.publish"}:
             return web.json_response({"ok": True, "view": {"id": f"V{next(self._views)}"}})
         if method == "users.info":
@@ -340,6 +356,21 @@ class FakeSlack:
                 return web.json_response({"ok": False, "error": "user_not_found"})
             return web.json_response({"ok": True, "user": {**user, "team_id": team.id}})
         return web.json_response({"ok": True})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        return web.Response(text=f"OK - {len(self.uploads[request.match_info['file_id']])}")
+
+    def uploaded(self, channel: str) -> list[tuple[str, bytes]]:
+        """(title, bytes) of every file completed into ``channel``."""
+        found = []
+        for call in self.of("files.completeUploadExternal"):
+            if call.failed or call.data.get("channel_id") != channel:
+                continue
+            files = call.data.get("files") or "[]"
+            for item in json.loads(files) if isinstance(files, str) else files:
+                found.append((str(item.get("title")), self.uploads.get(str(item.get("id")), b"")))
+        return found
 
     def expect_refresh(self, refresh_token: str, team: Team, new_token: str) -> None:
         """Token rotation: ``oauth.v2.access`` with this refresh token returns ``new_token``."""

@@ -35,6 +35,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.clock import Clock
 from bot.storage.db import transaction
@@ -131,7 +132,7 @@ class SqlInstallationStore(AsyncInstallationStore):
             await session.execute(
                 sa.delete(SlackInstallation).where(
                     *self._where(installation.enterprise_id, team_id),
-                    SlackInstallation.user_id == row.user_id,
+                    col(SlackInstallation.user_id) == row.user_id,
                 )
             )
             session.add(row)
@@ -162,12 +163,12 @@ class SqlInstallationStore(AsyncInstallationStore):
         await self.async_save(latest)
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        await self._delete(enterprise_id, team_id, SlackInstallation.has_bot.is_(True))  # type: ignore[attr-defined]
+        await self._delete(enterprise_id, team_id, col(SlackInstallation.has_bot).is_(True))
 
     async def async_delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
     ) -> None:
-        conditions = [] if user_id is None else [SlackInstallation.user_id == user_id]
+        conditions = [] if user_id is None else [col(SlackInstallation.user_id) == user_id]
         await self._delete(enterprise_id, team_id, *conditions)
 
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
@@ -191,9 +192,9 @@ class SqlInstallationStore(AsyncInstallationStore):
             return column.is_(None) if value is None else column == value
 
         return [
-            SlackInstallation.client_id == self.client_id,
-            equals(SlackInstallation.enterprise_id, enterprise_id),
-            equals(SlackInstallation.team_id, team_id),
+            col(SlackInstallation.client_id) == self.client_id,
+            equals(col(SlackInstallation.enterprise_id), enterprise_id),
+            equals(col(SlackInstallation.team_id), team_id),
         ]
 
     async def _latest(self, key: _Key, *, bot_only: bool = False) -> dict[str, Any] | None:
@@ -203,14 +204,14 @@ class SqlInstallationStore(AsyncInstallationStore):
         cached = self._cache.get(cache_key)
         if cached is not None and cached[0] > self._monotonic():
             return cached[1]
-        query = sa.select(SlackInstallation.sealed).where(*self._where(enterprise_id, team_id))
+        query = sa.select(col(SlackInstallation.sealed)).where(*self._where(enterprise_id, team_id))
         if user_id is not None:
-            query = query.where(SlackInstallation.user_id == user_id)
+            query = query.where(col(SlackInstallation.user_id) == user_id)
         if bot_only:
-            query = query.where(SlackInstallation.has_bot.is_(True))  # type: ignore[attr-defined]
+            query = query.where(col(SlackInstallation.has_bot).is_(True))
         query = query.order_by(
-            SlackInstallation.installed_at.desc(),  # type: ignore[attr-defined]
-            SlackInstallation.id.desc(),  # type: ignore[union-attr]
+            col(SlackInstallation.installed_at).desc(),
+            col(SlackInstallation.id).desc(),
         ).limit(1)
         async with self._sessions() as session:
             sealed = (await session.execute(query)).scalar_one_or_none()
@@ -298,7 +299,7 @@ class SqlOAuthStateStore(AsyncOAuthStateStore):
         now = self._clock.now()
         async with transaction(self._sessions) as session:
             await session.execute(
-                sa.delete(SlackOAuthState).where(SlackOAuthState.expires_at <= now)
+                sa.delete(SlackOAuthState).where(col(SlackOAuthState.expires_at) <= now)
             )
             session.add(
                 SlackOAuthState(state_hash=self._hash(state), expires_at=now + self._lifetime)
@@ -312,8 +313,8 @@ class SqlOAuthStateStore(AsyncOAuthStateStore):
         async with transaction(self._sessions) as session:
             result = await session.execute(
                 sa.delete(SlackOAuthState).where(
-                    SlackOAuthState.state_hash == self._hash(state),
-                    SlackOAuthState.expires_at > self._clock.now(),
+                    col(SlackOAuthState.state_hash) == self._hash(state),
+                    col(SlackOAuthState.expires_at) > self._clock.now(),
                 )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]

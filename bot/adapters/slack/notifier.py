@@ -4,6 +4,8 @@
 - REPLY: the same in the thread of the parent post (``thread_ts``), or in the channel when the
   parent was never delivered.
 - EDIT: ``chat.update`` of the parent post (the question becoming "closed · N answers").
+- Files of a card (a chart, a transcript) follow it in the member's direct message
+  (:mod:`bot.adapters.slack.files`).
 - PRIVATE: ``chat.postEphemeral`` to the member in the channel of ``reply_context["channel"]``;
   when Slack refuses (the member left, the channel is gone, the bot is not in it) or the channel
   is a direct message, the card goes to the member's direct message with the bot instead
@@ -28,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters.slack import render
+from bot.adapters.slack.files import send_files
 from bot.adapters.slack.installations import NotInstalled, TokenSource
 from bot.services.delivery import Delivery, DeliveryError, PermanentDeliveryError, RetryLater
 from bot.storage.models import DeliveryAction, Platform
@@ -202,6 +205,7 @@ class SlackNotifier:
                 response = await self._client.chat_postEphemeral(
                     token=token, channel=channel, user=member, link_names=False, **content
                 )
+                await send_files(self._client, delivery.card, member, token=token)
                 return f"ephemeral:{channel}:{response.get('message_ts', '')}"
             except SlackApiError as exc:
                 if _error_code(exc) not in EPHEMERAL_FALLBACK_ERRORS:
@@ -213,4 +217,5 @@ class SlackNotifier:
         response = await self._call(
             self._client.chat_postMessage, token=token, channel=direct, **content, **SEND_OPTIONS
         )
+        await send_files(self._client, delivery.card, member, token=token)
         return f"{response['channel']}:{response['ts']}"

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.adapters.slack.files import where_files_go
 from bot.services.answers import AnswerForm
 from bot.services.cards import ButtonAction, Card, CardButton
 from bot.services.commands import ConfigForm, QuestionForm
@@ -192,6 +193,8 @@ def card_blocks(card: Card, *, max_blocks: int = MESSAGE_BLOCKS) -> list[Block]:
         context.append(mrkdwn(deadline_text(card.deadline)))
     if card.footer:
         context.append(mrkdwn(next(_escaped_chunks(card.footer, SECTION_LIMIT), " ")))
+    if card.attachments:
+        context.append(mrkdwn(escape(where_files_go(card))))
     if context:
         blocks.append({"type": "context", "elements": context})
     buttons = [_button(button, index) for index, button in enumerate(card.buttons)]

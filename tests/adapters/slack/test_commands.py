@@ -83,6 +83,10 @@ async def test_leaderboards_streaks_and_stats(scheduled):
     assert "Longest current streaks" in text_of([streaks])
     [mine] = await run(scheduled, "stats", user="U1")
     assert "Stats for Alice" in text_of([mine])  # the name comes from users.info
+    # the progress chart cannot be ephemeral: it goes to Alice's direct message with the bot
+    assert "Sent to your direct messages with the bot: progress.png" in text_of([mine])
+    [(title, png)] = await scheduled.fake.wait_until(lambda: scheduled.fake.uploaded("DU1"))
+    assert png.startswith(b"\x89PNG") and title == "Score over time and strength per topic"
     await run(scheduled, "help", user="U2")  # Bob is seen once
     [other] = await run(scheduled, "stats <@U2|bob>", user="U1")
     assert "Stats for Bob" in text_of([other])

@@ -4,7 +4,7 @@ reason form, the re-grade comes privately with Accept / ask-an-admin buttons."""
 
 from __future__ import annotations
 
-from tests.fakes.slack_api import all_text, answer_values, text_value
+from tests.fakes.slack_api import Failure, all_text, answer_values, text_value
 
 ANSWER = "ReLU outputs max(0, x), zero for negative inputs; its gradient is 1 for positives."
 
@@ -45,6 +45,24 @@ async def test_a_mock_interview_in_slack(world):
     await world.settle()
     [stopped] = await fake.wait_until(lambda: fake.hook("stop"))
     assert stopped["response_type"] == "ephemeral" and all_text(stopped["blocks"])
+    # the report's transcript cannot be ephemeral: it goes to the member's direct message
+    assert "Sent to your direct messages with the bot" in all_text(stopped["blocks"])
+    [(title, transcript)] = await fake.wait_until(lambda: fake.uploaded("DU1"))
+    assert title and ANSWER.encode() in transcript
+
+
+async def test_a_refused_file_leaves_the_card_delivered_once(world):
+    fake, slack = world.fake, world.slack
+    fake.fail("files.getUploadURLExternal", Failure(200, "missing_scope"))  # an older install
+    await slack.command("mock 1", user="U1", hook="mock")
+    await world.settle()
+    [first] = await fake.wait_until(lambda: fake.hook("mock"))
+    stop = button(first["blocks"], "mock-stop")
+    await slack.click(stop["action_id"], stop.get("value", ""), user="U1", hook="stop")
+    await world.settle()
+    [stopped] = await fake.wait_until(lambda: fake.hook("stop"))
+    assert "Mock interview" in all_text(stopped["blocks"])
+    assert fake.of("files.getUploadURLExternal") and fake.uploaded("DU1") == []
 
 
 async def test_a_grade_can_be_disputed_then_accepted(world):

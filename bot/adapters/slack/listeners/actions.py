@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import render
 from bot.adapters.slack.bridge import SlackBridge, team_name_of, team_of
+from bot.adapters.slack.files import send_files
 from bot.domain.answers import AnswerRejected, RejectionReason
 from bot.services.answers import AnswerTarget
 from bot.services.cards import ButtonAction, Card, error_card
@@ -195,3 +196,6 @@ async def _show(
         response_url=body.get("response_url"),
         trigger_id=None if in_modal(body) else body.get("trigger_id"),
     )
+    member = (body.get("user") or {}).get("id")
+    if member:
+        await send_files(client, card, str(member))

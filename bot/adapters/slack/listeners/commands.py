@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack import render
 from bot.adapters.slack.bridge import SlackBridge, team_name_of, team_of
+from bot.adapters.slack.files import send_files
 from bot.services.cards import error_card
 
 COMMAND = "/interview"
@@ -70,6 +71,7 @@ async def _run_command(
             response_type="ephemeral" if card.private else "in_channel",
             replace_original=False,
         )
+        await send_files(client, card, str(body["user_id"]))
 
 
 async def open_modal(
