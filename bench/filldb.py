@@ -10,7 +10,11 @@ member list is a window of consecutive members, so no member answers a post twic
 the id sequences are moved past the filled rows and the tables analysed, as autovacuum would.
 
 Member ``k`` has the platform id ``U{k - 1}`` in workspace ``TFILL`` (channels ``CFILL{n}``), so a
-bench can resolve the same people through ``Directory`` and find them already known.
+bench can resolve the same people through ``Directory`` and find them already known. With several
+``workspaces`` (``TFILL``, ``TFILL2``, ...), channel ``c`` and member ``k`` belong to workspace
+``1 + (c - 1) % workspaces`` and ``1 + (k - 1) % workspaces``, and a post's answers come from its
+channel's workspace. When the schema has ``leaderboard_total``, it is rebuilt from the filled score
+events (``bot.storage.rollups``), as the bot would have kept it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.storage.rollups import rebuild_rollups_sync
 
 WORKSPACE = "TFILL"
 #: A compact verdict list, about the size the LLM grader stores for a three-point rubric.
@@ -44,6 +51,7 @@ class History:
     members: int = 5_000
     channels: int = 50
     answers_per_post: int = 20
+    workspaces: int = 1
 
     @property
     def posts(self) -> int:
@@ -107,7 +115,9 @@ async def fill_history(engine: AsyncEngine, now: datetime, history: History) -> 
     """Add the history to an empty, migrated database whose bank is synced."""
     started = time.perf_counter()
     sql = _Sql(engine.dialect.name, now)
-    if history.answers_per_post > history.members:
+    if history.members % history.workspaces or history.channels < history.workspaces:
+        raise ValueError("members must split evenly over the workspaces, each with a channel")
+    if history.answers_per_post > history.members // history.workspaces:
         raise ValueError("a post needs at least as many members as answers")
     async with engine.connect() as connection:
         # the rows are valid by construction: foreign keys are not checked row by row, and the
@@ -117,6 +127,9 @@ async def fill_history(engine: AsyncEngine, now: datetime, history: History) -> 
             await connection.commit()
         async with connection.begin():
             await _fill(connection, sql, history)
+            tables = await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+            if "leaderboard_total" in tables:
+                await connection.run_sync(rebuild_rollups_sync)
         if not sql.postgres:
             await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
             await connection.commit()
@@ -172,24 +185,29 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
         await connection.exec_driver_sql(f'DROP INDEX "{name}"')
     true, false = sql.boolean(True), sql.boolean(False)
     created = sql.instant(str(history.days + 30))
+    spaces = history.workspaces
+    prefix, source = sql.series(spaces)
     await connection.exec_driver_sql(
-        "INSERT INTO workspace (id, platform, external_id, name, timezone, enabled, "
-        f"admin_ids, created_at) VALUES (1, 'slack', '{WORKSPACE}', 'Filled', 'UTC', "
-        f"{true}, '[]', {created})"
+        f"{prefix}INSERT INTO workspace (id, platform, external_id, name, timezone, enabled, "
+        f"admin_ids, created_at) SELECT i, 'slack', '{WORKSPACE}' || CASE WHEN i = 1 THEN '' "
+        f"ELSE CAST(i AS VARCHAR(12)) END, 'Filled', 'UTC', {true}, '[]', {created} "
+        f"FROM {source}"
     )
     prefix, source = sql.series(channels)
     await connection.exec_driver_sql(
         f"{prefix}INSERT INTO channel (id, workspace_id, external_id, name, post_time, "
         "timezone, post_days, cadence, topics, answer_window_minutes, enabled, paused, "
         "pause_reason, skip_dates, announce_champions, mention_champion, created_at, "
-        f"updated_at) SELECT i, 1, 'CFILL' || i, 'filled-' || i, '09:00:00', 'UTC', "
+        f"updated_at) SELECT i, 1 + (i - 1) % {spaces}, 'CFILL' || i, 'filled-' || i, "
+        "'09:00:00', 'UTC', "
         f"'[0, 1, 2, 3, 4, 5, 6]', 'daily', '[]', 1380, {true}, {false}, '', '[]', "
         f"{true}, {false}, {created}, {created} FROM {source}"
     )
     prefix, source = sql.series(members)
     await connection.exec_driver_sql(
         f"{prefix}INSERT INTO member (id, workspace_id, external_id, display_name, "
-        "nudges, spaced_repetition, created_at) SELECT i, 1, 'U' || (i - 1), "
+        f"nudges, spaced_repetition, created_at) SELECT i, 1 + (i - 1) % {spaces}, "
+        "'U' || (i - 1), "
         f"'member ' || i, {false}, {true}, {created} FROM {source}"
     )
     # post p: channel 1 + (p - 1) % channels, day (p - 1) // channels counted from the
@@ -203,13 +221,14 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
         f"{sql.instant(days_back)}, {sql.instant(days_back, str(23 * 3600))}, "
         f"{sql.instant(days_back, str(23 * 3600))} FROM {source}"
     )
-    # answer i: post p = 1 + (i - 1) // per, the j-th of its answers, by member
-    # 1 + (p * per + j) % members; submitted j minutes after the post opened
+    # answer i: post p = 1 + (i - 1) // per, the j-th of its answers, by the workspace's
+    # member number (p * per + j) % (its members); submitted j minutes after the post opened
     post = f"(1 + (i - 1) / {per})"
     slot = f"((i - 1) % {per})"
     post_days_back = f"({history.days} - ({post} - 1) / {channels})"
     submitted = sql.instant(post_days_back, f"60 * (1 + {slot})")
-    member = f"(1 + ({post} * {per} + {slot}) % {members})"
+    workspace = f"(1 + (({post} - 1) % {channels}) % {spaces})"
+    member = f"({workspace} + (({post} * {per} + {slot}) % {members // spaces}) * {spaces})"
     prefix, source = sql.series(answers)
     await connection.exec_driver_sql(
         f"{prefix}INSERT INTO answer (id, member_id, question_id, daily_post_id, kind, "
@@ -229,7 +248,8 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
     )
     await connection.exec_driver_sql(
         f"{prefix}INSERT INTO score_event (id, workspace_id, channel_id, member_id, "
-        "answer_id, daily_post_id, points, member_local_date, occurred_at) SELECT i, 1, "
+        "answer_id, daily_post_id, points, member_local_date, occurred_at) SELECT i, "
+        f"{workspace}, "
         f"1 + ({post} - 1) % {channels}, {member}, i, {post}, {score} / 5, "
         f"{sql.day(post_days_back)}, {submitted} FROM {source}"
     )

@@ -34,6 +34,7 @@ from bot.services.directory import Actor
 from bot.services.question_rows import question_row
 from bot.storage.db import transaction
 from bot.storage.models import Channel, QuestionVersion, QueuedQuestion, Workspace
+from bot.storage.rollups import rebuild_rollups
 
 MAX_TOPICS = 30
 MAX_SKIP_DATES = 100
@@ -241,10 +242,14 @@ class ChannelSettings:
                     errors.setdefault(key, problem)
             if errors:
                 raise SettingsRejected(errors)
+            new_zone = values.get("timezone", channel.timezone) != channel.timezone
             for name, value in values.items():
                 setattr(channel, name, value)
             channel.updated_at = self._clock.now()
             session.add(channel)
+            if new_zone:  # the channel board's weeks and months now start at other instants
+                await session.flush()
+                await rebuild_rollups(session, channel_id=channel_id)
             queue = await self._queue(session, channel_id)
             view = self._view(channel, queue)
         self._on_change()

@@ -1,10 +1,14 @@
 """Leaderboards (this week, this month, all time; per workspace or per channel), the streak
 board, and member stats.
 
-Points are aggregated in SQL over ``score_event`` using its (scope, occurred_at, member)
-indexes. Ties are broken deterministically: more points, then more answers, then whoever reached
-the total first (earlier last scoring answer), then the lower member id. Weeks start on Monday
-at 00:00 and months on the 1st, in the workspace's time zone (the channel's for a channel board).
+Boards and ranks are read from the per-member totals in ``leaderboard_total``
+(``bot.storage.rollups``), each in the order of its own index, so a board reads its top rows and
+a rank counts the rows ahead of the member; neither aggregates ``score_event``. On SQLite the
+queries name their index (``INDEXED BY``), so statistics from ANALYZE cannot turn them into
+scans. Ties are broken deterministically: more points, then more answers, then whoever reached
+the total first (earlier last scoring answer), then the lower member id; a member's rank is their
+place on the all-time workspace board. Weeks start on Monday at 00:00 and months on the 1st, in
+the workspace's time zone (the channel's for a channel board).
 
 Streaks are counted per channel over its posts (``bot.domain.streaks``); a member's stats show
 the channel asked about, or their best current streak over all channels of the workspace.
@@ -30,11 +34,14 @@ from bot.storage.models import (
     Channel,
     DailyPost,
     GradeRecord,
+    LeaderboardTotal,
     Member,
     ScoreEvent,
+    UTCDateTime,
     Workspace,
     id_column,
 )
+from bot.storage.rollups import WORKSPACE_SCOPE, month_key, week_key
 
 
 class Period(StrEnum):
@@ -91,14 +98,28 @@ def period_start(period: Period, now: datetime, timezone: str) -> datetime | Non
     return datetime.combine(day, time(0, 0), tzinfo=zone).astimezone(UTC)
 
 
+#: A board's columns (points, answers, last answer) and its index, per period.
+_BOARD_COLUMNS = {
+    Period.ALL: ("points", "answers", "last_at", "ix_leaderboard_total_all"),
+    Period.WEEK: ("week_points", "week_answers", "week_last_at", "ix_leaderboard_total_week"),
+    Period.MONTH: ("month_points", "month_answers", "month_last_at", "ix_leaderboard_total_month"),
+}
+
+
+def _indexed_by(session: AsyncSession, index: str) -> str:
+    """SQLite's INDEXED BY: the query uses that index or fails, whatever ANALYZE found."""
+    bind = session.bind
+    return f"INDEXED BY {index}" if bind is not None and bind.dialect.name == "sqlite" else ""
+
+
 async def channel_streaks(
     session: AsyncSession, now: datetime, channel_id: int, member_ids: list[int] | None = None
 ) -> dict[int, Streak]:
     """Every member's streak in one channel (or only the given members')."""
-    posts = (
+    rows = (
         await session.execute(
             sa.select(
-                col(DailyPost.id),
+                id_column(DailyPost.id),
                 col(DailyPost.local_date),
                 col(DailyPost.closed_at),
                 col(DailyPost.closes_at),
@@ -107,8 +128,11 @@ async def channel_streaks(
             .order_by(col(DailyPost.local_date))
         )
     ).all()
-    if not posts:
+    if not rows:
         return {}
+    posts = [
+        (post_id, day, closed is None and now < closes) for post_id, day, closed, closes in rows
+    ]
     query = (
         sa.select(col(Answer.member_id), col(Answer.daily_post_id))
         .join(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
@@ -119,43 +143,24 @@ async def channel_streaks(
     answered: dict[int, set[int | None]] = defaultdict(set)
     for member_id, post_id in (await session.execute(query.distinct())).all():
         answered[member_id].add(post_id)
-    streaks = {}
-    for member_id, post_ids in answered.items():
-        history: list[tuple[date, bool]] = []
-        for post_id, day, closed_at, closes_at in posts:
-            done = post_id in post_ids
-            still_open = closed_at is None and now < closes_at
-            if still_open and not done:
-                continue  # not missed yet
-            history.append((day, done))
-        streaks[member_id] = compute_streak(history)
-    return streaks
+    return {member_id: _streak(posts, post_ids) for member_id, post_ids in answered.items()}
+
+
+def _streak(posts: list[tuple[int, date, bool]], answered: set[int | None]) -> Streak:
+    """A member's streak over a channel's posts (id, local date, still open), oldest first."""
+    history: list[tuple[date, bool]] = []
+    for post_id, day, still_open in posts:
+        done = post_id in answered
+        if still_open and not done:
+            continue  # not missed yet
+        history.append((day, done))
+    return compute_streak(history)
 
 
 class LeaderboardService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock):
         self._sessions = sessions
         self._clock = clock
-
-    def _ranking_query(
-        self, workspace_id: int, start: datetime | None, channel_id: int | None
-    ) -> sa.Select[int, str, int, int, datetime]:
-        total = sa.func.sum(col(ScoreEvent.points)).label("points")
-        answers = sa.func.count(col(ScoreEvent.id)).label("answers")
-        last = sa.func.max(col(ScoreEvent.occurred_at)).label("last_at")
-        query = (
-            sa.select(col(ScoreEvent.member_id), col(Member.display_name), total, answers, last)
-            .join(Member, col(Member.id) == ScoreEvent.member_id)
-            .where(col(ScoreEvent.workspace_id) == workspace_id)
-            .group_by(col(ScoreEvent.member_id), col(Member.display_name))
-        )
-        if channel_id is not None:
-            query = query.where(col(ScoreEvent.channel_id) == channel_id)
-        if start is not None:
-            query = query.where(col(ScoreEvent.occurred_at) >= start)
-        return query.order_by(
-            total.desc(), answers.desc(), last.asc(), col(ScoreEvent.member_id).asc()
-        )
 
     async def _zone(self, session: AsyncSession, workspace_id: int, channel_id: int | None) -> str:
         workspace = await session.get(Workspace, workspace_id)
@@ -170,14 +175,61 @@ class LeaderboardService:
     ) -> list[LeaderboardRow]:
         async with self._sessions() as session:
             zone = await self._zone(session, workspace_id, channel_id)
-            start = period_start(period, self._clock.now(), zone)
-            rows = await session.execute(
-                self._ranking_query(workspace_id, start, channel_id).limit(limit)
-            )
+            points, answers, last, index = _BOARD_COLUMNS[period]
+            where = "workspace_id = :workspace AND channel_id = :channel"
+            params: dict[str, object] = {
+                "workspace": workspace_id,
+                "channel": channel_id or WORKSPACE_SCOPE,
+                "limit": limit,
+            }
+            bound = []
+            if period is not Period.ALL:
+                key = week_key if period is Period.WEEK else month_key
+                where += f" AND {period.value}_start = :start"
+                params["start"] = key(self._clock.now(), zone)
+                bound.append(sa.bindparam("start", type_=sa.Date))
+            # the top rows in the index's order first, then their names
+            query = sa.text(
+                "SELECT top.member_id, member.display_name, top.points, top.answers FROM "
+                f"(SELECT member_id, {points} AS points, {answers} AS answers, {last} AS last_at "
+                f"FROM leaderboard_total {_indexed_by(session, index)} WHERE {where} "
+                f"ORDER BY {points} DESC, {answers} DESC, {last}, member_id LIMIT :limit) AS top "
+                "JOIN member ON member.id = top.member_id "
+                "ORDER BY top.points DESC, top.answers DESC, top.last_at, top.member_id"
+            ).bindparams(*bound)
+            rows = await session.execute(query, params)
             return [
                 LeaderboardRow(rank, member_id, name, int(points), int(count))
-                for rank, (member_id, name, points, count, _) in enumerate(rows.all(), start=1)
+                for rank, (member_id, name, points, count) in enumerate(rows.all(), start=1)
             ]
+
+    async def _members_ahead(self, session: AsyncSession, total: LeaderboardTotal) -> int:
+        """How many members rank above this all-time workspace row: a count of index ranges,
+        one per tie-break, never the whole ranking."""
+        rows = f"leaderboard_total {_indexed_by(session, _BOARD_COLUMNS[Period.ALL][3])}"
+        scope = "workspace_id = :workspace AND channel_id = :channel"
+        same_points = "points = :points AND answers"
+        ahead = (
+            "points > :points",
+            f"{same_points} > :answers",
+            f"{same_points} = :answers AND last_at < :last_at",
+            f"{same_points} = :answers AND last_at = :last_at AND member_id < :member",
+        )
+        query = sa.text(
+            "SELECT "
+            + " + ".join(
+                f"(SELECT count(*) FROM {rows} WHERE {scope} AND {rule})" for rule in ahead
+            )
+        ).bindparams(sa.bindparam("last_at", type_=UTCDateTime))
+        params = {
+            "workspace": total.workspace_id,
+            "channel": WORKSPACE_SCOPE,
+            "points": total.points,
+            "answers": total.answers,
+            "last_at": total.last_at,
+            "member": total.member_id,
+        }
+        return int((await session.execute(query, params)).scalar_one())
 
     async def streak_board(self, channel_id: int, *, limit: int = 10) -> list[StreakRow]:
         """Members of a channel by current streak (then longest, then member id)."""
@@ -206,14 +258,10 @@ class LeaderboardService:
             member = await session.get(Member, member_id)
             if member is None:
                 raise KeyError(member_id)
-            points, daily = (
-                await session.execute(
-                    sa.select(
-                        sa.func.coalesce(sa.func.sum(col(ScoreEvent.points)), 0),
-                        sa.func.count(col(ScoreEvent.id)),
-                    ).where(col(ScoreEvent.member_id) == member_id)
-                )
-            ).one()
+            total = await session.get(
+                LeaderboardTotal, (member.workspace_id, WORKSPACE_SCOPE, member_id)
+            )
+            points, daily = (total.points, total.answers) if total is not None else (0, 0)
             average = (
                 await session.execute(
                     sa.select(sa.func.avg(col(GradeRecord.score)))
@@ -234,12 +282,8 @@ class LeaderboardService:
             ).scalar_one()
             streak, note = await self._member_streak(session, member, channel_id)
             rank = None
-            if daily:
-                ranking = self._ranking_query(member.workspace_id, None, None).subquery()
-                better = await session.execute(
-                    sa.select(sa.func.count()).select_from(ranking).where(ranking.c.points > points)
-                )
-                rank = int(better.scalar_one()) + 1
+            if total is not None and daily:
+                rank = await self._members_ahead(session, total) + 1
             return MemberStats(
                 member_id=member_id,
                 display_name=member.display_name,
@@ -259,21 +303,50 @@ class LeaderboardService:
         if channel_id is not None:
             streaks = await channel_streaks(session, self._clock.now(), channel_id, [member.id])
             return streaks.get(member.id, NO_STREAK), ""
-        channels = (
+        # every channel at once: the member's answered posts, then those channels' posts
+        answered: dict[int, set[int | None]] = defaultdict(set)
+        for channel, post_id in (
             await session.execute(
-                sa.select(id_column(Channel.id), col(Channel.name))
-                .join(DailyPost, col(DailyPost.channel_id) == Channel.id)
-                .join(Answer, col(Answer.daily_post_id) == DailyPost.id)
+                sa.select(col(DailyPost.channel_id), col(Answer.daily_post_id))
+                .join(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
                 .where(col(Answer.member_id) == member.id, col(Answer.scored).is_(True))
                 .distinct()
             )
-        ).all()
-        best, best_name = NO_STREAK, ""
-        for channel, name in channels:
-            streak = (await channel_streaks(session, self._clock.now(), channel, [member.id])).get(
-                member.id, NO_STREAK
+        ).all():
+            answered[channel].add(post_id)
+        channels = sorted(answered)
+        if not channels:
+            return NO_STREAK, ""
+        still_open = sa.and_(
+            col(DailyPost.closed_at).is_(None), col(DailyPost.closes_at) > self._clock.now()
+        )
+        posts: dict[int, list[tuple[int, date, bool]]] = defaultdict(list)
+        for channel, post_id, day, is_open in (
+            await session.execute(
+                sa.select(
+                    col(DailyPost.channel_id),
+                    id_column(DailyPost.id),
+                    col(DailyPost.local_date),
+                    still_open,
+                )
+                .where(col(DailyPost.channel_id).in_(channels))
+                .order_by(col(DailyPost.channel_id), col(DailyPost.local_date))
             )
+        ).all():
+            posts[channel].append((post_id, day, bool(is_open)))
+        names: dict[int, str] = dict(
+            (
+                await session.execute(
+                    sa.select(id_column(Channel.id), col(Channel.name)).where(
+                        id_column(Channel.id).in_(channels)
+                    )
+                )
+            ).all()
+        )
+        best, best_name = NO_STREAK, ""
+        for channel in channels:
+            streak = _streak(posts[channel], answered[channel])
             if (streak.current, streak.longest) > (best.current, best.longest):
-                best, best_name = streak, name
+                best, best_name = streak, names.get(channel, "")
         note = f"Streak in #{best_name}" if len(channels) > 1 and best_name else ""
         return best, note

@@ -4,12 +4,17 @@
 twice, and a resubmission's (or a re-grade's) points replace the earlier ones instead of adding.
 The member's local date of the answer (their own zone, else the channel's, else the
 workspace's) is stored with the points for streaks and periods.
+
+The member's leaderboard totals (``bot.storage.rollups``) change in the same transaction by the
+difference the event made: the event is inserted if new, else locked, read and replaced, so the
+totals always add the points that replaced, never a guess of them.
 """
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.points import points_for
@@ -23,6 +28,7 @@ from bot.storage.models import (
     ScoreEvent,
     Workspace,
 )
+from bot.storage.rollups import WORKSPACE_SCOPE, Scope, Scored, apply_score_change
 
 
 async def award_points(
@@ -51,13 +57,32 @@ async def award_points(
         "member_local_date": answer.submitted_at.astimezone(zone).date(),
         "occurred_at": answer.submitted_at,
     }
-    statement = insert_ignore(session, ScoreEvent).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["daily_post_id", "member_id"],
-        set_={
-            key: statement.excluded[key]
-            for key in ("answer_id", "points", "member_local_date", "occurred_at")
-        },
+    assert workspace.id is not None and channel.id is not None and member.id is not None
+    new = Scored(points, answer.submitted_at)
+    inserted = await session.execute(
+        insert_ignore(session, ScoreEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["daily_post_id", "member_id"])
+        .returning(ScoreEvent.id)
     )
-    await session.execute(statement)
+    old = None
+    if inserted.first() is None:  # the post's earlier points: lock them, then replace them
+        table = ScoreEvent.__table__  # type: ignore[attr-defined]
+        events = table.c
+        match = (events.daily_post_id == post.id, events.member_id == member.id)
+        earlier = (
+            await session.execute(
+                sa.select(events.points, events.occurred_at).where(*match).with_for_update()
+            )
+        ).one()
+        old = Scored(earlier.points, earlier.occurred_at)
+        replaced = {
+            key: values[key] for key in ("answer_id", "points", "member_local_date", "occurred_at")
+        }
+        await session.execute(sa.update(table).where(*match).values(**replaced))
+    scopes = [
+        Scope(workspace.id, WORKSPACE_SCOPE, workspace.timezone),
+        Scope(workspace.id, channel.id, channel.timezone),
+    ]
+    await apply_score_change(session, scopes, member.id, old, new)
     return points

@@ -332,6 +332,64 @@ class ScoreEvent(SQLModel, table=True):
     occurred_at: datetime = _utc_column()
 
 
+class LeaderboardTotal(SQLModel, table=True):
+    """A member's points in one scope (``channel_id`` 0: the whole workspace; else one channel):
+    all time, and the latest week and month they scored in (local start dates in the scope's
+    zone). Kept by the score event's own transaction (``bot.storage.rollups``) so boards and
+    ranks are read in index order instead of aggregating ``score_event``."""
+
+    __tablename__ = "leaderboard_total"
+    __table_args__ = (
+        # each board reads one of these in its own order (best first); the scope and period
+        # come first, so a board never visits another scope's rows
+        sa.Index(
+            "ix_leaderboard_total_all",
+            "workspace_id",
+            "channel_id",
+            sa.column("points").desc(),
+            sa.column("answers").desc(),
+            "last_at",
+            "member_id",
+        ),
+        sa.Index(
+            "ix_leaderboard_total_week",
+            "workspace_id",
+            "channel_id",
+            "week_start",
+            sa.column("week_points").desc(),
+            sa.column("week_answers").desc(),
+            "week_last_at",
+            "member_id",
+        ),
+        sa.Index(
+            "ix_leaderboard_total_month",
+            "workspace_id",
+            "channel_id",
+            "month_start",
+            sa.column("month_points").desc(),
+            sa.column("month_answers").desc(),
+            "month_last_at",
+            "member_id",
+        ),
+    )
+
+    workspace_id: int = Field(foreign_key="workspace.id", primary_key=True)
+    #: 0 for the workspace's own board (no foreign key: 0 is no channel)
+    channel_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    points: int
+    answers: int
+    last_at: datetime = _utc_column()
+    week_start: date
+    week_points: int
+    week_answers: int
+    week_last_at: datetime = _utc_column()
+    month_start: date
+    month_points: int
+    month_answers: int
+    month_last_at: datetime = _utc_column()
+
+
 class GradeCacheEntry(SQLModel, table=True):
     """LLM grades keyed by (question version, normalised answer, model), so repeats cost nothing."""
 

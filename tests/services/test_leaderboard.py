@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from bot.services.channels import ConfigChange
 from bot.services.grading import GradingWorker
 from bot.services.leaderboard import Period, period_start
+from bot.storage.models import Platform
 from tests.fakes.graders import ScriptedGrader
 
 FULL = "gradients weights loss"  # covers every key point of the small bank: score 100
@@ -109,3 +110,49 @@ async def test_seven_answered_posts_earn_a_freeze_spent_on_a_missed_post(world, 
     assert [day.isoformat() for day in stats.streak.freezes_used] == ["2026-03-09"]
     board = await world.leaderboards.streak_board(world.channel_id)
     assert [(row.display_name, row.streak.current) for row in board] == [("Alice", 8)]
+
+
+async def test_member_stats_show_the_best_streak_over_the_workspaces_channels(
+    world, sessions, clock
+):
+    second = await world.directory.resolve(
+        Platform.SLACK,
+        "T1",
+        "UADMIN",
+        channel_external_id="C2",
+        channel_name="second",
+        member_name="Admin",
+        is_admin=True,
+    )
+    await world.channels.update(
+        second,
+        second.channel_id,
+        ConfigChange(
+            enabled=True,
+            days="daily",
+            post_time="07:00",
+            timezone="America/New_York",
+            answer_window="23h",
+        ),
+    )
+    alice_there = await world.directory.resolve(
+        Platform.SLACK, "T1", "U1", channel_external_id="C2", member_name="Alice"
+    )
+    grader = ScriptedGrader()
+    for day in range(2):
+        await world.daily.close_due()
+        here = await world.open()
+        if day == 0:  # the first channel only the first day: its post of the second day is missed
+            await world.submit(world.alice, here, FULL)
+        clock.advance(timedelta(hours=4, minutes=30))  # 12:30 UTC: 07:30 in New York
+        there = await world.daily.open_due(second.channel_id)
+        await world.submit(alice_there, there, FULL)
+        await GradingWorker(sessions, grader, grader, clock).drain()
+        clock.advance(timedelta(hours=19, minutes=30))
+    await world.daily.close_due()
+    stats = await world.leaderboards.member_stats(world.alice.member_id)
+    assert (stats.streak.current, stats.streak_note) == (2, "Streak in #second")
+    first_only = await world.leaderboards.member_stats(
+        world.alice.member_id, channel_id=world.channel_id
+    )
+    assert (first_only.streak.current, first_only.streak.longest) == (0, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -13,8 +14,20 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401
+from bot.domain.bank import Difficulty
 from bot.storage import migrate
-from bot.storage.db import create_engine
+from bot.storage.db import create_engine, session_factory
+from bot.storage.models import (
+    Answer,
+    AnswerStatus,
+    Channel,
+    DailyPost,
+    Member,
+    Platform,
+    QuestionVersion,
+    ScoreEvent,
+    Workspace,
+)
 from tests.conftest import (
     _postgres_server_url,
     create_scratch_postgres_database,
@@ -178,3 +191,122 @@ def test_an_existing_database_keeps_its_data_through_every_upgrade(empty_databas
     assert [(row[0], row[1]) for row in answers] == [(1, "daily"), (2, "practice")]
     assert tuple(question) == ("", "deep-learning", False)
     assert _inspect(empty_database_url, _drift) == []
+
+
+def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_database_url):
+    """0005 fills ``leaderboard_total`` from existing score events, each scope in its own zone,
+    and steps down to 0004 and up again."""
+    migrate.upgrade(empty_database_url, "0004")
+    sunday_night = datetime(2026, 1, 11, 23, 30, tzinfo=UTC)  # Monday 00:30 in Berlin
+    monday = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    async def seed() -> None:
+        engine = create_engine(empty_database_url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                session.add(
+                    Workspace(
+                        id=1, platform=Platform.CONSOLE, external_id="local", created_at=monday
+                    )
+                )
+                await session.flush()
+                session.add(
+                    Channel(
+                        id=1,
+                        workspace_id=1,
+                        external_id="c",
+                        timezone="Europe/Berlin",
+                        created_at=monday,
+                        updated_at=monday,
+                    )
+                )
+                session.add(Member(id=1, workspace_id=1, external_id="ada", created_at=monday))
+                session.add(
+                    QuestionVersion(
+                        id=1,
+                        bank_id="q-1",
+                        content_hash="abc",
+                        topic="cnn",
+                        difficulty=Difficulty.BEGINNER,
+                        prompt="P?",
+                        reference="R.",
+                        created_at=monday,
+                    )
+                )
+                await session.flush()
+                for number, (at, points) in enumerate(((monday, 7), (sunday_night, 5)), start=1):
+                    session.add(
+                        DailyPost(
+                            id=number,
+                            channel_id=1,
+                            local_date=at.date(),
+                            question_id=1,
+                            opened_at=at,
+                            closes_at=at,
+                        )
+                    )
+                    await session.flush()
+                    session.add(
+                        Answer(
+                            id=number,
+                            member_id=1,
+                            question_id=1,
+                            daily_post_id=number,
+                            text="an answer",
+                            status=AnswerStatus.GRADED,
+                            scored=True,
+                            submitted_at=at,
+                            updated_at=at,
+                        )
+                    )
+                    await session.flush()
+                    session.add(
+                        ScoreEvent(
+                            workspace_id=1,
+                            channel_id=1,
+                            member_id=1,
+                            answer_id=number,
+                            daily_post_id=number,
+                            points=points,
+                            member_local_date=at.date(),
+                            occurred_at=at,
+                        )
+                    )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(seed())
+    migrate.upgrade(empty_database_url)
+
+    def read(connection):
+        return [
+            tuple(str(value)[:16] if not isinstance(value, int) else value for value in row)
+            for row in connection.execute(
+                sa.text(
+                    "SELECT channel_id, member_id, points, answers, last_at, week_start, "
+                    "week_points, week_answers, month_start, month_points, month_answers "
+                    "FROM leaderboard_total ORDER BY channel_id"
+                )
+            )
+        ]
+
+    workspace_row, channel_row = _inspect(empty_database_url, read)
+    # the workspace (UTC) still had the week of 5 January; the channel's week had turned
+    assert workspace_row == (
+        0,
+        1,
+        12,
+        2,
+        "2026-01-11 23:30",
+        "2026-01-05",
+        12,
+        2,
+        "2026-01-01",
+        12,
+        2,
+    )
+    assert channel_row == (1, 1, 12, 2, "2026-01-11 23:30", "2026-01-12", 5, 1, "2026-01-01", 12, 2)
+    migrate.downgrade(empty_database_url, "0004")
+    assert "leaderboard_total" not in _inspect(empty_database_url, _tables)
+    migrate.upgrade(empty_database_url)
+    assert _inspect(empty_database_url, read) == [workspace_row, channel_row]
