@@ -32,8 +32,9 @@ async def _replica(database_url: str, grading_worker: bool, grader: ScriptedGrad
 
 
 async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 15.0) -> None:
+    """Poll the database or the notifier (another replica's work signals nothing here)."""
     async with asyncio.timeout(within):
-        while not await check():
+        while not await check():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
 
