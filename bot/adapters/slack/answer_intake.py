@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -61,7 +62,7 @@ class AnswerIntake:
         return await to_aiohttp_response(ack.response)
 
 
-def _payload(raw: bytes) -> dict | None:  # type: ignore[type-arg]
+def _payload(raw: bytes) -> dict[str, Any] | None:
     """The interaction payload when it is the answer form's submission, else None."""
     try:
         form = urllib.parse.parse_qs(raw.decode())
