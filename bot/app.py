@@ -299,12 +299,19 @@ class BotApp:
         app_ref.append(app)
         return app
 
-    async def start(self, notifiers: Sequence[Notifier], *, schedule: bool = True) -> None:
-        """Run the background parts: the grading worker, the dispatcher for these notifiers'
-        platforms, and (``schedule``) the scheduler of their channels."""
+    async def start(
+        self, notifiers: Sequence[Notifier], *, schedule: bool = True, grade: bool | None = None
+    ) -> None:
+        """Run the background parts: the grading worker (``grade``; by default the
+        ``GRADING_WORKER`` setting: a web replica leaves grading to another process), the
+        dispatcher for these notifiers' platforms, and (``schedule``) the scheduler of their
+        channels."""
         for notifier in notifiers:
             self.dispatcher.add_notifier(notifier)
-        await self.worker.start()
+        if self.settings.grading_worker if grade is None else grade:
+            await self.worker.start()
+        else:
+            log.info("grading worker off (GRADING_WORKER=false): another replica grades")
         await self.dispatcher.start()
         platforms: Collection[Platform] = {notifier.platform for notifier in notifiers}
         if schedule and platforms:

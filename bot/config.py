@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     grading_max_tokens: int = Field(default=900, ge=100, le=8000)
     grading_concurrency: int = Field(default=4, ge=1, le=64)
     grading_max_attempts: int = Field(default=4, ge=1, le=10)
+    #: False: this process never grades (a web replica); another replica with it on grades the
+    #: answers this one stores, and the outbox brings the results back through this one.
+    grading_worker: bool = True
     #: Reasoning models (o1/o3/o4, gpt-5...): how hard to think, and the extra completion tokens
     #: they may spend on hidden reasoning on top of GRADING_MAX_TOKENS.
     grading_reasoning_effort: (

@@ -221,7 +221,7 @@ class ConsoleSession:
                     timezone=app.settings.default_timezone,
                 ),
             )
-        await app.start([self._notifier], schedule=False)
+        await app.start([self._notifier], schedule=False, grade=True)  # one process
 
     async def run(self) -> int:
         self._reader = _LineReader(self._in, asyncio.get_running_loop())

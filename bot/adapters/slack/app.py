@@ -12,7 +12,8 @@
 
 Listeners run with ``process_before_response``: each acknowledges first and hands any slow work
 to the bridge's background tasks, so an acknowledgement never waits for a grade or a Web API
-call. Nothing here holds a rule of the game.
+call. In one-workspace HTTP mode the answer form's submissions skip Bolt's general dispatch
+(``answer_intake.py``: the same signature check and listener code, less CPU per request). Nothing here holds a rule of the game.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.adapters.slack.answer_intake import AnswerIntake
 from bot.adapters.slack.bridge import SlackBridge
 from bot.adapters.slack.installations import (
     InstalledTokens,
@@ -117,6 +119,8 @@ class SlackAdapter:
         self.client: AsyncWebClient | None = None
         self.installations: SqlInstallationStore | None = None
         self.socket_handler: Any = None
+        #: Answer submissions acknowledged before Bolt's dispatch (one workspace, HTTP mode).
+        self.answer_intake: AnswerIntake | None = None
         self.team_id: str | None = None
         self._notifier: SlackNotifier | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -171,6 +175,8 @@ class SlackAdapter:
             app, forget_tokens=self._forget_tokens if self.installations else None
         )
         register(bolt, self.bridge)
+        if signing_secret is not None and not settings.slack_oauth:
+            self.answer_intake = AnswerIntake(self.bridge, signing_secret)
         self._notifier = SlackNotifier(client, tokens)
         if settings.slack_oauth:
             http.router.add_get(INSTALL_PATH, self._oauth_page)
@@ -305,6 +311,10 @@ class SlackAdapter:
         """``POST /slack/events``: commands, interactivity and events (Bolt verifies the
         signature and the timestamp: a forged or stale request gets 401)."""
         assert self.bolt is not None
+        if self.answer_intake is not None:
+            answered = await self.answer_intake.handle(request)
+            if answered is not None:
+                return answered
         response = await self.bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 

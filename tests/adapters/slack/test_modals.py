@@ -3,6 +3,10 @@ input (never a silent drop), a valid one as the updated modal."""
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.parse
+
 import sqlalchemy as sa
 
 from bot.services.commands import CUSTOM_QUESTION_TEMPLATE
@@ -158,3 +162,42 @@ async def test_an_answer_that_cannot_be_stored_says_so_under_the_input(world, mo
     body = (await world.slack.submit(view, answer_values("a fine answer"), user="U1")).json()
     assert body["response_action"] == "errors"
     assert "could not be stored just now" in body["errors"]["answer"]
+
+
+async def test_answers_skip_bolts_dispatch_but_not_its_signature_check(world):
+    """One workspace over HTTP: the answer form's submissions are acknowledged by the adapter's
+    answer intake (Bolt's dispatch never sees them), with the same 401 for a stale or mis-signed
+    request, and the answer stored before the receipt comes back."""
+    intake = world.adapter.answer_intake
+    assert intake is not None
+    view = await _answer_form(world)
+    payload = world.slack.submission(view, answer_values("ReLU keeps positives"), user="U1")
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    stale = world.slack.sign(body, timestamp=int(time.time()) - 600)
+    other = world.slack.sign(body.replace("positives", "negatives"))
+    for headers in (stale, other):
+        refused = await world.slack.post(body, headers=headers)
+        assert (refused.status, refused.json()) == (401, {"error": "invalid request"})
+    async with world.app.sessions() as session:
+        assert (await session.execute(sa.select(Answer))).scalars().all() == []
+
+    dispatched = []
+    original = world.adapter.bolt.async_dispatch
+
+    async def counting(request):
+        dispatched.append(request)
+        return await original(request)
+
+    world.adapter.bolt.async_dispatch = counting
+    accepted = await world.slack.post(body)
+    assert accepted.status == 200
+    assert accepted.json()["response_action"] == "update"
+    assert "Answer received" in json.dumps(accepted.json()["view"])
+    assert (dispatched, intake.handled) == ([], 1)
+    async with world.app.sessions() as session:
+        [stored] = (await session.execute(sa.select(Answer))).scalars().all()
+    assert stored.text == "ReLU keeps positives"
+
+    # any other request still goes through Bolt
+    await world.slack.command("help", user="U1")
+    assert len(dispatched) == 1

@@ -1,0 +1,77 @@
+"""The answer form's submissions over HTTP, acknowledged without Bolt's general dispatch.
+
+An answer is the request many members send at the same instant (a channel answering the day's
+question), and all it needs before its acknowledgement is: check the request's signature and
+timestamp, parse the form, store the answer (``AnswerService.submit``), and reply with the
+receipt. Bolt's dispatch around that (its request object, the middleware chain, matching every
+registered listener, a Web API client per request, argument injection) costs more CPU per request
+than those steps together. So in single-workspace HTTP mode this module answers the answer form's
+``view_submission`` itself: the same check Bolt runs (slack_sdk's ``SignatureVerifier``: HMAC of
+the body, timestamp within five minutes; a failure is Bolt's own 401), then the same listener code
+(``listeners.views.submit_answer``) with Bolt's own ``AsyncAck`` building the reply. Every other
+request goes to Bolt unchanged. With OAuth (many workspaces) Bolt's authorization decides which
+workspaces may act, so there every request goes through Bolt.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.signature import SignatureVerifier
+
+from bot.adapters.slack import render
+from bot.adapters.slack.bridge import SlackBridge
+from bot.adapters.slack.listeners.views import submit_answer
+
+#: Bolt's reply to a request whose signature or timestamp is wrong.
+REFUSED = {"error": "invalid request"}
+#: Both appear verbatim (URL-encoded JSON keeps letters and dashes) in an answer submission.
+MARKERS = (b"view_submission", render.ANSWER_VIEW.encode())
+
+
+class AnswerIntake:
+    def __init__(self, bridge: SlackBridge, signing_secret: str):
+        self.bridge = bridge
+        self.verifier = SignatureVerifier(signing_secret)
+        #: Submissions answered here (tests read it).
+        self.handled = 0
+
+    async def handle(self, request: web.Request) -> web.Response | None:
+        """The reply to an answer submission; None for any other request (Bolt's turn)."""
+        raw = await request.read()  # aiohttp keeps it: Bolt can read the body again
+        if not all(marker in raw for marker in MARKERS):
+            return None
+        headers = request.headers
+        if not self.verifier.is_valid(
+            raw, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")
+        ):
+            return web.json_response(REFUSED, status=401)
+        payload = _payload(raw)
+        if payload is None:
+            return None
+        view = payload["view"]
+        ack = AsyncAck()
+        await submit_answer(self.bridge, ack, payload, view)
+        assert ack.response is not None  # submit_answer acknowledges on every path
+        self.handled += 1
+        return await to_aiohttp_response(ack.response)
+
+
+def _payload(raw: bytes) -> dict[str, Any] | None:
+    """The interaction payload when it is the answer form's submission, else None."""
+    try:
+        form = urllib.parse.parse_qs(raw.decode())
+        payload = json.loads(form["payload"][0])
+    except (KeyError, IndexError, ValueError):
+        return None
+    if not isinstance(payload, dict) or payload.get("type") != "view_submission":
+        return None
+    view = payload.get("view")
+    if not isinstance(view, dict) or view.get("callback_id") != render.ANSWER_VIEW:
+        return None
+    return payload
