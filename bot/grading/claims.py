@@ -111,6 +111,13 @@ _FRACTION_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?/\s?(\d+(?:\.\d+)?)(?![\
 _WORD_NUMBER_RE = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 #: A number right after ``^`` or ``**`` is an exponent (``d_k^0.5``), not a quantity.
 _EXPONENT_BEFORE_RE = re.compile(r"(?:\^|\*\*)\s?[({]?\s?(?:\d+\s?/\s?)?$")
+#: A small constant of a formula (the 1 of ``1/C``, ``1 − Σ p²``, ``1 - α``; the 2 of ``x/2``):
+#: an operator joins it to a symbol, so it is notation, not a quantity the answer must state.
+_FORMULA_CONSTANT_AFTER_RE = re.compile(r"^\s?[/−\-+]\s?(?=[A-Za-z\u0370-\u03ff\u2200-\u22ff|‖(√])")
+_FORMULA_CONSTANT_BEFORE_RE = re.compile(r"[A-Za-z\u0370-\u03ff)|‖]\s?[/−\-+]\s?$")
+#: The most a coarsely written number (``1``, ``0.4``) may stand for a finer one, relative to
+#: the larger of the two: "about 1" may be 0.971, but "0" is not 0.48.
+COARSE_MATCH_SHARE = 0.15
 
 
 @dataclass(frozen=True)
@@ -178,17 +185,35 @@ def find_quantities(text: str) -> list[Quantity]:
         value = float(_NUMBER_WORDS[match.group(1).lower()])
         found.append(Quantity(match.start(), match.end(), (value,), 1e-9, digits=False))
     found = [
-        q for q in found if not _EXPONENT_BEFORE_RE.search(text[max(0, q.start - 12) : q.start])
+        q
+        for q in found
+        if not _EXPONENT_BEFORE_RE.search(text[max(0, q.start - 12) : q.start])
+        and not _is_formula_constant(text, q)
     ]
     found.sort(key=lambda q: (q.start, q.end))
     return found
 
 
+def _is_formula_constant(text: str, quantity: Quantity) -> bool:
+    if not quantity.digits or quantity.values[0] not in (0.0, 1.0, 2.0):
+        return False
+    literal = text[quantity.start : quantity.end]
+    if not literal.isdigit():
+        return False
+    return bool(
+        _FORMULA_CONSTANT_AFTER_RE.match(text[quantity.end : quantity.end + 4])
+        or _FORMULA_CONSTANT_BEFORE_RE.search(text[max(0, quantity.start - 4) : quantity.start])
+    )
+
+
 def same_quantity(a: Quantity, b: Quantity) -> bool:
-    """Equal within the coarser writer's rounding (and 0.1 % for exact forms such as 11/12)."""
+    """Equal within the coarser writer's rounding, up to :data:`COARSE_MATCH_SHARE` of the
+    value (and 0.1 % for exact forms such as 11/12)."""
     for x in a.values:
         for y in b.values:
-            allowed = max(a.tolerance, b.tolerance, 1e-3 * max(abs(x), abs(y)), 1e-12)
+            scale = max(abs(x), abs(y))
+            coarse = min(max(a.tolerance, b.tolerance), COARSE_MATCH_SHARE * scale)
+            allowed = max(coarse, min(a.tolerance, b.tolerance), 1e-3 * scale, 1e-12)
             if math.isclose(x, y) or abs(x - y) <= allowed:
                 return True
     return False
@@ -384,6 +409,8 @@ class Marks:
     clauses: tuple[frozenset[str], ...] = ()
     #: role words (training/inference, encoder/decoder...) found: norm -> (pair name, pole)
     roles: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: negated content word norm -> the other content words of the clauses that negate it
+    negation_context: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class ClaimReader:
@@ -424,6 +451,7 @@ class ClaimReader:
         negated: dict[str, tuple[bool, bool]] = {}
         roles: dict[str, tuple[str, int]] = {}
         clause_words: dict[int, set[str]] = {}
+        negated_in: dict[str, set[int]] = {}
         negation_pending = verb_negation = False
         negation_clause = -1
         for index, (_, payload, clause_id) in enumerate(sequence):
@@ -462,10 +490,16 @@ class ClaimReader:
             elif word.norm and not word.norm.isdigit() and clause_id not in conditional:
                 plain, negative = negated.get(word.norm, (False, False))
                 negated[word.norm] = (plain or not word_negated, negative or word_negated)
+                if word_negated:
+                    negated_in.setdefault(word.norm, set()).add(clause_id)
         words = frozenset(t.norm for t in tokens if t.norm)
         quantities = tuple(q for q in all_quantities if q.digits)
         clauses = tuple(frozenset(clause_words[k]) for k in sorted(clause_words))
-        return Marks(numbers, poles, negated, quantities, words, clauses, roles)
+        negation_context = {
+            word: frozenset().union(*(clause_words.get(c, set()) for c in ids)) - {word}
+            for word, ids in negated_in.items()
+        }
+        return Marks(numbers, poles, negated, quantities, words, clauses, roles, negation_context)
 
 
 def _slots(
@@ -533,6 +567,26 @@ def _opposite_by_prefix(a: str, b: str) -> bool:
     return False
 
 
+def _same_context(
+    word: str, statement: Marks, passage: Marks, question_words: frozenset[str]
+) -> bool:
+    """Whether a word negated in one text and affirmed in the other is said of the same thing:
+    a clause affirming it shares a word (beyond the question's own) with a clause denying it.
+    "Split by patient, not by image" does not deny the "8,000 images" of another answer."""
+    negating, affirming = (
+        (statement, passage)
+        if word in statement.negation_context
+        else (
+            passage,
+            statement,
+        )
+    )
+    context = negating.negation_context.get(word, frozenset()) - question_words
+    return any(
+        word in clause and (clause - question_words) & context for clause in affirming.clauses
+    )
+
+
 def compare(
     statement: Marks,
     passage: Marks,
@@ -563,7 +617,9 @@ def compare(
             continue
         # a number's slot counts fully even if the question names it ("what is the variance")
         if any(same_quantity(q, w) for q in seen for w in wanted):
-            agreements += 1
+            # repeating a number the question gives proves nothing
+            if not any(same_quantity(q, g) for q in seen for g in given):
+                agreements += 1
             continue
         wanted_shown = any(same_quantity(w, p) for w in wanted for p in passage.quantities)
         swapped_in = any(same_quantity(q, o) for q in seen for o in statement.quantities)
@@ -649,7 +705,9 @@ def compare(
     for word, (plain, negative) in statement.negated.items():
         if word not in passage.negated or plain == negative:
             continue
-        if passage.negated[word] == (negative, plain):
+        if passage.negated[word] == (negative, plain) and _same_context(
+            word, statement, passage, question_words
+        ):
             conflicts += weight(word)
             reasons.append(f"negation of {word}")
     return Comparison(agreements, conflicts, len(found), missing, tuple(reasons))
