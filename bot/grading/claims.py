@@ -206,14 +206,25 @@ def _is_formula_constant(text: str, quantity: Quantity) -> bool:
     )
 
 
-def same_quantity(a: Quantity, b: Quantity) -> bool:
+def _tolerance_of(quantity: Quantity, value: float) -> float:
+    """The rounding of one of a quantity's readings: ``48%`` read as 0.48 is good to 0.005."""
+    written = abs(quantity.values[0])
+    return quantity.tolerance * abs(value) / written if written else quantity.tolerance
+
+
+def same_quantity(a: Quantity, b: Quantity, *, strict: bool = False) -> bool:
     """Equal within the coarser writer's rounding, up to :data:`COARSE_MATCH_SHARE` of the
-    value (and 0.1 % for exact forms such as 11/12)."""
+    value (and 0.1 % for exact forms such as 11/12). ``strict``: within the finer writer's
+    rounding only (a bare number stated alone: "0.4" is not "42%")."""
     for x in a.values:
+        x_tolerance = _tolerance_of(a, x)
         for y in b.values:
+            y_tolerance = _tolerance_of(b, y)
             scale = max(abs(x), abs(y))
-            coarse = min(max(a.tolerance, b.tolerance), COARSE_MATCH_SHARE * scale)
-            allowed = max(coarse, min(a.tolerance, b.tolerance), 1e-3 * scale, 1e-12)
+            coarse = (
+                0.0 if strict else min(max(x_tolerance, y_tolerance), COARSE_MATCH_SHARE * scale)
+            )
+            allowed = max(coarse, min(x_tolerance, y_tolerance), 1e-3 * scale, 1e-12)
             if math.isclose(x, y) or abs(x - y) <= allowed:
                 return True
     return False

@@ -861,7 +861,7 @@ class OfflineGrader:
                     for m in candidates
                     if m.support >= COVERED_SUPPORT
                     and (m.window.end <= best.window.start or m.window.start >= best.window.end)
-                    and not _compare(m, item.prompt).contradicts
+                    and _states_plainly(m, item.prompt)
                 ),
                 None,
             )
@@ -1022,6 +1022,15 @@ def _compare(match: _PointMatch, prompt: str) -> Comparison:
     )
 
 
+def _states_plainly(match: _PointMatch, prompt: str) -> bool:
+    """A passage that makes the point without contradicting it; a point with numbers needs one
+    of them there (a passage with none of them does not state a numeric point plainly)."""
+    comparison = _compare(match, prompt)
+    if comparison.contradicts:
+        return False
+    return not match.statement.required or comparison.numbers_found > 0
+
+
 def _agrees_with_reference(
     match: _PointMatch, item: GradingItem, embedder: StaticEmbedder | None
 ) -> bool:
@@ -1108,8 +1117,11 @@ def _support(
     possible = float(terms.weights.sum()) if len(credit) else 0.0
     if statement.required:
         shown = _marks_of(window.text).quantities
+        # a statement that is only a number ("42%") says nothing else: demand it as written
+        bare = not terms.norms
         matched = sum(
-            any(_same_quantity(wanted, seen) for seen in shown) for wanted in statement.required
+            any(_same_quantity(wanted, seen, strict=bare) for seen in shown)
+            for wanted in statement.required
         )
         earned += NUMBER_TERM_WEIGHT * matched
         possible += NUMBER_TERM_WEIGHT * len(statement.required)
