@@ -134,6 +134,11 @@ REFERENCE_BLEND = 0.2
 #: A key point's support (0-1) needed for a covered or a partial verdict.
 COVERED_SUPPORT = 0.5
 PARTIAL_SUPPORT = 0.33
+#: The most support a passage gets for a statement with names (Swish, BERT) it never uses:
+#: below a partial verdict.
+UNNAMED_SUPPORT = PARTIAL_SUPPORT - 0.01
+#: Names are compared by this many first letters of their stems.
+NAME_PREFIX = 5
 #: Within a window's support, the share of lexical term coverage (the rest is embedding cosine).
 LEXICAL_SHARE = 0.6
 #: Cosine range mapped onto 0-1 for a window's similarity to a key point.
@@ -618,6 +623,9 @@ class _Statement:
     marks: Marks
     #: its numbers written with digits, less those the question itself gives
     required: tuple[Quantity, ...]
+    #: its distinctive names (Swish, BERT, MobileNet, L2) the question does not use: a passage
+    #: that names none of them does not make the point
+    names: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -1009,7 +1017,32 @@ def _statement(text: str, prompt: str) -> _Statement:
     given = _given_quantities(prompt)
     marks = _marks_of(text)
     required = tuple(q for q in marks.quantities if not any(_same_quantity(q, g) for g in given))
-    return _Statement(text, _point_terms(text, prompt), marks, required)
+    return _Statement(text, _point_terms(text, prompt), marks, required, _names_of(text, prompt))
+
+
+def _names_of(text: str, prompt: str) -> frozenset[str]:
+    """Norms of the words of a statement written as names: an acronym or a word with a capital
+    inside (BERT, SiLU, MobileNet, L2), or a capitalised word that does not open the statement
+    (Swish, Laplace). Words the question uses are not distinctive."""
+    question_norms = _question_norms(prompt)
+    names = set()
+    for index, token in enumerate(tokenize(text)):
+        written = text[token.start : token.end]
+        if token.is_stop or len(written) < 3 or token.norm in question_norms:
+            continue
+        if not written.isalpha() or text[token.end : token.end + 1] in ("(", "_"):
+            continue  # a symbol of a formula (W_xh, W0, BN(x)), not a name
+        inner_capital = any(c.isupper() for c in written[1:]) and any(c.isalpha() for c in written)
+        capitalised = index > 0 and written[0].isupper()
+        if inner_capital or capitalised:
+            names.add(token.norm[:NAME_PREFIX])
+    return frozenset(names)
+
+
+def _names_shown(names: frozenset[str], norms: frozenset[str]) -> bool:
+    """Whether a passage uses one of the names (compared by their first letters, so
+    "Markov" shows "non-Markovian")."""
+    return any(norm[:NAME_PREFIX] in names for norm in norms)
 
 
 def _compare(match: _PointMatch, prompt: str) -> Comparison:
@@ -1128,10 +1161,15 @@ def _support(
     lexical = earned / possible if possible else 0.0
     extra = WINDOW_EXTRA_SENTENCE_COST * (window.size - 1)
     if embedder is None:
-        return lexical - extra
-    cosine = embedder.similarity(window.text, statement.text)
-    semantic = _scale(cosine, *POINT_COSINE_RANGE)
-    return LEXICAL_SHARE * lexical + (1.0 - LEXICAL_SHARE) * semantic - extra
+        support = lexical - extra
+    else:
+        cosine = embedder.similarity(window.text, statement.text)
+        semantic = _scale(cosine, *POINT_COSINE_RANGE)
+        support = LEXICAL_SHARE * lexical + (1.0 - LEXICAL_SHARE) * semantic - extra
+    if statement.names and not _names_shown(statement.names, window.norms):
+        # "close to Swish" is not shown by a passage that never names Swish
+        support = min(support, UNNAMED_SUPPORT)
+    return support
 
 
 def _best_sentence(
@@ -1154,7 +1192,13 @@ def _best_sentence(
     statement = match.statement
     if embedder is not None and statement.terms.words and vocabulary:
         term_sims = embedder.embed_words(statement.terms.words) @ embedder.embed_words(vocabulary).T
-    return max(inside, key=lambda w: _support(statement, w, embedder, term_sims))
+    return max(
+        inside,
+        key=lambda w: (
+            not statement.names or _names_shown(statement.names, w.norms),
+            _support(statement, w, embedder, term_sims),
+        ),
+    )
 
 
 def _evidence(answer: str, window: _Window, match: _PointMatch) -> str:
