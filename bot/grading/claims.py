@@ -114,7 +114,9 @@ _EXPONENT_BEFORE_RE = re.compile(r"(?:\^|\*\*)\s?[({]?\s?(?:\d+\s?/\s?)?$")
 #: A small constant of a formula (the 1 of ``1/C``, ``1 − Σ p²``, ``1 - α``; the 2 of ``x/2``):
 #: an operator joins it to a symbol, so it is notation, not a quantity the answer must state.
 _FORMULA_CONSTANT_AFTER_RE = re.compile(r"^\s?[/−\-+]\s?(?=[A-Za-z\u0370-\u03ff\u2200-\u22ff|‖(√])")
-_FORMULA_CONSTANT_BEFORE_RE = re.compile(r"[A-Za-z\u0370-\u03ff)|‖]\s?[/−\-+]\s?$")
+_FORMULA_CONSTANT_BEFORE_RE = re.compile(
+    r"(?:[A-Za-z\u0370-\u03ff)|‖]\s?[/−\-+]|\b(?:max|min|clip|clamp)\s?\()\s?$"
+)
 #: The most a coarsely written number (``1``, ``0.4``) may stand for a finer one, relative to
 #: the larger of the two: "about 1" may be 0.971, but "0" is not 0.48.
 COARSE_MATCH_SHARE = 0.15
@@ -338,6 +340,14 @@ OPPOSITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "axis": (("row", "rows"), ("column", "columns")),
     "sameness": (("same", "identical", "identically"), ("different", "differently", "differ")),
     "concurrency": (("parallel",), ("sequential", "sequentially", "serial")),
+    "accumulation": (
+        ("accumulate", "accumulates", "accumulated", "accumulating", "accumulation"),
+        ("overwrite", "overwrites", "overwritten", "overwriting", "overwrote"),
+    ),
+    "alignment": (
+        ("orthogonal", "perpendicular"),
+        ("along", "aligned", "collinear"),
+    ),
     "graph": (("static",), ("dynamic",)),
     "randomness": (("deterministic",), ("random", "stochastic", "nondeterministic")),
     "direction": (("forward",), ("backward", "reverse")),
@@ -699,7 +709,8 @@ def compare(
             )
             if name not in asked and not replaced:
                 continue
-            for slot in clause - role_words:
+            # one-letter symbols (p, x) say too little about which role a clause is about
+            for slot in {word for word in clause - role_words if len(word) > 1}:
                 poles_there = {
                     passage_roles[w][1]
                     for passage_clause in passage.clauses
