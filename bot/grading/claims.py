@@ -733,3 +733,64 @@ def compare(
             conflicts += weight(word)
             reasons.append(f"negation of {word}")
     return Comparison(agreements, conflicts, len(found), missing, tuple(reasons))
+
+
+# --- swapped pairs ---------------------------------------------------------------------------
+
+#: Where a statement lists its pairings ("A gives X, and B gives Y") and a passage its clauses.
+_PAIRING_BREAK_RE = re.compile(r"[,;:.!?]\s|\s[-–—]\s|\b(?:and|while|whereas|but|unlike)\b")
+
+
+def _marker_norms(
+    text: str, tokens: Sequence[WordLike], question_words: frozenset[str]
+) -> list[set[str]]:
+    """Per part of the text (split at commas, "and", "while"...), the norms of its marker words:
+    names and symbols written with a capital or a digit (Gaussian, L2, MLE), the words a
+    pairing is about. Words the question uses are left out."""
+    breaks = [m.start() for m in _PAIRING_BREAK_RE.finditer(text)]
+    parts: list[set[str]] = [set() for _ in range(len(breaks) + 1)]
+    for index, token in enumerate(tokens):
+        written = text[token.start : token.end]
+        if not token.norm or token.norm in question_words or len(written) < 2:
+            continue
+        has_digit = any(c.isdigit() for c in written) and any(c.isalpha() for c in written)
+        capital = any(c.isupper() for c in written[1:]) or (index > 0 and written[0].isupper())
+        if has_digit or capital:
+            parts[bisect.bisect_left(breaks, token.start)].add(token.norm)
+    return parts
+
+
+def swapped_pairings(
+    statement_text: str,
+    statement_tokens: Sequence[WordLike],
+    passage_text: str,
+    passage_tokens: Sequence[WordLike],
+    question_words: frozenset[str] = frozenset(),
+) -> tuple[int, int]:
+    """(kept, swapped): how many clauses of the passage pair the statement's markers as the
+    statement does, and how many pair a marker of one of its pairings with one of another.
+
+    "A Gaussian prior gives an L2 penalty and a Laplace prior an L1 penalty" pairs
+    {Gaussian, L2} and {Laplace, L1}; a clause "a Gaussian prior corresponds to L1" is swapped.
+    Only statements with two or more pairings of two or more markers each are checked."""
+    pairings = [part for part in _marker_norms(statement_text, statement_tokens, question_words)]
+    owners: dict[str, int] = {}
+    for number, part in enumerate(pairings):
+        for norm in part:
+            owners[norm] = -1 if norm in owners and owners[norm] != number else number
+    pairings = [{n for n in part if owners[n] >= 0} for part in pairings]
+    if sum(len(part) >= 2 for part in pairings) < 2:
+        return 0, 0
+    kept = swapped = 0
+    clause_of = _clause_ids(passage_text)
+    clauses: dict[int, set[str]] = {}
+    for token in passage_tokens:
+        if token.norm in owners and owners[token.norm] >= 0:
+            clauses.setdefault(clause_of(token.start), set()).add(token.norm)
+    for found in clauses.values():
+        groups = {owners[norm] for norm in found}
+        if len(found) >= 2 and len(groups) == 1:
+            kept += 1
+        elif len(groups) >= 2 and not any(pairings[g] <= found for g in groups):
+            swapped += 1
+    return kept, swapped

@@ -44,7 +44,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -57,7 +57,15 @@ from bot.domain.rubric import (
     score_verdicts,
 )
 from bot.grading.base import Grade, GradingItem, LLMRequiredError
-from bot.grading.claims import ClaimReader, Comparison, Marks, Quantity, compare, find_quantities
+from bot.grading.claims import (
+    ClaimReader,
+    Comparison,
+    Marks,
+    Quantity,
+    compare,
+    find_quantities,
+    swapped_pairings,
+)
 from bot.grading.claims import same_quantity as _same_quantity
 from bot.grading.embeddings import StaticEmbedder, get_embedder
 from bot.grading.notation import words as notation_words
@@ -1046,12 +1054,30 @@ def _names_shown(names: frozenset[str], norms: frozenset[str]) -> bool:
 
 
 def _compare(match: _PointMatch, prompt: str) -> Comparison:
-    return compare(
+    comparison = compare(
         match.statement.marks,
         _marks_of(match.window.text),
         _given_quantities(prompt),
         _question_norms(prompt),
         _marks_of(prompt),
+    )
+    kept, swapped = _pairings(match.statement.text, match.window.text, prompt)
+    if swapped and not kept:
+        return replace(
+            comparison,
+            conflicts=comparison.conflicts + 1.0,
+            reasons=(*comparison.reasons, "swapped pairing"),
+        )
+    if kept and not swapped:
+        return replace(comparison, agreements=comparison.agreements + 1.0)
+    return comparison
+
+
+@lru_cache(maxsize=4096)
+def _pairings(statement: str, passage: str, prompt: str) -> tuple[int, int]:
+    """See :func:`bot.grading.claims.swapped_pairings`."""
+    return swapped_pairings(
+        statement, tokenize(statement), passage, tokenize(passage), _question_norms(prompt)
     )
 
 
