@@ -140,7 +140,7 @@ UNRELATED_THRESHOLD = 0.10
 #: Share of a rubric-mode score that comes from the reference-similarity score.
 REFERENCE_BLEND = 0.2
 #: A key point's support (0-1) needed for a covered or a partial verdict.
-COVERED_SUPPORT = 0.5
+COVERED_SUPPORT = 0.46
 PARTIAL_SUPPORT = 0.33
 #: The most support a passage gets for a statement with names (Swish, BERT) it never uses:
 #: below a partial verdict.
@@ -213,8 +213,8 @@ NUMBER_TERM_WEIGHT = 1.5
 #: Points (of 100) lost per key point the answer contradicts, and the most lost that way: more
 #: than the rubric's factual-error penalty, since a fluent answer that gets the central claim
 #: wrong otherwise keeps the credit its correct vocabulary earns elsewhere.
-CONTRADICTION_PENALTY = 15
-MAX_CONTRADICTION_PENALTY = 45
+CONTRADICTION_PENALTY = 20
+MAX_CONTRADICTION_PENALTY = 60
 #: Message of the error raised for a question only an LLM can grade fairly.
 LLM_ONLY_MESSAGE = (
     "This question needs the AI grader: its answer is a story or a design whose parts "
