@@ -633,7 +633,7 @@ class _Statement:
     required: tuple[Quantity, ...]
     #: its distinctive names (Swish, BERT, MobileNet, L2) the question does not use: a passage
     #: that names none of them does not make the point
-    names: frozenset[str] = frozenset()
+    names: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -1028,10 +1028,12 @@ def _statement(text: str, prompt: str) -> _Statement:
     return _Statement(text, _point_terms(text, prompt), marks, required, _names_of(text, prompt))
 
 
-def _names_of(text: str, prompt: str) -> frozenset[str]:
-    """Norms of the words of a statement written as names: an acronym or a word with a capital
-    inside (BERT, SiLU, MobileNet, L2), or a capitalised word that does not open the statement
-    (Swish, Laplace). Words the question uses are not distinctive."""
+def _names_of(text: str, prompt: str) -> frozenset[tuple[str, str]]:
+    """The words of a statement written as names: an acronym or a word with a capital inside
+    (BERT, SiLU, MobileNet), or a capitalised word that does not open the statement (Swish,
+    Laplace). Each comes as (its stem's first letters, its capitals when it is an acronym, so
+    "RRF" is also shown by "reciprocal rank fusion"). Words the question uses are not
+    distinctive."""
     question_norms = _question_norms(prompt)
     names = set()
     for index, token in enumerate(tokenize(text)):
@@ -1040,17 +1042,29 @@ def _names_of(text: str, prompt: str) -> frozenset[str]:
             continue
         if not written.isalpha() or text[token.end : token.end + 1] in ("(", "_"):
             continue  # a symbol of a formula (W_xh, W0, BN(x)), not a name
-        inner_capital = any(c.isupper() for c in written[1:]) and any(c.isalpha() for c in written)
+        capitals = "".join(c for c in written if c.isupper()).lower()
+        inner_capital = len(capitals) >= 2 or (len(capitals) == 1 and not written[0].isupper())
         capitalised = index > 0 and written[0].isupper()
         if inner_capital or capitalised:
-            names.add(token.norm[:NAME_PREFIX])
+            acronym = capitals if len(capitals) >= 2 and written.rstrip("s").isupper() else ""
+            if written[0].isupper() and len(capitals) >= 2 and not written.isupper():
+                acronym = capitals  # ViT, MoE: the capitals are the initials
+            names.add((token.norm[:NAME_PREFIX], acronym))
     return frozenset(names)
 
 
-def _names_shown(names: frozenset[str], norms: frozenset[str]) -> bool:
-    """Whether a passage uses one of the names (compared by their first letters, so
-    "Markov" shows "non-Markovian")."""
-    return any(norm[:NAME_PREFIX] in names for norm in norms)
+def _names_shown(names: frozenset[tuple[str, str]], window: _Window) -> bool:
+    """Whether a passage uses one of the names (compared by their first letters, so "Markov"
+    shows "non-Markovian"), or spells an acronym out ("cumulative distribution function")."""
+    prefixes = {norm[:NAME_PREFIX] for norm in window.norms}
+    initials = _initials(window.text)
+    return any(prefix in prefixes or (acronym and acronym in initials) for prefix, acronym in names)
+
+
+@lru_cache(maxsize=8192)
+def _initials(text: str) -> str:
+    """First letters of a text's content words, in order (for spelled-out acronyms)."""
+    return "".join(token.lower[0] for token in tokenize(text) if not token.is_stop)
 
 
 def _compare(match: _PointMatch, prompt: str) -> Comparison:
@@ -1192,7 +1206,7 @@ def _support(
         cosine = embedder.similarity(window.text, statement.text)
         semantic = _scale(cosine, *POINT_COSINE_RANGE)
         support = LEXICAL_SHARE * lexical + (1.0 - LEXICAL_SHARE) * semantic - extra
-    if statement.names and not _names_shown(statement.names, window.norms):
+    if statement.names and not _names_shown(statement.names, window):
         # "close to Swish" is not shown by a passage that never names Swish
         support = min(support, UNNAMED_SUPPORT)
     return support
@@ -1221,7 +1235,7 @@ def _best_sentence(
     return max(
         inside,
         key=lambda w: (
-            not statement.names or _names_shown(statement.names, w.norms),
+            not statement.names or _names_shown(statement.names, w),
             _support(statement, w, embedder, term_sims),
         ),
     )
