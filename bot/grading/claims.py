@@ -385,7 +385,6 @@ ROLE_PAIRS = frozenset(
         "fit",
         "gradient",
         "growth",
-        "order",
     ]
 )
 #: The least total conflict that makes a contradiction (a question-word slot counts a quarter).
