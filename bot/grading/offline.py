@@ -140,7 +140,7 @@ UNRELATED_THRESHOLD = 0.10
 #: Share of a rubric-mode score that comes from the reference-similarity score.
 REFERENCE_BLEND = 0.2
 #: A key point's support (0-1) needed for a covered or a partial verdict.
-COVERED_SUPPORT = 0.46
+COVERED_SUPPORT = 0.44
 PARTIAL_SUPPORT = 0.33
 #: The most support a passage gets for a statement with names (Swish, BERT) it never uses:
 #: below a partial verdict.
