@@ -578,15 +578,6 @@ class Comparison:
         return self.conflicts >= MIN_CONFLICT and self.conflicts > self.agreements
 
 
-def _opposite_by_prefix(a: str, b: str) -> bool:
-    for prefix in OPPOSITE_PREFIXES:
-        if len(a) >= 4 and b == prefix + a:
-            return True
-        if len(b) >= 4 and a == prefix + b:
-            return True
-    return False
-
-
 def _same_context(
     word: str, statement: Marks, passage: Marks, question_words: frozenset[str]
 ) -> bool:
@@ -682,13 +673,17 @@ def compare(
     passage_roles = dict(passage.roles)
     question_roles = dict(question.roles) if question is not None else {}
     everything = statement.words | passage.words
-    for word in everything:
-        for other in everything:
-            if word != other and _opposite_by_prefix(word, other):
-                base, prefixed = (word, other) if len(word) < len(other) else (other, word)
-                for roles in (statement_roles, passage_roles, question_roles):
-                    roles[base] = ("prefix:" + base, 1)
-                    roles[prefixed] = ("prefix:" + base, -1)
+    # each word against its own prefixed forms (a linear scan, not every pair of words)
+    for base in everything:
+        if len(base) < 4:
+            continue
+        for prefix in OPPOSITE_PREFIXES:
+            prefixed = prefix + base
+            if prefixed not in everything:
+                continue
+            for roles in (statement_roles, passage_roles, question_roles):
+                roles[base] = ("prefix:" + base, 1)
+                roles[prefixed] = ("prefix:" + base, -1)
     asked = {
         name
         for name, pole in set(question_roles.values())

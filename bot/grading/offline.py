@@ -1056,9 +1056,16 @@ def _names_of(text: str, prompt: str) -> frozenset[tuple[str, str]]:
 def _names_shown(names: frozenset[tuple[str, str]], window: _Window) -> bool:
     """Whether a passage uses one of the names (compared by their first letters, so "Markov"
     shows "non-Markovian"), or spells an acronym out ("cumulative distribution function")."""
-    prefixes = {norm[:NAME_PREFIX] for norm in window.norms}
+    prefixes = _prefixes(window.norms)
+    if any(prefix in prefixes for prefix, _ in names):
+        return True
     initials = _initials(window.text)
-    return any(prefix in prefixes or (acronym and acronym in initials) for prefix, acronym in names)
+    return any(acronym and acronym in initials for _, acronym in names)
+
+
+@lru_cache(maxsize=8192)
+def _prefixes(norms: frozenset[str]) -> frozenset[str]:
+    return frozenset(norm[:NAME_PREFIX] for norm in norms)
 
 
 @lru_cache(maxsize=8192)
