@@ -236,10 +236,19 @@ def same_quantity(a: Quantity, b: Quantity, *, strict: bool = False) -> bool:
 
 
 class WordLike(Protocol):
-    start: int
-    end: int
-    lower: str
-    norm: str
+    """A word of a text as the grader tokenises it (read-only)."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def lower(self) -> str: ...
+
+    @property
+    def norm(self) -> str: ...
 
 
 #: Pairs of opposite poles: name -> (words of pole +1, words of pole -1). Word forms are
