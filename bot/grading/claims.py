@@ -19,7 +19,10 @@ and *conflicts*:
   flips the pole. The same slot with the opposite pole in the passage is a conflict (this also
   catches two roles exchanged: each role word now sits next to the other's slot words).
 * **Negation.** A content word negated in one text ("has *no* learned parameters") and plainly
-  affirmed in the other ("learns its parameters") is a conflict.
+  affirmed in the other ("learns its parameters") is a conflict, when both clauses share another
+  word beyond the question's (so "not by image" does not deny an answer's "8,000 images").
+* **Swapped pairings.** :func:`swapped_pairings`: a statement that pairs names ("a Gaussian
+  prior gives L2, a Laplace prior L1") against a passage clause that pairs them across.
 
 :func:`compare` returns the tallies; the grader calls a passage contradictory when conflicts
 outweigh agreements. Everything is plain Python on word lists: no model, no network.

@@ -15,6 +15,8 @@ Two modes:
   and no other passage states the point plainly, the point is missing, the hint says the answer
   seems to state the opposite, the grade carries a factual error, and the score loses
   :data:`CONTRADICTION_PENALTY`. A covered point whose numbers the answer never gives is partial.
+  A point's distinctive names (Swish, BERT, Laplace; an acronym may be spelled out) must be in
+  the passage that makes it, and the evidence sentence is one that names them.
   The score is :func:`bot.domain.rubric.score_verdicts`, blended with a small share of the
   reference-similarity score below (never more than the rubric itself found).
 * **Reference only** (no key points, as on the Mohler benchmark). The score is a fixed blend of
