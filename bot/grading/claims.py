@@ -19,7 +19,10 @@ and *conflicts*:
   flips the pole. The same slot with the opposite pole in the passage is a conflict (this also
   catches two roles exchanged: each role word now sits next to the other's slot words).
 * **Negation.** A content word negated in one text ("has *no* learned parameters") and plainly
-  affirmed in the other ("learns its parameters") is a conflict.
+  affirmed in the other ("learns its parameters") is a conflict, when both clauses share another
+  word beyond the question's (so "not by image" does not deny an answer's "8,000 images").
+* **Swapped pairings.** :func:`swapped_pairings`: a statement that pairs names ("a Gaussian
+  prior gives L2, a Laplace prior L1") against a passage clause that pairs them across.
 
 :func:`compare` returns the tallies; the grader calls a passage contradictory when conflicts
 outweigh agreements. Everything is plain Python on word lists: no model, no network.
@@ -111,6 +114,15 @@ _FRACTION_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?/\s?(\d+(?:\.\d+)?)(?![\
 _WORD_NUMBER_RE = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
 #: A number right after ``^`` or ``**`` is an exponent (``d_k^0.5``), not a quantity.
 _EXPONENT_BEFORE_RE = re.compile(r"(?:\^|\*\*)\s?[({]?\s?(?:\d+\s?/\s?)?$")
+#: A small constant of a formula (the 1 of ``1/C``, ``1 − Σ p²``, ``1 - α``; the 2 of ``x/2``):
+#: an operator joins it to a symbol, so it is notation, not a quantity the answer must state.
+_FORMULA_CONSTANT_AFTER_RE = re.compile(r"^\s?[/−\-+]\s?(?=[A-Za-z\u0370-\u03ff\u2200-\u22ff|‖(√])")
+_FORMULA_CONSTANT_BEFORE_RE = re.compile(
+    r"(?:[A-Za-z\u0370-\u03ff)|‖]\s?[/−\-+]|\b(?:max|min|clip|clamp)\s?\()\s?$"
+)
+#: The most a coarsely written number (``1``, ``0.4``) may stand for a finer one, relative to
+#: the larger of the two: "about 1" may be 0.971, but "0" is not 0.48.
+COARSE_MATCH_SHARE = 0.15
 
 
 @dataclass(frozen=True)
@@ -178,17 +190,46 @@ def find_quantities(text: str) -> list[Quantity]:
         value = float(_NUMBER_WORDS[match.group(1).lower()])
         found.append(Quantity(match.start(), match.end(), (value,), 1e-9, digits=False))
     found = [
-        q for q in found if not _EXPONENT_BEFORE_RE.search(text[max(0, q.start - 12) : q.start])
+        q
+        for q in found
+        if not _EXPONENT_BEFORE_RE.search(text[max(0, q.start - 12) : q.start])
+        and not _is_formula_constant(text, q)
     ]
     found.sort(key=lambda q: (q.start, q.end))
     return found
 
 
-def same_quantity(a: Quantity, b: Quantity) -> bool:
-    """Equal within the coarser writer's rounding (and 0.1 % for exact forms such as 11/12)."""
+def _is_formula_constant(text: str, quantity: Quantity) -> bool:
+    if not quantity.digits or quantity.values[0] not in (0.0, 1.0, 2.0):
+        return False
+    literal = text[quantity.start : quantity.end]
+    if not literal.isdigit():
+        return False
+    return bool(
+        _FORMULA_CONSTANT_AFTER_RE.match(text[quantity.end : quantity.end + 4])
+        or _FORMULA_CONSTANT_BEFORE_RE.search(text[max(0, quantity.start - 4) : quantity.start])
+    )
+
+
+def _tolerance_of(quantity: Quantity, value: float) -> float:
+    """The rounding of one of a quantity's readings: ``48%`` read as 0.48 is good to 0.005."""
+    written = abs(quantity.values[0])
+    return quantity.tolerance * abs(value) / written if written else quantity.tolerance
+
+
+def same_quantity(a: Quantity, b: Quantity, *, strict: bool = False) -> bool:
+    """Equal within the coarser writer's rounding, up to :data:`COARSE_MATCH_SHARE` of the
+    value (and 0.1 % for exact forms such as 11/12). ``strict``: within the finer writer's
+    rounding only (a bare number stated alone: "0.4" is not "42%")."""
     for x in a.values:
+        x_tolerance = _tolerance_of(a, x)
         for y in b.values:
-            allowed = max(a.tolerance, b.tolerance, 1e-3 * max(abs(x), abs(y)), 1e-12)
+            y_tolerance = _tolerance_of(b, y)
+            scale = max(abs(x), abs(y))
+            coarse = (
+                0.0 if strict else min(max(x_tolerance, y_tolerance), COARSE_MATCH_SHARE * scale)
+            )
+            allowed = max(coarse, min(x_tolerance, y_tolerance), 1e-3 * scale, 1e-12)
             if math.isclose(x, y) or abs(x - y) <= allowed:
                 return True
     return False
@@ -198,7 +239,7 @@ def same_quantity(a: Quantity, b: Quantity) -> bool:
 
 
 class WordLike(Protocol):
-    """What the reader needs of a word; read-only, so frozen dataclasses fit."""
+    """A word of a text as the grader tokenises it (read-only, so frozen dataclasses fit)."""
 
     @property
     def start(self) -> int: ...
@@ -311,6 +352,14 @@ OPPOSITES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "axis": (("row", "rows"), ("column", "columns")),
     "sameness": (("same", "identical", "identically"), ("different", "differently", "differ")),
     "concurrency": (("parallel",), ("sequential", "sequentially", "serial")),
+    "accumulation": (
+        ("accumulate", "accumulates", "accumulated", "accumulating", "accumulation"),
+        ("overwrite", "overwrites", "overwritten", "overwriting", "overwrote"),
+    ),
+    "alignment": (
+        ("orthogonal", "perpendicular"),
+        ("along", "aligned", "collinear"),
+    ),
     "graph": (("static",), ("dynamic",)),
     "randomness": (("deterministic",), ("random", "stochastic", "nondeterministic")),
     "direction": (("forward",), ("backward", "reverse")),
@@ -348,7 +397,6 @@ ROLE_PAIRS = frozenset(
         "fit",
         "gradient",
         "growth",
-        "order",
     ]
 )
 #: The least total conflict that makes a contradiction (a question-word slot counts a quarter).
@@ -393,6 +441,8 @@ class Marks:
     clauses: tuple[frozenset[str], ...] = ()
     #: role words (training/inference, encoder/decoder...) found: norm -> (pair name, pole)
     roles: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: negated content word norm -> the other content words of the clauses that negate it
+    negation_context: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class ClaimReader:
@@ -433,6 +483,7 @@ class ClaimReader:
         negated: dict[str, tuple[bool, bool]] = {}
         roles: dict[str, tuple[str, int]] = {}
         clause_words: dict[int, set[str]] = {}
+        negated_in: dict[str, set[int]] = {}
         negation_pending = verb_negation = False
         negation_clause = -1
         for index, (_, payload, clause_id) in enumerate(sequence):
@@ -471,10 +522,16 @@ class ClaimReader:
             elif word.norm and not word.norm.isdigit() and clause_id not in conditional:
                 plain, negative = negated.get(word.norm, (False, False))
                 negated[word.norm] = (plain or not word_negated, negative or word_negated)
+                if word_negated:
+                    negated_in.setdefault(word.norm, set()).add(clause_id)
         words = frozenset(t.norm for t in tokens if t.norm)
         quantities = tuple(q for q in all_quantities if q.digits)
         clauses = tuple(frozenset(clause_words[k]) for k in sorted(clause_words))
-        return Marks(numbers, poles, negated, quantities, words, clauses, roles)
+        negation_context = {
+            word: frozenset().union(*(clause_words.get(c, set()) for c in ids)) - {word}
+            for word, ids in negated_in.items()
+        }
+        return Marks(numbers, poles, negated, quantities, words, clauses, roles, negation_context)
 
 
 def _slots(
@@ -533,13 +590,24 @@ class Comparison:
         return self.conflicts >= MIN_CONFLICT and self.conflicts > self.agreements
 
 
-def _opposite_by_prefix(a: str, b: str) -> bool:
-    for prefix in OPPOSITE_PREFIXES:
-        if len(a) >= 4 and b == prefix + a:
-            return True
-        if len(b) >= 4 and a == prefix + b:
-            return True
-    return False
+def _same_context(
+    word: str, statement: Marks, passage: Marks, question_words: frozenset[str]
+) -> bool:
+    """Whether a word negated in one text and affirmed in the other is said of the same thing:
+    a clause affirming it shares a word (beyond the question's own) with a clause denying it.
+    "Split by patient, not by image" does not deny the "8,000 images" of another answer."""
+    negating, affirming = (
+        (statement, passage)
+        if word in statement.negation_context
+        else (
+            passage,
+            statement,
+        )
+    )
+    context = negating.negation_context.get(word, frozenset()) - question_words
+    return any(
+        word in clause and (clause - question_words) & context for clause in affirming.clauses
+    )
 
 
 def compare(
@@ -572,7 +640,9 @@ def compare(
             continue
         # a number's slot counts fully even if the question names it ("what is the variance")
         if any(same_quantity(q, w) for q in seen for w in wanted):
-            agreements += 1
+            # repeating a number the question gives proves nothing
+            if not any(same_quantity(q, g) for q in seen for g in given):
+                agreements += 1
             continue
         wanted_shown = any(same_quantity(w, p) for w in wanted for p in passage.quantities)
         swapped_in = any(same_quantity(q, o) for q in seen for o in statement.quantities)
@@ -615,13 +685,17 @@ def compare(
     passage_roles = dict(passage.roles)
     question_roles = dict(question.roles) if question is not None else {}
     everything = statement.words | passage.words
-    for word in everything:
-        for other in everything:
-            if word != other and _opposite_by_prefix(word, other):
-                base, prefixed = (word, other) if len(word) < len(other) else (other, word)
-                for roles in (statement_roles, passage_roles, question_roles):
-                    roles[base] = ("prefix:" + base, 1)
-                    roles[prefixed] = ("prefix:" + base, -1)
+    # each word against its own prefixed forms (a linear scan, not every pair of words)
+    for base in everything:
+        if len(base) < 4:
+            continue
+        for prefix in OPPOSITE_PREFIXES:
+            prefixed = prefix + base
+            if prefixed not in everything:
+                continue
+            for roles in (statement_roles, passage_roles, question_roles):
+                roles[base] = ("prefix:" + base, 1)
+                roles[prefixed] = ("prefix:" + base, -1)
     asked = {
         name
         for name, pole in set(question_roles.values())
@@ -641,7 +715,8 @@ def compare(
             )
             if name not in asked and not replaced:
                 continue
-            for slot in clause - role_words:
+            # one-letter symbols (p, x) say too little about which role a clause is about
+            for slot in {word for word in clause - role_words if len(word) > 1}:
                 poles_there = {
                     passage_roles[w][1]
                     for passage_clause in passage.clauses
@@ -658,7 +733,70 @@ def compare(
     for word, (plain, negative) in statement.negated.items():
         if word not in passage.negated or plain == negative:
             continue
-        if passage.negated[word] == (negative, plain):
+        if passage.negated[word] == (negative, plain) and _same_context(
+            word, statement, passage, question_words
+        ):
             conflicts += weight(word)
             reasons.append(f"negation of {word}")
     return Comparison(agreements, conflicts, len(found), missing, tuple(reasons))
+
+
+# --- swapped pairs ---------------------------------------------------------------------------
+
+#: Where a statement lists its pairings ("A gives X, and B gives Y") and a passage its clauses.
+_PAIRING_BREAK_RE = re.compile(r"[,;:.!?]\s|\s[-–—]\s|\b(?:and|while|whereas|but|unlike)\b")
+
+
+def _marker_norms(
+    text: str, tokens: Sequence[WordLike], question_words: frozenset[str]
+) -> list[set[str]]:
+    """Per part of the text (split at commas, "and", "while"...), the norms of its marker words:
+    names and symbols written with a capital or a digit (Gaussian, L2, MLE), the words a
+    pairing is about. Words the question uses are left out."""
+    breaks = [m.start() for m in _PAIRING_BREAK_RE.finditer(text)]
+    parts: list[set[str]] = [set() for _ in range(len(breaks) + 1)]
+    for index, token in enumerate(tokens):
+        written = text[token.start : token.end]
+        if not token.norm or token.norm in question_words or len(written) < 2:
+            continue
+        has_digit = any(c.isdigit() for c in written) and any(c.isalpha() for c in written)
+        capital = any(c.isupper() for c in written[1:]) or (index > 0 and written[0].isupper())
+        if has_digit or capital:
+            parts[bisect.bisect_left(breaks, token.start)].add(token.norm)
+    return parts
+
+
+def swapped_pairings(
+    statement_text: str,
+    statement_tokens: Sequence[WordLike],
+    passage_text: str,
+    passage_tokens: Sequence[WordLike],
+    question_words: frozenset[str] = frozenset(),
+) -> tuple[int, int]:
+    """(kept, swapped): how many clauses of the passage pair the statement's markers as the
+    statement does, and how many pair a marker of one of its pairings with one of another.
+
+    "A Gaussian prior gives an L2 penalty and a Laplace prior an L1 penalty" pairs
+    {Gaussian, L2} and {Laplace, L1}; a clause "a Gaussian prior corresponds to L1" is swapped.
+    Only statements with two or more pairings of two or more markers each are checked."""
+    pairings = [part for part in _marker_norms(statement_text, statement_tokens, question_words)]
+    owners: dict[str, int] = {}
+    for number, part in enumerate(pairings):
+        for norm in part:
+            owners[norm] = -1 if norm in owners and owners[norm] != number else number
+    pairings = [{n for n in part if owners[n] >= 0} for part in pairings]
+    if sum(len(part) >= 2 for part in pairings) < 2:
+        return 0, 0
+    kept = swapped = 0
+    clause_of = _clause_ids(passage_text)
+    clauses: dict[int, set[str]] = {}
+    for token in passage_tokens:
+        if token.norm in owners and owners[token.norm] >= 0:
+            clauses.setdefault(clause_of(token.start), set()).add(token.norm)
+    for found in clauses.values():
+        groups = {owners[norm] for norm in found}
+        if len(found) >= 2 and len(groups) == 1:
+            kept += 1
+        elif len(groups) >= 2 and not any(pairings[g] <= found for g in groups):
+            swapped += 1
+    return kept, swapped

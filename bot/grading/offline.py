@@ -15,6 +15,8 @@ Two modes:
   and no other passage states the point plainly, the point is missing, the hint says the answer
   seems to state the opposite, the grade carries a factual error, and the score loses
   :data:`CONTRADICTION_PENALTY`. A covered point whose numbers the answer never gives is partial.
+  A point's distinctive names (Swish, BERT, Laplace; an acronym may be spelled out) must be in
+  the passage that makes it, and the evidence sentence is one that names them.
   The score is :func:`bot.domain.rubric.score_verdicts`, blended with a small share of the
   reference-similarity score below (never more than the rubric itself found).
 * **Reference only** (no key points, as on the Mohler benchmark). The score is a fixed blend of
@@ -44,7 +46,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -57,7 +59,15 @@ from bot.domain.rubric import (
     score_verdicts,
 )
 from bot.grading.base import Grade, GradingItem, LLMRequiredError
-from bot.grading.claims import ClaimReader, Comparison, Marks, Quantity, compare, find_quantities
+from bot.grading.claims import (
+    ClaimReader,
+    Comparison,
+    Marks,
+    Quantity,
+    compare,
+    find_quantities,
+    swapped_pairings,
+)
 from bot.grading.claims import same_quantity as _same_quantity
 from bot.grading.embeddings import StaticEmbedder, get_embedder
 from bot.grading.notation import words as notation_words
@@ -132,8 +142,13 @@ UNRELATED_THRESHOLD = 0.10
 #: Share of a rubric-mode score that comes from the reference-similarity score.
 REFERENCE_BLEND = 0.2
 #: A key point's support (0-1) needed for a covered or a partial verdict.
-COVERED_SUPPORT = 0.5
+COVERED_SUPPORT = 0.44
 PARTIAL_SUPPORT = 0.33
+#: The most support a passage gets for a statement with names (Swish, BERT) it never uses:
+#: below a partial verdict.
+UNNAMED_SUPPORT = PARTIAL_SUPPORT - 0.01
+#: Names are compared by this many first letters of their stems.
+NAME_PREFIX = 5
 #: Within a window's support, the share of lexical term coverage (the rest is embedding cosine).
 LEXICAL_SHARE = 0.6
 #: Cosine range mapped onto 0-1 for a window's similarity to a key point.
@@ -200,8 +215,8 @@ NUMBER_TERM_WEIGHT = 1.5
 #: Points (of 100) lost per key point the answer contradicts, and the most lost that way: more
 #: than the rubric's factual-error penalty, since a fluent answer that gets the central claim
 #: wrong otherwise keeps the credit its correct vocabulary earns elsewhere.
-CONTRADICTION_PENALTY = 15
-MAX_CONTRADICTION_PENALTY = 45
+CONTRADICTION_PENALTY = 20
+MAX_CONTRADICTION_PENALTY = 60
 #: Message of the error raised for a question only an LLM can grade fairly.
 LLM_ONLY_MESSAGE = (
     "This question needs the AI grader: its answer is a story or a design whose parts "
@@ -618,6 +633,9 @@ class _Statement:
     marks: Marks
     #: its numbers written with digits, less those the question itself gives
     required: tuple[Quantity, ...]
+    #: its distinctive names (Swish, BERT, MobileNet, L2) the question does not use: a passage
+    #: that names none of them does not make the point
+    names: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -861,7 +879,7 @@ class OfflineGrader:
                     for m in candidates
                     if m.support >= COVERED_SUPPORT
                     and (m.window.end <= best.window.start or m.window.start >= best.window.end)
-                    and not _compare(m, item.prompt).contradicts
+                    and _states_plainly(m, item.prompt)
                 ),
                 None,
             )
@@ -1009,17 +1027,90 @@ def _statement(text: str, prompt: str) -> _Statement:
     given = _given_quantities(prompt)
     marks = _marks_of(text)
     required = tuple(q for q in marks.quantities if not any(_same_quantity(q, g) for g in given))
-    return _Statement(text, _point_terms(text, prompt), marks, required)
+    return _Statement(text, _point_terms(text, prompt), marks, required, _names_of(text, prompt))
+
+
+def _names_of(text: str, prompt: str) -> frozenset[tuple[str, str]]:
+    """The words of a statement written as names: an acronym or a word with a capital inside
+    (BERT, SiLU, MobileNet), or a capitalised word that does not open the statement (Swish,
+    Laplace). Each comes as (its stem's first letters, its capitals when it is an acronym, so
+    "RRF" is also shown by "reciprocal rank fusion"). Words the question uses are not
+    distinctive."""
+    question_norms = _question_norms(prompt)
+    names = set()
+    for index, token in enumerate(tokenize(text)):
+        written = text[token.start : token.end]
+        if token.is_stop or len(written) < 3 or token.norm in question_norms:
+            continue
+        if not written.isalpha() or text[token.end : token.end + 1] in ("(", "_"):
+            continue  # a symbol of a formula (W_xh, W0, BN(x)), not a name
+        capitals = "".join(c for c in written if c.isupper()).lower()
+        inner_capital = len(capitals) >= 2 or (len(capitals) == 1 and not written[0].isupper())
+        capitalised = index > 0 and written[0].isupper()
+        if inner_capital or capitalised:
+            acronym = capitals if len(capitals) >= 2 and written.rstrip("s").isupper() else ""
+            if written[0].isupper() and len(capitals) >= 2 and not written.isupper():
+                acronym = capitals  # ViT, MoE: the capitals are the initials
+            names.add((token.norm[:NAME_PREFIX], acronym))
+    return frozenset(names)
+
+
+def _names_shown(names: frozenset[tuple[str, str]], window: _Window) -> bool:
+    """Whether a passage uses one of the names (compared by their first letters, so "Markov"
+    shows "non-Markovian"), or spells an acronym out ("cumulative distribution function")."""
+    prefixes = _prefixes(window.norms)
+    if any(prefix in prefixes for prefix, _ in names):
+        return True
+    initials = _initials(window.text)
+    return any(acronym and acronym in initials for _, acronym in names)
+
+
+@lru_cache(maxsize=8192)
+def _prefixes(norms: frozenset[str]) -> frozenset[str]:
+    return frozenset(norm[:NAME_PREFIX] for norm in norms)
+
+
+@lru_cache(maxsize=8192)
+def _initials(text: str) -> str:
+    """First letters of a text's content words, in order (for spelled-out acronyms)."""
+    return "".join(token.lower[0] for token in tokenize(text) if not token.is_stop)
 
 
 def _compare(match: _PointMatch, prompt: str) -> Comparison:
-    return compare(
+    comparison = compare(
         match.statement.marks,
         _marks_of(match.window.text),
         _given_quantities(prompt),
         _question_norms(prompt),
         _marks_of(prompt),
     )
+    kept, swapped = _pairings(match.statement.text, match.window.text, prompt)
+    if swapped and not kept:
+        return replace(
+            comparison,
+            conflicts=comparison.conflicts + 1.0,
+            reasons=(*comparison.reasons, "swapped pairing"),
+        )
+    if kept and not swapped:
+        return replace(comparison, agreements=comparison.agreements + 1.0)
+    return comparison
+
+
+@lru_cache(maxsize=4096)
+def _pairings(statement: str, passage: str, prompt: str) -> tuple[int, int]:
+    """See :func:`bot.grading.claims.swapped_pairings`."""
+    return swapped_pairings(
+        statement, tokenize(statement), passage, tokenize(passage), _question_norms(prompt)
+    )
+
+
+def _states_plainly(match: _PointMatch, prompt: str) -> bool:
+    """A passage that makes the point without contradicting it; a point with numbers needs one
+    of them there (a passage with none of them does not state a numeric point plainly)."""
+    comparison = _compare(match, prompt)
+    if comparison.contradicts:
+        return False
+    return not match.statement.required or comparison.numbers_found > 0
 
 
 def _agrees_with_reference(
@@ -1108,18 +1199,26 @@ def _support(
     possible = float(terms.weights.sum()) if len(credit) else 0.0
     if statement.required:
         shown = _marks_of(window.text).quantities
+        # a statement that is only a number ("42%") says nothing else: demand it as written
+        bare = not terms.norms
         matched = sum(
-            any(_same_quantity(wanted, seen) for seen in shown) for wanted in statement.required
+            any(_same_quantity(wanted, seen, strict=bare) for seen in shown)
+            for wanted in statement.required
         )
         earned += NUMBER_TERM_WEIGHT * matched
         possible += NUMBER_TERM_WEIGHT * len(statement.required)
     lexical = earned / possible if possible else 0.0
     extra = WINDOW_EXTRA_SENTENCE_COST * (window.size - 1)
     if embedder is None:
-        return lexical - extra
-    cosine = embedder.similarity(window.text, statement.text)
-    semantic = _scale(cosine, *POINT_COSINE_RANGE)
-    return LEXICAL_SHARE * lexical + (1.0 - LEXICAL_SHARE) * semantic - extra
+        support = lexical - extra
+    else:
+        cosine = embedder.similarity(window.text, statement.text)
+        semantic = _scale(cosine, *POINT_COSINE_RANGE)
+        support = LEXICAL_SHARE * lexical + (1.0 - LEXICAL_SHARE) * semantic - extra
+    if statement.names and not _names_shown(statement.names, window):
+        # "close to Swish" is not shown by a passage that never names Swish
+        support = min(support, UNNAMED_SUPPORT)
+    return support
 
 
 def _best_sentence(
@@ -1142,7 +1241,13 @@ def _best_sentence(
     statement = match.statement
     if embedder is not None and statement.terms.words and vocabulary:
         term_sims = embedder.embed_words(statement.terms.words) @ embedder.embed_words(vocabulary).T
-    return max(inside, key=lambda w: _support(statement, w, embedder, term_sims))
+    return max(
+        inside,
+        key=lambda w: (
+            not statement.names or _names_shown(statement.names, w),
+            _support(statement, w, embedder, term_sims),
+        ),
+    )
 
 
 def _evidence(answer: str, window: _Window, match: _PointMatch) -> str:

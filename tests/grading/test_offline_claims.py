@@ -243,3 +243,106 @@ def test_float16_table_gives_the_same_vectors_as_a_float32_copy() -> None:
     upcast = StaticEmbedder(np.asarray(table, dtype=np.float32), embedder._tokenizer)
     for text in ("batch normalization", "The softmax saturates for large logits.", "x"):
         assert np.array_equal(upcast.embed([text]), embedder.embed([text]))
+
+
+# --- names in the evidence, swapped pairings, coarse numbers, formula constants -------------
+
+GELU_ITEM = GradingItem(
+    prompt="What is GELU, how does it differ from ReLU, and why is it popular in transformers?",
+    reference=(
+        "GELU multiplies its input by the standard normal CDF of that input. It is smooth and "
+        "lets small negative values through. BERT and GPT adopted it, and it is close to "
+        "Swish/SiLU."
+    ),
+    key_points=(
+        KeyPoint(text="GELU(x) = x · Φ(x), with Φ the standard normal CDF", weight=3),
+        KeyPoint(text="BERT and GPT models adopted GELU", weight=1),
+        KeyPoint(text="GELU is close to Swish/SiLU", weight=1),
+    ),
+)
+
+
+async def test_a_point_with_a_name_needs_the_name_in_its_evidence(grader: OfflineGrader) -> None:
+    without_names = await grader.grade(
+        GELU_ITEM,
+        "GELU weights each input by the probability that a standard normal variable is below it, "
+        "x times Φ(x). It is smooth, close to other smooth gates, and popular in language models.",
+    )
+    named = await grader.grade(
+        GELU_ITEM,
+        "GELU computes x · Φ(x), Φ being the standard normal CDF. BERT and the GPT family use it. "
+        "Its curve is almost the same as Swish, also called SiLU.",
+    )
+    assert without_names.verdicts[1].status is Coverage.MISSING
+    assert without_names.verdicts[2].status is Coverage.MISSING
+    assert named.verdicts[1].status is not Coverage.MISSING
+    assert "BERT" in named.verdicts[1].evidence
+    assert named.verdicts[2].status is Coverage.COVERED
+    assert "Swish" in named.verdicts[2].evidence
+
+
+async def test_an_acronym_spelled_out_shows_the_name(grader: OfflineGrader) -> None:
+    item = GradingItem(
+        prompt="How do you merge the rankings of a keyword search and a vector search?",
+        reference="Reciprocal rank fusion sums 1 / (k + rank) over the lists a document is in.",
+        key_points=(KeyPoint(text="RRF sums 1 / (k + rank) over the lists", weight=1),),
+    )
+    grade = await grader.grade(
+        item, "Use reciprocal rank fusion: add up 1 / (k + rank) across the result lists."
+    )
+    assert grade.verdicts[0].status is Coverage.COVERED
+
+
+MAP_ITEM = GradingItem(
+    prompt="How do MLE and MAP estimation differ, and how do priors relate to regularisation?",
+    reference=(
+        "MAP adds a prior to the likelihood. A Gaussian prior gives an L2 penalty and a Laplace "
+        "prior an L1 penalty."
+    ),
+    key_points=(
+        KeyPoint(
+            text="A Gaussian prior gives an L2 penalty and a Laplace prior an L1 penalty", weight=1
+        ),
+    ),
+)
+
+
+async def test_swapped_pairings_are_a_contradiction(grader: OfflineGrader) -> None:
+    right = await grader.grade(
+        MAP_ITEM,
+        "A Gaussian prior on the weights turns into an L2 penalty, while a Laplace prior turns "
+        "into an L1 penalty that makes weights sparse.",
+    )
+    swapped = await grader.grade(
+        MAP_ITEM,
+        "A Gaussian prior on the weights turns into an L1 penalty, while a Laplace prior turns "
+        "into an L2 penalty that shrinks weights smoothly.",
+    )
+    assert right.verdicts[0].status is Coverage.COVERED
+    assert swapped.verdicts[0].status is Coverage.MISSING
+    assert swapped.factual_errors
+    assert swapped.score < right.score - 50
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("0.971", "1", True),  # "about 1 bit"
+        ("0.48", "0", False),  # a coarse 0 is not 0.48
+        ("48%", "0.4", False),  # the percent reading keeps its own rounding
+        ("48%", "0.48", True),
+        ("2.3026", "2.3", True),
+    ],
+)
+def test_a_coarse_number_stands_only_for_a_close_value(a: str, b: str, same: bool) -> None:
+    assert same_quantity(_one(a), _one(b)) is same
+
+
+@pytest.mark.parametrize("text", ["1/C", "1 − Σ p_k²", "max(0, p − q)", "min(1, p/q)", "x/2"])
+def test_constants_of_a_formula_are_not_quantities(text: str) -> None:
+    assert [q for q in find_quantities(text) if q.digits] == []
+
+
+def test_a_bare_number_must_be_matched_as_written() -> None:
+    assert not same_quantity(_one("42%"), _one("0.4"), strict=True)
+    assert same_quantity(_one("42%"), _one("0.42"), strict=True)
