@@ -11,6 +11,7 @@ plain Python with the documented tie-breaks (points, answers, earlier last answe
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import ManualClock
 from bot.domain.bank import Difficulty
-from bot.domain.points import points_for
 from bot.services.leaderboard import LeaderboardService
 from bot.services.question_rows import sync_bank
+from bot.services.scoring import award_points
 from bot.storage.models import (
     Answer,
     AnswerKind,
@@ -34,7 +35,6 @@ from bot.storage.models import (
     Member,
     Platform,
     QuestionVersion,
-    ScoreEvent,
     Workspace,
 )
 from tests.world import SMALL_BANK
@@ -123,28 +123,29 @@ class RichWorld:
         difficulty: Difficulty = Difficulty.INTERMEDIATE,
         *,
         local_date: date | None = None,
+        resubmit: bool = False,
     ) -> Recorded:
-        """A graded, scored daily answer at ``at`` (UTC) to the channel's post of that day."""
+        """A graded daily answer at ``at`` (UTC) to the channel's post of that day, its points
+        awarded by ``award_points`` as the grading worker does. With ``resubmit`` it supersedes
+        the member's earlier answer to that post, as the answer service does."""
         day = local_date or at.date()
         async with self.sessions() as session, session.begin():
-            post_id = self._posts.get((channel_id, day))
-            if post_id is None:
-                post = DailyPost(
-                    channel_id=channel_id,
-                    local_date=day,
-                    question_id=self.questions[difficulty],
-                    opened_at=at - timedelta(hours=1),
-                    closes_at=at + timedelta(hours=20),
-                    closed_at=at + timedelta(hours=20),
+            post = await self._post(session, channel_id, day, at, difficulty)
+            assert post.id is not None
+            if resubmit:
+                await session.execute(
+                    sa.update(Answer)
+                    .where(
+                        Answer.daily_post_id == post.id,  # type: ignore[arg-type]
+                        Answer.member_id == member_id,  # type: ignore[arg-type]
+                        Answer.superseded.is_(False),  # type: ignore[attr-defined]
+                    )
+                    .values(superseded=True)
                 )
-                session.add(post)
-                await session.flush()
-                assert post.id is not None
-                post_id = self._posts[(channel_id, day)] = post.id
             answer = Answer(
                 member_id=member_id,
                 question_id=self.questions[difficulty],
-                daily_post_id=post_id,
+                daily_post_id=post.id,
                 kind=AnswerKind.DAILY,
                 text="an answer",
                 status=AnswerStatus.GRADED,
@@ -159,22 +160,51 @@ class RichWorld:
             session.add(grade)
             await session.flush()
             answer.current_grade_id = grade.id
-            points = points_for(score, difficulty)
-            session.add(
-                ScoreEvent(
-                    workspace_id=workspace_id,
-                    channel_id=channel_id,
-                    member_id=member_id,
-                    answer_id=answer.id,
-                    daily_post_id=post_id,
-                    points=points,
-                    member_local_date=day,
-                    occurred_at=at,
-                )
+            question = await session.get(QuestionVersion, self.questions[difficulty])
+            member = await session.get(Member, member_id)
+            workspace = await session.get(Workspace, workspace_id)
+            channel = await session.get(Channel, channel_id)
+            assert question and member and workspace and channel
+            points = await award_points(
+                session,
+                answer=answer,
+                score=score,
+                question=question,
+                member=member,
+                workspace=workspace,
+                post=post,
+                channel=channel,
             )
-        record = Recorded(workspace_id, channel_id, member_id, post_id, points, score, at)
-        self.records.append(record)
+            assert points is not None
+        record = Recorded(workspace_id, channel_id, member_id, post.id, points, score, at)
+        self.records = [
+            kept
+            for kept in self.records
+            if (kept.daily_post_id, kept.member_id) != (post.id, member_id)
+        ] + [record]
         return record
+
+    async def _post(
+        self, session: AsyncSession, channel_id: int, day: date, at: datetime, level: Difficulty
+    ) -> DailyPost:
+        post_id = self._posts.get((channel_id, day))
+        if post_id is not None:
+            post = await session.get(DailyPost, post_id)
+            assert post is not None
+            return post
+        post = DailyPost(
+            channel_id=channel_id,
+            local_date=day,
+            question_id=self.questions[level],
+            opened_at=at - timedelta(hours=1),
+            closes_at=at + timedelta(hours=20),
+            closed_at=at + timedelta(hours=20),
+        )
+        session.add(post)
+        await session.flush()
+        assert post.id is not None
+        self._posts[(channel_id, day)] = post.id
+        return post
 
     def expected_board(
         self,
@@ -182,10 +212,14 @@ class RichWorld:
         start: datetime | None,
         channel_id: int | None = None,
         limit: int = 10,
+        keep: Callable[[Recorded], bool] | None = None,
     ) -> list[tuple[int, str, int, int]]:
-        """(rank, name, points, answers) recomputed from the records, ties broken as documented."""
+        """(rank, name, points, answers) recomputed from the records, ties broken as documented;
+        ``keep`` (when given) chooses the records of the period."""
         totals: dict[int, list] = {}
         for record in self.records:
+            if keep is not None and not keep(record):
+                continue
             if record.workspace_id != workspace_id:
                 continue
             if channel_id is not None and record.channel_id != channel_id:
