@@ -54,7 +54,7 @@ def test_a_rubric_whose_weights_sum_to_zero_scores_zero():
 
 
 def test_the_verdicts_must_match_the_key_points_one_to_one():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="expected 3 verdicts, got 2"):
         score_verdicts(rubric(4, 3, 3), verdicts(COVERED, COVERED))
 
 

@@ -84,3 +84,9 @@ def test_the_longest_streak_can_come_after_a_gap():
     assert (streak.current, streak.longest) == (1, 3)
     streak = compute_streak(history("xx..xxxx"))
     assert (streak.current, streak.longest, streak.last_answered) == (4, 4, d(8))
+
+
+def test_a_miss_restarts_the_count_towards_a_freeze():
+    # seven in a row after the miss are needed again: six are not enough
+    assert compute_streak(history("x.xxxxxx.x")).current == 1
+    assert compute_streak(history("x.xxxxxxx.x")).current == 8
