@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # A .venv made by another Python (or a broken one) is rebuilt, not reused forever.
 VENV_OK := $(shell $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo yes)
 
-.PHONY: run test lint typecheck bench clean check-python
+.PHONY: run test lint typecheck bench clean check-python mutate
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; run make PYTHON=python3.11 ...")'
@@ -38,6 +38,14 @@ bench: check-python $(STAMP)
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/startup.py
 	[ ! -f bench/leaderboards.py ] || $(BIN)/python bench/leaderboards.py
+
+# Mutation testing of the scoring core (configured in pyproject.toml [tool.mutmut]); minutes,
+# not part of `make test` or CI. Prints the score and names every surviving mutant.
+mutate: check-python $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
+	rm -rf mutants
+	env -u TEST_POSTGRES_URL $(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 typecheck: check-python $(STAMP)
 	$(BIN)/mypy bot

@@ -24,7 +24,7 @@ import bot.storage.models  # noqa: F401
 from bot.clock import ManualClock
 from bot.storage.db import create_engine, session_factory
 
-pytest_plugins = ["tests.world"]
+pytest_plugins = ["tests.world", "tests.rich_world"]
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 

@@ -52,6 +52,41 @@ def test_points_scale_with_score_and_difficulty(score, difficulty, points):
     assert points_for(score, difficulty) == points
 
 
+@pytest.mark.parametrize(
+    ("score", "difficulty", "points"),
+    [
+        (72, "intermediate", 14),  # 14.4 (a /99 makes it 14.5 -> 15)
+        (90, "intermediate", 18),  # a base of 19 gives 17, of 21 gives 19
+        (37, "intermediate", 7),
+        (83, "beginner", 8),  # a base of 11 gives 9
+        (25, "beginner", 2),  # 2.5 rounds half to even
+        (15, "beginner", 2),  # 1.5 rounds half to even
+        (90, "advanced", 27),  # a base of 29 gives 26, of 31 gives 28
+        (47, "advanced", 14),
+        (1, "advanced", 0),
+        (99, "intermediate", 20),
+    ],
+)
+def test_points_for_scores_between_the_round_numbers(score, difficulty, points):
+    assert points_for(score, difficulty) == points
+
+
 def test_points_reject_out_of_range_scores():
     with pytest.raises(ValueError):
         points_for(101, "beginner")
+    with pytest.raises(ValueError):
+        points_for(-1, "advanced")
+    assert points_for(0, "beginner") == 0 and points_for(100, "intermediate") == 20
+
+
+def test_the_longest_streak_can_come_after_a_gap():
+    streak = compute_streak(history("x.xxx.x"))
+    assert (streak.current, streak.longest) == (1, 3)
+    streak = compute_streak(history("xx..xxxx"))
+    assert (streak.current, streak.longest, streak.last_answered) == (4, 4, d(8))
+
+
+def test_a_miss_restarts_the_count_towards_a_freeze():
+    # seven in a row after the miss are needed again: six are not enough
+    assert compute_streak(history("x.xxxxxx.x")).current == 1
+    assert compute_streak(history("x.xxxxxxx.x")).current == 8

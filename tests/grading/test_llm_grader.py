@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -549,3 +550,48 @@ def test_retry_after_is_read_in_milliseconds_seconds_or_as_a_date():
     assert retry_after_seconds(response(**{"retry-after": "soon"})) is None
     assert retry_after_seconds(response()) is None
     assert retry_after_seconds(None) is None
+
+
+# --- limits: the relatedness threshold and clamp, exact token counts ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("relatedness", "clamped_score", "score", "flagged"),
+    [
+        (0.2, 30, 70, False),  # exactly at the threshold: not clamped
+        (0.1999, 30, 30, True),  # just below: clamped to 30 and flagged for review
+        (0.0, 30, 30, True),
+        (0.1, 70, 70, False),  # below, but the score is not above the clamp
+        (0.1, 69, 69, True),
+    ],
+)
+async def test_a_score_is_clamped_only_below_the_relatedness_threshold_and_above_the_clamp(
+    server: FakeOpenAI, relatedness: float, clamped_score: int, score: int, flagged: bool
+) -> None:
+    def related(item: GradingItem, answer: str) -> float:
+        return relatedness
+
+    grader = make_grader(server, relatedness=related, clamped_score=clamped_score)
+    grade = await grader.grade(ITEM, ANSWER)
+    assert grade.score == score
+    assert ("needs-review" in grade.flags) is flagged
+    assert ("unclamped_score" in grade.details) is flagged
+    if flagged:
+        assert grade.details["unclamped_score"] == 70.0
+
+
+async def test_token_counts_are_the_endpoints_usage_exactly_and_add_up_over_a_repair(
+    server: FakeOpenAI,
+) -> None:
+    judged = reply(verdict(0, "covered", SIGMOID), verdict(1, "covered", RELU),
+                   verdict(2, "missing"), verdict(3, "missing"))  # fmt: skip
+    server.enqueue(Content(judged))
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    assert len(server.requests) == 1 and grade.score == 70
+    assert grade.prompt_tokens == server_prompt_tokens(server.requests[0])
+    assert grade.completion_tokens == len(json.dumps(judged, ensure_ascii=False)) // 4
+    server.enqueue(MALFORMED, Content(judged))
+    repaired = await make_grader(server).grade(ITEM, ANSWER + " Also cheap.")
+    assert len(server.requests) == 3
+    assert repaired.prompt_tokens == sum(map(server_prompt_tokens, server.requests[1:]))
+    assert repaired.completion_tokens > grade.completion_tokens

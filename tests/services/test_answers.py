@@ -14,6 +14,7 @@ from bot.services.answers import (
     AnswerRejected,
     AnswerService,
     AnswerTarget,
+    ReceiptStatus,
     RejectionReason,
     live_scored_answers,
 )
@@ -195,3 +196,26 @@ async def test_the_supersede_lookup_searches_the_post_index(sessions, engine, db
             for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
         )
     assert "SCAN answer" not in plan and "daily_post" in plan, plan
+
+
+async def test_receipts_say_scored_then_replaced_then_late_and_a_late_answer_replaces_nothing(
+    world, sessions, clock
+):
+    opened = await world.open()
+    first = await world.submit(world.alice, opened, "first try")
+    assert first.status is ReceiptStatus.SCORED and "being graded" in first.message
+    second = await world.submit(world.alice, opened, "second try")
+    assert second.status is ReceiptStatus.REPLACED and second.scored
+    assert "replaces your earlier answer" in second.message
+    clock.set(opened.post.closes_at)  # the closing instant: late
+    third = await world.submit(world.alice, opened, "third try")
+    assert third.status is ReceiptStatus.LATE and third.late and not third.replaced_earlier
+    assert "practice (no points)" in third.message
+    rows = await _answers(sessions)
+    assert [(row.text, row.scored, row.superseded) for row in rows] == [
+        ("first try", True, True),
+        ("second try", True, False),  # still the live, scored answer
+        ("third try", False, False),
+    ]
+    bob_late = await world.submit(world.bob, opened, "only after the close")
+    assert bob_late.status is ReceiptStatus.LATE and not bob_late.scored

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
+from bot.domain.bank import Difficulty
 from bot.services.channels import ConfigChange
 from bot.services.grading import GradingWorker
 from bot.services.leaderboard import Period, period_start
-from bot.storage.models import Platform
+from bot.storage.models import GradeRecord, Platform, ScoreEvent
 from tests.fakes.graders import ScriptedGrader
+from tests.rich_world import DST_ZONE, EAST_ZONE, WEST_ZONE, local
 
 FULL = "gradients weights loss"  # covers every key point of the small bank: score 100
 HALF = "gradients only"  # 40
@@ -156,3 +160,179 @@ async def test_member_stats_show_the_best_streak_over_the_workspaces_channels(
         world.alice.member_id, channel_id=world.channel_id
     )
     assert (first_only.streak.current, first_only.streak.longest) == (0, 1)
+
+
+# --- The richer world: unequal points, ties, two channels, zones far from UTC ----------------
+
+START = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
+
+
+async def test_board_ranks_more_points_first_then_more_answers_then_earlier_then_lower_id(
+    rich_world,
+):
+    ws = await rich_world.workspace(EAST_ZONE)
+    channel = await rich_world.channel(ws, "east", EAST_ZONE)
+    ana, ben, cy, dee, eve, fay = [
+        await rich_world.member(ws, name) for name in ("Ana", "Ben", "Cy", "Dee", "Eve", "Fay")
+    ]
+    for day, score in enumerate((73, 88, 100)):  # 15 + 18 + 20 = 53
+        await rich_world.score(ws, channel, ana, START + timedelta(days=day), score)
+    await rich_world.score(ws, channel, ben, START, 100, Difficulty.ADVANCED)  # 30 in one
+    # Cy and Dee: 30 in two answers each (more answers than Ben); Cy got there first
+    await rich_world.score(ws, channel, cy, START, 100, Difficulty.BEGINNER)
+    await rich_world.score(ws, channel, cy, START + timedelta(days=1), 100)
+    await rich_world.score(ws, channel, dee, START, 100)
+    await rich_world.score(ws, channel, dee, START + timedelta(days=2), 100, Difficulty.BEGINNER)
+    # Eve and Fay: the same points, answers and instant: the lower member id first
+    for member in (fay, eve):
+        await rich_world.score(ws, channel, member, START + timedelta(days=3), 40)
+    rows = await rich_world.service().leaderboard(ws, Period.ALL)
+    got = [(row.rank, row.display_name, row.points, row.answers) for row in rows]
+    assert got == [
+        (1, "Ana", 53, 3),
+        (2, "Cy", 30, 2),
+        (3, "Dee", 30, 2),
+        (4, "Ben", 30, 1),
+        (5, "Eve", 8, 1),
+        (6, "Fay", 8, 1),
+    ]
+    assert eve < fay
+    assert got == rich_world.expected_board(ws, None)
+
+
+async def test_a_channel_board_counts_only_that_channel_and_a_workspace_board_only_its_own(
+    rich_world,
+):
+    ws = await rich_world.workspace("UTC")
+    other_ws = await rich_world.workspace("UTC", "Other")
+    east = await rich_world.channel(ws, "east", "UTC")
+    west = await rich_world.channel(ws, "west", "UTC")
+    elsewhere = await rich_world.channel(other_ws, "elsewhere", "UTC")
+    ana, ben = await rich_world.member(ws, "Ana"), await rich_world.member(ws, "Ben")
+    zed = await rich_world.member(other_ws, "Zed")
+    await rich_world.score(ws, east, ana, START, 64)  # 13
+    await rich_world.score(ws, west, ben, START, 91)  # 18
+    await rich_world.score(ws, west, ana, START + timedelta(days=1), 12)  # 2
+    await rich_world.score(other_ws, elsewhere, zed, START, 100)
+    service = rich_world.service()
+
+    def named(rows):
+        return [(row.display_name, row.points, row.answers) for row in rows]
+
+    assert named(await service.leaderboard(ws, Period.ALL, channel_id=east)) == [("Ana", 13, 1)]
+    assert named(await service.leaderboard(ws, Period.ALL, channel_id=west)) == [
+        ("Ben", 18, 1),
+        ("Ana", 2, 1),
+    ]
+    assert named(await service.leaderboard(ws, Period.ALL)) == [("Ben", 18, 1), ("Ana", 15, 2)]
+    assert named(await service.leaderboard(other_ws, Period.ALL)) == [("Zed", 20, 1)]
+
+
+async def test_member_stats_count_graded_answers_and_average_their_current_grades(rich_world):
+    ws = await rich_world.workspace("UTC")
+    channel = await rich_world.channel(ws, "prep", "UTC")
+    ana, ben = await rich_world.member(ws, "Ana"), await rich_world.member(ws, "Ben")
+    first = await rich_world.score(ws, channel, ana, START, 37)  # 7
+    await rich_world.score(ws, channel, ana, START + timedelta(days=1), 82)  # 16
+    await rich_world.score(ws, channel, ben, START, 9)  # 2
+    await rich_world.score(ws, channel, ben, START + timedelta(days=1), 61)  # 12
+    async with rich_world.sessions() as session, session.begin():
+        # an older, replaced grade of Ana's first answer: not her current grade, not averaged
+        answer_id = (
+            await session.execute(
+                sa.select(ScoreEvent.answer_id).where(
+                    ScoreEvent.daily_post_id == first.daily_post_id, ScoreEvent.member_id == ana
+                )
+            )
+        ).scalar_one()
+        session.add(GradeRecord(answer_id=answer_id, grader="old", score=3, created_at=START))
+    stats = await rich_world.service().member_stats(ana)
+    assert (stats.points, stats.daily_answers, stats.rank) == (23, 2, 1)
+    assert stats.average_score == 59.5
+    ben_stats = await rich_world.service().member_stats(ben)
+    assert (ben_stats.points, ben_stats.daily_answers, ben_stats.rank) == (14, 2, 2)
+    assert ben_stats.average_score == 35.0
+
+
+async def test_periods_start_in_the_workspace_zone_and_in_the_channel_zone_for_a_channel(
+    rich_world,
+):
+    # Wednesday 4 March 12:00 UTC. The week began on Monday 00:00 local: 1 March 10:00 UTC in
+    # Kiritimati (UTC+14), 2 March 10:00 UTC in Honolulu (UTC-10).
+    rich_world.clock.set(datetime(2026, 3, 4, 12, 0, tzinfo=UTC))
+    ws = await rich_world.workspace(EAST_ZONE)
+    east = await rich_world.channel(ws, "east", EAST_ZONE)
+    west = await rich_world.channel(ws, "west", WEST_ZONE)
+    names = ("Ana", "Ben", "Cy", "Dee")
+    ana, ben, cy, dee = [await rich_world.member(ws, name) for name in names]
+    east_start, west_start = local(EAST_ZONE, 2026, 3, 2), local(WEST_ZONE, 2026, 3, 2)
+    assert (east_start, west_start) == (
+        datetime(2026, 3, 1, 10, tzinfo=UTC),
+        datetime(2026, 3, 2, 10, tzinfo=UTC),
+    )
+    second = timedelta(seconds=1)
+    await rich_world.score(ws, east, ana, east_start, 100)  # exactly at the start: counts
+    await rich_world.score(ws, east, ben, east_start - second, 90)  # one second before
+    await rich_world.score(ws, west, cy, west_start, 80)
+    await rich_world.score(ws, west, dee, west_start - second, 70)
+    service = rich_world.service()
+    week = await service.leaderboard(ws, Period.WEEK)
+    assert [row.display_name for row in week] == ["Ana", "Cy", "Dee"]
+    assert [row.display_name for row in week] == [
+        name for _, name, _, _ in rich_world.expected_board(ws, east_start)
+    ]
+    west_week = await service.leaderboard(ws, Period.WEEK, channel_id=west)
+    assert [row.display_name for row in west_week] == ["Cy"]
+    # the month began on 1 March 00:00 local: 28 February 10:00 UTC in Kiritimati
+    month = await service.leaderboard(ws, Period.MONTH)
+    assert [row.display_name for row in month] == ["Ana", "Ben", "Cy", "Dee"]
+    west_month = await service.leaderboard(ws, Period.MONTH, channel_id=west)
+    assert [row.display_name for row in west_month] == ["Cy", "Dee"]
+
+
+def test_period_start_far_east_far_west_and_across_a_dst_change():
+    now = datetime(2026, 3, 1, 9, 59, tzinfo=UTC)  # still Sunday 1 March in Kiritimati
+    assert period_start(Period.WEEK, now, EAST_ZONE) == datetime(2026, 2, 22, 10, tzinfo=UTC)
+    assert period_start(Period.WEEK, now + timedelta(minutes=1), EAST_ZONE) == datetime(
+        2026, 3, 1, 10, tzinfo=UTC
+    )  # Monday 00:00 local, exactly
+    assert period_start(Period.MONTH, now, EAST_ZONE) == datetime(2026, 2, 28, 10, tzinfo=UTC)
+    # 1 March 09:00 UTC is still 28 February 23:00 in Honolulu: February's month
+    assert period_start(Period.MONTH, now, WEST_ZONE) == datetime(2026, 2, 1, 10, tzinfo=UTC)
+    assert period_start(Period.MONTH, datetime(2026, 3, 1, 10, tzinfo=UTC), WEST_ZONE) == datetime(
+        2026, 3, 1, 10, tzinfo=UTC
+    )
+    # Berlin moves to summer time on Sunday 29 March 2026: that week began at 23:00 UTC (CET),
+    # the next one at 22:00 UTC (CEST); April began at 22:00 UTC
+    sunday = datetime(2026, 3, 29, 12, tzinfo=UTC)
+    assert period_start(Period.WEEK, sunday, DST_ZONE) == datetime(2026, 3, 22, 23, tzinfo=UTC)
+    monday = datetime(2026, 3, 30, 12, tzinfo=UTC)
+    assert period_start(Period.WEEK, monday, DST_ZONE) == datetime(2026, 3, 29, 22, tzinfo=UTC)
+    april = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)
+    assert period_start(Period.MONTH, april, DST_ZONE) == datetime(2026, 3, 31, 22, tzinfo=UTC)
+
+
+async def test_the_board_shows_the_top_ten_and_a_member_without_answers_is_unranked(rich_world):
+    ws = await rich_world.workspace("UTC")
+    channel = await rich_world.channel(ws, "prep", "UTC")
+    members = [await rich_world.member(ws, f"M{index:02d}") for index in range(12)]
+    for index, member in enumerate(members):  # M11 scores most, M00 least
+        await rich_world.score(ws, channel, member, START, 5 + 8 * index)
+    idle = await rich_world.member(ws, "Idle")
+    service = rich_world.service()
+    rows = await service.leaderboard(ws, Period.ALL)
+    assert [row.rank for row in rows] == list(range(1, 11))
+    assert [row.display_name for row in rows] == [f"M{index:02d}" for index in range(11, 1, -1)]
+    got = [(row.rank, row.display_name, row.points, row.answers) for row in rows]
+    assert got == rich_world.expected_board(ws, None)
+    assert len(await service.leaderboard(ws, Period.ALL, limit=11)) == 11
+    stats = await service.member_stats(idle)
+    assert (stats.points, stats.daily_answers, stats.rank, stats.average_score) == (
+        0,
+        0,
+        None,
+        None,
+    )
+    assert stats.streak.current == 0 and stats.streak.longest == 0
+    last = await service.member_stats(members[0])
+    assert last.rank == 12

@@ -1,0 +1,84 @@
+"""Rubric scoring: weighted coverage, partial credit, the capped factual-error penalty, the
+degenerate rubric, and hypothesis properties (always 0-100, monotonic in the verdicts)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain.bank import KeyPoint
+from bot.domain.rubric import Coverage, KeyPointVerdict, score_verdicts
+
+COVERED, PARTIAL, MISSING = Coverage.COVERED, Coverage.PARTIAL, Coverage.MISSING
+RANK = {MISSING: 0, PARTIAL: 1, COVERED: 2}
+
+
+def rubric(*weights: int) -> list[KeyPoint]:
+    return [KeyPoint(text=f"point {index}", weight=weight) for index, weight in enumerate(weights)]
+
+
+def verdicts(*statuses: Coverage) -> list[KeyPointVerdict]:
+    return [KeyPointVerdict(f"point {index}", status) for index, status in enumerate(statuses)]
+
+
+def test_weighted_coverage_with_half_credit_for_a_partial_point():
+    points = rubric(4, 3, 3)
+    assert score_verdicts(points, verdicts(COVERED, COVERED, COVERED)) == 100
+    assert score_verdicts(points, verdicts(COVERED, MISSING, MISSING)) == 40
+    assert score_verdicts(points, verdicts(MISSING, PARTIAL, COVERED)) == 45
+    assert score_verdicts(points, verdicts(PARTIAL, PARTIAL, MISSING)) == 35
+    assert score_verdicts(rubric(1, 2), verdicts(COVERED, MISSING)) == 33  # 33.3
+
+
+def test_each_factual_error_costs_ten_and_more_than_three_cost_no_more_than_three():
+    points = rubric(4, 3, 3)
+    full = verdicts(COVERED, COVERED, COVERED)
+    assert [score_verdicts(points, full, errors) for errors in range(6)] == [
+        100,
+        90,
+        80,
+        70,
+        70,
+        70,
+    ]
+    assert score_verdicts(points, full, -2) == 100  # a negative count is no error
+    assert score_verdicts(points, verdicts(PARTIAL, MISSING, MISSING), 1) == 10
+    assert score_verdicts(points, verdicts(PARTIAL, MISSING, MISSING), 4) == 0  # never below 0
+
+
+def test_a_rubric_whose_weights_sum_to_zero_scores_zero():
+    weightless = [KeyPoint.model_construct(text="nothing", weight=0)]
+    assert score_verdicts(weightless, verdicts(COVERED)) == 0
+    assert score_verdicts([], []) == 0
+
+
+def test_the_verdicts_must_match_the_key_points_one_to_one():
+    with pytest.raises(ValueError, match="expected 3 verdicts, got 2"):
+        score_verdicts(rubric(4, 3, 3), verdicts(COVERED, COVERED))
+
+
+weights = st.lists(st.integers(min_value=1, max_value=10), min_size=1, max_size=8)
+statuses = st.sampled_from([COVERED, PARTIAL, MISSING])
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), point_weights=weights, errors=st.integers(min_value=0, max_value=6))
+def test_the_score_stays_within_0_100_and_never_falls_when_a_verdict_improves(
+    data, point_weights, errors
+):
+    points = rubric(*point_weights)
+    before = data.draw(st.lists(statuses, min_size=len(points), max_size=len(points)))
+    after = [
+        data.draw(st.sampled_from([s for s in (COVERED, PARTIAL, MISSING) if RANK[s] >= RANK[b]]))
+        for b in before
+    ]
+    low = score_verdicts(points, verdicts(*before), errors)
+    high = score_verdicts(points, verdicts(*after), errors)
+    assert 0 <= low <= high <= 100
+    # and one more factual error never raises it
+    assert score_verdicts(points, verdicts(*after), errors + 1) <= high
+    if all(status is COVERED for status in after) and errors == 0:
+        assert high == 100
+    if all(status is MISSING for status in before):
+        assert low == 0
