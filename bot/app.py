@@ -30,6 +30,7 @@ from bot.grading.base import Grader
 from bot.grading.cache import GradeCache
 from bot.grading.followup import FollowUpWriter
 from bot.grading.offline import OfflineGrader
+from bot.grading.separate_process import SeparateProcessGrader
 from bot.services.answers import AnswerService
 from bot.services.channels import ChannelSettings
 from bot.services.commands import InterviewCommands
@@ -102,12 +103,14 @@ def build_llm_grader(
 def build_graders(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> tuple[Grader, Grader]:
-    """(primary, fallback): the LLM grader when an API key is set, else the offline grader twice.
-    Retries belong to the grading worker, so the client itself does not retry."""
+    """(primary, fallback): the LLM grader when an API key is set, else the offline grader twice
+    (in a child process with ``GRADING_PROCESS``). Retries belong to the grading worker, so the
+    client itself does not retry. The LLM grader's relatedness check stays in this process."""
     offline = OfflineGrader()
+    grading: Grader = SeparateProcessGrader() if settings.grading_process else offline
     if settings.openai_api_key is None:
-        return offline, offline
-    return build_llm_grader(settings, offline, cache=SqlGradeCache(sessions)), offline
+        return grading, grading
+    return build_llm_grader(settings, offline, cache=SqlGradeCache(sessions)), grading
 
 
 def settle_memory() -> None:

@@ -137,6 +137,9 @@ async def _serve(settings: Settings, adapters: list[str]) -> int:
 async def _run_console(settings: Settings) -> int:
     from bot.adapters.console import ConsoleSession
 
+    if "grading_process" not in settings.model_fields_set:  # one player: a thread is enough
+        settings = settings.model_copy(update={"grading_process": False})
+
     return await with_app(settings, lambda bot: ConsoleSession(bot).run())
 
 

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     #: False: this process never grades (a web replica); another replica with it on grades the
     #: answers this one stores, and the outbox brings the results back through this one.
     grading_worker: bool = True
+    #: True: the offline grader runs in a child process (a core of its own, the event loop never
+    #: waits for it); False: in a thread of the bot's process (less memory). The terminal
+    #: practice uses a thread unless this is set explicitly.
+    grading_process: bool = True
     #: Reasoning models (o1/o3/o4, gpt-5...): how hard to think, and the extra completion tokens
     #: they may spend on hidden reasoning on top of GRADING_MAX_TOKENS.
     grading_reasoning_effort: (

@@ -129,7 +129,17 @@ class _Job:
     workspace: Workspace
     post: DailyPost | None
     channel: Channel | None
+    #: The answer's dispute, read with the claim: a dispute needs a graded answer, so none can
+    #: appear while this one is being graded.
+    dispute_id: int | None
+    dispute_status: DisputeStatus | None
+    dispute_reason: str | None
     token: str
+
+    @property
+    def regrading(self) -> bool:
+        """Graded again because its member disputed the grade (the reason goes to the grader)."""
+        return self.dispute_status is DisputeStatus.REGRADING
 
 
 class GradingWorker:
@@ -262,11 +272,18 @@ class GradingWorker:
         return claimed
 
     async def drain(self) -> int:
-        """Grade until nothing is claimable (tests, the terminal, batch jobs)."""
+        """Grade until nothing is claimable and nothing is in flight (tests, the terminal, batch
+        jobs); return how many were claimed. Like the background loop, a slot is refilled as
+        soon as its grade is stored, so grading and storing overlap."""
         total = 0
-        while claimed := await self.run_once():
+        while True:
+            claimed = await self._fill()
             total += claimed
-        return total
+            if not self._in_flight:
+                if not claimed:
+                    return total
+                continue
+            await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
 
     async def _renew_leases(self) -> None:
         interval = max(1.0, self._lease.total_seconds() / 3)
@@ -328,12 +345,23 @@ class GradingWorker:
                 return []
             rows = (
                 await session.execute(
-                    sa.select(Answer, QuestionVersion, Member, Workspace, DailyPost, post_channel)
+                    sa.select(
+                        Answer,
+                        QuestionVersion,
+                        Member,
+                        Workspace,
+                        DailyPost,
+                        post_channel,
+                        col(Dispute.id),
+                        col(Dispute.status),
+                        col(Dispute.reason),
+                    )
                     .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
                     .join(Member, col(Member.id) == Answer.member_id)
                     .join(Workspace, col(Workspace.id) == Member.workspace_id)
                     .outerjoin(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
                     .outerjoin(post_channel, col(post_channel.id) == DailyPost.channel_id)
+                    .outerjoin(Dispute, col(Dispute.answer_id) == Answer.id)
                     .where(col(Answer.id).in_(ids))
                     .order_by(col(Answer.id))
                 )
@@ -350,17 +378,8 @@ class GradingWorker:
     async def _grade_job(self, job: _Job) -> None:
         item = grading_item(job.question)
         answer_id = job.answer.id
-        async with self._sessions() as session:
-            dispute = (
-                await session.execute(
-                    sa.select(col(Dispute.reason)).where(
-                        col(Dispute.answer_id) == answer_id,
-                        col(Dispute.status) == DisputeStatus.REGRADING,
-                    )
-                )
-            ).scalar_one_or_none()
-        if dispute:
-            item = dataclasses.replace(item, dispute_reason=dispute)
+        if job.regrading and job.dispute_reason:
+            item = dataclasses.replace(item, dispute_reason=job.dispute_reason)
         limited = ""
         if self._costs is not None and self._grader is not self._fallback:
             decision = await self._costs.decide(job.answer, job.member, job.workspace)
@@ -525,18 +544,17 @@ class GradingWorker:
             post_open = (
                 job.post is not None and job.post.closed_at is None and now < job.post.closes_at
             )
-            dispute = (
+            if job.regrading:
                 await session.execute(
-                    sa.select(Dispute).where(
-                        col(Dispute.answer_id) == answer.id,
+                    sa.update(Dispute)
+                    .where(
+                        col(Dispute.id) == job.dispute_id,
                         col(Dispute.status) == DisputeStatus.REGRADING,
                     )
+                    .values(
+                        status=DisputeStatus.REGRADED, regraded_score=grade.score, updated_at=now
+                    )
                 )
-            ).scalar_one_or_none()
-            if dispute is not None:
-                dispute.status, dispute.regraded_score = DisputeStatus.REGRADED, grade.score
-                dispute.updated_at = now
-                session.add(dispute)
             if not job.question.scope.startswith("followup:"):
                 await record_review(session, job.member, job.question.bank_id, grade.score, now)
             card = grade_card(
@@ -556,8 +574,8 @@ class GradingWorker:
                     AnswerKind.MOCK: "mock interview: no points",
                     AnswerKind.DAILY: "after the close: no points",
                 }.get(answer.kind, "practice: no points"),
-                dispute_id=dispute.id if dispute is not None else None,
-                disputable=dispute is None and not await self._disputed(session, answer.id),
+                dispute_id=job.dispute_id if job.regrading else None,
+                disputable=job.dispute_id is None,
             )
             result = self._enqueue_result(session, job, card, now)
             if plan is not None and self.interviews is not None:
@@ -573,13 +591,6 @@ class GradingWorker:
                         session, job, extra, now, topic="mock", after=result.id
                     )
         return True
-
-    @staticmethod
-    async def _disputed(session: AsyncSession, answer_id: int) -> bool:
-        found = await session.execute(
-            sa.select(col(Dispute.id)).where(col(Dispute.answer_id) == answer_id)
-        )
-        return found.first() is not None
 
     def _enqueue_result(
         self,

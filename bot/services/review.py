@@ -59,27 +59,35 @@ class ReviewState:
 
 async def record_review(
     session: AsyncSession, member: Member, bank_id: str, score: int, now: datetime
-) -> ReviewCard | None:
+) -> None:
     """Review the member's card for this question with the grade (in the caller's transaction)."""
     if not member.spaced_repetition or member.id is None:
-        return None
-    # Two grades of one member and question can be stored at once (a resubmission graded beside
-    # the answer it replaced): create the card if it is missing without failing on the other's
-    # insert, then lock it, so each review reads the state the other one wrote.
-    fresh = Card(due=now)
-    await session.execute(
+        return
+    rating = rating_for(score)
+    # The common case, a question the member has not been graded on: the reviewed card is
+    # inserted at once. Two grades of one member and question can be stored at once (a
+    # resubmission graded beside the answer it replaced): the insert that loses the race does
+    # nothing, and the review then locks the winner's row and reviews on top of its state.
+    # fsrs would stamp a new card with the wall clock and sleep a millisecond to keep the stamps
+    # unique; the stamp is only an id here, so it comes from the bot's clock, without the sleep
+    fresh = Card(card_id=int(now.timestamp() * 1000), due=now)
+    first, _ = _scheduler().review_card(fresh, rating, now)
+    inserted = await session.execute(
         insert_ignore(session, ReviewCard)
         .values(
             member_id=member.id,
             bank_id=bank_id,
-            card=dict(fresh.to_dict()),
-            due=fresh.due,
-            last_score=0,
-            reviews=0,
+            card=dict(first.to_dict()),
+            due=first.due,
+            last_score=score,
+            reviews=1,
             updated_at=now,
         )
         .on_conflict_do_nothing(index_elements=["member_id", "bank_id"])
+        .returning(col(ReviewCard.id))
     )
+    if inserted.scalar_one_or_none() is not None:
+        return
     row = (
         await session.execute(
             sa.select(ReviewCard)
@@ -89,14 +97,13 @@ async def record_review(
         )
     ).scalar_one()
     card = Card.from_dict(row.card)  # type: ignore[arg-type]
-    card, _ = _scheduler().review_card(card, rating_for(score), now)
+    card, _ = _scheduler().review_card(card, rating, now)
     row.card = dict(card.to_dict())
     row.due = card.due
     row.last_score = score
     row.reviews += 1
     row.updated_at = now
     session.add(row)
-    return row
 
 
 class SpacedRepetition:
