@@ -222,3 +222,24 @@ def test_db_backup_of_postgresql_with_pg_dump_restores(tmp_path, monkeypatch):
         assert "TABLE public answer" in listing.stdout and "TABLE public outbox" in listing.stdout
     finally:
         drop_scratch_postgres_database(url)
+
+
+async def test_terminal_practice_grades_in_a_thread_unless_the_setting_says_otherwise(
+    monkeypatch, tmp_path
+):
+    from bot import cli
+    from bot.config import load_settings
+
+    chosen: list[bool] = []
+
+    async def record(settings, body):
+        chosen.append(settings.grading_process)
+        return 0
+
+    monkeypatch.setattr(cli, "with_app", record)
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    await cli._run_console(load_settings(database_url=url))
+    await cli._run_console(load_settings(database_url=url, grading_process=True))
+    monkeypatch.setenv("GRADING_PROCESS", "true")
+    await cli._run_console(load_settings(database_url=url))
+    assert chosen == [False, True, True]

@@ -81,6 +81,8 @@ from bot.storage.models import (
 
 log = logging.getLogger(__name__)
 
+#: At most this many grades share one transaction.
+STORE_BATCH = 16
 #: How soon an answer whose grade could not be stored (a database error) is claimed again.
 STORE_RETRY = timedelta(seconds=5)
 
@@ -117,6 +119,17 @@ def record_from_grade(answer_id: int, grade: Grade, created_at: datetime) -> Gra
         completion_tokens=data["completion_tokens"],
         created_at=created_at,
     )
+
+
+@dataclass
+class _StoreRequest:
+    """A finished grade waiting for the next group commit, and where its outcome goes."""
+
+    job: _Job
+    grade: Grade
+    plan: MockPlan | None
+    follow_up: str | None
+    result: asyncio.Future[bool]
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,8 @@ class GradingWorker:
         self._stopping = False
         self._heartbeat: asyncio.Task[None] | None = None
         self._in_flight: dict[asyncio.Task[None], _Job] = {}
+        self._store_queue: list[_StoreRequest] = []
+        self._storer: asyncio.Task[None] | None = None
         self.worker_id = uuid.uuid4().hex[:12]
         self.stored = 0
 
@@ -227,6 +242,11 @@ class GradingWorker:
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         self._in_flight.clear()
+        if self._storer is not None:
+            self._storer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._storer
+            self._storer = None
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -502,94 +522,136 @@ class GradingWorker:
     async def _store(
         self, job: _Job, grade: Grade, plan: MockPlan | None = None, follow_up: str | None = None
     ) -> bool:
+        """Store the grade with the grades that finished beside it, in one transaction (a group
+        commit: one BEGIN/COMMIT, one fsync on SQLite, for all of them); True when stored,
+        False when another worker owns the answer now. If the shared transaction fails, each
+        grade is stored in a transaction of its own, so one bad grade fails only itself."""
+        request = _StoreRequest(
+            job, grade, plan, follow_up, asyncio.get_running_loop().create_future()
+        )
+        self._store_queue.append(request)
+        if self._storer is None or self._storer.done():
+            self._storer = asyncio.create_task(self._store_loop(), name="grading-store")
+        return await request.result
+
+    async def _store_loop(self) -> None:
+        while self._store_queue:
+            batch = self._store_queue[:STORE_BATCH]
+            del self._store_queue[:STORE_BATCH]
+            try:
+                await self._store_batch(batch)
+            except asyncio.CancelledError:
+                for request in batch + self._store_queue:
+                    if not request.result.done():
+                        request.result.cancel()
+                raise
+
+    async def _store_batch(self, batch: list[_StoreRequest]) -> None:
+        try:
+            async with transaction(self._sessions) as session:
+                stored = [await self._store_in(session, request) for request in batch]
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0].result.done():  # its grading task may have been cancelled
+                    batch[0].result.set_exception(exc)
+                return
+            log.info(
+                "a batch of %s grades failed (%s); storing one by one",
+                len(batch),
+                type(exc).__name__,
+            )
+            for request in batch:
+                await self._store_batch([request])
+            return
+        for request, outcome in zip(batch, stored, strict=True):
+            if not request.result.done():
+                request.result.set_result(outcome)
+
+    async def _store_in(self, session: AsyncSession, request: _StoreRequest) -> bool:
+        job, grade, plan, follow_up = request.job, request.grade, request.plan, request.follow_up
         now = self._clock.now()
         answer = job.answer
         assert answer.id is not None
-        async with transaction(self._sessions) as session:
-            record = record_from_grade(answer.id, grade, now)
-            session.add(record)
+        record = record_from_grade(answer.id, grade, now)
+        session.add(record)
+        await session.flush()
+        owned = await session.execute(
+            sa.update(Answer)
+            .where(col(Answer.id) == answer.id, col(Answer.claim_token) == job.token)
+            .values(
+                status=AnswerStatus.GRADED,
+                current_grade_id=record.id,
+                claim_token=None,
+                retry_at=None,
+                last_error=None,
+                updated_at=now,
+            )
+            .returning(col(Answer.superseded))
+        )
+        superseded = owned.scalar_one_or_none()
+        if superseded is None:
+            # our lease expired and another worker took the answer: it owns the result, and
+            # the grade just written goes (the transaction is shared with other grades)
+            await session.delete(record)
             await session.flush()
-            owned = await session.execute(
-                sa.update(Answer)
-                .where(col(Answer.id) == answer.id, col(Answer.claim_token) == job.token)
-                .values(
-                    status=AnswerStatus.GRADED,
-                    current_grade_id=record.id,
-                    claim_token=None,
-                    retry_at=None,
-                    last_error=None,
-                    updated_at=now,
+            log.info("answer %s was re-claimed by another worker; dropping this grade", answer.id)
+            return False
+        answer.superseded = superseded
+        points = await award_points(
+            session,
+            answer=answer,
+            score=grade.score,
+            question=job.question,
+            member=job.member,
+            workspace=job.workspace,
+            post=job.post,
+            channel=job.channel,
+        )
+        post_open = job.post is not None and job.post.closed_at is None and now < job.post.closes_at
+        if job.regrading:
+            await session.execute(
+                sa.update(Dispute)
+                .where(
+                    col(Dispute.id) == job.dispute_id,
+                    col(Dispute.status) == DisputeStatus.REGRADING,
                 )
-                .returning(col(Answer.superseded))
+                .values(status=DisputeStatus.REGRADED, regraded_score=grade.score, updated_at=now)
             )
-            superseded = owned.scalar_one_or_none()
-            if superseded is None:
-                # our lease expired and another worker took the answer: it owns the result
-                await session.rollback()
-                log.info(
-                    "answer %s was re-claimed by another worker; dropping this grade", answer.id
+        if not job.question.scope.startswith("followup:"):
+            await record_review(session, job.member, job.question.bank_id, grade.score, now)
+        card = grade_card(
+            score=grade.score,
+            verdicts=grade.verdicts,
+            feedback=grade.feedback,
+            reference=job.question.reference,
+            provisional=grade.provisional,
+            points=points,
+            flags=grade.flags,
+            # a single-player terminal has nobody to pass the rubric to: all of it at once
+            rubric_revealed=job.workspace.platform is Platform.CONSOLE
+            or not (answer.scored and post_open),
+            prompt=job.question.prompt if answer.kind is AnswerKind.PRACTICE else "",
+            answer_id=answer.id,
+            unscored_label={
+                AnswerKind.MOCK: "mock interview: no points",
+                AnswerKind.DAILY: "after the close: no points",
+            }.get(answer.kind, "practice: no points"),
+            dispute_id=job.dispute_id if job.regrading else None,
+            disputable=job.dispute_id is None,
+        )
+        result = self._enqueue_result(session, job, card, now)
+        if plan is not None and self.interviews is not None:
+            extras = await self.interviews.apply_after_grade(
+                session, plan, grade.score, follow_up, now
+            )
+            if extras:
+                await session.flush()  # the grade's row id: what follows waits for it
+            for extra in extras:
+                # the next question (or the report) leaves only after the grade was sent,
+                # whichever dispatcher or replica claims them
+                result = self._enqueue_result(
+                    session, job, extra, now, topic="mock", after=result.id
                 )
-                return False
-            answer.superseded = superseded
-            points = await award_points(
-                session,
-                answer=answer,
-                score=grade.score,
-                question=job.question,
-                member=job.member,
-                workspace=job.workspace,
-                post=job.post,
-                channel=job.channel,
-            )
-            post_open = (
-                job.post is not None and job.post.closed_at is None and now < job.post.closes_at
-            )
-            if job.regrading:
-                await session.execute(
-                    sa.update(Dispute)
-                    .where(
-                        col(Dispute.id) == job.dispute_id,
-                        col(Dispute.status) == DisputeStatus.REGRADING,
-                    )
-                    .values(
-                        status=DisputeStatus.REGRADED, regraded_score=grade.score, updated_at=now
-                    )
-                )
-            if not job.question.scope.startswith("followup:"):
-                await record_review(session, job.member, job.question.bank_id, grade.score, now)
-            card = grade_card(
-                score=grade.score,
-                verdicts=grade.verdicts,
-                feedback=grade.feedback,
-                reference=job.question.reference,
-                provisional=grade.provisional,
-                points=points,
-                flags=grade.flags,
-                # a single-player terminal has nobody to pass the rubric to: all of it at once
-                rubric_revealed=job.workspace.platform is Platform.CONSOLE
-                or not (answer.scored and post_open),
-                prompt=job.question.prompt if answer.kind is AnswerKind.PRACTICE else "",
-                answer_id=answer.id,
-                unscored_label={
-                    AnswerKind.MOCK: "mock interview: no points",
-                    AnswerKind.DAILY: "after the close: no points",
-                }.get(answer.kind, "practice: no points"),
-                dispute_id=job.dispute_id if job.regrading else None,
-                disputable=job.dispute_id is None,
-            )
-            result = self._enqueue_result(session, job, card, now)
-            if plan is not None and self.interviews is not None:
-                extras = await self.interviews.apply_after_grade(
-                    session, plan, grade.score, follow_up, now
-                )
-                if extras:
-                    await session.flush()  # the grade's row id: what follows waits for it
-                for extra in extras:
-                    # the next question (or the report) leaves only after the grade was sent,
-                    # whichever dispatcher or replica claims them
-                    result = self._enqueue_result(
-                        session, job, extra, now, topic="mock", after=result.id
-                    )
         return True
 
     def _enqueue_result(

@@ -304,3 +304,62 @@ async def test_an_llm_only_question_waits_for_the_llm_instead_of_a_provisional_g
     await GradingWorker(sessions, up, offline, clock, sleep=no_sleep).drain()
     view = await world.answers.view(receipt.answer_id)
     assert view.grade.grader == "llm" and not view.grade.provisional
+
+
+async def test_grades_that_finish_together_share_one_commit(world, sessions, engine, clock):
+    opened = await world.open()
+    for member in (world.alice, world.bob):
+        await world.submit(member, opened, GOOD)
+    grader = ScriptedGrader()  # answers at once: both grades finish in the same instant
+    worker = GradingWorker(sessions, grader, grader, clock, concurrency=4)
+    grades_per_commit: list[int] = []
+    inserted = [0]
+
+    def on_statement(_connection, _cursor, statement, *_args) -> None:
+        inserted[0] += statement.startswith("INSERT INTO grade ")
+
+    def on_commit(_connection) -> None:
+        if inserted[0]:
+            grades_per_commit.append(inserted[0])
+        inserted[0] = 0
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
+    sa.event.listen(engine.sync_engine, "commit", on_commit)
+    try:
+        assert await worker.drain() == 2
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", on_statement)
+        sa.event.remove(engine.sync_engine, "commit", on_commit)
+    assert grades_per_commit == [2]  # one commit for both, not one each
+    assert len(await _rows(sessions, GradeRecord)) == 2
+    assert len(await _rows(sessions, ScoreEvent)) == 2
+
+
+async def test_a_grade_that_fails_in_a_shared_commit_fails_alone(
+    world, sessions, clock, monkeypatch
+):
+    import bot.services.grading as grading
+
+    opened = await world.open()
+    alice = await world.submit(world.alice, opened, GOOD)
+    await world.submit(world.bob, opened, GOOD)
+    real_award = grading.award_points
+
+    async def award_failing_for_alice(*args, **kwargs):
+        if kwargs["answer"].id == alice.answer_id:
+            raise RuntimeError("alice's row is broken")
+        return await real_award(*args, **kwargs)
+
+    monkeypatch.setattr(grading, "award_points", award_failing_for_alice)
+    grader = ScriptedGrader()
+    worker = GradingWorker(sessions, grader, grader, clock, concurrency=4)
+    assert await worker.drain() == 2
+    answers = {answer.id: answer for answer in await _rows(sessions, Answer)}
+    assert answers[alice.answer_id].status == "pending"  # released, graded again soon
+    assert answers[alice.answer_id].last_error == "store failed: RuntimeError"
+    [bob_answer] = [a for a in answers.values() if a.id != alice.answer_id]
+    assert bob_answer.status == "graded"
+    [grade] = await _rows(sessions, GradeRecord)
+    assert grade.answer_id == bob_answer.id
+    [event] = await _rows(sessions, ScoreEvent)
+    assert event.answer_id == bob_answer.id

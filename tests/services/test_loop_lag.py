@@ -9,13 +9,12 @@ which the process was using the CPU (the smaller of wall time and process CPU ti
 thread holding the interpreter, a long garbage collection or synchronous work on the loop all
 consume CPU and are fully counted.
 
-The issue's goal is a worst lag of 50 ms. Measured on 2026-11-30 on a quiet 2-core machine
-(load ~1): SQLite worst 36-48 ms, PostgreSQL worst 80-87 ms (p99 48-72 ms): the PostgreSQL
-path does more Python work on the loop per stored grade (asyncpg and the ORM for the grade,
-points, rollups, review card and outbox rows) while the grading thread shares the GIL. The
-goal is not met on PostgreSQL; this test guards against regressions at twice the goal, and the
-figure is printed on failure. Moving the store's card building and serialisation off the loop
-is the next step."""
+Two configurations. The server's (``GRADING_PROCESS=true``, the default): the grader runs in a
+child process, the loop only claims and stores; it must hold the issue's goal of 50 ms. The
+terminal's (a thread of the bot's process, one player): the grading thread shares the
+interpreter lock with the loop; measured on 2026-11-30 on a quiet 2-core machine, SQLite worst
+36-48 ms, PostgreSQL worst 80-87 ms, so that configuration is held to twice the goal, as a guard
+against regressions. The worst figure is printed on failure."""
 
 from __future__ import annotations
 
@@ -23,12 +22,14 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import settle_memory
 from bot.domain.bank import load_bank
-from bot.grading.base import GradingItem
+from bot.grading.base import Grader, GradingItem
 from bot.grading.offline import OfflineGrader
+from bot.grading.separate_process import SeparateProcessGrader
 from bot.services.answers import AnswerTarget
 from bot.services.grading import GradingWorker
 from bot.services.question_rows import sync_bank
@@ -38,13 +39,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TICK = 0.005
 #: the issue's goal
 GOAL_LAG = 0.050
-#: what this test enforces: twice the goal (see the module docstring)
-MAX_LAG = 2 * GOAL_LAG
+#: what each configuration must hold (see the module docstring)
+MAX_LAG = {"process": GOAL_LAG, "thread": 2 * GOAL_LAG}
 
 
-async def test_worst_loop_lag_while_grading_50_answers_stays_under_twice_the_goal(
-    world, sessions, clock
-):
+@pytest.mark.parametrize("grading", ["process", "thread"])
+async def test_worst_loop_lag_while_grading_50_answers(world, sessions, clock, grading):
     bank = load_bank(ROOT / "questions")
     await sync_bank(sessions, bank, clock)
     questions = [q for q in bank.questions if not q.llm_only][:50]
@@ -57,7 +57,7 @@ async def test_worst_loop_lag_while_grading_50_answers_stays_under_twice_the_goa
     for question in questions:  # long, realistic answers: the references themselves
         target = AnswerTarget.practice(rows[question.id].id)
         await world.answers.submit(world.alice, target, question.reference * 2)
-    grader = OfflineGrader()
+    grader: Grader = SeparateProcessGrader() if grading == "process" else OfflineGrader()
     await grader.grade(GradingItem.from_question(questions[0]), "warm up")  # load embeddings
     settle_memory()  # as the bot does once it has started
     worker = GradingWorker(sessions, grader, grader, clock, concurrency=4)
@@ -79,4 +79,4 @@ async def test_worst_loop_lag_while_grading_50_answers_stays_under_twice_the_goa
     await ticking
     assert graded == len(questions)
     assert len(lags) > 20
-    assert max(lags) < MAX_LAG, f"worst loop lag {max(lags) * 1000:.1f} ms"
+    assert max(lags) < MAX_LAG[grading], f"worst loop lag {max(lags) * 1000:.1f} ms"
