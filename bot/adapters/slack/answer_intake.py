@@ -8,25 +8,26 @@ registered listener, a Web API client per request, argument injection) costs mor
 than those steps together. So in single-workspace HTTP mode this module answers the answer form's
 ``view_submission`` itself: the same check Bolt runs (slack_sdk's ``SignatureVerifier``: HMAC of
 the body, timestamp within five minutes; a failure is Bolt's own 401), then the same listener code
-(``listeners.views.submit_answer``) with Bolt's own ``AsyncAck`` building the reply. Every other
-request goes to Bolt unchanged. With OAuth (many workspaces) Bolt's authorization decides which
+(``listeners.views.store_answer`` and ``answer_reply``). A stored answer's reply depends only on
+the receipt's status, so its JSON is built once per status and reused. Every other request goes
+to Bolt unchanged. With OAuth (many workspaces) Bolt's authorization decides which
 workspaces may act, so there every request goes through Bolt.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import urllib.parse
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.signature import SignatureVerifier
 
 from bot.adapters.slack import render
 from bot.adapters.slack.bridge import SlackBridge
-from bot.adapters.slack.listeners.views import submit_answer
+from bot.adapters.slack.listeners.views import answer_reply, store_answer
+from bot.services.answers import Receipt, ReceiptStatus
 
 #: Bolt's reply to a request whose signature or timestamp is wrong.
 REFUSED = {"error": "invalid request"}
@@ -54,12 +55,20 @@ class AnswerIntake:
         payload = _payload(raw)
         if payload is None:
             return None
-        view = payload["view"]
-        ack = AsyncAck()
-        await submit_answer(self.bridge, ack, payload, view)
-        assert ack.response is not None  # submit_answer acknowledges on every path
+        outcome = await store_answer(self.bridge, payload, payload["view"])
         self.handled += 1
-        return await to_aiohttp_response(ack.response)
+        if isinstance(outcome, Receipt):
+            reply = _receipt_reply(outcome.status)
+        else:
+            reply = json.dumps(answer_reply(outcome)).encode()
+        return web.Response(body=reply, content_type="application/json", charset="utf-8")
+
+
+@functools.lru_cache(maxsize=len(ReceiptStatus))
+def _receipt_reply(status: ReceiptStatus) -> bytes:
+    """The acknowledgement that turns the form into the receipt (the same for every answer of
+    one status)."""
+    return json.dumps(answer_reply(Receipt(0, status))).encode()
 
 
 def _payload(raw: bytes) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack import render
 from bot.adapters.slack.bridge import SlackBridge, team_of
 from bot.domain.answers import AnswerRejected
-from bot.services.answers import AnswerTarget
+from bot.services.answers import AnswerTarget, Receipt
 from bot.services.cards import CardKind
 from bot.services.channels import ConfigChange, NotAllowed, SettingsRejected
 from bot.services.commands import Command, CommandName
@@ -60,9 +60,10 @@ def _values(view: Mapping[str, Any]) -> Mapping[str, Any]:
     return values if isinstance(values, Mapping) else {}
 
 
-async def submit_answer(
-    bridge: SlackBridge, ack: AsyncAck, body: Mapping[str, Any], view: Mapping[str, Any]
-) -> None:
+async def store_answer(
+    bridge: SlackBridge, body: Mapping[str, Any], view: Mapping[str, Any]
+) -> Receipt | str:
+    """Store the submitted answer: its receipt, or the message to show under the input."""
     meta = render.read_metadata(view.get("private_metadata"))
     text = render.input_value(_values(view), render.ANSWER_BLOCK, render.ANSWER_ACTION) or ""
     channel = meta.get("c") or None
@@ -74,17 +75,30 @@ async def submit_answer(
             user_id=str((body.get("user") or {}).get("id", "")),
             channel_id=channel,
         )
-        receipt = await bridge.app.answers.submit(
+        return await bridge.app.answers.submit(
             actor, target, text, reply_context={"channel": channel} if channel else {}
         )
     except AnswerRejected as rejected:
-        await ack(response_action="errors", errors={render.ANSWER_BLOCK: rejected.message})
-        return
+        return rejected.message
     except Exception as exc:
         log.warning("storing an answer failed: %s", type(exc).__name__)
-        await ack(response_action="errors", errors={render.ANSWER_BLOCK: STORE_FAILED})
-        return
-    await ack(response_action="update", view=render.card_modal("Answer received", receipt.card))
+        return STORE_FAILED
+
+
+def answer_reply(outcome: Receipt | str) -> dict[str, Any]:
+    """The acknowledgement's fields: the modal turned into the receipt, or the field error."""
+    if isinstance(outcome, Receipt):
+        return {
+            "response_action": "update",
+            "view": render.card_modal("Answer received", outcome.card),
+        }
+    return {"response_action": "errors", "errors": {render.ANSWER_BLOCK: outcome}}
+
+
+async def submit_answer(
+    bridge: SlackBridge, ack: AsyncAck, body: Mapping[str, Any], view: Mapping[str, Any]
+) -> None:
+    await ack(**answer_reply(await store_answer(bridge, body, view)))
 
 
 async def _admin_actor(
