@@ -59,3 +59,33 @@ def score_verdicts(
     raw = 100.0 * earned / total
     penalty = min(MAX_FACTUAL_ERROR_PENALTY, FACTUAL_ERROR_PENALTY * max(0, factual_errors))
     return max(0, min(100, round(raw - penalty)))
+
+
+def shorten(text: str, limit: int = 90) -> str:
+    """``text`` without its final full stop, cut at a word boundary to at most ``limit``
+    characters (an ellipsis marks the cut)."""
+    text = text.rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def rubric_feedback(
+    verdicts: Sequence[KeyPointVerdict], errors: Sequence[FactualError] = ()
+) -> str:
+    """The member's summary of a rubric grade, the same whichever grader made it: how many key
+    points were covered, which are still missing, and the corrections of factual errors."""
+    covered = sum(verdict.status is Coverage.COVERED for verdict in verdicts)
+    partial = sum(verdict.status is Coverage.PARTIAL for verdict in verdicts)
+    missing = [verdict.key_point for verdict in verdicts if verdict.status is Coverage.MISSING]
+    summary = f"You covered {covered} of {len(verdicts)} key points"
+    parts = [summary + (f", {partial} only partly." if partial else ".")]
+    if missing:
+        parts.append("Still missing: " + "; ".join(shorten(point) for point in missing) + ".")
+    elif partial:
+        parts.append("Make the partial ones explicit to reach full marks.")
+    else:
+        parts.append("All key points are there.")
+    if errors:
+        parts.append(
+            "Check: " + "; ".join(shorten(error.correction, 200) for error in errors) + "."
+        )
+    return " ".join(parts)

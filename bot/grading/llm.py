@@ -54,7 +54,13 @@ from typing import Any
 import openai
 
 from bot.domain.bank import KeyPoint
-from bot.domain.rubric import Coverage, FactualError, KeyPointVerdict, score_verdicts
+from bot.domain.rubric import (
+    Coverage,
+    FactualError,
+    KeyPointVerdict,
+    rubric_feedback,
+    score_verdicts,
+)
 from bot.grading.base import Grade, GradingError, GradingItem, TransientGradingError
 from bot.grading.cache import GradeCache, cache_key
 from bot.grading.chat_params import ChatParameters
@@ -718,7 +724,7 @@ class LLMGrader:
                 flags.append(FLAG_NEEDS_REVIEW)
         feedback = reply.feedback.strip()[:MAX_FEEDBACK_CHARS]
         if checked.rejected or checked.downgraded or screening.flagged or not feedback:
-            feedback = _feedback_from_verdicts(verdicts, errors)
+            feedback = rubric_feedback(verdicts, errors)[:MAX_FEEDBACK_CHARS]
         return Grade(
             score=score,
             verdicts=tuple(verdicts),
@@ -747,21 +753,3 @@ class LLMGrader:
             model=self.model,
             flags=(FLAG_EMPTY, *flags),
         )
-
-
-def _feedback_from_verdicts(
-    verdicts: Sequence[KeyPointVerdict], errors: Sequence[FactualError]
-) -> str:
-    covered = [v.key_point for v in verdicts if v.status is Coverage.COVERED]
-    partial = [v.key_point for v in verdicts if v.status is Coverage.PARTIAL]
-    missing = [v.key_point for v in verdicts if v.status is Coverage.MISSING]
-    lines = []
-    if covered:
-        lines.append("Covered: " + "; ".join(covered) + ".")
-    if partial:
-        lines.append("Partly covered: " + "; ".join(partial) + ".")
-    if missing:
-        lines.append("Missing: " + "; ".join(missing) + ".")
-    if errors:
-        lines.append("Check: " + "; ".join(error.correction for error in errors))
-    return " ".join(lines)[:MAX_FEEDBACK_CHARS]

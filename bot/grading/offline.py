@@ -56,7 +56,9 @@ from bot.domain.rubric import (
     Coverage,
     FactualError,
     KeyPointVerdict,
+    rubric_feedback,
     score_verdicts,
+    shorten,
 )
 from bot.grading.base import Grade, GradingItem, LLMRequiredError
 from bot.grading.claims import (
@@ -70,6 +72,7 @@ from bot.grading.claims import (
 )
 from bot.grading.claims import same_quantity as _same_quantity
 from bot.grading.embeddings import StaticEmbedder, get_embedder
+from bot.grading.evidence import sentence_bounds
 from bot.grading.notation import words as notation_words
 
 # --- calibration constants (fixed a priori; see bench/grading_quality.py for measurements) ---
@@ -448,7 +451,6 @@ SYNONYMS: dict[str, str] = {
 }
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
-_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
 _NOTATION_RE = re.compile(r"[=+*^<>\u2190-\u21ff\u2200-\u22ff]")
 _LIST_SPLIT_RE = re.compile(r"[,/|]|\b(?:and|or)\b")
 _BULLET_RE = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
@@ -573,23 +575,18 @@ def _is_list_like(text: str, tokens: Sequence[Token]) -> bool:
 
 
 def split_sentences(text: str) -> list[Sentence]:
-    """Sentence-like spans (split on end punctuation and line breaks; bullets stripped)."""
+    """The sentences (and lines) of ``text`` as :func:`bot.grading.evidence.sentence_bounds`
+    finds them, each with its bullet stripped, its tokens and whether it is list-like."""
     sentences: list[Sentence] = []
-    position = 0
-    pieces = [*_SENTENCE_BREAK_RE.finditer(text), None]
-    for match in pieces:
-        end = match.start() if match is not None else len(text)
-        start = position
-        position = match.end() if match is not None else len(text)
-        chunk = text[start:end]
+    for begin, end in sentence_bounds(text):
+        chunk = text[begin:end]
         bullet = _BULLET_RE.match(chunk)
         if bullet:
-            start += bullet.end()
-            chunk = text[start:end]
+            chunk = chunk[bullet.end() :]
         stripped = chunk.strip()
         if not stripped or not _WORD_RE.search(stripped):
             continue
-        offset = start + chunk.index(stripped)
+        offset = end - len(chunk) + chunk.index(stripped)
         tokens = tuple(
             Token(token.start + offset, token.end + offset, token.lower, token.norm)
             for token in tokenize(stripped)
@@ -916,18 +913,7 @@ class OfflineGrader:
         if "unrelated" in flags:
             parts.append("This answer does not seem to address the question.")
         if item.key_points:
-            covered = [v.key_point for v in analysis.verdicts if v.status is Coverage.COVERED]
-            partial = [v.key_point for v in analysis.verdicts if v.status is Coverage.PARTIAL]
-            missing = [v.key_point for v in analysis.verdicts if v.status is Coverage.MISSING]
-            total = len(analysis.verdicts)
-            summary = f"You covered {len(covered)} of {total} key points"
-            parts.append(summary + (f", {len(partial)} only partly." if partial else "."))
-            if missing:
-                parts.append("Still missing: " + "; ".join(_short(p) for p in missing) + ".")
-            elif partial:
-                parts.append("Make the partial ones explicit to reach full marks.")
-            else:
-                parts.append("All key points are there.")
+            parts.append(rubric_feedback(analysis.verdicts))
         else:
             band = analysis.score
             if band >= 80:
@@ -1270,11 +1256,6 @@ def _evidence(answer: str, window: _Window, match: _PointMatch) -> str:
     return answer[start:end].strip()
 
 
-def _short(text: str, limit: int = 90) -> str:
-    text = text.rstrip(".")
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
 def _hint(
     point: KeyPoint, reference: str = "", *, partial: bool = False, contradicted: bool = False
 ) -> str:
@@ -1282,14 +1263,14 @@ def _hint(
     hint teaches something the key point's own wording does not."""
     sentence = _reference_sentence(point, reference)
     if contradicted:
-        fact = f"“{_short(sentence, 220)}”" if sentence else f"{_short(point.text)}."
+        fact = f"“{shorten(sentence, 220)}”" if sentence else f"{shorten(point.text)}."
         return f"Your answer seems to state the opposite; the reference says: {fact}"
     if sentence:
         lead = "Be explicit; the reference says" if partial else "The reference puts it as"
-        return f"{lead}: “{_short(sentence, 220)}”"
+        return f"{lead}: “{shorten(sentence, 220)}”"
     if partial:
-        return f"Say it explicitly: {_short(point.text)}."
-    return f"Add this point: {_short(point.text)}."
+        return f"Say it explicitly: {shorten(point.text)}."
+    return f"Add this point: {shorten(point.text)}."
 
 
 def _reference_sentence(point: KeyPoint, reference: str) -> str:

@@ -82,3 +82,24 @@ def test_the_score_stays_within_0_100_and_never_falls_when_a_verdict_improves(
         assert high == 100
     if all(status is MISSING for status in before):
         assert low == 0
+
+
+def test_rubric_feedback_counts_points_names_the_missing_ones_and_the_corrections():
+    from bot.domain.rubric import FactualError, rubric_feedback
+
+    verdicts = [
+        KeyPointVerdict("Dropout zeroes activations", Coverage.COVERED, "zeroes", ""),
+        KeyPointVerdict("It scales at test time", Coverage.PARTIAL, "scales", ""),
+        KeyPointVerdict("It acts like an ensemble.", Coverage.MISSING, "", ""),
+    ]
+    feedback = rubric_feedback(verdicts, [FactualError("p=0.9", "p is the drop rate")])
+    assert feedback == (
+        "You covered 1 of 3 key points, 1 only partly. Still missing: It acts like an ensemble. "
+        "Check: p is the drop rate."
+    )
+    assert (
+        rubric_feedback(verdicts[:1]) == "You covered 1 of 1 key points. All key points are there."
+    )
+    assert rubric_feedback(verdicts[:2]).endswith(
+        "Make the partial ones explicit to reach full marks."
+    )
