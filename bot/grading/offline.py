@@ -23,8 +23,9 @@ Two modes:
   three similarities to the reference, mapped linearly onto 0-100 between a floor (an unrelated
   answer) and a ceiling (a close paraphrase).
 
-Keyword stuffing: a sentence without function words ("the", "is", "of", ...) or made of short
-comma-separated fragments is *list-like*. When most of an answer's content words sit in
+Keyword stuffing: a sentence is *list-like* when :mod:`bot.grading.keyword_lists` says so (the
+same test the LLM grader applies to quotes: a bare list or repetition of terms, a long run with
+few function words, a terse line among terse neighbours). When most of an answer's content words sit in
 list-like sentences the answer is a term list: a key point shown only in list-like text earns at
 most a partial verdict, and the reference-similarity score is scaled down (by up to half) when
 few content words sit in real sentences.
@@ -73,6 +74,7 @@ from bot.grading.claims import (
 from bot.grading.claims import same_quantity as _same_quantity
 from bot.grading.embeddings import StaticEmbedder, get_embedder
 from bot.grading.evidence import sentence_bounds
+from bot.grading.keyword_lists import keyword_list_sentences
 from bot.grading.notation import words as notation_words
 
 # --- calibration constants (fixed a priori; see bench/grading_quality.py for measurements) ---
@@ -227,14 +229,6 @@ LLM_ONLY_MESSAGE = (
 )
 #: Longest evidence quote, in characters.
 MAX_EVIDENCE_CHARS = 240
-#: Term-list detection (see ``_is_list_like``): minimum words, function-word share below which
-#: a comma-split sentence may be a list, and the longest mean fragment of a list.
-LIST_MIN_WORDS = 4
-LIST_MAX_STOP_RATIO = 0.15
-LIST_MAX_FRAGMENT_WORDS = 3.0
-#: Text with operators or arrows, or where fewer than this share of tokens are words, is
-#: notation (a formula, a worked example), never a term list.
-NOTATION_WORD_SHARE = 0.6
 #: An answer whose content words are mostly (more than this share) in list-like sentences is a
 #: term list: key points it shows only in list-like sentences earn at most a partial verdict.
 TERM_LIST_PROSE_SHARE = 0.5
@@ -451,8 +445,6 @@ SYNONYMS: dict[str, str] = {
 }
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:'[a-z]+)?")
-_NOTATION_RE = re.compile(r"[=+*^<>\u2190-\u21ff\u2200-\u22ff]")
-_LIST_SPLIT_RE = re.compile(r"[,/|]|\b(?:and|or)\b")
 _BULLET_RE = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
 _BRITISH_IZE_RE = re.compile(r"is(e|ed|es|ing|ation|ations|er|ers)$")
 _IRREGULAR = {"children": "child", "data": "data", "bias": "bias", "analysis": "analysis"}
@@ -549,53 +541,27 @@ class Sentence:
         return tuple(token for token in self.tokens if token.norm)
 
 
-def _is_list_like(text: str, tokens: Sequence[Token]) -> bool:
-    """A bare enumeration of terms rather than a sentence that says something about them.
-
-    Either two or more words without a single function word ("the", "is", "of", ...), or four
-    or more words with few function words split into fragments of three words or fewer by
-    commas, slashes or "and"/"or". Symbols, numbers and one- or two-letter tokens do not count,
-    so notation such as ``Merge 1: l + o -> lo (count 15)`` is not taken for a term list.
-    """
-    words = [t for t in tokens if (t.is_stop or len(t.lower) > 2) and not t.lower.isdigit()]
-    if (
-        len(words) < 2
-        or len(words) < NOTATION_WORD_SHARE * len(tokens)
-        or _NOTATION_RE.search(text)
-    ):
-        return False
-    stops = sum(token.is_stop for token in words)
-    if stops == 0:
-        return True
-    if len(words) < LIST_MIN_WORDS or stops / len(words) >= LIST_MAX_STOP_RATIO:
-        return False
-    fragments = [part for part in _LIST_SPLIT_RE.split(text) if _WORD_RE.search(part)]
-    mean_words = sum(len(_WORD_RE.findall(part)) for part in fragments) / max(1, len(fragments))
-    return len(fragments) >= 3 and mean_words <= LIST_MAX_FRAGMENT_WORDS
-
-
 def split_sentences(text: str) -> list[Sentence]:
     """The sentences (and lines) of ``text`` as :func:`bot.grading.evidence.sentence_bounds`
-    finds them, each with its bullet stripped, its tokens and whether it is list-like."""
-    sentences: list[Sentence] = []
+    finds them, each with its bullet stripped, its tokens and whether it is list-like
+    (:func:`bot.grading.keyword_lists.keyword_list_sentences`)."""
+    spans: list[tuple[int, str]] = []
     for begin, end in sentence_bounds(text):
         chunk = text[begin:end]
         bullet = _BULLET_RE.match(chunk)
         if bullet:
             chunk = chunk[bullet.end() :]
         stripped = chunk.strip()
-        if not stripped or not _WORD_RE.search(stripped):
-            continue
-        offset = end - len(chunk) + chunk.index(stripped)
+        if stripped and _WORD_RE.search(stripped):
+            spans.append((end - len(chunk) + chunk.index(stripped), stripped))
+    listed = keyword_list_sentences([stripped for _, stripped in spans])
+    sentences = []
+    for (offset, stripped), list_like in zip(spans, listed, strict=True):
         tokens = tuple(
             Token(token.start + offset, token.end + offset, token.lower, token.norm)
             for token in tokenize(stripped)
         )
-        sentences.append(
-            Sentence(
-                offset, offset + len(stripped), stripped, tokens, _is_list_like(stripped, tokens)
-            )
-        )
+        sentences.append(Sentence(offset, offset + len(stripped), stripped, tokens, list_like))
     return sentences
 
 
