@@ -49,7 +49,7 @@ from bot.services.review import SpacedRepetition
 from bot.services.scheduler import DailyScheduler
 from bot.storage.db import check_connection, create_engine, session_factory
 from bot.storage.grade_cache import SqlGradeCache
-from bot.storage.migrate import upgrade_async, upgrade_needed
+from bot.storage.migrate import build_schema, is_empty, upgrade_async, upgrade_needed
 from bot.storage.models import Platform
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,10 @@ class BotApp:
             sessions = session_factory(engine)
             async with startup_lock(engine, settings.database_url):
                 if migrate and await upgrade_needed(engine):
-                    await upgrade_async(settings.database_url)
+                    if await is_empty(engine):  # a new database: built in one step
+                        await build_schema(engine)
+                    else:
+                        await upgrade_async(settings.database_url)
                 report = await sync_bank(sessions, banks, clock)
         except BaseException:
             await engine.dispose()
