@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.domain.bank import FastLoader
+from bot.domain.bank_cache import ParsedYamlCache
 from bot.grading.base import Grader
 from bot.grading.cache import GradeCache
 from bot.grading.followup import FollowUpWriter
@@ -59,8 +61,12 @@ STARTUP_LOCK_KEY = 0x1B07_0001
 
 
 def load_configured_bank(settings: Settings) -> ScopedBank:
-    """The built-in bank plus the team's own files (see ``bot.services.question_rows``)."""
-    return load_banks(settings.questions_dir, settings.custom_questions_dir)
+    """The built-in bank plus the team's own files (see ``bot.services.question_rows``), with
+    the parsed-YAML cache unless ``BANK_CACHE_DIR`` is empty."""
+    cache = None
+    if settings.bank_cache_dir is not None:
+        cache = ParsedYamlCache(settings.bank_cache_dir, FastLoader)
+    return load_banks(settings.questions_dir, settings.custom_questions_dir, cache)
 
 
 def openai_client(settings: Settings, client_retries: int = 0) -> Any:

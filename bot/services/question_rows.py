@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from bot.clock import Clock
 from bot.domain.bank import Bank, BankError, BankValidationError, Question, load_bank
+from bot.domain.bank_cache import ParsedYamlCache
 from bot.storage.db import transaction
 from bot.storage.models import Platform, QuestionVersion
 
@@ -44,12 +45,25 @@ class ScopedBank:
         return tuple(question for bank in self.banks.values() for question in bank.questions)
 
 
-def load_banks(questions_dir: Path, custom_dir: Path | None = None) -> ScopedBank:
-    """The built-in bank plus custom files; every error of every file is reported at once."""
+def load_banks(
+    questions_dir: Path, custom_dir: Path | None = None, cache: ParsedYamlCache | None = None
+) -> ScopedBank:
+    """The built-in bank plus custom files; every error of every file is reported at once. A
+    ``cache`` of parsed YAML is used for every file and saved at the end."""
+    try:
+        return _load_banks(questions_dir, custom_dir, cache)
+    finally:
+        if cache is not None:
+            cache.save()
+
+
+def _load_banks(
+    questions_dir: Path, custom_dir: Path | None, cache: ParsedYamlCache | None
+) -> ScopedBank:
     errors: list[BankError] = []
     builtin = Bank(())
     try:
-        builtin = load_bank(questions_dir)
+        builtin = load_bank(questions_dir, cache=cache)
     except BankValidationError as exc:
         errors.extend(exc.errors)
     banks: dict[str, Bank] = {}
@@ -61,7 +75,7 @@ def load_banks(questions_dir: Path, custom_dir: Path | None = None) -> ScopedBan
             shared_files = sorted(custom_dir.glob("*.yaml")) + sorted(custom_dir.glob("*.yml"))
             if shared_files:
                 try:
-                    shared = load_bank(*shared_files, builtin_ids=builtin_ids)
+                    shared = load_bank(*shared_files, builtin_ids=builtin_ids, cache=cache)
                     builtin = Bank(builtin.questions + shared.questions)
                 except BankValidationError as exc:
                     errors.extend(exc.errors)
@@ -80,7 +94,9 @@ def load_banks(questions_dir: Path, custom_dir: Path | None = None) -> ScopedBan
                     continue
                 scope = f"{Platform(match.group(1)).value}:{match.group(2)}"
                 try:
-                    banks[scope] = load_bank(folder, builtin_ids=frozenset(builtin.by_id()))
+                    banks[scope] = load_bank(
+                        folder, builtin_ids=frozenset(builtin.by_id()), cache=cache
+                    )
                 except BankValidationError as exc:
                     errors.extend(exc.errors)
     if errors:
