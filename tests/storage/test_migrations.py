@@ -412,3 +412,59 @@ def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_datab
     assert "leaderboard_total" not in _inspect(empty_database_url, _tables)
     migrate.upgrade(empty_database_url)
     assert _inspect(empty_database_url, read) == [workspace_row, channel_row]
+
+
+def test_the_app_builds_a_new_database_and_migrates_an_existing_one(
+    empty_database_url, second_empty_database_url, monkeypatch
+):
+    """``BotApp.create``: an empty database is built in one step; one at an older revision goes
+    through the migrations; both end at head with the bank synced."""
+    from bot import app as app_module
+    from bot.app import BotApp
+    from bot.clock import ManualClock
+    from bot.config import load_settings
+    from tests.adapters.test_console import MINI_BANK
+    from tests.fakes.graders import ScriptedGrader
+
+    calls: list[str] = []
+
+    def spy(name, real):
+        async def wrapper(*args, **kwargs):
+            calls.append(name)
+            return await real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(app_module, "build_schema", spy("build", app_module.build_schema))
+    monkeypatch.setattr(app_module, "upgrade_async", spy("upgrade", app_module.upgrade_async))
+
+    async def start(url: str) -> int:
+        settings = load_settings(database_url=url, questions_dir=MINI_BANK, bank_cache_dir=None)
+        grader = ScriptedGrader()
+        bot = await BotApp.create(
+            settings,
+            clock=ManualClock(datetime(2026, 3, 2, 8, tzinfo=UTC)),
+            graders=(grader, grader),
+        )
+        try:
+            assert bot.sync_report is not None
+            return bot.sync_report.added
+        finally:
+            await bot.close()
+
+    def revision(connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    assert asyncio.run(start(empty_database_url)) > 0
+    assert calls == ["build"]
+    migrate.upgrade(second_empty_database_url, "0004")
+    assert asyncio.run(start(second_empty_database_url)) > 0
+    assert calls == ["build", "upgrade"]
+    assert asyncio.run(start(empty_database_url)) == 0  # a restart: nothing to build or add
+    assert calls == ["build", "upgrade"]
+    head = migrate.head_revision()
+    assert (
+        _inspect(empty_database_url, revision)
+        == _inspect(second_empty_database_url, revision)
+        == head
+    )
