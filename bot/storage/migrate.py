@@ -124,16 +124,32 @@ async def is_empty(engine: AsyncEngine) -> bool:
     return not names
 
 
+#: Alembic's version table as Alembic creates it (the schema test compares the two), so a new
+#: database can be stamped without importing Alembic (some 55 ms and 9 MB of a start).
+_VERSION_TABLE = sa.Table(
+    "alembic_version",
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
 def _create_and_stamp(connection: Connection) -> None:
-    from alembic.migration import MigrationContext
-    from alembic.script import ScriptDirectory
     from sqlmodel import SQLModel
 
     import bot.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
     SQLModel.metadata.create_all(connection)
-    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    MigrationContext.configure(connection).stamp(scripts, "head")
+    head = script_head()
+    if head is None:  # scripts that are not one plain chain: Alembic stamps
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+        MigrationContext.configure(connection).stamp(scripts, "head")
+        return
+    _VERSION_TABLE.create(connection)
+    connection.execute(_VERSION_TABLE.insert().values(version_num=head))
 
 
 async def build_schema(engine: AsyncEngine) -> None:
