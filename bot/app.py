@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from filelock import FileLock
@@ -48,11 +48,13 @@ from bot.services.leaderboard import LeaderboardService
 from bot.services.practice import PracticeService
 from bot.services.question_rows import ScopedBank, SyncReport, load_banks, sync_bank
 from bot.services.review import SpacedRepetition
-from bot.services.scheduler import DailyScheduler
 from bot.storage.db import check_connection, create_engine, session_factory
 from bot.storage.grade_cache import SqlGradeCache
 from bot.storage.migrate import build_schema, is_empty, upgrade_async, upgrade_needed
 from bot.storage.models import Platform
+
+if TYPE_CHECKING:
+    from bot.services.scheduler import DailyScheduler
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +326,10 @@ class BotApp:
         await self.dispatcher.start()
         platforms: Collection[Platform] = {notifier.platform for notifier in notifiers}
         if schedule and platforms:
+            # APScheduler is loaded only by a process that schedules (not the terminal session,
+            # not a worker replica): its import reads every installed package's entry points
+            from bot.services.scheduler import DailyScheduler
+
             self.scheduler = DailyScheduler(
                 self.sessions,
                 self.daily,
