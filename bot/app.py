@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from filelock import FileLock
@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.domain.bank import FastLoader
+from bot.domain.bank_cache import ParsedYamlCache
 from bot.grading.base import Grader
 from bot.grading.cache import GradeCache
 from bot.grading.followup import FollowUpWriter
@@ -47,11 +49,13 @@ from bot.services.leaderboard import LeaderboardService
 from bot.services.practice import PracticeService
 from bot.services.question_rows import ScopedBank, SyncReport, load_banks, sync_bank
 from bot.services.review import SpacedRepetition
-from bot.services.scheduler import DailyScheduler
 from bot.storage.db import check_connection, create_engine, session_factory
 from bot.storage.grade_cache import SqlGradeCache
-from bot.storage.migrate import upgrade_async, upgrade_needed
+from bot.storage.migrate import build_schema, is_empty, upgrade_async, upgrade_needed
 from bot.storage.models import Platform
+
+if TYPE_CHECKING:
+    from bot.services.scheduler import DailyScheduler
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,12 @@ STARTUP_LOCK_KEY = 0x1B07_0001
 
 
 def load_configured_bank(settings: Settings) -> ScopedBank:
-    """The built-in bank plus the team's own files (see ``bot.services.question_rows``)."""
-    return load_banks(settings.questions_dir, settings.custom_questions_dir)
+    """The built-in bank plus the team's own files (see ``bot.services.question_rows``), with
+    the parsed-YAML cache unless ``BANK_CACHE_DIR`` is empty."""
+    cache = None
+    if settings.bank_cache_dir is not None:
+        cache = ParsedYamlCache(settings.bank_cache_dir, FastLoader)
+    return load_banks(settings.questions_dir, settings.custom_questions_dir, cache)
 
 
 def openai_client(settings: Settings, client_retries: int = 0) -> Any:
@@ -193,7 +201,10 @@ class BotApp:
             sessions = session_factory(engine)
             async with startup_lock(engine, settings.database_url):
                 if migrate and await upgrade_needed(engine):
-                    await upgrade_async(settings.database_url)
+                    if await is_empty(engine):  # a new database: built in one step
+                        await build_schema(engine)
+                    else:
+                        await upgrade_async(settings.database_url)
                 report = await sync_bank(sessions, banks, clock)
         except BaseException:
             await engine.dispose()
@@ -318,6 +329,10 @@ class BotApp:
         await self.dispatcher.start()
         platforms: Collection[Platform] = {notifier.platform for notifier in notifiers}
         if schedule and platforms:
+            # APScheduler is loaded only by a process that schedules (not the terminal session,
+            # not a worker replica): its import reads every installed package's entry points
+            from bot.services.scheduler import DailyScheduler
+
             self.scheduler = DailyScheduler(
                 self.sessions,
                 self.daily,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import time
 from functools import cached_property
 from pathlib import Path
@@ -16,6 +17,12 @@ from bot.domain.schedule import parse_time_of_day
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/interview-bot.db"
 #: The bot scopes the Slack app asks for (slack/manifest.yml lists the same).
 DEFAULT_SLACK_SCOPES = "commands,chat:write,chat:write.public,users:read,im:write,files:write"
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/interview-bot``, else ``~/.cache/interview-bot``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "interview-bot"
 
 
 def validate_timezone(name: str) -> str:
@@ -37,6 +44,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     questions_dir: Path = Path("questions")
     custom_questions_dir: Path | None = None
+    #: Where parsed bank files are cached by content (bot.domain.bank_cache); empty: no cache.
+    bank_cache_dir: Path | None = Field(default_factory=default_cache_dir)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -135,6 +144,11 @@ class Settings(BaseSettings):
         if not value.strip().startswith(("ws://", "wss://")):
             raise ValueError("must be a ws:// or wss:// URL")
         return value.strip()
+
+    @field_validator("bank_cache_dir", mode="before")
+    @classmethod
+    def _no_cache(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("default_timezone")
     @classmethod

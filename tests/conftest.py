@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -38,7 +39,14 @@ def _postgres_server_url() -> str | None:
     return url
 
 
+#: Removed with the interpreter at the end of the run.
+_TEST_BANK_CACHE = tempfile.TemporaryDirectory(prefix="ibot-test-bank-cache-")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # the parsed-bank cache of the tests' runs stays out of the user's own cache folder
+    if "BANK_CACHE_DIR" not in os.environ:
+        os.environ["BANK_CACHE_DIR"] = _TEST_BANK_CACHE.name
     if os.environ.get("REQUIRE_POSTGRES") == "1" and not _postgres_server_url():
         raise pytest.UsageError(f"REQUIRE_POSTGRES=1 but {POSTGRES_ENV} is not set")
 

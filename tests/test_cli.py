@@ -243,3 +243,84 @@ async def test_terminal_practice_grades_in_a_thread_unless_the_setting_says_othe
     monkeypatch.setenv("GRADING_PROCESS", "true")
     await cli._run_console(load_settings(database_url=url))
     assert chosen == [False, True, True]
+
+
+@pytest.fixture
+def paused_collector():
+    """The collector as ``python -m bot`` leaves it for the command line: paused."""
+    import gc
+
+    gc.disable()
+    yield gc
+    gc.enable()
+    gc.unfreeze()
+
+
+def test_a_one_shot_command_turns_the_paused_collector_back_on_first(paused_collector, monkeypatch):
+    seen: list[bool] = []
+    real = cli.load_settings
+
+    def spy():
+        seen.append(paused_collector.isenabled())
+        return real()
+
+    monkeypatch.setattr(cli, "load_settings", spy)
+    result = runner.invoke(app, ["bank", "validate"])
+    assert result.exit_code == 0, result.output
+    assert seen == [True]  # on before the command did anything
+    assert paused_collector.get_freeze_count() > 0
+
+
+def test_run_and_serve_load_their_modules_then_turn_the_collector_on(
+    paused_collector, monkeypatch, tmp_path
+):
+    """The app's modules are imported while the collector is paused; it is on (and they are
+    frozen) before any database or bank work starts."""
+    import sys
+
+    seen: list[tuple[bool, bool]] = []
+
+    def fake_run_async(coroutine):
+        coroutine.close()
+        seen.append((paused_collector.isenabled(), paused_collector.get_freeze_count() > 0))
+        return 0
+
+    monkeypatch.setattr(cli, "run_async", fake_run_async)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    for command in ("run", "serve"):
+        paused_collector.disable()
+        paused_collector.unfreeze()
+        result = runner.invoke(app, [command])
+        assert result.exit_code == 0, result.output
+    assert seen == [(True, True), (True, True)]
+    assert "bot.adapters.console" in sys.modules and "bot.runtime" in sys.modules
+
+
+def test_python_m_bot_run_on_a_new_database_shows_the_question(tmp_path):
+    """End to end through ``bot/__main__.py`` (which pauses the collector): a new database is
+    built, the bank synced, today's question shown, and /quit leaves cleanly."""
+    import subprocess
+    import sys
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}",
+        QUESTIONS_DIR=str(ROOT / "questions"),
+        PYTHONIOENCODING="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        input="/quit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Today's interview question" in done.stdout

@@ -61,3 +61,15 @@ def test_chat_adapters_follow_the_tokens(monkeypatch):
 def test_secrets_do_not_show_in_the_settings_repr(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
     assert "sk-very-secret" not in repr(load_settings())
+
+
+def test_the_bank_cache_lives_in_the_user_cache_folder_and_an_empty_value_turns_it_off(
+    monkeypatch, tmp_path
+):
+    monkeypatch.delenv("BANK_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert load_settings().bank_cache_dir == tmp_path / "xdg" / "interview-bot"
+    monkeypatch.setenv("BANK_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert load_settings().bank_cache_dir == tmp_path / "elsewhere"
+    monkeypatch.setenv("BANK_CACHE_DIR", "")
+    assert load_settings().bank_cache_dir is None

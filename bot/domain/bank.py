@@ -13,10 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from bot.domain.bank_cache import ParsedYamlCache
 
 #: Files in a bank directory that hold something other than questions.
 NON_QUESTION_FILES = frozenset({"coverage.yaml"})
@@ -295,16 +298,23 @@ def parse_questions(
     return questions, errors
 
 
-def parse_bank_file(path: Path) -> tuple[list[tuple[int, Question]], list[BankError], str]:
-    """Parse one file; return its valid questions (with their index), every error, and the text."""
+def parse_bank_file(
+    path: Path, cache: ParsedYamlCache | None = None
+) -> tuple[list[tuple[int, Question]], list[BankError], str]:
+    """Parse one file; return its valid questions (with their index), every error, and the text.
+    With a ``cache``, the YAML step is skipped when this exact text was parsed before."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [BankError(path, None, "", f"cannot read file: {exc}")], ""
-    try:
-        data = yaml.load(text, Loader=FastLoader)
-    except yaml.YAMLError as exc:
-        return [], [_yaml_error(path, exc)], text
+    found, data = cache.get(text) if cache is not None else (False, None)
+    if not found:
+        try:
+            data = yaml.load(text, Loader=FastLoader)
+        except yaml.YAMLError as exc:
+            return [], [_yaml_error(path, exc)], text
+        if cache is not None:
+            cache.put(text, data)
     questions, errors = parse_questions(data, path, text)
     return questions, errors, text
 
@@ -346,10 +356,15 @@ def bank_files(directories: Iterable[Path]) -> list[Path]:
     return files
 
 
-def load_bank(*directories: Path, builtin_ids: frozenset[str] = frozenset()) -> Bank:
+def load_bank(
+    *directories: Path,
+    builtin_ids: frozenset[str] = frozenset(),
+    cache: ParsedYamlCache | None = None,
+) -> Bank:
     """Load and validate every bank file; raise BankValidationError listing all problems.
 
-    ``builtin_ids`` names ids that a custom bank may not reuse.
+    ``builtin_ids`` names ids that a custom bank may not reuse; ``cache`` (see
+    ``bot.domain.bank_cache``) spares the YAML parsing of files seen before.
     """
     errors: list[BankError] = []
     questions: list[Question] = []
@@ -358,7 +373,7 @@ def load_bank(*directories: Path, builtin_ids: frozenset[str] = frozenset()) -> 
         if not directory.exists():
             errors.append(BankError(directory, None, "", "no such file or directory"))
     for path in bank_files(d for d in directories if d.exists()):
-        parsed, file_errors, text = parse_bank_file(path)
+        parsed, file_errors, text = parse_bank_file(path, cache)
         errors.extend(file_errors)
         node: yaml.Node | None = None
         for index, question in parsed:

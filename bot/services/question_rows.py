@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +24,7 @@ from sqlmodel import col
 
 from bot.clock import Clock
 from bot.domain.bank import Bank, BankError, BankValidationError, Question, load_bank
+from bot.domain.bank_cache import ParsedYamlCache
 from bot.storage.db import transaction
 from bot.storage.models import Platform, QuestionVersion
 
@@ -44,12 +46,25 @@ class ScopedBank:
         return tuple(question for bank in self.banks.values() for question in bank.questions)
 
 
-def load_banks(questions_dir: Path, custom_dir: Path | None = None) -> ScopedBank:
-    """The built-in bank plus custom files; every error of every file is reported at once."""
+def load_banks(
+    questions_dir: Path, custom_dir: Path | None = None, cache: ParsedYamlCache | None = None
+) -> ScopedBank:
+    """The built-in bank plus custom files; every error of every file is reported at once. A
+    ``cache`` of parsed YAML is used for every file and saved at the end."""
+    try:
+        return _load_banks(questions_dir, custom_dir, cache)
+    finally:
+        if cache is not None:
+            cache.save()
+
+
+def _load_banks(
+    questions_dir: Path, custom_dir: Path | None, cache: ParsedYamlCache | None
+) -> ScopedBank:
     errors: list[BankError] = []
     builtin = Bank(())
     try:
-        builtin = load_bank(questions_dir)
+        builtin = load_bank(questions_dir, cache=cache)
     except BankValidationError as exc:
         errors.extend(exc.errors)
     banks: dict[str, Bank] = {}
@@ -61,7 +76,7 @@ def load_banks(questions_dir: Path, custom_dir: Path | None = None) -> ScopedBan
             shared_files = sorted(custom_dir.glob("*.yaml")) + sorted(custom_dir.glob("*.yml"))
             if shared_files:
                 try:
-                    shared = load_bank(*shared_files, builtin_ids=builtin_ids)
+                    shared = load_bank(*shared_files, builtin_ids=builtin_ids, cache=cache)
                     builtin = Bank(builtin.questions + shared.questions)
                 except BankValidationError as exc:
                     errors.extend(exc.errors)
@@ -80,7 +95,9 @@ def load_banks(questions_dir: Path, custom_dir: Path | None = None) -> ScopedBan
                     continue
                 scope = f"{Platform(match.group(1)).value}:{match.group(2)}"
                 try:
-                    banks[scope] = load_bank(folder, builtin_ids=frozenset(builtin.by_id()))
+                    banks[scope] = load_bank(
+                        folder, builtin_ids=frozenset(builtin.by_id()), cache=cache
+                    )
                 except BankValidationError as exc:
                     errors.extend(exc.errors)
     if errors:
@@ -96,46 +113,65 @@ class SyncReport:
     retired: int
 
 
+def question_values(
+    question: Question, clock: Clock, *, scope: str = GLOBAL_SCOPE, active: bool = True
+) -> dict[str, Any]:
+    """The column values of a question's row."""
+    return {
+        "scope": scope,
+        "bank_id": question.id,
+        "content_hash": question.content_hash,
+        "track": question.track,
+        "topic": question.topic,
+        "difficulty": question.difficulty,
+        "llm_only": question.llm_only,
+        "prompt": question.prompt,
+        "reference": question.reference,
+        "key_points": [point.model_dump(exclude_defaults=True) for point in question.key_points],
+        "tags": list(question.tags),
+        "active": active,
+        "created_at": clock.now(),
+    }
+
+
 def question_row(
     question: Question, clock: Clock, *, scope: str = GLOBAL_SCOPE, active: bool = True
 ) -> QuestionVersion:
-    return QuestionVersion(
-        scope=scope,
-        bank_id=question.id,
-        content_hash=question.content_hash,
-        track=question.track,
-        topic=question.topic,
-        difficulty=question.difficulty,
-        llm_only=question.llm_only,
-        prompt=question.prompt,
-        reference=question.reference,
-        key_points=[point.model_dump(exclude_defaults=True) for point in question.key_points],
-        tags=list(question.tags),
-        active=active,
-        created_at=clock.now(),
-    )
+    return QuestionVersion(**question_values(question, clock, scope=scope, active=active))
+
+
+#: The columns a sync compares; the graded content (prompt, reference, key points) is behind
+#: ``content_hash``, so it is never read back.
+_COMPARED = ("track", "topic", "difficulty", "llm_only", "tags", "active")
 
 
 async def sync_bank(
     sessions: async_sessionmaker[AsyncSession], bank: Bank | ScopedBank, clock: Clock
 ) -> SyncReport:
-    """Make the question table match the configured banks (one transaction)."""
+    """Make the question table match the configured banks (one transaction).
+
+    Only the compared columns of the existing rows are read; new rows go in with one bulk
+    INSERT and changed ones with one bulk UPDATE by primary key, so a restart on an unchanged
+    bank reads one narrow result and writes nothing."""
     scoped = bank if isinstance(bank, ScopedBank) else ScopedBank({GLOBAL_SCOPE: bank})
+    columns = [col(getattr(QuestionVersion, name)) for name in _COMPARED]
     async with transaction(sessions) as session:
         rows = (
-            (
-                await session.execute(
-                    sa.select(QuestionVersion).where(
-                        sa.not_(col(QuestionVersion.scope).startswith("oneoff:"))
-                    )
-                )
+            await session.execute(
+                sa.select(
+                    col(QuestionVersion.id),
+                    col(QuestionVersion.scope),
+                    col(QuestionVersion.bank_id),
+                    col(QuestionVersion.content_hash),
+                    *columns,
+                ).where(sa.not_(col(QuestionVersion.scope).startswith("oneoff:")))
             )
-            .scalars()
-            .all()
-        )
+        ).all()
         by_key = {(row.scope, row.bank_id, row.content_hash): row for row in rows}
         known_ids = {(row.scope, row.bank_id) for row in rows}
         live: set[tuple[str, str, str]] = set()
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         added = new_versions = unchanged = 0
         for scope, scope_bank in scoped.banks.items():
             for question in scope_bank.questions:
@@ -147,18 +183,36 @@ async def sync_bank(
                         new_versions += 1
                     else:
                         added += 1
-                    session.add(question_row(question, clock, scope=scope))
+                    inserts.append(question_values(question, clock, scope=scope))
                     continue
                 unchanged += 1
                 # track, topic, difficulty, tags and llm_only are not graded content: kept
                 # current in place
-                row.track, row.topic = question.track, question.topic
-                row.difficulty, row.llm_only = question.difficulty, question.llm_only
-                row.tags = list(question.tags)
-                row.active = True
+                wanted = {
+                    "track": question.track,
+                    "topic": question.topic,
+                    "difficulty": question.difficulty,
+                    "llm_only": question.llm_only,
+                    "tags": list(question.tags),
+                    "active": True,
+                }
+                if any(getattr(row, name) != value for name, value in wanted.items()):
+                    updates.append({"id": row.id, **wanted})
         retired = 0
         for row in rows:
             if row.active and (row.scope, row.bank_id, row.content_hash) not in live:
-                row.active = False
+                updates.append({"id": row.id, "active": False})
                 retired += 1
+        if inserts:
+            await session.execute(sa.insert(QuestionVersion), inserts)
+        for values in _same_columns(updates):
+            await session.execute(sa.update(QuestionVersion), values)
     return SyncReport(added, new_versions, unchanged, retired)
+
+
+def _same_columns(updates: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Bulk updates grouped by the columns they set (one executemany each)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in updates:
+        groups.setdefault(tuple(values), []).append(values)
+    return list(groups.values())

@@ -3,6 +3,11 @@
 Alembic (with Mako and Pygments behind it) is imported only when a migration runs: a start whose
 schema is current checks the version table and the scripts' revision lines itself
 (``upgrade_needed``), which keeps those imports out of every ordinary start.
+
+A database with no tables at all is not taken through every migration: ``build_schema`` creates
+the tables from the models and stamps the head revision in one transaction, as Alembic
+recommends for new databases. A test checks that this schema equals the migrated one on SQLite
+and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -110,6 +115,57 @@ async def stored_revision(engine: AsyncEngine) -> str | None:
         rows = await connection.execute(sa.text("SELECT version_num FROM alembic_version"))
         versions = [row[0] for row in rows]
     return versions[0] if len(versions) == 1 else None
+
+
+async def is_empty(engine: AsyncEngine) -> bool:
+    """Whether the database has no table at all (a new database, not a damaged one)."""
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+    return not names
+
+
+#: Alembic's version table as Alembic creates it (the schema test compares the two), so a new
+#: database can be stamped without importing Alembic (some 55 ms and 9 MB of a start).
+_VERSION_TABLE = sa.Table(
+    "alembic_version",
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
+def _create_and_stamp(connection: Connection) -> None:
+    from sqlmodel import SQLModel
+
+    import bot.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    SQLModel.metadata.create_all(connection)
+    head = script_head()
+    if head is None:  # scripts that are not one plain chain: Alembic stamps
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+        MigrationContext.configure(connection).stamp(scripts, "head")
+        return
+    _VERSION_TABLE.create(connection)
+    connection.execute(_VERSION_TABLE.insert().values(version_num=head))
+
+
+async def build_schema(engine: AsyncEngine) -> None:
+    """Create every table from the models and stamp the head revision, in one transaction (on
+    SQLite too, where DDL would otherwise commit statement by statement): a failure leaves the
+    database empty, never half built. Only for a database with no tables (``is_empty``)."""
+    async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # the driver opens transactions only for DML; an explicit BEGIN holds the DDL too
+            await connection.exec_driver_sql("BEGIN")
+        try:
+            await connection.run_sync(_create_and_stamp)
+        except BaseException:
+            await connection.rollback()
+            raise
+        await connection.commit()
 
 
 async def upgrade_needed(engine: AsyncEngine) -> bool:

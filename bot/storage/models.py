@@ -66,14 +66,33 @@ def _utc_column(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
-def _json_column(default: Any) -> Any:
-    return Field(default_factory=lambda: default.copy(), sa_type=sa.JSON, nullable=False)
+def _filled(server_default: Any) -> dict[str, Any]:
+    """The server default a migration gave a NOT NULL column it added to a table that had rows
+    (each existing row got this value). The model keeps it, so a database built from the models
+    (``bot.storage.migrate.build_schema``) equals a migrated one; the ORM always writes the
+    Python-side default anyway."""
+    return {"server_default": server_default}
 
 
-def _enum_column(enum: type[StrEnum], default: Any = None, length: int = 16) -> Any:
+def _json_column(default: Any, server_default: str | None = None) -> Any:
+    extra = _filled(server_default) if server_default is not None else {}
+    return Field(
+        default_factory=lambda: default.copy(),
+        sa_type=sa.JSON,
+        nullable=False,
+        sa_column_kwargs=extra,
+    )
+
+
+def _enum_column(
+    enum: type[StrEnum], default: Any = None, length: int = 16, server_default: str | None = None
+) -> Any:
+    extra = _filled(server_default) if server_default is not None else {}
     if default is None:
-        return Field(sa_type=StrEnumType(enum, length), nullable=False)
-    return Field(default=default, sa_type=StrEnumType(enum, length), nullable=False)
+        return Field(sa_type=StrEnumType(enum, length), nullable=False, sa_column_kwargs=extra)
+    return Field(
+        default=default, sa_type=StrEnumType(enum, length), nullable=False, sa_column_kwargs=extra
+    )
 
 
 class Platform(StrEnum):
@@ -130,9 +149,9 @@ class Workspace(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     timezone: str = Field(default="UTC", max_length=64)
     #: False once the app was uninstalled or the bot left the server: nothing is posted there.
-    enabled: bool = Field(default=True)
+    enabled: bool = Field(default=True, sa_column_kwargs=_filled(sa.true()))
     #: Platform ids of members an admin allowed to run ``config`` (besides the platform's admins).
-    admin_ids: list[str] = _json_column([])
+    admin_ids: list[str] = _json_column([], server_default="[]")
     created_at: datetime = _utc_column()
 
     @property
@@ -153,22 +172,23 @@ class Channel(SQLModel, table=True):
     post_time: time = Field(default=time(9, 0), sa_type=sa.Time)
     timezone: str = Field(default="UTC", max_length=64)
     #: Weekdays it posts on, 0 = Monday ... 6 = Sunday (weekly cadence: exactly one).
-    post_days: list[int] = _json_column([0, 1, 2, 3, 4])
-    cadence: Cadence = _enum_column(Cadence, Cadence.DAILY)
+    #: (channels that existed before schedules kept posting every day)
+    post_days: list[int] = _json_column([0, 1, 2, 3, 4], server_default="[0, 1, 2, 3, 4, 5, 6]")
+    cadence: Cadence = _enum_column(Cadence, Cadence.DAILY, server_default="daily")
     track: Track | None = Field(default=None, sa_type=StrEnumType(Track, 32), nullable=True)
     topics: list[str] = _json_column([])
     answer_window_minutes: int = Field(default=23 * 60)
     enabled: bool = Field(default=True, index=True)
-    paused: bool = Field(default=False)
+    paused: bool = Field(default=False, sa_column_kwargs=_filled(sa.false()))
     #: The first local date it posts again (None with ``paused``: until someone resumes it).
     paused_until: date | None = None
-    pause_reason: str = Field(default="", max_length=200)
+    pause_reason: str = Field(default="", max_length=200, sa_column_kwargs=_filled(""))
     #: Local dates with no post (holidays), ISO strings.
-    skip_dates: list[str] = _json_column([])
+    skip_dates: list[str] = _json_column([], server_default="[]")
     #: Post the month's champions when a month ends; mention the champion; a Discord role the
     #: champion is given.
-    announce_champions: bool = Field(default=True)
-    mention_champion: bool = Field(default=False)
+    announce_champions: bool = Field(default=True, sa_column_kwargs=_filled(sa.true()))
+    mention_champion: bool = Field(default=False, sa_column_kwargs=_filled(sa.false()))
     champion_role_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _utc_column()
     updated_at: datetime = _utc_column(index=True)
@@ -183,9 +203,9 @@ class Member(SQLModel, table=True):
     display_name: str = Field(default="", max_length=200)
     timezone: str | None = Field(default=None, max_length=64)
     #: Opted in to a private reminder before an open question closes (streak of 2 or more).
-    nudges: bool = Field(default=False)
+    nudges: bool = Field(default=False, sa_column_kwargs=_filled(sa.false()))
     #: Practice and mock interviews bring back due and weak questions first (opt-out).
-    spaced_repetition: bool = Field(default=True)
+    spaced_repetition: bool = Field(default=True, sa_column_kwargs=_filled(sa.true()))
     created_at: datetime = _utc_column()
 
 
@@ -204,13 +224,17 @@ class QuestionVersion(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    scope: str = Field(default="", max_length=100, index=True)
+    scope: str = Field(default="", max_length=100, index=True, sa_column_kwargs=_filled(""))
     bank_id: str = Field(max_length=80, index=True)
     content_hash: str = Field(max_length=32)
-    track: Track = Field(default=Track.DEEP_LEARNING, sa_type=StrEnumType(Track, 32))
+    track: Track = Field(
+        default=Track.DEEP_LEARNING,
+        sa_type=StrEnumType(Track, 32),
+        sa_column_kwargs=_filled(Track.DEEP_LEARNING.value),
+    )
     topic: str = Field(max_length=60)
     difficulty: Difficulty = _enum_column(Difficulty)
-    llm_only: bool = Field(default=False)
+    llm_only: bool = Field(default=False, sa_column_kwargs=_filled(sa.false()))
     prompt: str
     reference: str
     key_points: list[dict[str, Any]] = _json_column([])
@@ -266,7 +290,8 @@ class Answer(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", index=True)
     question_id: int = Field(foreign_key="question.id")
     daily_post_id: int | None = Field(default=None, foreign_key="daily_post.id", index=True)
-    kind: AnswerKind = _enum_column(AnswerKind, AnswerKind.DAILY)
+    #: (answers from before kinds existed were practice ones; 0002 sets the daily ones)
+    kind: AnswerKind = _enum_column(AnswerKind, AnswerKind.DAILY, server_default="practice")
     text: str
     status: AnswerStatus = _enum_column(AnswerStatus, AnswerStatus.PENDING)
     scored: bool = Field(default=False)
@@ -278,7 +303,9 @@ class Answer(SQLModel, table=True):
     retry_at: datetime | None = _utc_column(nullable=True)
     last_error: str | None = Field(default=None, max_length=500)
     current_grade_id: int | None = Field(default=None)
-    reply_context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    reply_context: dict[str, Any] = Field(
+        default_factory=dict, sa_type=sa.JSON, nullable=False, sa_column_kwargs=_filled("{}")
+    )
     #: A client-side key per row: lets one INSERT store a whole intake batch and still match
     #: every new id to its submission (SQLAlchemy's "insert sentinel").
     intake_key: uuid.UUID | None = Field(

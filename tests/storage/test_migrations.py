@@ -1,4 +1,5 @@
-"""Alembic migrations: they build the schema, step down and up again, and match the models."""
+"""Alembic migrations: they build the schema, step down and up again, and match the models; a new
+database built from the models in one step equals a migrated one."""
 
 from __future__ import annotations
 
@@ -80,6 +81,118 @@ def test_upgrade_downgrade_upgrade_round_trip(empty_database_url):
 
 def test_models_and_migrations_do_not_drift(empty_database_url):
     migrate.upgrade(empty_database_url)
+    assert _inspect(empty_database_url, _drift) == []
+
+
+@pytest.fixture
+def second_empty_database_url(db_backend, tmp_path):
+    if db_backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'built.db'}"
+        return
+    if not _postgres_server_url():
+        pytest.skip("TEST_POSTGRES_URL not set")
+    url = create_scratch_postgres_database("ibot_built")
+    yield url
+    drop_scratch_postgres_database(url)
+
+
+def _schema(connection) -> dict[str, dict[str, object]]:
+    """Everything reflection sees of each table: columns (type, nullability, server default),
+    primary and foreign keys, indexes (with a partial index's condition), unique and check
+    constraints. Columns are compared by name: a migration appends the columns it adds."""
+    inspector = sa.inspect(connection)
+
+    def plain(item: dict) -> str:
+        return repr(
+            {
+                key: {name: str(value) for name, value in item[key].items()}
+                if isinstance(item[key], dict)
+                else item[key]
+                for key in sorted(item)
+            }
+        )
+
+    schema = {}
+    for table in inspector.get_table_names():
+        schema[table] = {
+            "columns": sorted(
+                (
+                    column["name"],
+                    str(column["type"]),
+                    column["nullable"],
+                    str(column.get("default")),
+                )
+                for column in inspector.get_columns(table)
+            ),
+            "primary key": plain(inspector.get_pk_constraint(table)),
+            "foreign keys": sorted(map(plain, inspector.get_foreign_keys(table))),
+            "indexes": sorted(map(plain, inspector.get_indexes(table))),
+            "unique": sorted(map(plain, inspector.get_unique_constraints(table))),
+            "checks": sorted(map(plain, inspector.get_check_constraints(table))),
+        }
+    return schema
+
+
+def _build(url: str) -> None:
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            assert await migrate.is_empty(engine)
+            await migrate.build_schema(engine)
+            assert not await migrate.is_empty(engine)
+            assert not await migrate.upgrade_needed(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_a_new_database_built_from_the_models_equals_the_migrated_one(
+    empty_database_url, second_empty_database_url
+):
+    migrate.upgrade(empty_database_url)
+    _build(second_empty_database_url)
+    migrated = _inspect(empty_database_url, _schema)
+    built = _inspect(second_empty_database_url, _schema)
+    assert (
+        set(built)
+        == set(migrated)
+        == {t.name for t in SQLModel.metadata.sorted_tables} | {"alembic_version"}
+    )
+    for table in migrated:
+        assert built[table] == migrated[table], table
+    assert _inspect(second_empty_database_url, _drift) == []
+    # the built database is at head and later migrations apply to it as to a migrated one
+    assert (
+        _inspect(
+            second_empty_database_url,
+            lambda c: MigrationContext.configure(c).get_current_revision(),
+        )
+        == migrate.head_revision()
+    )
+    migrate.downgrade(second_empty_database_url, "-1")
+    migrate.upgrade(second_empty_database_url)
+    assert _inspect(second_empty_database_url, _schema) == migrated
+
+
+def test_a_failed_build_leaves_the_database_empty(empty_database_url, monkeypatch):
+    def no_head():  # read after the tables are created, before the stamp
+        raise RuntimeError("the stamp failed")
+
+    monkeypatch.setattr(migrate, "script_head", no_head)
+    with pytest.raises(RuntimeError, match="the stamp failed"):
+        _build(empty_database_url)
+    assert _inspect(empty_database_url, lambda c: sa.inspect(c).get_table_names()) == []
+
+
+def test_scripts_that_are_not_one_chain_are_stamped_by_alembic(empty_database_url, monkeypatch):
+    monkeypatch.setattr(migrate, "script_head", lambda: None)
+    _build(empty_database_url)
+
+    def revision(connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    assert _inspect(empty_database_url, revision) == migrate.head_revision()
     assert _inspect(empty_database_url, _drift) == []
 
 
@@ -310,3 +423,59 @@ def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_datab
     assert "leaderboard_total" not in _inspect(empty_database_url, _tables)
     migrate.upgrade(empty_database_url)
     assert _inspect(empty_database_url, read) == [workspace_row, channel_row]
+
+
+def test_the_app_builds_a_new_database_and_migrates_an_existing_one(
+    empty_database_url, second_empty_database_url, monkeypatch
+):
+    """``BotApp.create``: an empty database is built in one step; one at an older revision goes
+    through the migrations; both end at head with the bank synced."""
+    from bot import app as app_module
+    from bot.app import BotApp
+    from bot.clock import ManualClock
+    from bot.config import load_settings
+    from tests.adapters.test_console import MINI_BANK
+    from tests.fakes.graders import ScriptedGrader
+
+    calls: list[str] = []
+
+    def spy(name, real):
+        async def wrapper(*args, **kwargs):
+            calls.append(name)
+            return await real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(app_module, "build_schema", spy("build", app_module.build_schema))
+    monkeypatch.setattr(app_module, "upgrade_async", spy("upgrade", app_module.upgrade_async))
+
+    async def start(url: str) -> int:
+        settings = load_settings(database_url=url, questions_dir=MINI_BANK, bank_cache_dir=None)
+        grader = ScriptedGrader()
+        bot = await BotApp.create(
+            settings,
+            clock=ManualClock(datetime(2026, 3, 2, 8, tzinfo=UTC)),
+            graders=(grader, grader),
+        )
+        try:
+            assert bot.sync_report is not None
+            return bot.sync_report.added
+        finally:
+            await bot.close()
+
+    def revision(connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    assert asyncio.run(start(empty_database_url)) > 0
+    assert calls == ["build"]
+    migrate.upgrade(second_empty_database_url, "0004")
+    assert asyncio.run(start(second_empty_database_url)) > 0
+    assert calls == ["build", "upgrade"]
+    assert asyncio.run(start(empty_database_url)) == 0  # a restart: nothing to build or add
+    assert calls == ["build", "upgrade"]
+    head = migrate.head_revision()
+    assert (
+        _inspect(empty_database_url, revision)
+        == _inspect(second_empty_database_url, revision)
+        == head
+    )
