@@ -14,22 +14,9 @@ from bot.domain import bank as bank_module
 from bot.domain.bank import BankValidationError, FastLoader, load_bank
 from bot.domain.bank_cache import FILE_NAME, ParsedYamlCache
 from bot.services.question_rows import load_banks
+from tests.domain.test_bank import GOOD
 
 ROOT = Path(__file__).resolve().parents[2]
-
-GOOD = """\
-questions:
-  - id: cnn-pooling
-    topic: cnn
-    difficulty: beginner
-    prompt: What does max pooling do in a CNN?
-    reference: Max pooling keeps the largest value in each window, shrinking the feature map.
-    key_points:
-      - text: keeps the largest value in each window
-        weight: 6
-      - text: shrinks the feature map
-        weight: 4
-"""
 
 
 def cache(directory: Path) -> ParsedYamlCache:
