@@ -149,8 +149,9 @@ _PATTERNS: tuple[tuple[str, Kind, str], ...] = (
      r"complete)\b"),
     # claims about what the answer itself covers, listing topics instead of explaining them
     ("coverage-claim", Kind.GRADING,
-     r"\b(?:(?:this|my|the above|the following|the present) (?:answer|response|reply|"
-     r"explanation|submission|summary|write-up)|i(?:'ve| have)?|we(?:'ve| have)?|"
+     r"\b(?:(?:this|my|the above|the following|the present|the) (?:answer|response|reply|"
+     r"explanation|submission|summary|write-up|clause|sentence|paragraph|passage|section|"
+     r"text|part)|i(?:'ve| have)?|we(?:'ve| have)?|"
      r"(?:above|below|here),? (?:i|we))\s+(?:\w+\s+){0,2}?(?:covers?|covered|discuss(?:es|ed)?|"
      r"address(?:es|ed)?|explains?|explained|mentions?|mentioned|includes?|included|"
      r"describes?|described|touch(?:es|ed)? on|go(?:es)? (?:over|through)|went (?:over|through)|"
@@ -159,6 +160,23 @@ _PATTERNS: tuple[tuple[str, Kind, str], ...] = (
     ("coverage-claim", Kind.GRADING,
      r"\b(?:topics?|points?|ideas?|concepts?|aspects?|areas?|items?)\s+(?:covered|discussed|"
      r"addressed|explained|included|mentioned)\s*[:—–-]"),
+    # a label that opens a sentence and announces a list of what the answer covers
+    ("coverage-claim", Kind.GRADING,
+     r"(?:^|[.!?(\n]\s*)(?:also\s+)?(?:covered|covers|addressed|discussed|included)"
+     r"(?:\s+(?:in full|in detail|here|above|below|fully|too|as well))?\s*[:—–]"),
+    # "all of these are covered above", "everything is here": the text vouching for itself
+    ("coverage-claim", Kind.GRADING,
+     r"\b(?:all (?:of )?(?:these|this|them|the above)|everything|it all|each of these|both of "
+     r"these)\s+(?:is|are|was|were|has been|have been)\s+(?:(?:already|all|now|fully)\s+)?"
+     r"(?:covered|addressed|discussed|included|explained|here|above|in here)\b"),
+    # "this covers a, b and c": a sentence that says what the text covers, listing topics
+    ("coverage-claim", Kind.GRADING,
+     r"\bthis (?:also |thus |therefore |then )?(?:covers|addresses|touches on)\b"
+     r"(?=[^.!?\n]*,[^.!?\n]*\b(?:and|or)\b|[^.!?\n]*(?:,[^.!?\n]*){2})"),
+    # a note addressed to whoever marks the answer
+    ("grading", Kind.GRADING,
+     r"\b(?:(?:marker|examiner|grader|assessor|reviewer|teacher)['’]s note|note (?:to|for) "
+     r"(?:the )?(?:marker|examiner|grader|assessor|reviewer|teacher))\b"),
     ("coverage-claim", Kind.GRADING,
      r"\b(?:all|every|each|both) (?:of )?(?:the )?(?:aspects?|points?|ideas?|parts?|pieces|"
      r"topics?|concepts?|elements?|requirements?) (?:are|is|were|have been|has been) (?:now )?"

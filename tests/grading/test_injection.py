@@ -192,6 +192,11 @@ def test_correct_answers_and_bank_references_are_never_flagged() -> None:
         "Use BCEWithLogitsLoss and DistilBertForSequenceClassification from transformers.",
         ">>> torch.zeros(3)\ntensor([0., 0., 0.])",
         "Human reviewers should label a sample of the predictions every week.",
+        "Regularisation comes in many forms. This includes dropout, weight decay and pruning.",
+        "Everything is normalised before the softmax, so all logits share one scale.",
+        "Each layer adds a marker token, and the special markers are covered by the vocabulary.",
+        "All of these methods are covered by the same convergence proof for convex losses.",
+        "Covered entities in the corpus are masked, and the rest are kept.",
     ],
 )
 def test_ordinary_technical_text_is_not_flagged(text: str) -> None:
