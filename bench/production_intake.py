@@ -5,6 +5,7 @@ through that LLM per second.
     python bench/production_intake.py [--answers 1000000] [--concurrent 500] [--repeats 5]
         [--llm-seconds 1.0] [--intake-concurrency 32] [--concurrency 8,32,64]
         [--rounds 10] [--throughput-repeats 3] [--postgres URL] [--no-sqlite]
+        [--skip-intake] [--profile PREFIX]
 
 Set-up, per database (a temp SQLite file, and a throwaway PostgreSQL database when
 ``--postgres`` or ``$TEST_POSTGRES_URL`` names a server): ``BotApp.create`` migrates the empty
@@ -29,6 +30,12 @@ answers every request after ``--llm-seconds``.
    to the offline grader (should be none). Medians over ``--throughput-repeats``. Goal: within
    10 % of C per second.
 
+``--skip-intake`` fills the database and opens the question but measures only the throughput (a
+quicker loop while working on grading). ``--profile PREFIX`` runs each throughput run under
+cProfile, the event loop's thread and the LLM grader's off-loop thread separately, and writes
+``PREFIX-<db>-C<C>-<n>-{loop,pool}.prof`` (read them with ``python -m pstats``); profiling slows
+the bot down, so the rates of a profiled run are not figures.
+
 Printed first: the core count. ``make bench`` runs the defaults (a million answers, about 2 to 4
 minutes per database on a shared 2-core machine, most of it filling); ``--answers 100000`` is a
 quick look.
@@ -52,6 +59,7 @@ from harness import (
     ROOT,
     add_database_flags,
     announce,
+    cpu_seconds,
     machine_line,
     median,
     percentile,
@@ -115,6 +123,8 @@ async def grading_now(app: object) -> int:
 async def intake(
     backend: Backend, llm_url: str, args: argparse.Namespace, clock: object
 ) -> dict[str, float]:
+    """Fill the database and open today's question in the bench channel; then, unless
+    ``--skip-intake``, measure the acknowledgement."""
     from bot.app import BotApp
     from bot.services.answers import AnswerTarget
     from bot.services.channels import ConfigChange
@@ -144,6 +154,8 @@ async def intake(
         )
         opened = await app.daily.open_due(admin.channel_id)
         assert opened is not None and opened.post.id is not None
+        if args.skip_intake:
+            return {"fill seconds": filled.seconds}
         target = AnswerTarget.daily(opened.post.id)
         members = [
             await app.directory.resolve(
@@ -194,7 +206,12 @@ async def intake(
 
 
 async def throughput(
-    backend: Backend, llm_url: str, args: argparse.Namespace, clock: object, slots: int
+    backend: Backend,
+    llm_url: str,
+    args: argparse.Namespace,
+    clock: object,
+    slots: int,
+    profile_prefix: str | None = None,
 ) -> dict[str, float]:
     """One measured run: ``rounds * slots`` queued answers graded by a worker with ``slots``."""
     from bot.app import BotApp
@@ -246,13 +263,20 @@ async def throughput(
                 for index in range(total)
             )
         )
+        profiles = Profiles() if profile_prefix else None
+        llm_cpu_before = cpu_seconds(args.llm_pid)
         cpu_before = time.process_time()
         started = time.perf_counter()
+        if profiles:
+            profiles.enable()
         await app.start([RecordingNotifier(Platform.SLACK)], schedule=False)
         while app.worker.stored < total:  # noqa: ASYNC110 - 10 ms resolution on ~10 s is enough
             await asyncio.sleep(0.01)
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_before
+        llm_cpu = cpu_seconds(args.llm_pid) - llm_cpu_before
+        if profiles and profile_prefix:
+            profiles.disable_and_dump(profile_prefix)
         async with app.sessions() as session:
             rows = await session.execute(
                 sa.select(GradeRecord.grader, GradeRecord.provisional, sa.func.count())
@@ -263,6 +287,7 @@ async def throughput(
         return {
             "answers/s": total / elapsed,
             "cpu ms per answer": 1000 * cpu / total,
+            "llm fake cpu ms per answer": 1000 * llm_cpu / total,
             "graded by the LLM": float(by_kind.get(("llm", False), 0)),
             "fallback grades": float(sum(v for k, v in by_kind.items() if k != ("llm", False))),
             "answers": float(total),
@@ -271,26 +296,57 @@ async def throughput(
         await app.close()
 
 
+class Profiles:
+    """cProfile on the event loop's thread and on the LLM grader's off-loop thread (one thread,
+    :data:`bot.grading.offloop.WORKERS`): a profiler enabled in a thread sees only that thread."""
+
+    def __init__(self) -> None:
+        import cProfile
+
+        from bot.grading import offloop
+
+        assert offloop.WORKERS == 1, "one profiler per pool thread"
+        self.loop = cProfile.Profile()
+        self.pool = cProfile.Profile()
+        self.offloop = offloop
+
+    def enable(self) -> None:
+        self.offloop.executor().submit(self.pool.enable).result()
+        self.loop.enable()
+
+    def disable_and_dump(self, prefix: str) -> None:
+        self.loop.disable()
+        self.offloop.executor().submit(self.pool.disable).result()
+        self.loop.dump_stats(f"{prefix}-loop.prof")
+        self.pool.dump_stats(f"{prefix}-pool.prof")
+        print(f"  profiles written: {prefix}-loop.prof, {prefix}-pool.prof", flush=True)
+
+
 async def run_backend(backend: Backend, llm_url: str, args: argparse.Namespace) -> list[str]:
     from bot.clock import ManualClock
 
     clock = ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     lines = []
     figures = await intake(backend, llm_url, args, clock)
-    lines.append(
-        f"{backend.name}: acknowledgement of {args.concurrent} concurrent submissions on "
-        f"{args.answers:,} answers, with {figures['answers in grading']:.0f} answers being graded "
-        f"behind a {args.llm_seconds:g} s LLM (medians of {args.repeats} rounds): "
-        f"p50 {figures['intake p50 ms']:.1f} ms, p99 {figures['intake p99 ms']:.1f} ms "
-        f"(goal p99 <= 50 ms: {'met' if figures['intake p99 ms'] <= 50 else 'missed'})"
-    )
+    if not args.skip_intake:
+        lines.append(
+            f"{backend.name}: acknowledgement of {args.concurrent} concurrent submissions on "
+            f"{args.answers:,} answers, with {figures['answers in grading']:.0f} answers being graded "
+            f"behind a {args.llm_seconds:g} s LLM (medians of {args.repeats} rounds): "
+            f"p50 {figures['intake p50 ms']:.1f} ms, p99 {figures['intake p99 ms']:.1f} ms "
+            f"(goal p99 <= 50 ms: {'met' if figures['intake p99 ms'] <= 50 else 'missed'})"
+        )
     for slots in args.concurrency:
         runs = []
-        for _ in range(args.throughput_repeats):
-            runs.append(await throughput(backend, llm_url, args, clock, slots))
+        for number in range(args.throughput_repeats):
+            prefix = None
+            if args.profile:
+                prefix = f"{args.profile}-{backend.name.lower()}-C{slots}-{number + 1}"
+            runs.append(await throughput(backend, llm_url, args, clock, slots, prefix))
             print(
                 f"  {backend.name} C={slots}: {runs[-1]['answers/s']:.1f} answers/s, "
-                f"{runs[-1]['cpu ms per answer']:.1f} ms CPU per answer, "
+                f"{runs[-1]['cpu ms per answer']:.1f} ms CPU per answer "
+                f"(the LLM fake: {runs[-1]['llm fake cpu ms per answer']:.1f} ms), "
                 f"{runs[-1]['fallback grades']:.0f} fallback grades",
                 flush=True,
             )
@@ -300,7 +356,9 @@ async def run_backend(backend: Backend, llm_url: str, args: argparse.Namespace) 
             f"{backend.name}: grading throughput at C={slots}: {rate:.1f} answers/s, ideal "
             f"{ideal:.0f}/s, ratio {rate / ideal:.2f} (goal >= 0.90: "
             f"{'met' if rate >= 0.9 * ideal else 'missed'}); CPU per answer "
-            f"{statistics.median(run['cpu ms per answer'] for run in runs):.1f} ms; "
+            f"{statistics.median(run['cpu ms per answer'] for run in runs):.1f} ms (the LLM "
+            f"fake's {statistics.median(run['llm fake cpu ms per answer'] for run in runs):.1f} "
+            "ms); "
             f"{sum(run['fallback grades'] for run in runs):.0f} of "
             f"{sum(run['answers'] for run in runs):.0f} grades from the fallback "
             f"(medians of {len(runs)} runs of {runs[0]['answers']:.0f} answers)"
@@ -311,6 +369,7 @@ async def run_backend(backend: Backend, llm_url: str, args: argparse.Namespace) 
 async def main_async(args: argparse.Namespace) -> None:
     print(machine_line(), flush=True)
     llm, (llm_url,) = spawn(__file__, "--role", "llm", "--llm-seconds", str(args.llm_seconds))
+    args.llm_pid = llm.pid
     lines: list[str] = []
     try:
         if not args.no_sqlite:
@@ -342,6 +401,8 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--throughput-repeats", type=int, default=3)
+    parser.add_argument("--skip-intake", action="store_true")
+    parser.add_argument("--profile", metavar="PREFIX")
     add_database_flags(parser)
     parser.add_argument("--role", default="bench", choices=["bench", "llm"])
     args = parser.parse_args()
