@@ -5,7 +5,7 @@ through that LLM per second.
     python bench/production_intake.py [--answers 1000000] [--concurrent 500] [--repeats 5]
         [--llm-seconds 1.0] [--intake-concurrency 32] [--concurrency 8,32,64]
         [--rounds 10] [--throughput-repeats 3] [--postgres URL] [--no-sqlite]
-        [--skip-intake] [--profile PREFIX]
+        [--skip-intake] [--profile PREFIX] [--grader-answers 256]
 
 Set-up, per database (a temp SQLite file, and a throwaway PostgreSQL database when
 ``--postgres`` or ``$TEST_POSTGRES_URL`` names a server): ``BotApp.create`` migrates the empty
@@ -31,6 +31,9 @@ answers every request after ``--llm-seconds``.
    10 % of C per second. Printed beside it: the rate after the first C grades are stored (the
    steady state, without the worker's start-up and first claim), and the LLM fake's own CPU
    per answer (it shares the machine).
+3. The LLM grader alone: ``--grader-answers`` (0: skipped) distinct answers graded straight
+   through the grader the app builds, ``max(C)`` at a time, no worker and no store: the CPU per
+   answer of grading itself (the client, the checks, the grade cache).
 
 ``--skip-intake`` fills the database and opens the question but measures only the throughput (a
 quicker loop while working on grading). ``--profile PREFIX`` runs each throughput run under
@@ -304,6 +307,61 @@ async def throughput(
         await app.close()
 
 
+async def grader_cpu(
+    backend: Backend, llm_url: str, args: argparse.Namespace, clock: object
+) -> dict[str, float]:
+    """The LLM grader alone, as the app builds it (its SQL grade cache, the offline grader's
+    relatedness): ``--grader-answers`` distinct answers to the bench question, ``max(C)`` at a
+    time, straight through ``grade`` (no worker, no store). The bench process's CPU per answer
+    is what grading itself costs, apart from the worker's claims and stores."""
+    from bot.app import BotApp, build_graders
+    from bot.services.grading import grading_item
+    from bot.storage.models import DailyPost, Platform, QuestionVersion
+
+    app = await BotApp.create(
+        bot_settings(backend.url, llm_url, 1),  # type: ignore[arg-type]
+        clock=clock,  # type: ignore[arg-type]
+        rng=random.Random(13),
+    )
+    try:
+        admin = await app.directory.resolve(
+            Platform.SLACK, WORKSPACE, "UADMIN", channel_external_id=BENCH_CHANNEL
+        )
+        post = await app.daily.current_post(admin.channel_id or 0)
+        assert post is not None
+        async with app.sessions() as session:
+            daily = await session.get(DailyPost, post.post.id)
+            assert daily is not None
+            question = await session.get(QuestionVersion, daily.question_id)
+            assert question is not None
+        item = grading_item(question)
+        grader, _ = build_graders(app.settings, app.sessions)
+        slots = max(args.concurrency)
+        stamp = time.monotonic_ns()
+        texts = [f"{ANSWER} (cpu {stamp}, answer {index})" for index in range(args.grader_answers)]
+        semaphore = asyncio.Semaphore(slots)
+
+        async def one(text: str) -> None:
+            async with semaphore:
+                await grader.grade(item, text)
+
+        cpu_before = time.process_time()
+        started = time.perf_counter()
+        await asyncio.gather(*(one(text) for text in texts))
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_before
+        flush = getattr(getattr(grader, "cache", None), "flush", None)
+        if flush is not None:
+            await flush()
+        return {
+            "cpu ms per answer": 1000 * cpu / len(texts),
+            "answers/s": len(texts) / elapsed,
+            "slots": float(slots),
+        }
+    finally:
+        await app.close()
+
+
 class Profiles:
     """cProfile on the event loop's thread and on the LLM grader's off-loop thread (one thread,
     :data:`bot.grading.offloop.WORKERS`): a profiler enabled in a thread sees only that thread."""
@@ -374,6 +432,14 @@ async def run_backend(backend: Backend, llm_url: str, args: argparse.Namespace) 
             f"{sum(run['answers'] for run in runs):.0f} grades from the fallback "
             f"(medians of {len(runs)} runs of {runs[0]['answers']:.0f} answers)"
         )
+    if args.grader_answers:
+        alone = await grader_cpu(backend, llm_url, args, clock)
+        lines.append(
+            f"{backend.name}: the LLM grader alone ({args.grader_answers} answers through "
+            f"grade, {alone['slots']:.0f} at a time, no worker): {alone['cpu ms per answer']:.1f} "
+            f"ms CPU per answer, {alone['answers/s']:.1f} answers/s"
+        )
+        print(f"  {lines[-1]}", flush=True)
     return lines
 
 
@@ -413,6 +479,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--throughput-repeats", type=int, default=3)
     parser.add_argument("--skip-intake", action="store_true")
+    parser.add_argument("--grader-answers", type=int, default=256)
     parser.add_argument("--profile", metavar="PREFIX")
     add_database_flags(parser)
     parser.add_argument("--role", default="bench", choices=["bench", "llm"])
