@@ -5,7 +5,7 @@ through that LLM per second.
     python bench/production_intake.py [--answers 1000000] [--concurrent 500] [--repeats 5]
         [--llm-seconds 1.0] [--intake-concurrency 32] [--concurrency 8,32,64]
         [--rounds 10] [--throughput-repeats 3] [--postgres URL] [--no-sqlite]
-        [--skip-intake] [--profile PREFIX] [--grader-answers 256]
+        [--skip-intake] [--profile PREFIX] [--grader-answers 256] [--worker-ceiling]
 
 Set-up, per database (a temp SQLite file, and a throwaway PostgreSQL database when
 ``--postgres`` or ``$TEST_POSTGRES_URL`` names a server): ``BotApp.create`` migrates the empty
@@ -31,7 +31,10 @@ answers every request after ``--llm-seconds``.
    10 % of C per second. Printed beside it: the rate after the first C grades are stored (the
    steady state, without the worker's start-up and first claim), and the LLM fake's own CPU
    per answer (it shares the machine).
-3. The LLM grader alone: ``--grader-answers`` (0: skipped) distinct answers graded straight
+3. ``--worker-ceiling``: the same runs with a grader that only waits ``--llm-seconds`` and
+   returns a fixed grade: the rate the worker's claims and stores allow when grading costs no
+   CPU, to tell the grader's share of a shortfall from the worker's.
+4. The LLM grader alone: ``--grader-answers`` (0: skipped) distinct answers graded straight
    through the grader the app builds, ``max(C)`` at a time, no worker and no store: the CPU per
    answer of grading itself (the client, the checks, the grade cache).
 
@@ -210,6 +213,33 @@ async def intake(
         await app.close()
 
 
+class SleepingGrader:
+    """The worker's ceiling: waits like the LLM, then returns the offline grader's grade of the
+    first answer it saw for the question (computed once), labelled as the LLM's. What the
+    worker, its claims and stores reach when grading itself costs nothing."""
+
+    name = "llm"
+
+    def __init__(self, seconds: float) -> None:
+        from bot.grading.offline import OfflineGrader
+
+        self.seconds = seconds
+        self.offline = OfflineGrader()
+        self.grades: dict[str, object] = {}
+
+    async def grade(self, item: object, answer: str) -> object:
+        import dataclasses
+
+        from bot.grading.base import GradingItem
+
+        assert isinstance(item, GradingItem)
+        if item.version not in self.grades:
+            grade = await self.offline.grade(item, answer)
+            self.grades[item.version] = dataclasses.replace(grade, grader="llm", model="sleep")
+        await asyncio.sleep(self.seconds)
+        return self.grades[item.version]
+
+
 async def throughput(
     backend: Backend,
     llm_url: str,
@@ -217,9 +247,12 @@ async def throughput(
     clock: object,
     slots: int,
     profile_prefix: str | None = None,
+    ceiling: bool = False,
 ) -> dict[str, float]:
-    """One measured run: ``rounds * slots`` queued answers graded by a worker with ``slots``."""
+    """One measured run: ``rounds * slots`` queued answers graded by a worker with ``slots``
+    (``ceiling``: by a :class:`SleepingGrader` instead of the LLM grader)."""
     from bot.app import BotApp
+    from bot.grading.offline import OfflineGrader
     from bot.services.answers import AnswerTarget
     from bot.storage.models import Answer, AnswerStatus, GradeRecord, Platform
     from tests.fakes.notifier import RecordingNotifier
@@ -228,6 +261,11 @@ async def throughput(
         bot_settings(backend.url, llm_url, slots),  # type: ignore[arg-type]
         clock=clock,  # type: ignore[arg-type]
         rng=random.Random(11),
+        graders=(
+            (SleepingGrader(args.llm_seconds), OfflineGrader())  # type: ignore[arg-type]
+            if ceiling
+            else None
+        ),
     )
     try:
         async with app.engine.begin() as connection:
@@ -432,6 +470,21 @@ async def run_backend(backend: Backend, llm_url: str, args: argparse.Namespace) 
             f"{sum(run['answers'] for run in runs):.0f} grades from the fallback "
             f"(medians of {len(runs)} runs of {runs[0]['answers']:.0f} answers)"
         )
+    if args.worker_ceiling:
+        for slots in args.concurrency:
+            ceilings = [
+                await throughput(backend, llm_url, args, clock, slots, ceiling=True)
+                for _ in range(args.throughput_repeats)
+            ]
+            rate = statistics.median(run["answers/s"] for run in ceilings)
+            ideal = slots / args.llm_seconds
+            lines.append(
+                f"{backend.name}: the worker's ceiling at C={slots} (a grader that only waits "
+                f"{args.llm_seconds:g} s): {rate:.1f} answers/s, ratio {rate / ideal:.2f}; "
+                f"CPU per answer "
+                f"{statistics.median(run['cpu ms per answer'] for run in ceilings):.1f} ms"
+            )
+            print(f"  {lines[-1]}", flush=True)
     if args.grader_answers:
         alone = await grader_cpu(backend, llm_url, args, clock)
         lines.append(
@@ -480,6 +533,7 @@ def main() -> None:
     parser.add_argument("--throughput-repeats", type=int, default=3)
     parser.add_argument("--skip-intake", action="store_true")
     parser.add_argument("--grader-answers", type=int, default=256)
+    parser.add_argument("--worker-ceiling", action="store_true")
     parser.add_argument("--profile", metavar="PREFIX")
     add_database_flags(parser)
     parser.add_argument("--role", default="bench", choices=["bench", "llm"])
