@@ -5,6 +5,7 @@ through that LLM per second.
     python bench/production_intake.py [--answers 1000000] [--concurrent 500] [--repeats 5]
         [--llm-seconds 1.0] [--intake-concurrency 32] [--concurrency 8,32,64]
         [--rounds 10] [--throughput-repeats 3] [--postgres URL] [--no-sqlite]
+        [--skip-intake] [--profile PREFIX] [--grader-answers 256] [--worker-ceiling]
 
 Set-up, per database (a temp SQLite file, and a throwaway PostgreSQL database when
 ``--postgres`` or ``$TEST_POSTGRES_URL`` names a server): ``BotApp.create`` migrates the empty
@@ -27,7 +28,21 @@ answers every request after ``--llm-seconds``.
    the ideal C per second (C grades per LLM second). Also the bench process's CPU time per
    graded answer (the LLM grader's checks, the claims and stores) and how many grades fell back
    to the offline grader (should be none). Medians over ``--throughput-repeats``. Goal: within
-   10 % of C per second.
+   10 % of C per second. Printed beside it: the rate after the first C grades are stored (the
+   steady state, without the worker's start-up and first claim), and the LLM fake's own CPU
+   per answer (it shares the machine).
+3. ``--worker-ceiling``: the same runs with a grader that only waits ``--llm-seconds`` and
+   returns a fixed grade: the rate the worker's claims and stores allow when grading costs no
+   CPU, to tell the grader's share of a shortfall from the worker's.
+4. The LLM grader alone: ``--grader-answers`` (0: skipped) distinct answers graded straight
+   through the grader the app builds, ``max(C)`` at a time, no worker and no store: the CPU per
+   answer of grading itself (the client, the checks, the grade cache).
+
+``--skip-intake`` fills the database and opens the question but measures only the throughput (a
+quicker loop while working on grading). ``--profile PREFIX`` runs each throughput run under
+cProfile, the event loop's thread and the LLM grader's off-loop thread separately, and writes
+``PREFIX-<db>-C<C>-<n>-{loop,pool}.prof`` (read them with ``python -m pstats``); profiling slows
+the bot down, so the rates of a profiled run are not figures.
 
 Printed first: the core count. ``make bench`` runs the defaults (a million answers, about 2 to 4
 minutes per database on a shared 2-core machine, most of it filling); ``--answers 100000`` is a
@@ -52,6 +67,7 @@ from harness import (
     ROOT,
     add_database_flags,
     announce,
+    cpu_seconds,
     machine_line,
     median,
     percentile,
@@ -115,6 +131,8 @@ async def grading_now(app: object) -> int:
 async def intake(
     backend: Backend, llm_url: str, args: argparse.Namespace, clock: object
 ) -> dict[str, float]:
+    """Fill the database and open today's question in the bench channel; then, unless
+    ``--skip-intake``, measure the acknowledgement."""
     from bot.app import BotApp
     from bot.services.answers import AnswerTarget
     from bot.services.channels import ConfigChange
@@ -144,6 +162,8 @@ async def intake(
         )
         opened = await app.daily.open_due(admin.channel_id)
         assert opened is not None and opened.post.id is not None
+        if args.skip_intake:
+            return {"fill seconds": filled.seconds}
         target = AnswerTarget.daily(opened.post.id)
         members = [
             await app.directory.resolve(
@@ -193,11 +213,46 @@ async def intake(
         await app.close()
 
 
+class SleepingGrader:
+    """The worker's ceiling: waits like the LLM, then returns the offline grader's grade of the
+    first answer it saw for the question (computed once), labelled as the LLM's. What the
+    worker, its claims and stores reach when grading itself costs nothing."""
+
+    name = "llm"
+
+    def __init__(self, seconds: float) -> None:
+        from bot.grading.offline import OfflineGrader
+
+        self.seconds = seconds
+        self.offline = OfflineGrader()
+        self.grades: dict[str, object] = {}
+
+    async def grade(self, item: object, answer: str) -> object:
+        import dataclasses
+
+        from bot.grading.base import GradingItem
+
+        assert isinstance(item, GradingItem)
+        if item.version not in self.grades:
+            grade = await self.offline.grade(item, answer)
+            self.grades[item.version] = dataclasses.replace(grade, grader="llm", model="sleep")
+        await asyncio.sleep(self.seconds)
+        return self.grades[item.version]
+
+
 async def throughput(
-    backend: Backend, llm_url: str, args: argparse.Namespace, clock: object, slots: int
+    backend: Backend,
+    llm_url: str,
+    args: argparse.Namespace,
+    clock: object,
+    slots: int,
+    profile_prefix: str | None = None,
+    ceiling: bool = False,
 ) -> dict[str, float]:
-    """One measured run: ``rounds * slots`` queued answers graded by a worker with ``slots``."""
+    """One measured run: ``rounds * slots`` queued answers graded by a worker with ``slots``
+    (``ceiling``: by a :class:`SleepingGrader` instead of the LLM grader)."""
     from bot.app import BotApp
+    from bot.grading.offline import OfflineGrader
     from bot.services.answers import AnswerTarget
     from bot.storage.models import Answer, AnswerStatus, GradeRecord, Platform
     from tests.fakes.notifier import RecordingNotifier
@@ -206,6 +261,11 @@ async def throughput(
         bot_settings(backend.url, llm_url, slots),  # type: ignore[arg-type]
         clock=clock,  # type: ignore[arg-type]
         rng=random.Random(11),
+        graders=(
+            (SleepingGrader(args.llm_seconds), OfflineGrader())  # type: ignore[arg-type]
+            if ceiling
+            else None
+        ),
     )
     try:
         async with app.engine.begin() as connection:
@@ -246,13 +306,25 @@ async def throughput(
                 for index in range(total)
             )
         )
+        profiles = Profiles() if profile_prefix else None
+        llm_cpu_before = cpu_seconds(args.llm_pid)
         cpu_before = time.process_time()
         started = time.perf_counter()
+        if profiles:
+            profiles.enable()
         await app.start([RecordingNotifier(Platform.SLACK)], schedule=False)
-        while app.worker.stored < total:  # noqa: ASYNC110 - 10 ms resolution on ~10 s is enough
+        first_round = None
+        while app.worker.stored < total:
             await asyncio.sleep(0.01)
+            if first_round is None and app.worker.stored >= slots:
+                first_round = (time.perf_counter(), app.worker.stored)
         elapsed = time.perf_counter() - started
+        assert first_round is not None
+        steady = (total - first_round[1]) / max(1e-9, started + elapsed - first_round[0])
         cpu = time.process_time() - cpu_before
+        llm_cpu = cpu_seconds(args.llm_pid) - llm_cpu_before
+        if profiles and profile_prefix:
+            profiles.disable_and_dump(profile_prefix)
         async with app.sessions() as session:
             rows = await session.execute(
                 sa.select(GradeRecord.grader, GradeRecord.provisional, sa.func.count())
@@ -262,7 +334,9 @@ async def throughput(
             by_kind = {(grader, provisional): count for grader, provisional, count in rows.all()}
         return {
             "answers/s": total / elapsed,
+            "steady answers/s": steady,
             "cpu ms per answer": 1000 * cpu / total,
+            "llm fake cpu ms per answer": 1000 * llm_cpu / total,
             "graded by the LLM": float(by_kind.get(("llm", False), 0)),
             "fallback grades": float(sum(v for k, v in by_kind.items() if k != ("llm", False))),
             "answers": float(total),
@@ -271,46 +345,161 @@ async def throughput(
         await app.close()
 
 
+async def grader_cpu(
+    backend: Backend, llm_url: str, args: argparse.Namespace, clock: object
+) -> dict[str, float]:
+    """The LLM grader alone, as the app builds it (its SQL grade cache, the offline grader's
+    relatedness): ``--grader-answers`` distinct answers to the bench question, ``max(C)`` at a
+    time, straight through ``grade`` (no worker, no store). The bench process's CPU per answer
+    is what grading itself costs, apart from the worker's claims and stores."""
+    from bot.app import BotApp, build_graders
+    from bot.services.grading import grading_item
+    from bot.storage.models import DailyPost, Platform, QuestionVersion
+
+    app = await BotApp.create(
+        bot_settings(backend.url, llm_url, 1),  # type: ignore[arg-type]
+        clock=clock,  # type: ignore[arg-type]
+        rng=random.Random(13),
+    )
+    try:
+        admin = await app.directory.resolve(
+            Platform.SLACK, WORKSPACE, "UADMIN", channel_external_id=BENCH_CHANNEL
+        )
+        post = await app.daily.current_post(admin.channel_id or 0)
+        assert post is not None
+        async with app.sessions() as session:
+            daily = await session.get(DailyPost, post.post.id)
+            assert daily is not None
+            question = await session.get(QuestionVersion, daily.question_id)
+            assert question is not None
+        item = grading_item(question)
+        grader, _ = build_graders(app.settings, app.sessions)
+        slots = max(args.concurrency)
+        stamp = time.monotonic_ns()
+        texts = [f"{ANSWER} (cpu {stamp}, answer {index})" for index in range(args.grader_answers)]
+        semaphore = asyncio.Semaphore(slots)
+
+        async def one(text: str) -> None:
+            async with semaphore:
+                await grader.grade(item, text)
+
+        cpu_before = time.process_time()
+        started = time.perf_counter()
+        await asyncio.gather(*(one(text) for text in texts))
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_before
+        flush = getattr(getattr(grader, "cache", None), "flush", None)
+        if flush is not None:
+            await flush()
+        return {
+            "cpu ms per answer": 1000 * cpu / len(texts),
+            "answers/s": len(texts) / elapsed,
+            "slots": float(slots),
+        }
+    finally:
+        await app.close()
+
+
+class Profiles:
+    """cProfile on the event loop's thread and on the LLM grader's off-loop thread (one thread,
+    :data:`bot.grading.offloop.WORKERS`): a profiler enabled in a thread sees only that thread."""
+
+    def __init__(self) -> None:
+        import cProfile
+
+        from bot.grading import offloop
+
+        assert offloop.WORKERS == 1, "one profiler per pool thread"
+        self.loop = cProfile.Profile()
+        self.pool = cProfile.Profile()
+        self.offloop = offloop
+
+    def enable(self) -> None:
+        self.offloop.executor().submit(self.pool.enable).result()
+        self.loop.enable()
+
+    def disable_and_dump(self, prefix: str) -> None:
+        self.loop.disable()
+        self.offloop.executor().submit(self.pool.disable).result()
+        self.loop.dump_stats(f"{prefix}-loop.prof")
+        self.pool.dump_stats(f"{prefix}-pool.prof")
+        print(f"  profiles written: {prefix}-loop.prof, {prefix}-pool.prof", flush=True)
+
+
 async def run_backend(backend: Backend, llm_url: str, args: argparse.Namespace) -> list[str]:
     from bot.clock import ManualClock
 
     clock = ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     lines = []
     figures = await intake(backend, llm_url, args, clock)
-    lines.append(
-        f"{backend.name}: acknowledgement of {args.concurrent} concurrent submissions on "
-        f"{args.answers:,} answers, with {figures['answers in grading']:.0f} answers being graded "
-        f"behind a {args.llm_seconds:g} s LLM (medians of {args.repeats} rounds): "
-        f"p50 {figures['intake p50 ms']:.1f} ms, p99 {figures['intake p99 ms']:.1f} ms "
-        f"(goal p99 <= 50 ms: {'met' if figures['intake p99 ms'] <= 50 else 'missed'})"
-    )
+    if not args.skip_intake:
+        lines.append(
+            f"{backend.name}: acknowledgement of {args.concurrent} concurrent submissions on "
+            f"{args.answers:,} answers, with {figures['answers in grading']:.0f} answers being graded "
+            f"behind a {args.llm_seconds:g} s LLM (medians of {args.repeats} rounds): "
+            f"p50 {figures['intake p50 ms']:.1f} ms, p99 {figures['intake p99 ms']:.1f} ms "
+            f"(goal p99 <= 50 ms: {'met' if figures['intake p99 ms'] <= 50 else 'missed'})"
+        )
     for slots in args.concurrency:
         runs = []
-        for _ in range(args.throughput_repeats):
-            runs.append(await throughput(backend, llm_url, args, clock, slots))
+        for number in range(args.throughput_repeats):
+            prefix = None
+            if args.profile:
+                prefix = f"{args.profile}-{backend.name.lower()}-C{slots}-{number + 1}"
+            runs.append(await throughput(backend, llm_url, args, clock, slots, prefix))
             print(
-                f"  {backend.name} C={slots}: {runs[-1]['answers/s']:.1f} answers/s, "
-                f"{runs[-1]['cpu ms per answer']:.1f} ms CPU per answer, "
+                f"  {backend.name} C={slots}: {runs[-1]['answers/s']:.1f} answers/s "
+                f"({runs[-1]['steady answers/s']:.1f} after the first round), "
+                f"{runs[-1]['cpu ms per answer']:.1f} ms CPU per answer "
+                f"(the LLM fake: {runs[-1]['llm fake cpu ms per answer']:.1f} ms), "
                 f"{runs[-1]['fallback grades']:.0f} fallback grades",
                 flush=True,
             )
         rate = statistics.median(run["answers/s"] for run in runs)
+        steady = statistics.median(run["steady answers/s"] for run in runs)
         ideal = slots / args.llm_seconds
         lines.append(
             f"{backend.name}: grading throughput at C={slots}: {rate:.1f} answers/s, ideal "
             f"{ideal:.0f}/s, ratio {rate / ideal:.2f} (goal >= 0.90: "
-            f"{'met' if rate >= 0.9 * ideal else 'missed'}); CPU per answer "
-            f"{statistics.median(run['cpu ms per answer'] for run in runs):.1f} ms; "
+            f"{'met' if rate >= 0.9 * ideal else 'missed'}); after the first round (start-up "
+            f"left out) {steady:.1f} answers/s, ratio {steady / ideal:.2f}; CPU per answer "
+            f"{statistics.median(run['cpu ms per answer'] for run in runs):.1f} ms (the LLM "
+            f"fake's {statistics.median(run['llm fake cpu ms per answer'] for run in runs):.1f} "
+            "ms); "
             f"{sum(run['fallback grades'] for run in runs):.0f} of "
             f"{sum(run['answers'] for run in runs):.0f} grades from the fallback "
             f"(medians of {len(runs)} runs of {runs[0]['answers']:.0f} answers)"
         )
+    if args.worker_ceiling:
+        for slots in args.concurrency:
+            ceilings = [
+                await throughput(backend, llm_url, args, clock, slots, ceiling=True)
+                for _ in range(args.throughput_repeats)
+            ]
+            rate = statistics.median(run["answers/s"] for run in ceilings)
+            ideal = slots / args.llm_seconds
+            lines.append(
+                f"{backend.name}: the worker's ceiling at C={slots} (a grader that only waits "
+                f"{args.llm_seconds:g} s): {rate:.1f} answers/s, ratio {rate / ideal:.2f}; "
+                f"CPU per answer "
+                f"{statistics.median(run['cpu ms per answer'] for run in ceilings):.1f} ms"
+            )
+            print(f"  {lines[-1]}", flush=True)
+    if args.grader_answers:
+        alone = await grader_cpu(backend, llm_url, args, clock)
+        lines.append(
+            f"{backend.name}: the LLM grader alone ({args.grader_answers} answers through "
+            f"grade, {alone['slots']:.0f} at a time, no worker): {alone['cpu ms per answer']:.1f} "
+            f"ms CPU per answer, {alone['answers/s']:.1f} answers/s"
+        )
+        print(f"  {lines[-1]}", flush=True)
     return lines
 
 
 async def main_async(args: argparse.Namespace) -> None:
     print(machine_line(), flush=True)
     llm, (llm_url,) = spawn(__file__, "--role", "llm", "--llm-seconds", str(args.llm_seconds))
+    args.llm_pid = llm.pid
     lines: list[str] = []
     try:
         if not args.no_sqlite:
@@ -342,6 +531,10 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--throughput-repeats", type=int, default=3)
+    parser.add_argument("--skip-intake", action="store_true")
+    parser.add_argument("--grader-answers", type=int, default=256)
+    parser.add_argument("--worker-ceiling", action="store_true")
+    parser.add_argument("--profile", metavar="PREFIX")
     add_database_flags(parser)
     parser.add_argument("--role", default="bench", choices=["bench", "llm"])
     args = parser.parse_args()

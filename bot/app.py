@@ -12,7 +12,7 @@ import asyncio
 import gc
 import logging
 import random
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -179,6 +179,8 @@ class BotApp:
     llm_available: bool
     sync_report: SyncReport | None = None
     scheduler: DailyScheduler | None = None
+    #: waits for the grade cache's queued writes (see ``bot.storage.grade_cache``)
+    flush_grade_cache: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
     _started: bool = field(default=False, repr=False)
 
     @classmethod
@@ -309,6 +311,7 @@ class BotApp:
             home=HomeService(sessions, clock, leaderboards),
             llm_available=llm_available,
             sync_report=report,
+            flush_grade_cache=getattr(getattr(primary, "cache", None), "flush", None),
         )
         app_ref.append(app)
         return app
@@ -351,4 +354,6 @@ class BotApp:
         await self.answers.close()
         await self.worker.stop()
         await self.dispatcher.stop()
+        if self.flush_grade_cache is not None:
+            await self.flush_grade_cache()
         await self.engine.dispose()

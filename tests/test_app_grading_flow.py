@@ -61,6 +61,8 @@ async def test_llm_outage_gives_a_provisional_grade_and_requeue_regrades_with_th
             view = await app.answers.view(receipt.answer_id)
             assert not view.grade.provisional and view.grade.grader == "llm"
             assert view.grade.prompt_tokens > 0 and view.grade.model
+            assert app.flush_grade_cache is not None
+            await app.flush_grade_cache()  # the cache writes behind the grade
             async with app.sessions() as session:
                 grades = (
                     await session.execute(sa.select(sa.func.count(GradeRecord.id)))
@@ -105,7 +107,9 @@ async def test_sql_grade_cache_round_trip(sessions):
     assert await cache.get("k") is None
     await cache.put("k", grade)
     await cache.put("k", grade)  # idempotent
-    assert await cache.get("k") == grade
+    assert await cache.get("k") == grade  # queued: served from memory
+    await cache.flush()
+    assert await SqlGradeCache(sessions).get("k") == grade  # written: read back from the table
 
 
 def test_without_an_api_key_both_graders_are_offline(tmp_path):

@@ -119,13 +119,13 @@ class StaticEmbedder:
         tokenizer.no_truncation()
         return cls(table, tokenizer)
 
-    def _token_ids(self, text: str) -> list[int]:
+    def _token_ids(self, text: str) -> np.ndarray:
         encoding = self._tokenizer.encode(text, add_special_tokens=False)  # type: ignore[attr-defined]
-        return [min(max(i, 0), self._table.shape[0] - 1) for i in encoding.ids]
+        return np.clip(np.asarray(encoding.ids, dtype=np.int64), 0, self._table.shape[0] - 1)
 
     def _embed_one(self, text: str) -> np.ndarray:
         ids = self._token_ids(text)
-        if not ids:
+        if not len(ids):
             vector = np.zeros(self.dimension, dtype=np.float32)
         else:
             vector = self._table[ids].astype(np.float32).mean(axis=0)

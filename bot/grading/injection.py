@@ -34,6 +34,7 @@ import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from bot.grading.evidence import sentence_bounds
 from bot.grading.folding import INVISIBLE, Folded, fold
@@ -420,8 +421,8 @@ class ItemVocabulary:
 
     @classmethod
     def of(cls, *texts: str) -> ItemVocabulary:
-        joined = "\n".join(texts)
-        return cls(frozenset(content_keys(joined)), fold(joined, ascii_letters=True).text)
+        """The vocabulary of an item's texts; built once per item (it is immutable)."""
+        return _vocabulary(texts)
 
     def owns(self, text: str) -> bool:
         """Whether every content word of ``text`` is one of the item's words."""
@@ -434,6 +435,15 @@ class ItemVocabulary:
 
 
 NO_VOCABULARY = ItemVocabulary()
+
+#: Items whose vocabulary is kept (a bank holds a few hundred questions).
+VOCABULARY_CACHE_SIZE = 1024
+
+
+@lru_cache(maxsize=VOCABULARY_CACHE_SIZE)
+def _vocabulary(texts: tuple[str, ...]) -> ItemVocabulary:
+    joined = "\n".join(texts)
+    return ItemVocabulary(frozenset(content_keys(joined)), fold(joined, ascii_letters=True).text)
 
 
 # --- scanning ---------------------------------------------------------------------------------

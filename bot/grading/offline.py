@@ -788,7 +788,7 @@ class OfflineGrader:
             }
         cosine = max(0.0, embedder.similarity(answer, item.reference))
         demoted_answer = _demoted_text(answer, question_norms)
-        demoted_ref = _demoted_text(item.reference, question_norms)
+        demoted_ref = _demoted_reference(item.reference, question_norms)
         if demoted_answer and demoted_ref:
             cosine_demoted = max(0.0, embedder.similarity(demoted_answer, demoted_ref))
         else:
@@ -922,6 +922,12 @@ def _question_norms(prompt: str) -> frozenset[str]:
 
 def _demoted_text(text: str, question_norms: frozenset[str]) -> str:
     return " ".join(t.lower for t in tokenize(text) if t.is_stop or t.norm not in question_norms)
+
+
+@lru_cache(maxsize=2048)
+def _demoted_reference(reference: str, question_norms: frozenset[str]) -> str:
+    """:func:`_demoted_text` of a reference, kept: every answer to the question needs it."""
+    return _demoted_text(reference, question_norms)
 
 
 def _soft_recall(

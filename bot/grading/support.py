@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -167,6 +167,19 @@ class KeyPointProfile:
         return sum(term.weight for term in self.terms) + NUMBER_WEIGHT * len(self.numbers)
 
 
+#: Items whose profiles are kept (a bank holds a few hundred questions).
+PROFILE_CACHE_SIZE = 1024
+
+
+@lru_cache(maxsize=PROFILE_CACHE_SIZE)
+def _profiles(
+    key_points: tuple[KeyPoint, ...], prompt: str, reference: str
+) -> tuple[KeyPointProfile, ...]:
+    if not key_points:
+        return (KeyPointProfile(reference, prompt, whole_reference=True),)
+    return tuple(KeyPointProfile.of_point(point, prompt) for point in key_points)
+
+
 class SupportChecker:
     """Scores how well stretches of an answer carry key points (see the module docstring)."""
 
@@ -187,10 +200,10 @@ class SupportChecker:
     def profiles(
         self, key_points: Sequence[KeyPoint], prompt: str, reference: str = ""
     ) -> list[KeyPointProfile]:
-        """One profile per key point; ``key_points`` empty means: grade against ``reference``."""
-        if not key_points:
-            return [KeyPointProfile(reference, prompt, whole_reference=True)]
-        return [KeyPointProfile.of_point(point, prompt) for point in key_points]
+        """One profile per key point; ``key_points`` empty means: grade against ``reference``.
+
+        Profiles depend on the item only, so they are built once per item and shared."""
+        return list(_profiles(tuple(key_points), prompt, reference if not key_points else ""))
 
     def support(self, profile: KeyPointProfile, text: str) -> Support:
         normalised = f" {normalise_words(text).text} "

@@ -1,0 +1,116 @@
+"""What the LLM grader computes once per question, once per answer, and where."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from bot.domain.bank import KeyPoint
+from bot.grading.base import GradingItem
+from bot.grading.cache import InMemoryGradeCache
+from bot.grading.injection import ItemVocabulary, content_keys
+from bot.grading.llm import LLMGrader
+from bot.grading.support import KeyPointProfile, SupportChecker
+from tests.fakes.openai_server import FakeOpenAI, HonestJudge
+
+PROMPT = "Why do deep networks usually use ReLU rather than sigmoid in hidden layers?"
+REFERENCE = (
+    "Sigmoid saturates, so its gradient vanishes. ReLU has gradient one for positive inputs."
+)
+POINTS = (
+    ("Sigmoid saturates so its gradient vanishes through many layers", 6, ()),
+    ("ReLU has gradient one for positive inputs", 4, ("derivative of 1",)),
+)
+ANSWER = (
+    "Sigmoid saturates for large inputs, so its gradient vanishes through many layers. ReLU"
+    " keeps a gradient of one for positive inputs."
+)
+
+
+def item(version: str = "v1") -> GradingItem:
+    """A fresh item, as the worker builds one per claimed answer (new KeyPoint objects)."""
+    return GradingItem(
+        prompt=PROMPT,
+        reference=REFERENCE,
+        key_points=tuple(KeyPoint(text=t, weight=w, accept=a) for t, w, a in POINTS),
+        question_id="relu",
+        version=version,
+    )
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI(HonestJudge()) as fake:
+        yield fake
+
+
+def test_profiles_are_built_once_per_item_and_equal_fresh_ones() -> None:
+    checker = SupportChecker(use_embeddings=False)
+    first = checker.profiles(item().key_points, PROMPT, REFERENCE)
+    again = SupportChecker(use_embeddings=False).profiles(item().key_points, PROMPT, REFERENCE)
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    fresh = [KeyPointProfile.of_point(point, PROMPT) for point in item().key_points]
+    for kept, new in zip(first, fresh, strict=True):
+        assert (kept.text, kept.terms, kept.numbers, kept.accepted, kept.question) == (
+            new.text,
+            new.terms,
+            new.numbers,
+            new.accepted,
+            new.question,
+        )
+    whole = checker.profiles((), PROMPT, REFERENCE)
+    assert len(whole) == 1 and whole[0].whole_reference and whole[0].text == REFERENCE
+    assert checker.profiles((), PROMPT, "another reference")[0].text == "another reference"
+
+
+def test_item_vocabulary_is_built_once_and_matches_its_texts() -> None:
+    texts = (PROMPT, REFERENCE, *(text for text, _, _ in POINTS))
+    vocabulary = ItemVocabulary.of(*texts)
+    assert ItemVocabulary.of(*("".join(list(text)) for text in texts)) is vocabulary
+    assert vocabulary.keys == frozenset(content_keys("\n".join(texts)))
+    assert ItemVocabulary.of(PROMPT) != vocabulary
+
+
+async def test_relatedness_runs_once_per_answer_off_the_loop(server: FakeOpenAI) -> None:
+    calls: list[tuple[str, str]] = []
+
+    def relatedness(graded: GradingItem, text: str) -> float:
+        calls.append((threading.current_thread().name, text))
+        return 0.9
+
+    grader = LLMGrader(server.client(), "gpt-test", relatedness=relatedness)
+    grade = await grader.grade(item(), ANSWER)
+    assert grade.details["relatedness"] == 0.9
+    assert len(calls) == 1 and calls[0][1] == ANSWER
+    assert calls[0][0] != threading.current_thread().name  # the pool's thread, not the loop's
+
+
+async def test_an_async_relatedness_is_awaited_once(server: FakeOpenAI) -> None:
+    calls = []
+
+    async def relatedness(graded: GradingItem, text: str) -> float:
+        calls.append(text)
+        await asyncio.sleep(0)
+        return 0.05
+
+    grader = LLMGrader(server.client(), "gpt-test", relatedness=relatedness)
+    grade = await grader.grade(item(), ANSWER)
+    assert calls == [ANSWER]
+    assert grade.details["relatedness"] == 0.05 and "needs-review" in grade.flags
+
+
+async def test_a_cache_hit_is_served_without_a_request_and_a_miss_is_stored(
+    server: FakeOpenAI,
+) -> None:
+    cache = InMemoryGradeCache()
+    grader = LLMGrader(server.client(), "gpt-test", cache=cache)
+    first = await grader.grade(item(), ANSWER)
+    requests = len(server.requests)
+    assert len(cache) == 1 and requests >= 1
+    again = await grader.grade(item(), f"  {ANSWER.upper()} ")  # normalised to the same key
+    assert len(server.requests) == requests
+    assert again.details["cache_hit"] == 1.0 and again.score == first.score
+    assert (again.prompt_tokens, again.completion_tokens) == (0, 0)
