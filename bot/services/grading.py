@@ -14,6 +14,9 @@ Guarantees:
   last attempt the fallback (offline) grader grades the answer and the grade is provisional. An
   LLM-only question waits (``retry_at``) instead, since the fallback cannot grade it fairly.
 - Points are awarded by ``bot.services.scoring`` inside the grade's transaction.
+- Grades that finish together share one transaction (a group commit; a batch that fails is
+  stored grade by grade), and while the worker runs that transaction also claims the answers
+  that take the freed slots: in steady state an answer costs one transaction.
 """
 
 from __future__ import annotations
@@ -199,6 +202,11 @@ class GradingWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: True while the background loop or ``drain`` runs: a transaction that stores grades
+        #: then also claims the answers that take the freed slots (``run_once`` never refills)
+        self._refilling = False
+        #: answers claimed by this worker so far (``drain`` reports its share)
+        self.claimed = 0
         self._heartbeat: asyncio.Task[None] | None = None
         self._in_flight: dict[asyncio.Task[None], _Job] = {}
         self._store_queue: list[_StoreRequest] = []
@@ -217,6 +225,7 @@ class GradingWorker:
         """Start the background loop; it first takes back whatever a crash left pending."""
         if self._task is None:
             self._stopping = False
+            self._refilling = True
             self._task = asyncio.create_task(self._loop(), name="grading-worker")
             self._heartbeat = asyncio.create_task(self._renew_leases(), name="grading-leases")
 
@@ -224,6 +233,7 @@ class GradingWorker:
         """Stop claiming, abandon the grades in progress (their leases expire and another
         worker, or this one after a restart, grades them), and stop."""
         self._stopping = True
+        self._refilling = False
         self._wake.set()
         if self._task is not None:
             try:
@@ -278,11 +288,15 @@ class GradingWorker:
         if free <= 0:
             return 0
         jobs = await self._claim(free)
+        self._start(jobs)
+        return len(jobs)
+
+    def _start(self, jobs: Sequence[_Job]) -> None:
         for job in jobs:
             task = asyncio.create_task(self._grade_job(job))
             self._in_flight[task] = job
             task.add_done_callback(self._in_flight.pop)
-        return len(jobs)
+        self.claimed += len(jobs)
 
     async def run_once(self) -> int:
         """Claim up to the free slots and grade them; return how many were claimed."""
@@ -295,15 +309,18 @@ class GradingWorker:
         """Grade until nothing is claimable and nothing is in flight (tests, the terminal, batch
         jobs); return how many were claimed. Like the background loop, a slot is refilled as
         soon as its grade is stored, so grading and storing overlap."""
-        total = 0
-        while True:
-            claimed = await self._fill()
-            total += claimed
-            if not self._in_flight:
-                if not claimed:
-                    return total
-                continue
-            await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+        before = self.claimed
+        self._refilling = True
+        try:
+            while True:
+                claimed = await self._fill()
+                if not self._in_flight:
+                    if not claimed:
+                        return self.claimed - before
+                    continue
+                await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._refilling = self._task is not None and not self._stopping
 
     async def _renew_leases(self) -> None:
         interval = max(1.0, self._lease.total_seconds() / 3)
@@ -336,6 +353,22 @@ class GradingWorker:
         )
 
     async def _claim(self, limit: int) -> list[_Job]:
+        async with transaction(self._sessions) as session:
+            jobs = await self._claim_in(session, limit)
+        return await self._admit(jobs)
+
+    async def _admit(self, jobs: Sequence[_Job]) -> list[_Job]:
+        """The claimed jobs to grade; an answer claimed too often is set aside (dead letter)."""
+        fresh = []
+        for job in jobs:
+            if job.answer.attempts > self._max_claims:
+                await self._give_up(job, "claimed too many times without a stored grade")
+            else:
+                fresh.append(job)
+        return fresh
+
+    async def _claim_in(self, session: AsyncSession, limit: int) -> list[_Job]:
+        """Claim up to ``limit`` answers in the caller's transaction."""
         now = self._clock.now()
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
         due = (
@@ -347,53 +380,45 @@ class GradingWorker:
             .scalar_subquery()
         )
         post_channel = aliased(Channel)
-        async with transaction(self._sessions) as session:
-            claimed = await session.execute(
-                sa.update(Answer)
-                .where(col(Answer.id).in_(due))
-                .values(
-                    status=AnswerStatus.GRADING,
-                    claim_token=token,
-                    claimed_at=now,
-                    attempts=col(Answer.attempts) + 1,
-                    updated_at=now,
-                )
-                .returning(id_column(Answer.id))
+        claimed = await session.execute(
+            sa.update(Answer)
+            .where(col(Answer.id).in_(due))
+            .values(
+                status=AnswerStatus.GRADING,
+                claim_token=token,
+                claimed_at=now,
+                attempts=col(Answer.attempts) + 1,
+                updated_at=now,
             )
-            ids = sorted(claimed.scalars())
-            if not ids:
-                return []
-            rows = (
-                await session.execute(
-                    sa.select(
-                        Answer,
-                        QuestionVersion,
-                        Member,
-                        Workspace,
-                        DailyPost,
-                        post_channel,
-                        col(Dispute.id),
-                        col(Dispute.status),
-                        col(Dispute.reason),
-                    )
-                    .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
-                    .join(Member, col(Member.id) == Answer.member_id)
-                    .join(Workspace, col(Workspace.id) == Member.workspace_id)
-                    .outerjoin(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
-                    .outerjoin(post_channel, col(post_channel.id) == DailyPost.channel_id)
-                    .outerjoin(Dispute, col(Dispute.answer_id) == Answer.id)
-                    .where(col(Answer.id).in_(ids))
-                    .order_by(col(Answer.id))
+            .returning(id_column(Answer.id))
+        )
+        ids = sorted(claimed.scalars())
+        if not ids:
+            return []
+        rows = (
+            await session.execute(
+                sa.select(
+                    Answer,
+                    QuestionVersion,
+                    Member,
+                    Workspace,
+                    DailyPost,
+                    post_channel,
+                    col(Dispute.id),
+                    col(Dispute.status),
+                    col(Dispute.reason),
                 )
-            ).all()
-        jobs = [_Job(*row, token=token) for row in rows]
-        fresh = []
-        for job in jobs:
-            if job.answer.attempts > self._max_claims:
-                await self._give_up(job, "claimed too many times without a stored grade")
-            else:
-                fresh.append(job)
-        return fresh
+                .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
+                .join(Member, col(Member.id) == Answer.member_id)
+                .join(Workspace, col(Workspace.id) == Member.workspace_id)
+                .outerjoin(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
+                .outerjoin(post_channel, col(post_channel.id) == DailyPost.channel_id)
+                .outerjoin(Dispute, col(Dispute.answer_id) == Answer.id)
+                .where(col(Answer.id).in_(ids))
+                .order_by(col(Answer.id))
+            )
+        ).all()
+        return [_Job(*row, token=token) for row in rows]
 
     async def _grade_job(self, job: _Job) -> None:
         item = grading_item(job.question)
@@ -546,10 +571,17 @@ class GradingWorker:
                         request.result.cancel()
                 raise
 
-    async def _store_batch(self, batch: list[_StoreRequest]) -> None:
+    async def _store_batch(self, batch: list[_StoreRequest], *, refill: bool = True) -> None:
+        """Store the batch in one transaction; while the worker runs (its loop, or ``drain``),
+        the same transaction claims the answers that take the slots these grades free, so an
+        answer costs one transaction, not two."""
         try:
             async with transaction(self._sessions) as session:
                 stored = [await self._store_in(session, request) for request in batch]
+                free = self._concurrency - len(self._in_flight) + len(batch)
+                claimed: list[_Job] = []
+                if refill and self._refilling and not self._stopping and free > 0:
+                    claimed = await self._claim_in(session, free)
         except Exception as exc:
             if len(batch) == 1:
                 if not batch[0].result.done():  # its grading task may have been cancelled
@@ -561,8 +593,11 @@ class GradingWorker:
                 type(exc).__name__,
             )
             for request in batch:
-                await self._store_batch([request])
+                await self._store_batch([request], refill=False)
             return
+        # the new grades start before the stored ones' tasks finish, so the loop finds their
+        # slots taken and claims nothing more
+        self._start(await self._admit(claimed))
         for request, outcome in zip(batch, stored, strict=True):
             if not request.result.done():
                 request.result.set_result(outcome)

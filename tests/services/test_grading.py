@@ -363,3 +363,42 @@ async def test_a_grade_that_fails_in_a_shared_commit_fails_alone(
     assert grade.answer_id == bob_answer.id
     [event] = await _rows(sessions, ScoreEvent)
     assert event.answer_id == bob_answer.id
+
+
+async def test_storing_a_grade_claims_the_next_answer_in_the_same_transaction(
+    world, sessions, engine, clock
+):
+    opened = await world.open()
+    others = [await world.actor(f"U{index}", f"Member {index}") for index in range(3, 7)]
+    for member in (world.alice, world.bob, *others):
+        await world.submit(member, opened, GOOD)
+    grader = ScriptedGrader()
+    worker = GradingWorker(sessions, grader, grader, clock, concurrency=2)
+    transactions: list[set[str]] = []
+    current: set[str] = set()
+
+    def on_statement(_connection, _cursor, statement, *_args) -> None:
+        if statement.startswith("UPDATE answer SET status") and "attempts" in statement:
+            current.add("claim")
+        elif statement.startswith("INSERT INTO grade "):
+            current.add("store")
+
+    def on_commit(_connection) -> None:
+        if current:
+            transactions.append(set(current))
+        current.clear()
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
+    sa.event.listen(engine.sync_engine, "commit", on_commit)
+    try:
+        assert await worker.drain() == 6
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", on_statement)
+        sa.event.remove(engine.sync_engine, "commit", on_commit)
+    assert len(await _rows(sessions, GradeRecord)) == 6
+    # only the first claim and the last (which finds nothing) stand alone; every claim between
+    # rides on a transaction storing grades (a claim per freed slot would make four)
+    claims_alone = [t for t in transactions if t == {"claim"}]
+    assert len(claims_alone) == 2
+    assert sum("store" in t for t in transactions) <= 6
+    assert all(answer.status == "graded" for answer in await _rows(sessions, Answer))
