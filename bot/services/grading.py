@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -209,6 +210,8 @@ class GradingWorker:
         self.claimed = 0
         self._heartbeat: asyncio.Task[None] | None = None
         self._in_flight: dict[asyncio.Task[None], _Job] = {}
+        #: the claim statements, built once per limit (see ``_claim_statements``)
+        self._claim_cache: dict[int, tuple[Any, Any]] = {}
         self._store_queue: list[_StoreRequest] = []
         self._storer: asyncio.Task[None] | None = None
         self.worker_id = uuid.uuid4().hex[:12]
@@ -342,15 +345,67 @@ class GradingWorker:
             except Exception:
                 log.warning("could not renew grading leases; they may expire", exc_info=True)
 
-    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
-        stale = now - self._lease
-        return sa.or_(
+    def _claim_statements(self, limit: int) -> tuple[Any, Any]:
+        """The claim's UPDATE (up to ``limit`` due answers) and the SELECT of what grading them
+        needs, built once per limit with bound parameters (``now``, ``stale``, ``token``,
+        ``ids``): building and keying SQLAlchemy statements per claim cost more than running
+        them."""
+        statements = self._claim_cache.get(limit)
+        if statements is not None:
+            return statements
+        now: sa.BindParameter[datetime] = sa.bindparam("now")
+        stale: sa.BindParameter[datetime] = sa.bindparam("stale")
+        claimable = sa.or_(
             sa.and_(
                 col(Answer.status) == AnswerStatus.PENDING,
                 sa.or_(col(Answer.retry_at).is_(None), col(Answer.retry_at) <= now),
             ),
             sa.and_(col(Answer.status) == AnswerStatus.GRADING, col(Answer.claimed_at) < stale),
         )
+        due = (
+            sa.select(col(Answer.id))
+            .where(claimable)
+            .order_by(col(Answer.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        claim = (
+            sa.update(Answer)
+            .where(col(Answer.id).in_(due))
+            .values(
+                status=AnswerStatus.GRADING,
+                claim_token=sa.bindparam("token"),
+                claimed_at=now,
+                attempts=col(Answer.attempts) + 1,
+                updated_at=now,
+            )
+            .returning(id_column(Answer.id))
+        )
+        post_channel = aliased(Channel)
+        load = (
+            sa.select(
+                Answer,
+                QuestionVersion,
+                Member,
+                Workspace,
+                DailyPost,
+                post_channel,
+                col(Dispute.id),
+                col(Dispute.status),
+                col(Dispute.reason),
+            )
+            .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
+            .join(Member, col(Member.id) == Answer.member_id)
+            .join(Workspace, col(Workspace.id) == Member.workspace_id)
+            .outerjoin(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
+            .outerjoin(post_channel, col(post_channel.id) == DailyPost.channel_id)
+            .outerjoin(Dispute, col(Dispute.answer_id) == Answer.id)
+            .where(col(Answer.id).in_(sa.bindparam("ids", expanding=True)))
+            .order_by(col(Answer.id))
+        )
+        self._claim_cache[limit] = claim, load
+        return claim, load
 
     async def _claim(self, limit: int) -> list[_Job]:
         async with transaction(self._sessions) as session:
@@ -371,54 +426,31 @@ class GradingWorker:
         """Claim up to ``limit`` answers in the caller's transaction."""
         now = self._clock.now()
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
-        due = (
-            sa.select(col(Answer.id))
-            .where(self._claimable(now))
-            .order_by(col(Answer.id))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        post_channel = aliased(Channel)
+        claim, load = self._claim_statements(limit)
         claimed = await session.execute(
-            sa.update(Answer)
-            .where(col(Answer.id).in_(due))
-            .values(
-                status=AnswerStatus.GRADING,
-                claim_token=token,
-                claimed_at=now,
-                attempts=col(Answer.attempts) + 1,
-                updated_at=now,
-            )
-            .returning(id_column(Answer.id))
+            claim, {"now": now, "stale": now - self._lease, "token": token}
         )
         ids = sorted(claimed.scalars())
         if not ids:
             return []
-        rows = (
-            await session.execute(
-                sa.select(
-                    Answer,
-                    QuestionVersion,
-                    Member,
-                    Workspace,
-                    DailyPost,
-                    post_channel,
-                    col(Dispute.id),
-                    col(Dispute.status),
-                    col(Dispute.reason),
+        jobs = []
+        for row in (await session.execute(load, {"ids": ids})).all():
+            answer, question, member, workspace, post, channel, dispute_id, status, reason = row
+            jobs.append(
+                _Job(
+                    answer=answer,
+                    question=question,
+                    member=member,
+                    workspace=workspace,
+                    post=post,
+                    channel=channel,
+                    dispute_id=dispute_id,
+                    dispute_status=status,
+                    dispute_reason=reason,
+                    token=token,
                 )
-                .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
-                .join(Member, col(Member.id) == Answer.member_id)
-                .join(Workspace, col(Workspace.id) == Member.workspace_id)
-                .outerjoin(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
-                .outerjoin(post_channel, col(post_channel.id) == DailyPost.channel_id)
-                .outerjoin(Dispute, col(Dispute.answer_id) == Answer.id)
-                .where(col(Answer.id).in_(ids))
-                .order_by(col(Answer.id))
             )
-        ).all()
-        return [_Job(*row, token=token) for row in rows]
+        return jobs
 
     async def _grade_job(self, job: _Job) -> None:
         item = grading_item(job.question)
