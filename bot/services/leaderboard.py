@@ -24,19 +24,18 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from bot.clock import Clock
-from bot.domain.streaks import NO_STREAK, Streak, compute_streak
+from bot.domain.streaks import MAX_FREEZES, NO_STREAK, Streak, compute_streak
 from bot.storage.models import (
     Answer,
     AnswerKind,
     Channel,
     DailyPost,
-    GradeRecord,
     LeaderboardTotal,
     Member,
-    ScoreEvent,
     UTCDateTime,
     Workspace,
     id_column,
@@ -144,6 +143,61 @@ async def channel_streaks(
     for member_id, post_id in (await session.execute(query.distinct())).all():
         answered[member_id].add(post_id)
     return {member_id: _streak(posts, post_ids) for member_id, post_ids in answered.items()}
+
+
+async def member_streaks(
+    session: AsyncSession, now: datetime, member_id: int, channel_id: int | None = None
+) -> dict[int, Streak]:
+    """One member's streak in each channel they answered in (or in that one channel), without
+    reading the channels' whole histories.
+
+    A streak depends only on the member's answered posts and, after each of them, the posts they
+    missed before their next answer; and of those misses only the first ``MAX_FREEZES + 1``
+    matter (past them the streak is 0 and stays 0 until the next answer). So one query reads the
+    member's answered posts (``ix_answer_member_history``) and, for each, the first few later
+    posts of its channel that are not still open (the channel's unique (channel, date) index);
+    the history those make gives ``compute_streak`` what the full history would."""
+    answered = sa.select(col(Answer.daily_post_id)).where(
+        col(Answer.member_id) == member_id,
+        col(Answer.scored).is_(True),
+        col(Answer.daily_post_id).is_not(None),
+    )
+    post = aliased(DailyPost, name="answered_post")
+    later = aliased(DailyPost, name="later_post")
+    following = [
+        sa.select(col(later.local_date))
+        .where(
+            col(later.channel_id) == post.channel_id,
+            col(later.local_date) > post.local_date,
+            sa.or_(col(later.closed_at).is_not(None), col(later.closes_at) <= now),
+        )
+        .order_by(col(later.local_date))
+        .limit(1)
+        .offset(skip)
+        .correlate(post)
+        .scalar_subquery()
+        for skip in range(MAX_FREEZES + 1)
+    ]
+    query = sa.select(col(post.channel_id), col(post.local_date), *following).where(
+        col(post.id).in_(answered)
+    )
+    if channel_id is not None:
+        query = query.where(col(post.channel_id) == channel_id)
+    by_channel: dict[int, list[tuple[date, list[date]]]] = defaultdict(list)
+    for channel, day, *after in (await session.execute(query)).all():
+        by_channel[channel].append((day, [later_day for later_day in after if later_day]))
+    streaks = {}
+    for channel, rows in by_channel.items():
+        rows.sort()
+        history: list[tuple[date, bool]] = []
+        for index, (day, after) in enumerate(rows):
+            history.append((day, True))
+            next_answer = rows[index + 1][0] if index + 1 < len(rows) else None
+            history += [
+                (missed, False) for missed in after if next_answer is None or missed < next_answer
+            ]
+        streaks[channel] = compute_streak(history)
+    return streaks
 
 
 def _streak(posts: list[tuple[int, date, bool]], answered: set[int | None]) -> Streak:
@@ -262,15 +316,8 @@ class LeaderboardService:
                 LeaderboardTotal, (member.workspace_id, WORKSPACE_SCOPE, member_id)
             )
             points, daily = (total.points, total.answers) if total is not None else (0, 0)
-            average = (
-                await session.execute(
-                    sa.select(sa.func.avg(col(GradeRecord.score)))
-                    .select_from(ScoreEvent)
-                    .join(Answer, col(Answer.id) == ScoreEvent.answer_id)
-                    .join(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
-                    .where(col(ScoreEvent.member_id) == member_id)
-                )
-            ).scalar_one()
+            # the score sum of the member's events, kept by the rollups with their count
+            average = total.score_sum / total.answers if total is not None and daily else None
             practice = (
                 await session.execute(
                     sa.select(sa.func.count(col(Answer.id))).where(
@@ -300,53 +347,17 @@ class LeaderboardService:
         self, session: AsyncSession, member: Member, channel_id: int | None
     ) -> tuple[Streak, str]:
         assert member.id is not None
+        streaks = await member_streaks(session, self._clock.now(), member.id, channel_id)
         if channel_id is not None:
-            streaks = await channel_streaks(session, self._clock.now(), channel_id, [member.id])
-            return streaks.get(member.id, NO_STREAK), ""
-        # every channel at once: the member's answered posts, then those channels' posts
-        answered: dict[int, set[int | None]] = defaultdict(set)
-        for channel, post_id in (
-            await session.execute(
-                sa.select(col(DailyPost.channel_id), col(Answer.daily_post_id))
-                .join(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
-                .where(col(Answer.member_id) == member.id, col(Answer.scored).is_(True))
-                .distinct()
-            )
-        ).all():
-            answered[channel].add(post_id)
-        channels = sorted(answered)
-        if not channels:
+            return streaks.get(channel_id, NO_STREAK), ""
+        if not streaks:
             return NO_STREAK, ""
-        still_open = sa.and_(
-            col(DailyPost.closed_at).is_(None), col(DailyPost.closes_at) > self._clock.now()
+        best_channel, best = min(
+            streaks.items(), key=lambda item: (-item[1].current, -item[1].longest, item[0])
         )
-        posts: dict[int, list[tuple[int, date, bool]]] = defaultdict(list)
-        for channel, post_id, day, is_open in (
-            await session.execute(
-                sa.select(
-                    col(DailyPost.channel_id),
-                    id_column(DailyPost.id),
-                    col(DailyPost.local_date),
-                    still_open,
-                )
-                .where(col(DailyPost.channel_id).in_(channels))
-                .order_by(col(DailyPost.channel_id), col(DailyPost.local_date))
-            )
-        ).all():
-            posts[channel].append((post_id, day, bool(is_open)))
-        names: dict[int, str] = dict(
-            (
-                await session.execute(
-                    sa.select(id_column(Channel.id), col(Channel.name)).where(
-                        id_column(Channel.id).in_(channels)
-                    )
-                )
-            ).all()
+        if len(streaks) == 1 or (best.current, best.longest) == (0, 0):
+            return best, ""
+        name = await session.scalar(
+            sa.select(col(Channel.name)).where(id_column(Channel.id) == best_channel)
         )
-        best, best_name = NO_STREAK, ""
-        for channel in channels:
-            streak = _streak(posts[channel], answered[channel])
-            if (streak.current, streak.longest) > (best.current, best.longest):
-                best, best_name = streak, names.get(channel, "")
-        note = f"Streak in #{best_name}" if len(channels) > 1 and best_name else ""
-        return best, note
+        return best, f"Streak in #{name}" if name else ""

@@ -252,6 +252,15 @@ class Answer(SQLModel, table=True):
 
     __table_args__ = (
         sa.Index("ix_answer_queue", "status", "claimed_at"),
+        # a member's posts answered (streaks) and graded practice (stats), read from the index
+        sa.Index(
+            "ix_answer_member_history",
+            "member_id",
+            "scored",
+            "daily_post_id",
+            "kind",
+            "current_grade_id",
+        ),
         sa.Index(
             "uq_answer_live_per_post",
             "daily_post_id",
@@ -263,7 +272,8 @@ class Answer(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    member_id: int = Field(foreign_key="member.id", index=True)
+    #: (searched through ``ix_answer_member_history``, which starts with it)
+    member_id: int = Field(foreign_key="member.id")
     question_id: int = Field(foreign_key="question.id")
     daily_post_id: int | None = Field(default=None, foreign_key="daily_post.id", index=True)
     kind: AnswerKind = _enum_column(AnswerKind, AnswerKind.DAILY)
@@ -328,6 +338,9 @@ class ScoreEvent(SQLModel, table=True):
     answer_id: int = Field(foreign_key="answer.id")
     daily_post_id: int = Field(foreign_key="daily_post.id")
     points: int
+    #: The 0-100 score of the grade that earned the points (kept so a replacement can take the
+    #: old score out of the member's ``score_sum``).
+    score: int = Field(default=0)
     member_local_date: date
     occurred_at: datetime = _utc_column()
 
@@ -379,6 +392,8 @@ class LeaderboardTotal(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", primary_key=True)
     points: int
     answers: int
+    #: The sum of the events' grade scores (all time): ``score_sum / answers`` is the average.
+    score_sum: int = Field(default=0)
     last_at: datetime = _utc_column()
     week_start: date
     week_points: int
