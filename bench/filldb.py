@@ -246,11 +246,16 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
         f"'{VERDICTS}', '[]', '[]', 'Covered: the main idea.', {false}, 900, 160, "
         f"{submitted} FROM {source}"
     )
+    # the grade's score on the event too, when the schema keeps it (revision 0006 and later)
+    kept = await connection.run_sync(
+        lambda sync: [column["name"] for column in sa.inspect(sync).get_columns("score_event")]
+    )
+    score_column, score_value = (", score", f", {score}") if "score" in kept else ("", "")
     await connection.exec_driver_sql(
         f"{prefix}INSERT INTO score_event (id, workspace_id, channel_id, member_id, "
-        "answer_id, daily_post_id, points, member_local_date, occurred_at) SELECT i, "
-        f"{workspace}, "
-        f"1 + ({post} - 1) % {channels}, {member}, i, {post}, {score} / 5, "
+        f"answer_id, daily_post_id, points{score_column}, member_local_date, occurred_at) "
+        f"SELECT i, {workspace}, "
+        f"1 + ({post} - 1) % {channels}, {member}, i, {post}, {score} / 5{score_value}, "
         f"{sql.day(post_days_back)}, {submitted} FROM {source}"
     )
     for _, statement in indexes:

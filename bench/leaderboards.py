@@ -232,7 +232,7 @@ async def scoring_costs(sessions, samples: int, rng: random.Random) -> list[str]
 async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) -> list[str]:
     from bot.clock import ManualClock
     from bot.domain.bank import load_bank
-    from bot.services.leaderboard import LeaderboardService, Period
+    from bot.services.leaderboard import LeaderboardService, Period, _Standing
     from bot.services.question_rows import sync_bank
     from bot.storage import migrate
     from bot.storage.db import create_engine, session_factory
@@ -283,7 +283,12 @@ async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) 
                 total = await session.get(
                     LeaderboardTotal, (member.workspace_id, WORKSPACE_SCOPE, member_id)
                 )
-                return await boards._members_ahead(session, total) if total else 0
+                if total is None:
+                    return 0
+                standing = _Standing(
+                    total.workspace_id, member_id, total.points, total.answers, total.last_at
+                )
+                return await boards._members_ahead(session, standing)
 
         for _ in range(args.samples):
             workspace, channel, member = pick()

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -81,6 +82,18 @@ class MemberStats:
     streak: Streak
     rank: int | None
     streak_note: str = ""
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """What ranks a member on the all-time workspace board (their ``leaderboard_total`` row's
+    columns)."""
+
+    workspace_id: int
+    member_id: int
+    points: int
+    answers: int
+    last_at: datetime
 
 
 def period_start(period: Period, now: datetime, timezone: str) -> datetime | None:
@@ -164,8 +177,16 @@ async def member_streaks(
     )
     post = aliased(DailyPost, name="answered_post")
     later = aliased(DailyPost, name="later_post")
+    # SQLite keeps dates as ISO text: read them as text and parse them here, at C speed,
+    # rather than through SQLAlchemy's per-value conversion (hundreds of dates per member)
+    bind = session.bind
+    sqlite = bind is not None and bind.dialect.name == "sqlite"
+
+    def as_text(column: Any) -> Any:
+        return sa.type_coerce(column, sa.String) if sqlite else column
+
     following = [
-        sa.select(col(later.local_date))
+        sa.select(as_text(col(later.local_date)))
         .where(
             col(later.channel_id) == post.channel_id,
             col(later.local_date) > post.local_date,
@@ -178,14 +199,16 @@ async def member_streaks(
         .scalar_subquery()
         for skip in range(MAX_FREEZES + 1)
     ]
-    query = sa.select(col(post.channel_id), col(post.local_date), *following).where(
+    query = sa.select(col(post.channel_id), as_text(col(post.local_date)), *following).where(
         col(post.id).in_(answered)
     )
     if channel_id is not None:
         query = query.where(col(post.channel_id) == channel_id)
     by_channel: dict[int, list[tuple[date, list[date]]]] = defaultdict(list)
-    for channel, day, *after in (await session.execute(query)).all():
-        by_channel[channel].append((day, [later_day for later_day in after if later_day]))
+    for channel, answered_day, *after in (await session.execute(query)).all():
+        by_channel[channel].append(
+            (_as_date(answered_day), [_as_date(later_day) for later_day in after if later_day])
+        )
     streaks = {}
     for channel, rows in by_channel.items():
         rows.sort()
@@ -198,6 +221,10 @@ async def member_streaks(
             ]
         streaks[channel] = compute_streak(history)
     return streaks
+
+
+def _as_date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _streak(posts: list[tuple[int, date, bool]], answered: set[int | None]) -> Streak:
@@ -257,7 +284,7 @@ class LeaderboardService:
                 for rank, (member_id, name, points, count) in enumerate(rows.all(), start=1)
             ]
 
-    async def _members_ahead(self, session: AsyncSession, total: LeaderboardTotal) -> int:
+    async def _members_ahead(self, session: AsyncSession, total: _Standing) -> int:
         """How many members rank above this all-time workspace row: a count of index ranges,
         one per tie-break, never the whole ranking."""
         rows = f"leaderboard_total {_indexed_by(session, _BOARD_COLUMNS[Period.ALL][3])}"
@@ -308,32 +335,54 @@ class LeaderboardService:
         ]
 
     async def member_stats(self, member_id: int, *, channel_id: int | None = None) -> MemberStats:
-        async with self._sessions() as session:
-            member = await session.get(Member, member_id)
-            if member is None:
-                raise KeyError(member_id)
-            total = await session.get(
-                LeaderboardTotal, (member.workspace_id, WORKSPACE_SCOPE, member_id)
+        totals = LeaderboardTotal.__table__.c  # type: ignore[attr-defined]
+        practice_count = (
+            sa.select(sa.func.count())
+            .where(
+                col(Answer.member_id) == member_id,
+                col(Answer.kind) != AnswerKind.DAILY,
+                col(Answer.current_grade_id).is_not(None),
             )
-            points, daily = (total.points, total.answers) if total is not None else (0, 0)
+            .scalar_subquery()
+        )
+        # the member, their all-time workspace row and their graded practice, in one statement
+        query = (
+            sa.select(
+                col(Member.workspace_id),
+                col(Member.display_name),
+                totals.points,
+                totals.answers,
+                totals.score_sum,
+                totals.last_at,
+                practice_count,
+            )
+            .select_from(Member)
+            .outerjoin(
+                LeaderboardTotal,
+                sa.and_(
+                    totals.workspace_id == Member.workspace_id,
+                    totals.channel_id == WORKSPACE_SCOPE,
+                    totals.member_id == Member.id,
+                ),
+            )
+            .where(col(Member.id) == member_id)
+        )
+        async with self._sessions() as session:
+            found = (await session.execute(query)).first()
+            if found is None:
+                raise KeyError(member_id)
+            workspace_id, name, points, daily, score_sum, last_at, practice = found
+            points, daily = (points or 0, daily or 0)
             # the score sum of the member's events, kept by the rollups with their count
-            average = total.score_sum / total.answers if total is not None and daily else None
-            practice = (
-                await session.execute(
-                    sa.select(sa.func.count(col(Answer.id))).where(
-                        col(Answer.member_id) == member_id,
-                        col(Answer.kind) != AnswerKind.DAILY,
-                        col(Answer.current_grade_id).is_not(None),
-                    )
-                )
-            ).scalar_one()
-            streak, note = await self._member_streak(session, member, channel_id)
+            average = score_sum / daily if daily else None
+            streak, note = await self._member_streak(session, member_id, channel_id)
             rank = None
-            if total is not None and daily:
+            if daily:
+                total = _Standing(workspace_id, member_id, points, daily, last_at)
                 rank = await self._members_ahead(session, total) + 1
             return MemberStats(
                 member_id=member_id,
-                display_name=member.display_name,
+                display_name=name,
                 points=int(points),
                 daily_answers=int(daily),
                 average_score=float(average) if average is not None else None,
@@ -344,10 +393,9 @@ class LeaderboardService:
             )
 
     async def _member_streak(
-        self, session: AsyncSession, member: Member, channel_id: int | None
+        self, session: AsyncSession, member_id: int, channel_id: int | None
     ) -> tuple[Streak, str]:
-        assert member.id is not None
-        streaks = await member_streaks(session, self._clock.now(), member.id, channel_id)
+        streaks = await member_streaks(session, self._clock.now(), member_id, channel_id)
         if channel_id is not None:
             return streaks.get(channel_id, NO_STREAK), ""
         if not streaks:

@@ -229,6 +229,9 @@ class DailyPost(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("channel_id", "local_date", name="uq_daily_post_channel_date"),
         sa.Index("ix_daily_post_open", "closed_at", "closes_at"),
+        # a channel's posts after a date and whether each is still open, from the index alone
+        # (member streaks)
+        sa.Index("ix_daily_post_history", "channel_id", "local_date", "closed_at", "closes_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -9,8 +9,9 @@ Create Date: 2026-11-30
 one), then ``leaderboard_total.score_sum`` from the events of each row's scope, both by one
 ``UPDATE ... FROM`` an aggregate (SQLite 3.33 and PostgreSQL both have it). The answer index
 ``ix_answer_member_id`` becomes ``ix_answer_member_history`` (member, scored, post, kind, current
-grade), which serves the same searches and also answers streaks and practice counts by itself.
-Downgrade drops the columns and puts the old index back.
+grade), which serves the same searches and also answers streaks and practice counts by itself;
+``ix_daily_post_history`` gives the posts after a date in a channel with whether each is still
+open. Downgrade drops the columns and puts the old index back.
 """
 
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _HISTORY = ["member_id", "scored", "daily_post_id", "kind", "current_grade_id"]
+_POSTS = ["channel_id", "local_date", "closed_at", "closes_at"]
 
 
 def upgrade() -> None:
@@ -50,9 +52,11 @@ def upgrade() -> None:
     )
     op.drop_index("ix_answer_member_id", table_name="answer")
     op.create_index("ix_answer_member_history", "answer", _HISTORY)
+    op.create_index("ix_daily_post_history", "daily_post", _POSTS)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_daily_post_history", table_name="daily_post")
     op.drop_index("ix_answer_member_history", table_name="answer")
     op.create_index("ix_answer_member_id", "answer", ["member_id"])
     with op.batch_alter_table("leaderboard_total") as batch:

@@ -513,3 +513,6 @@ async def test_member_stats_search_indexes_after_analyze(engine, sessions, clock
                 )
             ]
             assert not [step for step in plan if step.startswith("SCAN ")], (statement, plan)
+            if "later_post" in statement:  # the streak history: both reads from indexes alone
+                assert any("COVERING INDEX ix_answer_member_history" in step for step in plan)
+                assert any("COVERING INDEX ix_daily_post_history" in step for step in plan)
