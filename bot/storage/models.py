@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel, col
 
 from bot.domain.bank import Difficulty, Track
 from bot.domain.schedule import Cadence
+from bot.storage.verdicts import CompactVerdicts
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -311,7 +312,10 @@ class GradeRecord(SQLModel, table=True):
     grader: str = Field(max_length=32)
     model: str = Field(default="", max_length=100)
     score: int
-    verdicts: list[dict[str, Any]] = _json_column([])
+    #: Stored packed (``bot.storage.verdicts``); read and written as the grade's JSON form.
+    verdicts: list[dict[str, Any]] = Field(
+        default_factory=list, sa_type=CompactVerdicts, nullable=False
+    )
     factual_errors: list[dict[str, Any]] = _json_column([])
     flags: list[str] = _json_column([])
     feedback: str = ""

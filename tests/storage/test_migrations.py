@@ -22,6 +22,7 @@ from bot.storage.models import (
     AnswerStatus,
     Channel,
     DailyPost,
+    GradeRecord,
     Member,
     Platform,
     QuestionVersion,
@@ -333,3 +334,83 @@ def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_datab
     assert "leaderboard_total" not in _inspect(empty_database_url, _tables)
     migrate.upgrade(empty_database_url)
     assert _inspect(empty_database_url, read) == [workspace_row, channel_row]
+
+
+def test_verdicts_are_packed_by_0007_and_unpacked_by_its_downgrade(empty_database_url):
+    """Rows written as JSON before 0007 read back equal through the model after it, take fewer
+    bytes, and are JSON again, equal, one step down."""
+    migrate.upgrade(empty_database_url, "0001")
+    verdicts = [
+        {
+            "key_point": "Momentum averages past gradients",
+            "status": "covered",
+            "evidence": "it keeps a running average of the gradients, so noise cancels — mostly",
+            "hint": "",
+        },
+        {
+            "key_point": "Bias correction early on",
+            "status": "missing",
+            "evidence": "",
+            "hint": "Not in your answer: Bias correction early on",
+        },
+    ]
+    odd = [{"note": "a shape no grader writes", "n": [1, 2.5, None]}]
+    stamp = "2026-01-05 09:00:00"
+
+    def seed(connection) -> None:
+        for grade_id, value in ((1, verdicts), (2, []), (3, odd)):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO grade (id, answer_id, grader, model, score, verdicts, "
+                    "factual_errors, flags, feedback, provisional, prompt_tokens, "
+                    "completion_tokens, created_at) VALUES (:id, 1, 'llm', '', 50, :verdicts, "
+                    f"'[]', '[]', '', false, 0, 0, '{stamp}')"
+                ),
+                {"id": grade_id, "verdicts": json.dumps(value)},
+            )
+
+    async def run(function):
+        engine = create_engine(empty_database_url)
+        try:
+            async with engine.begin() as connection:
+                return await connection.run_sync(function)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run(_seed_0001))
+    migrate.upgrade(empty_database_url, "0006")
+    asyncio.run(run(seed))
+    migrate.upgrade(empty_database_url)
+
+    async def read_models():
+        engine = create_engine(empty_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await session.execute(sa.select(GradeRecord).order_by(GradeRecord.id))
+                return [record.verdicts for record in rows.scalars()]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(read_models()) == [verdicts, [], odd]
+    stored = asyncio.run(
+        run(
+            lambda connection: connection.execute(
+                sa.text("SELECT verdicts FROM grade ORDER BY id")
+            ).all()
+        )
+    )
+    assert isinstance(stored[0][0], bytes) and len(stored[0][0]) < len(json.dumps(verdicts)) / 2
+    assert _inspect(empty_database_url, _drift) == []
+    migrate.downgrade(empty_database_url, "0006")
+    back = asyncio.run(
+        run(
+            lambda connection: connection.execute(
+                sa.text("SELECT verdicts FROM grade ORDER BY id")
+            ).all()
+        )
+    )
+    assert [json.loads(value) if isinstance(value, str) else value for (value,) in back] == [
+        verdicts,
+        [],
+        odd,
+    ]
