@@ -36,10 +36,11 @@ _DICTIONARIES = {_JSON: b"", _FIELDS_1: DICTIONARY_1}
 
 
 def _deflate(data: bytes, dictionary: bytes) -> bytes:
+    # level 6 packs these short texts as tightly as 9 does, and loads the dictionary faster
     packer = (
-        zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary)
+        zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, dictionary)
         if dictionary
-        else zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+        else zlib.compressobj(6, zlib.DEFLATED, -15, 8)
     )
     return packer.compress(data) + packer.flush()
 
