@@ -337,7 +337,7 @@ async def _fill_samples(connection: AsyncConnection, sql: _Sql) -> None:
         }
     )
     packed = isinstance(columns["verdicts"], sa.LargeBinary)
-    kind = ("BYTEA" if sql.postgres else "BLOB") if packed else "TEXT"
+    kind = ("BYTEA" if sql.postgres else "BLOB") if packed else ("JSON" if sql.postgres else "TEXT")
     await connection.exec_driver_sql(
         "CREATE TABLE fill_sample (question_id INTEGER PRIMARY KEY, answer TEXT, "
         f"verdicts {kind}, feedback TEXT)"

@@ -11,7 +11,10 @@ place on the all-time workspace board. Weeks start on Monday at 00:00 and months
 the workspace's time zone (the channel's for a channel board).
 
 Streaks are counted per channel over its posts (``bot.domain.streaks``); a member's stats show
-the channel asked about, or their best current streak over all channels of the workspace.
+the channel asked about, or their best current streak over all channels of the workspace. Member
+stats read the member's rollup row (points, answers, the score sum behind the average), count
+graded practice and read the streak history from indexes alone (``member_streaks``): three
+statements, none of which grows with the workspace's history.
 """
 
 from __future__ import annotations
