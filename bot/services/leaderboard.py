@@ -171,8 +171,9 @@ async def member_streaks(
     missed before their next answer; and of those misses only the first ``MAX_FREEZES + 1``
     matter (past them the streak is 0 and stays 0 until the next answer). So one query reads the
     member's answered posts (``ix_answer_member_history``) and, for each, the first few later
-    posts of its channel that are not still open (the channel's unique (channel, date) index);
-    the history those make gives ``compute_streak`` what the full history would."""
+    posts of its channel that are not still open (``ix_daily_post_history``, which holds the
+    close times too); the history those make gives ``compute_streak`` what the full history
+    would."""
     answered = sa.select(col(Answer.daily_post_id)).where(
         col(Answer.member_id) == member_id,
         col(Answer.scored).is_(True),
