@@ -19,6 +19,7 @@ statements, none of which grows with the workspace's history.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,7 +29,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from bot.clock import Clock
@@ -97,6 +97,48 @@ class _Standing:
     points: int
     answers: int
     last_at: datetime
+
+
+def _stats_query() -> sa.Select[Any]:
+    """The member, their all-time workspace row and their graded practice answers, in one
+    statement (parameter ``member``), built once from plain tables."""
+    members = Member.__table__.c  # type: ignore[attr-defined]
+    answers = Answer.__table__.c  # type: ignore[attr-defined]
+    totals = LeaderboardTotal.__table__  # type: ignore[attr-defined]
+    member = sa.bindparam("member", type_=sa.Integer)
+    practice = (
+        sa.select(sa.func.count())
+        .where(
+            answers.member_id == member,
+            answers.kind != AnswerKind.DAILY,
+            answers.current_grade_id.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            members.workspace_id,
+            members.display_name,
+            totals.c.points,
+            totals.c.answers,
+            totals.c.score_sum,
+            totals.c.last_at,
+            practice,
+        )
+        .select_from(Member.__table__)  # type: ignore[attr-defined]
+        .outerjoin(
+            totals,
+            sa.and_(
+                totals.c.workspace_id == members.workspace_id,
+                totals.c.channel_id == WORKSPACE_SCOPE,
+                totals.c.member_id == members.id,
+            ),
+        )
+        .where(members.id == member)
+    )
+
+
+_STATS_QUERY = _stats_query()
 
 
 def period_start(period: Period, now: datetime, timezone: str) -> datetime | None:
@@ -174,57 +216,98 @@ async def member_streaks(
     posts of its channel that are not still open (``ix_daily_post_history``, which holds the
     close times too); the history those make gives ``compute_streak`` what the full history
     would."""
-    answered = sa.select(col(Answer.daily_post_id)).where(
-        col(Answer.member_id) == member_id,
-        col(Answer.scored).is_(True),
-        col(Answer.daily_post_id).is_not(None),
-    )
-    post = aliased(DailyPost, name="answered_post")
-    later = aliased(DailyPost, name="later_post")
-    # SQLite keeps dates as ISO text: read them as text and parse them here, at C speed,
-    # rather than through SQLAlchemy's per-value conversion (hundreds of dates per member)
     bind = session.bind
-    sqlite = bind is not None and bind.dialect.name == "sqlite"
-
-    def as_text(column: Any) -> Any:
-        return sa.type_coerce(column, sa.String) if sqlite else column
-
-    following = [
-        sa.select(as_text(col(later.local_date)))
-        .where(
-            col(later.channel_id) == post.channel_id,
-            col(later.local_date) > post.local_date,
-            sa.or_(col(later.closed_at).is_not(None), col(later.closes_at) <= now),
-        )
-        .order_by(col(later.local_date))
-        .limit(1)
-        .offset(skip)
-        .correlate(post)
-        .scalar_subquery()
-        for skip in range(MAX_FREEZES + 1)
-    ]
-    query = sa.select(col(post.channel_id), as_text(col(post.local_date)), *following).where(
-        col(post.id).in_(answered)
-    )
-    if channel_id is not None:
-        query = query.where(col(post.channel_id) == channel_id)
+    dialect = bind.dialect.name if bind is not None else "sqlite"
+    params: dict[str, Any] = {"member": member_id, "now": now, "channel": channel_id}
+    rows = (await session.execute(_streak_query(dialect, channel_id is not None), params)).all()
     by_channel: dict[int, list[tuple[date, list[date]]]] = defaultdict(list)
-    for channel, answered_day, *after in (await session.execute(query)).all():
-        by_channel[channel].append(
-            (_as_date(answered_day), [_as_date(later_day) for later_day in after if later_day])
+    if dialect == "sqlite":  # a row per answered post, with its next posts' dates as text
+        for channel, answered_day, *later_days in rows:
+            by_channel[channel].append(
+                (_as_date(answered_day), [_as_date(day) for day in later_days if day])
+            )
+    else:  # a row per (answered post, next post); a resubmission repeats its post's rows
+        found: dict[tuple[int, date], set[date]] = defaultdict(set)
+        for channel, answered_day, later_day in rows:
+            days = found[(channel, answered_day)]
+            if later_day is not None:
+                days.add(later_day)
+        for (channel, answered_day), days in found.items():
+            by_channel[channel].append((answered_day, sorted(days)))
+    return {channel: _walk(channel_rows) for channel, channel_rows in by_channel.items()}
+
+
+@functools.cache
+def _streak_query(dialect: str, one_channel: bool) -> sa.Select[Any]:
+    """``member_streaks``' statement (parameters ``member``, ``now``, ``channel``), built once:
+    plain tables, so each call only binds values."""
+    answers = Answer.__table__  # type: ignore[attr-defined]
+    posts = DailyPost.__table__  # type: ignore[attr-defined]
+    post, later = posts.alias("answered_post"), posts.alias("later_post")
+    not_open = sa.or_(later.c.closed_at.is_not(None), later.c.closes_at <= sa.bindparam("now"))
+    after = sa.and_(
+        later.c.channel_id == post.c.channel_id, later.c.local_date > post.c.local_date, not_open
+    )
+    query: sa.Select[Any]
+    if dialect == "sqlite":
+        # SQLite keeps dates as ISO text: read them as text and parse them at C speed rather
+        # than through SQLAlchemy's per-value conversion (hundreds of dates per member); no
+        # LATERAL there, so one scalar subquery per later post
+        def as_text(column: Any) -> Any:
+            return sa.type_coerce(column, sa.String)
+
+        answered = sa.select(answers.c.daily_post_id).where(
+            answers.c.member_id == sa.bindparam("member"),
+            answers.c.scored.is_(True),
+            answers.c.daily_post_id.is_not(None),
         )
-    streaks = {}
-    for channel, rows in by_channel.items():
-        rows.sort()
-        history: list[tuple[date, bool]] = []
-        for index, (day, after) in enumerate(rows):
-            history.append((day, True))
-            next_answer = rows[index + 1][0] if index + 1 < len(rows) else None
-            history += [
-                (missed, False) for missed in after if next_answer is None or missed < next_answer
-            ]
-        streaks[channel] = compute_streak(history)
-    return streaks
+        following = [
+            sa.select(as_text(later.c.local_date))
+            .where(after)
+            .order_by(later.c.local_date)
+            .limit(1)
+            .offset(skip)
+            .correlate(post)
+            .scalar_subquery()
+            for skip in range(MAX_FREEZES + 1)
+        ]
+        query = sa.select(post.c.channel_id, as_text(post.c.local_date), *following).where(
+            post.c.id.in_(answered)
+        )
+    else:
+        # PostgreSQL: each answered post's next posts in one index scan (LATERAL), reached
+        # from the member's answers through the post's primary key
+        nexts = (
+            sa.select(later.c.local_date.label("day"))
+            .where(after)
+            .order_by(later.c.local_date)
+            .limit(MAX_FREEZES + 1)
+            .lateral("following")
+        )
+        query = (
+            sa.select(post.c.channel_id, post.c.local_date, nexts.c.day)
+            .select_from(answers)
+            .join(post, post.c.id == answers.c.daily_post_id)
+            .outerjoin(nexts, sa.true())
+            .where(answers.c.member_id == sa.bindparam("member"), answers.c.scored.is_(True))
+        )
+    if one_channel:
+        query = query.where(post.c.channel_id == sa.bindparam("channel"))
+    return query
+
+
+def _walk(rows: list[tuple[date, list[date]]]) -> Streak:
+    """The streak of a channel's answered posts (date, the first later posts not still open):
+    each answer, then the misses before the next answer."""
+    rows.sort()
+    history: list[tuple[date, bool]] = []
+    for index, (day, after) in enumerate(rows):
+        history.append((day, True))
+        next_answer = rows[index + 1][0] if index + 1 < len(rows) else None
+        history += [
+            (missed, False) for missed in after if next_answer is None or missed < next_answer
+        ]
+    return compute_streak(history)
 
 
 def _as_date(value: date | str) -> date:
@@ -339,40 +422,8 @@ class LeaderboardService:
         ]
 
     async def member_stats(self, member_id: int, *, channel_id: int | None = None) -> MemberStats:
-        totals = LeaderboardTotal.__table__.c  # type: ignore[attr-defined]
-        practice_count = (
-            sa.select(sa.func.count())
-            .where(
-                col(Answer.member_id) == member_id,
-                col(Answer.kind) != AnswerKind.DAILY,
-                col(Answer.current_grade_id).is_not(None),
-            )
-            .scalar_subquery()
-        )
-        # the member, their all-time workspace row and their graded practice, in one statement
-        query = (
-            sa.select(
-                col(Member.workspace_id),
-                col(Member.display_name),
-                totals.points,
-                totals.answers,
-                totals.score_sum,
-                totals.last_at,
-                practice_count,
-            )
-            .select_from(Member)
-            .outerjoin(
-                LeaderboardTotal,
-                sa.and_(
-                    totals.workspace_id == Member.workspace_id,
-                    totals.channel_id == WORKSPACE_SCOPE,
-                    totals.member_id == Member.id,
-                ),
-            )
-            .where(col(Member.id) == member_id)
-        )
         async with self._sessions() as session:
-            found = (await session.execute(query)).first()
+            found = (await session.execute(_STATS_QUERY, {"member": member_id})).first()
             if found is None:
                 raise KeyError(member_id)
             workspace_id, name, points, daily, score_sum, last_at, practice = found
