@@ -9,8 +9,8 @@ Each database (SQLite always, PostgreSQL too when ``--postgres`` or ``$TEST_POST
 server) is migrated to 0004, filled by ``bench/filldb.py`` with ``--answers`` graded answers and
 their score events, then upgraded to head (timed): 0005 backfills ``leaderboard_total``, 0006 the
 events' scores and the members' score sums, 0007 packs every grade's verdicts; then it is
-analysed (and on PostgreSQL vacuumed, as autovacuum would after the load and the rewrite) (ANALYZE: the plans must hold with statistics). Two shapes: ``one``, the copy the
-issue measured (one workspace, 5,000 members, 50 channels, three years), and ``many``, the goal's
+analysed (ANALYZE: the plans must hold with statistics) and, on PostgreSQL, vacuumed, as
+autovacuum would after the load and the rewrite. Two shapes: ``one``, the copy the issue measured (one workspace, 5,000 members, 50 channels, three years), and ``many``, the goal's
 (1,000 workspaces, 50,000 members, 1,000 channels). Then, interleaved so noise hits all alike:
 
 - p50/p95 of the workspace board (week, month, all time), the channel board (week, all time)
