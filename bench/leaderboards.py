@@ -10,7 +10,8 @@ server) is migrated to 0004, filled by ``bench/filldb.py`` with ``--answers`` gr
 their score events, then upgraded to head (timed): 0005 backfills ``leaderboard_total``, 0006 the
 events' scores and the members' score sums, 0007 packs every grade's verdicts; then it is
 analysed (ANALYZE: the plans must hold with statistics) and, on PostgreSQL, vacuumed, as
-autovacuum would after the load and the rewrite. Two shapes: ``one``, the copy the issue measured (one workspace, 5,000 members, 50 channels, three years), and ``many``, the goal's
+autovacuum would after the load and the rewrite. Two shapes: ``one``, the copy the issue
+measured (one workspace, 5,000 members, 50 channels, three years), and ``many``, the goal's
 (1,000 workspaces, 50,000 members, 1,000 channels). Then, interleaved so noise hits all alike:
 
 - p50/p95 of the workspace board (week, month, all time), the channel board (week, all time)
