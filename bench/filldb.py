@@ -15,32 +15,33 @@ bench can resolve the same people through ``Directory`` and find them already kn
 ``1 + (c - 1) % workspaces`` and ``1 + (k - 1) % workspaces``, and a post's answers come from its
 channel's workspace. When the schema has ``leaderboard_total``, it is rebuilt from the filled score
 events (``bot.storage.rollups``), as the bot would have kept it.
+
+Answers and grades are realistic in size: each question's answer is the first third or so of its
+reference, graded once by the offline grader (``graded_samples``), and every answer to that
+question stores that text and those verdicts (real key-point counts, whole answer sentences as
+evidence, reference sentences as hints) and feedback.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.domain.bank import KeyPoint
+from bot.grading.base import GradingError, GradingItem, grade_to_dict
+from bot.grading.offline import OfflineGrader
 from bot.storage.rollups import rebuild_rollups_sync
+from bot.storage.verdicts import CompactVerdicts
 
 WORKSPACE = "TFILL"
-#: A compact verdict list, about the size the LLM grader stores for a three-point rubric.
-VERDICTS = (
-    '[{"key_point":"Main idea","status":"covered","evidence":"the main idea, stated",'
-    '"hint":""},{"key_point":"Why it works","status":"partial","evidence":"a reason",'
-    '"hint":"Say more about why."},{"key_point":"A caveat","status":"missing","evidence":"",'
-    '"hint":"Mention a caveat."}]'
-)
-ANSWER_TEXT = (
-    "It keeps the training signal stable: the update uses a running estimate instead of a "
-    "single noisy sample, so the steps are smaller where the gradient varies and larger where "
-    "it is consistent, and the method converges faster in practice."
-)
+#: How much of its question's reference a filled answer repeats (its first sentences).
+ANSWER_SHARE = 0.35
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,53 @@ class _Sql:
         if self.postgres:
             return "true" if value else "false"
         return "1" if value else "0"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One question's filled answer and the grade the offline grader gives it."""
+
+    question_id: int
+    answer: str
+    verdicts: list[dict[str, Any]]
+    feedback: str
+
+
+async def graded_samples(connection: AsyncConnection) -> list[Sample]:
+    """An answer per bank question (the first sentences of its reference, about a third of it)
+    and what the offline grader says of it: the real key points, whole sentences of the answer
+    as evidence, reference sentences as hints, as a member's grade would hold them."""
+    grader = OfflineGrader(use_embeddings=False)
+    rows = await connection.exec_driver_sql(
+        "SELECT id, prompt, reference, key_points FROM question ORDER BY id"
+    )
+    samples = []
+    for question_id, prompt, reference, points in rows.all():
+        points = json.loads(points) if isinstance(points, str) else points
+        sentences = [sentence for sentence in reference.split(". ") if sentence]
+        answer = ". ".join(sentences[: max(1, round(len(sentences) * ANSWER_SHARE))])
+        item = GradingItem(
+            prompt=prompt,
+            reference=reference,
+            key_points=tuple(KeyPoint(**point) for point in points),
+        )
+        try:
+            grade = grade_to_dict(await grader.grade(item, answer))
+        except GradingError:  # a question only an LLM grades: a judge's verdicts, written here
+            grade = {
+                "verdicts": [
+                    {
+                        "key_point": point["text"],
+                        "status": "covered",
+                        "evidence": answer[:160],
+                        "hint": "",
+                    }
+                    for point in points
+                ],
+                "feedback": "Covered every key point.",
+            }
+        samples.append(Sample(question_id, answer, grade["verdicts"], grade["feedback"]))
+    return samples
 
 
 async def fill_history(engine: AsyncEngine, now: datetime, history: History) -> Filled:
@@ -184,6 +232,7 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
     for name, _ in indexes:
         await connection.exec_driver_sql(f'DROP INDEX "{name}"')
     true, false = sql.boolean(True), sql.boolean(False)
+    await _fill_samples(connection, sql)
     created = sql.instant(str(history.days + 30))
     spaces = history.workspaces
     prefix, source = sql.series(spaces)
@@ -230,11 +279,13 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
     workspace = f"(1 + (({post} - 1) % {channels}) % {spaces})"
     member = f"({workspace} + (({post} * {per} + {slot}) % {members // spaces}) * {spaces})"
     prefix, source = sql.series(answers)
+    question = f"({low} + ({post} - 1) % {count})"
+    sample = f"(SELECT {{}} FROM fill_sample WHERE fill_sample.question_id = {question})"
     await connection.exec_driver_sql(
         f"{prefix}INSERT INTO answer (id, member_id, question_id, daily_post_id, kind, "
         "text, status, scored, superseded, attempts, claimed_at, current_grade_id, "
-        f"reply_context, submitted_at, updated_at) SELECT i, {member}, {low} + "
-        f"({post} - 1) % {count}, {post}, 'daily', '{ANSWER_TEXT} (' || i || ')', "
+        f"reply_context, submitted_at, updated_at) SELECT i, {member}, {question}, "
+        f"{post}, 'daily', {sample.format('answer')} || ' (' || i || ')', "
         f"'graded', {true}, {false}, 1, {submitted}, i, '{{}}', {submitted}, "
         f"{submitted} FROM {source}"
     )
@@ -242,15 +293,21 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
     await connection.exec_driver_sql(
         f"{prefix}INSERT INTO grade (id, answer_id, grader, model, score, verdicts, "
         "factual_errors, flags, feedback, provisional, prompt_tokens, "
-        f"completion_tokens, created_at) SELECT i, i, 'llm', 'gpt-4o-mini', {score}, "
-        f"'{VERDICTS}', '[]', '[]', 'Covered: the main idea.', {false}, 900, 160, "
-        f"{submitted} FROM {source}"
+        f"completion_tokens, created_at) SELECT i, i, 'offline', 'offline', {score}, "
+        f"{sample.format('verdicts')}, '[]', '[]', {sample.format('feedback')}, {false}, "
+        f"0, 0, {submitted} FROM {source}"
     )
+    await connection.exec_driver_sql("DROP TABLE fill_sample")
+    # the grade's score on the event too, when the schema keeps it (revision 0006 and later)
+    kept = await connection.run_sync(
+        lambda sync: [column["name"] for column in sa.inspect(sync).get_columns("score_event")]
+    )
+    score_column, score_value = (", score", f", {score}") if "score" in kept else ("", "")
     await connection.exec_driver_sql(
         f"{prefix}INSERT INTO score_event (id, workspace_id, channel_id, member_id, "
-        "answer_id, daily_post_id, points, member_local_date, occurred_at) SELECT i, "
-        f"{workspace}, "
-        f"1 + ({post} - 1) % {channels}, {member}, i, {post}, {score} / 5, "
+        f"answer_id, daily_post_id, points{score_column}, member_local_date, occurred_at) "
+        f"SELECT i, {workspace}, "
+        f"1 + ({post} - 1) % {channels}, {member}, i, {post}, {score} / 5{score_value}, "
         f"{sql.day(post_days_back)}, {submitted} FROM {source}"
     )
     for _, statement in indexes:
@@ -269,6 +326,41 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT max(id) FROM {table}))"
             )
+
+
+async def _fill_samples(connection: AsyncConnection, sql: _Sql) -> None:
+    """``fill_sample``: each question's answer, verdicts (as the schema stores them: packed
+    from revision 0007, JSON before) and feedback, for the answers and grades to copy."""
+    columns = await connection.run_sync(
+        lambda sync: {
+            column["name"]: column["type"] for column in sa.inspect(sync).get_columns("grade")
+        }
+    )
+    packed = isinstance(columns["verdicts"], sa.LargeBinary)
+    kind = ("BYTEA" if sql.postgres else "BLOB") if packed else ("JSON" if sql.postgres else "TEXT")
+    await connection.exec_driver_sql(
+        "CREATE TABLE fill_sample (question_id INTEGER PRIMARY KEY, answer TEXT, "
+        f"verdicts {kind}, feedback TEXT)"
+    )
+    table = sa.table(
+        "fill_sample",
+        sa.column("question_id"),
+        sa.column("answer"),
+        sa.column("verdicts", CompactVerdicts() if packed else sa.JSON()),
+        sa.column("feedback"),
+    )
+    await connection.execute(
+        sa.insert(table),
+        [
+            {
+                "question_id": sample.question_id,
+                "answer": sample.answer,
+                "verdicts": sample.verdicts,
+                "feedback": sample.feedback,
+            }
+            for sample in await graded_samples(connection)
+        ],
+    )
 
 
 def oldest_post_day(now: datetime, history: History) -> datetime:

@@ -7,9 +7,11 @@ file size per million answers.
 
 Each database (SQLite always, PostgreSQL too when ``--postgres`` or ``$TEST_POSTGRES_URL`` names a
 server) is migrated to 0004, filled by ``bench/filldb.py`` with ``--answers`` graded answers and
-their score events, then upgraded to head, whose 0005 backfills ``leaderboard_total`` (timed),
-and analysed (ANALYZE: the plans must hold with statistics). Two shapes: ``one``, the copy the
-issue measured (one workspace, 5,000 members, 50 channels, three years), and ``many``, the goal's
+their score events, then upgraded to head (timed): 0005 backfills ``leaderboard_total``, 0006 the
+events' scores and the members' score sums, 0007 packs every grade's verdicts; then it is
+analysed (ANALYZE: the plans must hold with statistics) and, on PostgreSQL, vacuumed, as
+autovacuum would after the load and the rewrite. Two shapes: ``one``, the copy the issue
+measured (one workspace, 5,000 members, 50 channels, three years), and ``many``, the goal's
 (1,000 workspaces, 50,000 members, 1,000 channels). Then, interleaved so noise hits all alike:
 
 - p50/p95 of the workspace board (week, month, all time), the channel board (week, all time)
@@ -17,7 +19,8 @@ issue measured (one workspace, 5,000 members, 50 channels, three years), and ``m
 - the aggregation the boards ran before the rollups (all-time workspace board, and the whole
   ranking member stats computed to find one rank), a few times, for the ratio;
 - scoring one answer in its own transaction (p50/p95): today's ``award_points`` (score event +
-  rollups), the score event alone as before this change, and a re-grade (the replace path).
+  rollups), the score event alone as before this change, and a re-grade (the replace path);
+- on SQLite, the file's size per million answers as migrated and after VACUUM.
 
 Every figure line carries the 1-minute load average when it was printed.
 """
@@ -232,7 +235,7 @@ async def scoring_costs(sessions, samples: int, rng: random.Random) -> list[str]
 async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) -> list[str]:
     from bot.clock import ManualClock
     from bot.domain.bank import load_bank
-    from bot.services.leaderboard import LeaderboardService, Period
+    from bot.services.leaderboard import LeaderboardService, Period, _Standing
     from bot.services.question_rows import sync_bank
     from bot.storage import migrate
     from bot.storage.db import create_engine, session_factory
@@ -262,9 +265,18 @@ async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) 
                 await connection.exec_driver_sql("SELECT count(*) FROM leaderboard_total")
             ).scalar_one()
         lines.append(
-            f"  migration 0005 (backfill of {rows:,} leaderboard_total rows from the score "
-            f"events) and ANALYZE: {time.perf_counter() - started:.1f} s {load()}"
+            f"  migrations 0005-0007 (backfill of {rows:,} leaderboard_total rows from the score "
+            "events, the events' scores and score sums, every grade's verdicts packed) and "
+            f"ANALYZE: {time.perf_counter() - started:.1f} s {load()}"
         )
+        if backend == "PostgreSQL":
+            # what autovacuum does after a bulk load and 0007's rewrite of every grade row: the
+            # visibility map it sets lets index-only scans skip the heap (member stats use them)
+            started = time.perf_counter()
+            async with engine.connect() as connection:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.exec_driver_sql("VACUUM")
+            lines.append(f"  VACUUM: {time.perf_counter() - started:.1f} s {load()}")
         boards = LeaderboardService(sessions, clock)
         spaces = history.workspaces
         kinds: dict[str, Callable[[], Awaitable[object]]] = {}
@@ -283,7 +295,12 @@ async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) 
                 total = await session.get(
                     LeaderboardTotal, (member.workspace_id, WORKSPACE_SCOPE, member_id)
                 )
-                return await boards._members_ahead(session, total) if total else 0
+                if total is None:
+                    return 0
+                standing = _Standing(
+                    total.workspace_id, member_id, total.points, total.answers, total.last_at
+                )
+                return await boards._members_ahead(session, standing)
 
         for _ in range(args.samples):
             workspace, channel, member = pick()
@@ -327,27 +344,47 @@ async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) 
         lines.append(f"  all-time workspace board, aggregation / rollups: {ratio:.0f}x {load()}")
         lines += await scoring_costs(sessions, args.samples, rng)
         if backend == "SQLite":
-            path = Path(engine.url.database or "")
-            async with engine.connect() as connection:
-                await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-                try:
-                    share = (
-                        await connection.exec_driver_sql(
-                            "SELECT sum(pgsize) FROM dbstat WHERE name LIKE '%leaderboard_total%'"
-                        )
-                    ).scalar_one()
-                except sa.exc.OperationalError:  # SQLite built without dbstat
-                    share = None
-            size = (await asyncio.to_thread(path.stat)).st_size
-            answers = history.posts * history.answers_per_post
-            per_million = size * 1_000_000 / answers / 1e9
-            rollups = f", of which leaderboard_total {share / 1e6:.0f} MB" if share else ""
-            lines.append(
-                f"  SQLite file {size / 1e9:.2f} GB = {per_million:.2f} GB per million graded "
-                f"answers{rollups} (goal <= 1.2 GB per million) {load()}"
-            )
+            lines += await sqlite_size(engine, history)
     finally:
         await engine.dispose()
+    return lines
+
+
+async def sqlite_size(engine, history: History) -> list[str]:
+    """The file's size as the migrations left it, then after VACUUM (the pages the JSON verdicts
+    held are free pages until then), with the big tables' shares."""
+    path = Path(engine.url.database or "")
+    answers = history.posts * history.answers_per_post
+    lines = []
+    for step in ("after the migrations", "after VACUUM"):
+        async with engine.connect() as connection:
+            if step == "after VACUUM":
+                await connection.exec_driver_sql("VACUUM")
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                shares = (
+                    await connection.exec_driver_sql(
+                        "SELECT name, sum(pgsize) FROM dbstat WHERE name IN ('grade', 'answer', "
+                        "'leaderboard_total') GROUP BY name ORDER BY name"
+                    )
+                ).all()
+            except sa.exc.OperationalError:  # SQLite built without dbstat
+                shares = []
+            packed = (
+                await connection.exec_driver_sql(
+                    "SELECT avg(length(verdicts)), avg(length(feedback)) FROM grade"
+                )
+            ).one()
+            text = (await connection.exec_driver_sql("SELECT avg(length(text)) FROM answer")).one()
+        size = (await asyncio.to_thread(path.stat)).st_size
+        per_million = size * 1_000_000 / answers / 1e9
+        parts = ", ".join(f"{name} {pages / 1e6:.0f} MB" for name, pages in shares)
+        lines.append(
+            f"  SQLite file {step}: {size / 1e9:.2f} GB = {per_million:.2f} GB per million graded "
+            f"answers ({parts}; per row: verdicts {packed[0]:.0f} B packed, feedback "
+            f"{packed[1]:.0f} chars, answer text {text[0]:.0f} chars) (goal <= 1.2 GB per "
+            f"million) {load()}"
+        )
     return lines
 
 

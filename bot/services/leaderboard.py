@@ -11,15 +11,20 @@ place on the all-time workspace board. Weeks start on Monday at 00:00 and months
 the workspace's time zone (the channel's for a channel board).
 
 Streaks are counted per channel over its posts (``bot.domain.streaks``); a member's stats show
-the channel asked about, or their best current streak over all channels of the workspace.
+the channel asked about, or their best current streak over all channels of the workspace. Member
+stats read the member's rollup row (points, answers, the score sum behind the average), count
+graded practice and read the streak history from indexes alone (``member_streaks``): three
+statements, none of which grows with the workspace's history.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -27,16 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.clock import Clock
-from bot.domain.streaks import NO_STREAK, Streak, compute_streak
+from bot.domain.streaks import MAX_FREEZES, NO_STREAK, Streak, compute_streak
 from bot.storage.models import (
     Answer,
     AnswerKind,
     Channel,
     DailyPost,
-    GradeRecord,
     LeaderboardTotal,
     Member,
-    ScoreEvent,
     UTCDateTime,
     Workspace,
     id_column,
@@ -82,6 +85,60 @@ class MemberStats:
     streak: Streak
     rank: int | None
     streak_note: str = ""
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """What ranks a member on the all-time workspace board (their ``leaderboard_total`` row's
+    columns)."""
+
+    workspace_id: int
+    member_id: int
+    points: int
+    answers: int
+    last_at: datetime
+
+
+def _stats_query() -> sa.Select[Any]:
+    """The member, their all-time workspace row and their graded practice answers, in one
+    statement (parameter ``member``), built once from plain tables."""
+    members = Member.__table__.c  # type: ignore[attr-defined]
+    answers = Answer.__table__.c  # type: ignore[attr-defined]
+    totals = LeaderboardTotal.__table__  # type: ignore[attr-defined]
+    member = sa.bindparam("member", type_=sa.Integer)
+    practice = (
+        sa.select(sa.func.count())
+        .where(
+            answers.member_id == member,
+            answers.kind != AnswerKind.DAILY,
+            answers.current_grade_id.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            members.workspace_id,
+            members.display_name,
+            totals.c.points,
+            totals.c.answers,
+            totals.c.score_sum,
+            totals.c.last_at,
+            practice,
+        )
+        .select_from(Member.__table__)  # type: ignore[attr-defined]
+        .outerjoin(
+            totals,
+            sa.and_(
+                totals.c.workspace_id == members.workspace_id,
+                totals.c.channel_id == WORKSPACE_SCOPE,
+                totals.c.member_id == members.id,
+            ),
+        )
+        .where(members.id == member)
+    )
+
+
+_STATS_QUERY = _stats_query()
 
 
 def period_start(period: Period, now: datetime, timezone: str) -> datetime | None:
@@ -146,6 +203,117 @@ async def channel_streaks(
     return {member_id: _streak(posts, post_ids) for member_id, post_ids in answered.items()}
 
 
+async def member_streaks(
+    session: AsyncSession, now: datetime, member_id: int, channel_id: int | None = None
+) -> dict[int, Streak]:
+    """One member's streak in each channel they answered in (or in that one channel), without
+    reading the channels' whole histories.
+
+    A streak depends only on the member's answered posts and, after each of them, the posts they
+    missed before their next answer; and of those misses only the first ``MAX_FREEZES + 1``
+    matter (past them the streak is 0 and stays 0 until the next answer). So one query reads the
+    member's answered posts (``ix_answer_member_history``) and, for each, the first few later
+    posts of its channel that are not still open (``ix_daily_post_history``, which holds the
+    close times too); the history those make gives ``compute_streak`` what the full history
+    would."""
+    bind = session.bind
+    dialect = bind.dialect.name if bind is not None else "sqlite"
+    params: dict[str, Any] = {"member": member_id, "now": now, "channel": channel_id}
+    rows = (await session.execute(_streak_query(dialect, channel_id is not None), params)).all()
+    by_channel: dict[int, list[tuple[date, list[date]]]] = defaultdict(list)
+    if dialect == "sqlite":  # a row per answered post, with its next posts' dates as text
+        for channel, answered_day, *later_days in rows:
+            by_channel[channel].append(
+                (_as_date(answered_day), [_as_date(day) for day in later_days if day])
+            )
+    else:  # a row per (answered post, next post); a resubmission repeats its post's rows
+        found: dict[tuple[int, date], set[date]] = defaultdict(set)
+        for channel, answered_day, later_day in rows:
+            days = found[(channel, answered_day)]
+            if later_day is not None:
+                days.add(later_day)
+        for (channel, answered_day), days in found.items():
+            by_channel[channel].append((answered_day, sorted(days)))
+    return {channel: _walk(channel_rows) for channel, channel_rows in by_channel.items()}
+
+
+@functools.cache
+def _streak_query(dialect: str, one_channel: bool) -> sa.Select[Any]:
+    """``member_streaks``' statement (parameters ``member``, ``now``, ``channel``), built once:
+    plain tables, so each call only binds values."""
+    answers = Answer.__table__  # type: ignore[attr-defined]
+    posts = DailyPost.__table__  # type: ignore[attr-defined]
+    post, later = posts.alias("answered_post"), posts.alias("later_post")
+    not_open = sa.or_(later.c.closed_at.is_not(None), later.c.closes_at <= sa.bindparam("now"))
+    after = sa.and_(
+        later.c.channel_id == post.c.channel_id, later.c.local_date > post.c.local_date, not_open
+    )
+    query: sa.Select[Any]
+    if dialect == "sqlite":
+        # SQLite keeps dates as ISO text: read them as text and parse them at C speed rather
+        # than through SQLAlchemy's per-value conversion (hundreds of dates per member); no
+        # LATERAL there, so one scalar subquery per later post
+        def as_text(column: Any) -> Any:
+            return sa.type_coerce(column, sa.String)
+
+        answered = sa.select(answers.c.daily_post_id).where(
+            answers.c.member_id == sa.bindparam("member"),
+            answers.c.scored.is_(True),
+            answers.c.daily_post_id.is_not(None),
+        )
+        following = [
+            sa.select(as_text(later.c.local_date))
+            .where(after)
+            .order_by(later.c.local_date)
+            .limit(1)
+            .offset(skip)
+            .correlate(post)
+            .scalar_subquery()
+            for skip in range(MAX_FREEZES + 1)
+        ]
+        query = sa.select(post.c.channel_id, as_text(post.c.local_date), *following).where(
+            post.c.id.in_(answered)
+        )
+    else:
+        # PostgreSQL: each answered post's next posts in one index scan (LATERAL), reached
+        # from the member's answers through the post's primary key
+        nexts = (
+            sa.select(later.c.local_date.label("day"))
+            .where(after)
+            .order_by(later.c.local_date)
+            .limit(MAX_FREEZES + 1)
+            .lateral("following")
+        )
+        query = (
+            sa.select(post.c.channel_id, post.c.local_date, nexts.c.day)
+            .select_from(answers)
+            .join(post, post.c.id == answers.c.daily_post_id)
+            .outerjoin(nexts, sa.true())
+            .where(answers.c.member_id == sa.bindparam("member"), answers.c.scored.is_(True))
+        )
+    if one_channel:
+        query = query.where(post.c.channel_id == sa.bindparam("channel"))
+    return query
+
+
+def _walk(rows: list[tuple[date, list[date]]]) -> Streak:
+    """The streak of a channel's answered posts (date, the first later posts not still open):
+    each answer, then the misses before the next answer."""
+    rows.sort()
+    history: list[tuple[date, bool]] = []
+    for index, (day, after) in enumerate(rows):
+        history.append((day, True))
+        next_answer = rows[index + 1][0] if index + 1 < len(rows) else None
+        history += [
+            (missed, False) for missed in after if next_answer is None or missed < next_answer
+        ]
+    return compute_streak(history)
+
+
+def _as_date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def _streak(posts: list[tuple[int, date, bool]], answered: set[int | None]) -> Streak:
     """A member's streak over a channel's posts (id, local date, still open), oldest first."""
     history: list[tuple[date, bool]] = []
@@ -203,7 +371,7 @@ class LeaderboardService:
                 for rank, (member_id, name, points, count) in enumerate(rows.all(), start=1)
             ]
 
-    async def _members_ahead(self, session: AsyncSession, total: LeaderboardTotal) -> int:
+    async def _members_ahead(self, session: AsyncSession, total: _Standing) -> int:
         """How many members rank above this all-time workspace row: a count of index ranges,
         one per tie-break, never the whole ranking."""
         rows = f"leaderboard_total {_indexed_by(session, _BOARD_COLUMNS[Period.ALL][3])}"
@@ -255,38 +423,21 @@ class LeaderboardService:
 
     async def member_stats(self, member_id: int, *, channel_id: int | None = None) -> MemberStats:
         async with self._sessions() as session:
-            member = await session.get(Member, member_id)
-            if member is None:
+            found = (await session.execute(_STATS_QUERY, {"member": member_id})).first()
+            if found is None:
                 raise KeyError(member_id)
-            total = await session.get(
-                LeaderboardTotal, (member.workspace_id, WORKSPACE_SCOPE, member_id)
-            )
-            points, daily = (total.points, total.answers) if total is not None else (0, 0)
-            average = (
-                await session.execute(
-                    sa.select(sa.func.avg(col(GradeRecord.score)))
-                    .select_from(ScoreEvent)
-                    .join(Answer, col(Answer.id) == ScoreEvent.answer_id)
-                    .join(GradeRecord, col(GradeRecord.id) == Answer.current_grade_id)
-                    .where(col(ScoreEvent.member_id) == member_id)
-                )
-            ).scalar_one()
-            practice = (
-                await session.execute(
-                    sa.select(sa.func.count(col(Answer.id))).where(
-                        col(Answer.member_id) == member_id,
-                        col(Answer.kind) != AnswerKind.DAILY,
-                        col(Answer.current_grade_id).is_not(None),
-                    )
-                )
-            ).scalar_one()
-            streak, note = await self._member_streak(session, member, channel_id)
+            workspace_id, name, points, daily, score_sum, last_at, practice = found
+            points, daily = (points or 0, daily or 0)
+            # the score sum of the member's events, kept by the rollups with their count
+            average = score_sum / daily if daily else None
+            streak, note = await self._member_streak(session, member_id, channel_id)
             rank = None
-            if total is not None and daily:
+            if daily:
+                total = _Standing(workspace_id, member_id, points, daily, last_at)
                 rank = await self._members_ahead(session, total) + 1
             return MemberStats(
                 member_id=member_id,
-                display_name=member.display_name,
+                display_name=name,
                 points=int(points),
                 daily_answers=int(daily),
                 average_score=float(average) if average is not None else None,
@@ -297,56 +448,19 @@ class LeaderboardService:
             )
 
     async def _member_streak(
-        self, session: AsyncSession, member: Member, channel_id: int | None
+        self, session: AsyncSession, member_id: int, channel_id: int | None
     ) -> tuple[Streak, str]:
-        assert member.id is not None
+        streaks = await member_streaks(session, self._clock.now(), member_id, channel_id)
         if channel_id is not None:
-            streaks = await channel_streaks(session, self._clock.now(), channel_id, [member.id])
-            return streaks.get(member.id, NO_STREAK), ""
-        # every channel at once: the member's answered posts, then those channels' posts
-        answered: dict[int, set[int | None]] = defaultdict(set)
-        for channel, post_id in (
-            await session.execute(
-                sa.select(col(DailyPost.channel_id), col(Answer.daily_post_id))
-                .join(DailyPost, col(DailyPost.id) == Answer.daily_post_id)
-                .where(col(Answer.member_id) == member.id, col(Answer.scored).is_(True))
-                .distinct()
-            )
-        ).all():
-            answered[channel].add(post_id)
-        channels = sorted(answered)
-        if not channels:
+            return streaks.get(channel_id, NO_STREAK), ""
+        if not streaks:
             return NO_STREAK, ""
-        still_open = sa.and_(
-            col(DailyPost.closed_at).is_(None), col(DailyPost.closes_at) > self._clock.now()
+        best_channel, best = min(
+            streaks.items(), key=lambda item: (-item[1].current, -item[1].longest, item[0])
         )
-        posts: dict[int, list[tuple[int, date, bool]]] = defaultdict(list)
-        for channel, post_id, day, is_open in (
-            await session.execute(
-                sa.select(
-                    col(DailyPost.channel_id),
-                    id_column(DailyPost.id),
-                    col(DailyPost.local_date),
-                    still_open,
-                )
-                .where(col(DailyPost.channel_id).in_(channels))
-                .order_by(col(DailyPost.channel_id), col(DailyPost.local_date))
-            )
-        ).all():
-            posts[channel].append((post_id, day, bool(is_open)))
-        names: dict[int, str] = dict(
-            (
-                await session.execute(
-                    sa.select(id_column(Channel.id), col(Channel.name)).where(
-                        id_column(Channel.id).in_(channels)
-                    )
-                )
-            ).all()
+        if len(streaks) == 1 or (best.current, best.longest) == (0, 0):
+            return best, ""
+        name = await session.scalar(
+            sa.select(col(Channel.name)).where(id_column(Channel.id) == best_channel)
         )
-        best, best_name = NO_STREAK, ""
-        for channel in channels:
-            streak = _streak(posts[channel], answered[channel])
-            if (streak.current, streak.longest) > (best.current, best.longest):
-                best, best_name = streak, names.get(channel, "")
-        note = f"Streak in #{best_name}" if len(channels) > 1 and best_name else ""
-        return best, note
+        return best, f"Streak in #{name}" if name else ""

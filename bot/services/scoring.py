@@ -7,7 +7,8 @@ workspace's) is stored with the points for streaks and periods.
 
 The member's leaderboard totals (``bot.storage.rollups``) change in the same transaction by the
 difference the event made: the event is inserted if new, else locked, read and replaced, so the
-totals always add the points that replaced, never a guess of them.
+totals always add the points that replaced, never a guess of them. The event keeps the grade's
+score too, so the member's score sum (their average) moves by the same kind of difference.
 """
 
 from __future__ import annotations
@@ -54,11 +55,12 @@ async def award_points(
         "answer_id": answer.id,
         "daily_post_id": post.id,
         "points": points,
+        "score": score,
         "member_local_date": answer.submitted_at.astimezone(zone).date(),
         "occurred_at": answer.submitted_at,
     }
     assert workspace.id is not None and channel.id is not None and member.id is not None
-    new = Scored(points, answer.submitted_at)
+    new = Scored(points, answer.submitted_at, score)
     inserted = await session.execute(
         insert_ignore(session, ScoreEvent)
         .values(**values)
@@ -72,12 +74,15 @@ async def award_points(
         match = (events.daily_post_id == post.id, events.member_id == member.id)
         earlier = (
             await session.execute(
-                sa.select(events.points, events.occurred_at).where(*match).with_for_update()
+                sa.select(events.points, events.occurred_at, events.score)
+                .where(*match)
+                .with_for_update()
             )
         ).one()
-        old = Scored(earlier.points, earlier.occurred_at)
+        old = Scored(earlier.points, earlier.occurred_at, earlier.score)
         replaced = {
-            key: values[key] for key in ("answer_id", "points", "member_local_date", "occurred_at")
+            key: values[key]
+            for key in ("answer_id", "points", "score", "member_local_date", "occurred_at")
         }
         await session.execute(sa.update(table).where(*match).values(**replaced))
     scopes = [

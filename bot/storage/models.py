@@ -20,6 +20,7 @@ from sqlmodel import Field, SQLModel, col
 
 from bot.domain.bank import Difficulty, Track
 from bot.domain.schedule import Cadence
+from bot.storage.verdicts import CompactVerdicts
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -253,6 +254,9 @@ class DailyPost(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("channel_id", "local_date", name="uq_daily_post_channel_date"),
         sa.Index("ix_daily_post_open", "closed_at", "closes_at"),
+        # a channel's posts after a date and whether each is still open, from the index alone
+        # (member streaks)
+        sa.Index("ix_daily_post_history", "channel_id", "local_date", "closed_at", "closes_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -276,6 +280,15 @@ class Answer(SQLModel, table=True):
 
     __table_args__ = (
         sa.Index("ix_answer_queue", "status", "claimed_at"),
+        # a member's posts answered (streaks) and graded practice (stats), read from the index
+        sa.Index(
+            "ix_answer_member_history",
+            "member_id",
+            "scored",
+            "daily_post_id",
+            "kind",
+            "current_grade_id",
+        ),
         sa.Index(
             "uq_answer_live_per_post",
             "daily_post_id",
@@ -287,7 +300,8 @@ class Answer(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    member_id: int = Field(foreign_key="member.id", index=True)
+    #: (searched through ``ix_answer_member_history``, which starts with it)
+    member_id: int = Field(foreign_key="member.id")
     question_id: int = Field(foreign_key="question.id")
     daily_post_id: int | None = Field(default=None, foreign_key="daily_post.id", index=True)
     #: (answers from before kinds existed were practice ones; 0002 sets the daily ones)
@@ -325,7 +339,10 @@ class GradeRecord(SQLModel, table=True):
     grader: str = Field(max_length=32)
     model: str = Field(default="", max_length=100)
     score: int
-    verdicts: list[dict[str, Any]] = _json_column([])
+    #: Stored packed (``bot.storage.verdicts``); read and written as the grade's JSON form.
+    verdicts: list[dict[str, Any]] = Field(
+        default_factory=list, sa_type=CompactVerdicts, nullable=False
+    )
     factual_errors: list[dict[str, Any]] = _json_column([])
     flags: list[str] = _json_column([])
     feedback: str = ""
@@ -355,6 +372,9 @@ class ScoreEvent(SQLModel, table=True):
     answer_id: int = Field(foreign_key="answer.id")
     daily_post_id: int = Field(foreign_key="daily_post.id")
     points: int
+    #: The 0-100 score of the grade that earned the points (kept so a replacement can take the
+    #: old score out of the member's ``score_sum``).
+    score: int = Field(default=0, sa_column_kwargs=_filled("0"))
     member_local_date: date
     occurred_at: datetime = _utc_column()
 
@@ -406,6 +426,8 @@ class LeaderboardTotal(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", primary_key=True)
     points: int
     answers: int
+    #: The sum of the events' grade scores (all time): ``score_sum / answers`` is the average.
+    score_sum: int = Field(default=0, sa_column_kwargs=_filled("0"))
     last_at: datetime = _utc_column()
     week_start: date
     week_points: int

@@ -12,8 +12,9 @@ this week's.
 Every score event change is a delta: a new event adds its points and one answer; a replacement
 (a resubmission, a re-grade, an admin override) adds the difference. A period total moves forward
 when an event of a later period arrives and ignores events of periods it has left, which keeps
-it exact for the period it holds. The totals are order-independent sums, so concurrent graders
-cannot lose an update; the rare change that moves an event back in time is recomputed from the
+it exact for the period it holds. The all-time row also sums the grade scores of its events
+(``score_sum``: with ``answers``, the member's average score). The totals are order-independent
+sums, so concurrent graders cannot lose an update; the rare change that moves an event back in time is recomputed from the
 member's events instead.
 """
 
@@ -51,10 +52,12 @@ def month_key(instant: datetime, zone: str) -> date:
 
 @dataclass(frozen=True)
 class Scored:
-    """One score event's points and time (what the rollups depend on)."""
+    """One score event's points, time and grade score (what the rollups depend on)."""
 
     points: int
     occurred_at: datetime
+    #: The 0-100 score of the grade that earned the points (member stats' average).
+    score: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ def _delta_row(scope: Scope, member_id: int, old: Scored | None, new: Scored) ->
         "member_id": member_id,
         "points": new.points - (old.points if old else 0),
         "answers": 0 if old else 1,
+        "score_sum": new.score - (old.score if old else 0),
         "last_at": new.occurred_at,
     }
     for period, key in (("week", week_key), ("month", month_key)):
@@ -99,6 +103,7 @@ def _merge(excluded: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "points": table.points + excluded.points,
         "answers": table.answers + excluded.answers,
+        "score_sum": table.score_sum + excluded.score_sum,
         "last_at": _later(table.last_at, excluded.last_at),
     }
     for period in ("week", "month"):
@@ -159,10 +164,12 @@ class _Total:
     points: int = 0
     answers: int = 0
     last_at: datetime | None = None
+    score_sum: int = 0
 
-    def add(self, points: int, occurred_at: datetime) -> None:
+    def add(self, points: int, occurred_at: datetime, score: int = 0) -> None:
         self.points += points
         self.answers += 1
+        self.score_sum += score
         if self.last_at is None or occurred_at > self.last_at:
             self.last_at = occurred_at
 
@@ -188,9 +195,17 @@ class RollupBuilder:
     """Totals recomputed from score events fed in any order (the backfill's and the tests'
     reference)."""
 
-    def __init__(self, workspace_zones: Mapping[int, str], channel_zones: Mapping[int, str]):
+    def __init__(
+        self,
+        workspace_zones: Mapping[int, str],
+        channel_zones: Mapping[int, str],
+        *,
+        scores: bool = True,
+    ):
         self._workspace_zones = workspace_zones
         self._channel_zones = channel_zones
+        #: whether rows carry ``score_sum`` (False: the schema of revision 0005, before it)
+        self._scores = scores
         self._rows: dict[tuple[int, int, int], _Row] = {}
 
     def add(
@@ -200,6 +215,7 @@ class RollupBuilder:
         member_id: int,
         points: int,
         occurred_at: datetime,
+        score: int = 0,
         *,
         workspace_row: bool = True,
         channel_row: bool = True,
@@ -214,7 +230,7 @@ class RollupBuilder:
             row = self._rows.get((workspace_id, scope_id, member_id))
             if row is None:
                 row = self._rows[(workspace_id, scope_id, member_id)] = _Row(_Total())
-            row.all.add(points, occurred_at)
+            row.all.add(points, occurred_at, score)
             week, month = week_key(occurred_at, zone), month_key(occurred_at, zone)
             row.week = _add_to_period(row.week, week, points, occurred_at)
             row.month = _add_to_period(row.month, month, points, occurred_at)
@@ -232,6 +248,8 @@ class RollupBuilder:
                 "answers": row.all.answers,
                 "last_at": row.all.last_at,
             }
+            if self._scores:
+                values["score_sum"] = row.all.score_sum
             for period, (start, total) in (("week", row.week), ("month", row.month)):
                 values[f"{period}_start"] = start
                 values[f"{period}_points"] = total.points
@@ -241,10 +259,17 @@ class RollupBuilder:
         return rows
 
 
-def _event_query(member_id: int | None, channel_id: int | None) -> sa.Select[Any]:
+def _event_query(
+    member_id: int | None, channel_id: int | None, *, scores: bool = True
+) -> sa.Select[Any]:
     events = ScoreEvent.__table__.c  # type: ignore[attr-defined]
     query = sa.select(
-        events.workspace_id, events.channel_id, events.member_id, events.points, events.occurred_at
+        events.workspace_id,
+        events.channel_id,
+        events.member_id,
+        events.points,
+        events.occurred_at,
+        events.score if scores else sa.literal(0, sa.Integer),
     )
     if member_id is not None:
         query = query.where(events.member_id == member_id)
@@ -283,43 +308,55 @@ async def rebuild_rollups(
     )
     await session.execute(_stale_rows(member_id, channel_id))
     result = await session.stream(_event_query(member_id, channel_id))
-    async for workspace_id, event_channel, event_member, points, occurred_at in result:
+    async for workspace_id, event_channel, event_member, points, occurred_at, score in result:
         builder.add(
             workspace_id,
             event_channel,
             event_member,
             points,
             occurred_at,
+            score,
             workspace_row=channel_id is None,
         )
     rows = builder.rows()
     for first in range(0, len(rows), _CHUNK):
-        await session.execute(sa.insert(LeaderboardTotal), rows[first : first + _CHUNK])
+        await session.execute(_insert(rows[0]), rows[first : first + _CHUNK])
     return len(rows)
 
 
-def rebuild_rollups_sync(connection: sa.Connection) -> int:
-    """``rebuild_rollups`` of everything on a plain connection (the migration's backfill)."""
+def rebuild_rollups_sync(connection: sa.Connection, *, scores: bool = True) -> int:
+    """``rebuild_rollups`` of everything on a plain connection (a migration's backfill;
+    ``scores`` False: the schema of revision 0005, which had no ``score_sum``)."""
     workspaces, channels = _zones_query()
     builder = RollupBuilder(
         dict(connection.execute(workspaces).all()),
         dict(connection.execute(channels).all()),
+        scores=scores,
     )
     connection.execute(_stale_rows(None, None))
     # pages by id (a server-side cursor is not available through an async driver)
     last_id, page = 0, 20_000
     table = ScoreEvent.__table__  # type: ignore[attr-defined]
     while True:
-        query = _event_query(None, None).add_columns(table.c.id)
+        query = _event_query(None, None, scores=scores).add_columns(table.c.id)
         events = connection.execute(
             query.where(table.c.id > last_id).order_by(table.c.id).limit(page)
         ).all()
-        for workspace_id, channel_id, member_id, points, occurred_at, _ in events:
-            builder.add(workspace_id, channel_id, member_id, points, occurred_at)
+        for workspace_id, channel_id, member_id, points, occurred_at, score, _ in events:
+            builder.add(workspace_id, channel_id, member_id, points, occurred_at, score)
         if len(events) < page:
             break
         last_id = events[-1][-1]
     rows = builder.rows()
     for first in range(0, len(rows), _CHUNK):
-        connection.execute(sa.insert(LeaderboardTotal), rows[first : first + _CHUNK])
+        connection.execute(_insert(rows[0]), rows[first : first + _CHUNK])
     return len(rows)
+
+
+def _insert(row: Mapping[str, Any]) -> sa.Insert:
+    """An INSERT of exactly the row's columns (the model's defaults would name columns an older
+    revision's table, as a migration sees it, does not have)."""
+    columns = LeaderboardTotal.__table__.c  # type: ignore[attr-defined]
+    return sa.insert(
+        sa.table("leaderboard_total", *(sa.column(name, columns[name].type) for name in row))
+    )

@@ -60,7 +60,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "channel_id", "member_id"),
     )
     # filled before the indexes exist: each is then built once instead of row by row
-    rebuild_rollups_sync(op.get_bind())
+    rebuild_rollups_sync(op.get_bind(), scores=False)  # 0006 adds the scores
     for name, (start, best_first, then) in _INDEXES.items():
         columns = ["workspace_id", "channel_id", *([start] if start else [])]
         columns += [sa.column(column).desc() for column in best_first]

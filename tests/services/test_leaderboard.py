@@ -3,15 +3,33 @@ the channel's posts (weekends and holidays break nothing) and streak freezes."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from bot.domain.bank import Difficulty
 from bot.services.channels import ConfigChange
 from bot.services.grading import GradingWorker
-from bot.services.leaderboard import Period, period_start
-from bot.storage.models import GradeRecord, Platform, ScoreEvent
+from bot.services.leaderboard import (
+    LeaderboardService,
+    Period,
+    channel_streaks,
+    member_streaks,
+    period_start,
+)
+from bot.storage.models import (
+    Answer,
+    Channel,
+    DailyPost,
+    GradeRecord,
+    Member,
+    Platform,
+    QuestionVersion,
+    ScoreEvent,
+    Workspace,
+)
 from tests.fakes.graders import ScriptedGrader
 from tests.rich_world import DST_ZONE, EAST_ZONE, WEST_ZONE, local
 
@@ -336,3 +354,165 @@ async def test_the_board_shows_the_top_ten_and_a_member_without_answers_is_unran
     assert stats.streak.current == 0 and stats.streak.longest == 0
     last = await service.member_stats(members[0])
     assert last.rank == 12
+
+
+async def _played_posts(engine, now: datetime, rng: random.Random) -> None:
+    """Three channels of 61 daily posts each (the last two open, one expired and never closed)
+    and twelve members who answer some of them in runs and gaps, some twice, a few late."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.insert(Workspace),
+            [{"id": 1, "platform": "slack", "external_id": "T", "created_at": now}],
+        )
+        await connection.execute(
+            sa.insert(Channel),
+            [
+                {
+                    "id": channel,
+                    "workspace_id": 1,
+                    "external_id": f"C{channel}",
+                    "name": f"c{channel}",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for channel in (1, 2, 3)
+            ],
+        )
+        await connection.execute(
+            sa.insert(Member),
+            [
+                {"id": member, "workspace_id": 1, "external_id": f"U{member}", "created_at": now}
+                for member in range(1, 13)
+            ],
+        )
+        await connection.execute(
+            sa.insert(QuestionVersion),
+            [
+                {
+                    "id": 1,
+                    "bank_id": "q",
+                    "content_hash": "h",
+                    "topic": "t",
+                    "difficulty": Difficulty.BEGINNER,
+                    "prompt": "P?",
+                    "reference": "R.",
+                    "created_at": now,
+                }
+            ],
+        )
+        posts, post_id = [], 0
+        for channel in (1, 2, 3):
+            for back in range(60, -1, -1):
+                post_id += 1
+                opened = now - timedelta(days=back, hours=2)
+                closes = opened + timedelta(hours=23 if back else 30)
+                # the last two are open; one of the older ones expired but was never closed
+                closed = None if back <= 1 or back == 20 else closes
+                posts.append(
+                    {
+                        "id": post_id,
+                        "channel_id": channel,
+                        "local_date": (now - timedelta(days=back)).date(),
+                        "question_id": 1,
+                        "opened_at": opened,
+                        "closes_at": closes,
+                        "closed_at": closed,
+                    }
+                )
+        await connection.execute(sa.insert(DailyPost), posts)
+        answers = []
+        for member in range(1, 13):
+            for channel in rng.sample((1, 2, 3), rng.randint(1, 3)):
+                keep = rng.choice((0.5, 0.8, 0.95))
+                answering = rng.random() < keep
+                for post in (post for post in posts if post["channel_id"] == channel):
+                    if rng.random() < 0.15:  # runs and gaps of several posts
+                        answering = rng.random() < keep
+                    if not answering:
+                        continue
+                    count = rng.choice((1, 1, 1, 2))
+                    for number in range(count):
+                        answers.append(
+                            {
+                                "member_id": member,
+                                "question_id": 1,
+                                "daily_post_id": post["id"],
+                                "text": "an answer",
+                                "scored": rng.random() > 0.05,  # a few late: no streak
+                                "superseded": number < count - 1,
+                                "submitted_at": now,
+                                "updated_at": now,
+                            }
+                        )
+        await connection.execute(sa.insert(Answer), answers)
+
+
+async def test_a_members_streaks_from_their_answers_equal_the_streaks_over_whole_histories(
+    engine, sessions, clock
+):
+    """``member_streaks`` reads only the posts after each answered one; on random histories
+    (long runs that earn freezes, misses that spend them, gaps longer than the freezes, posts
+    still open, an expired post never closed, resubmissions, late answers) it must equal
+    ``channel_streaks``, which walks every post of the channel."""
+    rng = random.Random(1417)
+    now = clock.now()
+    await _played_posts(engine, now, rng)
+    async with sessions() as session:
+        compared = 0
+        for member in range(1, 13):
+            fast = await member_streaks(session, now, member)
+            full = {}
+            for channel in (1, 2, 3):
+                streak = (await channel_streaks(session, now, channel, [member])).get(member)
+                if streak is not None:
+                    full[channel] = streak
+                    assert await member_streaks(session, now, member, channel) == {channel: streak}
+            assert fast == full, member
+            compared += len(full)
+        assert compared >= 12
+        streaks = [
+            streak
+            for member in range(1, 13)
+            for streak in (await member_streaks(session, now, member)).values()
+        ]
+    # the histories did what they are for: freezes earned and spent, streaks long and broken
+    assert any(streak.freezes_used for streak in streaks)
+    assert any(streak.current == 0 and streak.longest > 0 for streak in streaks)
+    assert any(streak.current >= 7 for streak in streaks)
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)  # SQLite's planner needs it
+async def test_member_stats_search_indexes_after_analyze(engine, sessions, clock, db_backend):
+    """After ANALYZE, no statement member stats runs scans a table: its streak history comes
+    from the answer index and the channels' (channel, date) index, its average and rank from
+    the rollups."""
+    now = clock.now()
+    await _played_posts(engine, now, random.Random(7))
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("ANALYZE")
+    statements: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    boards = LeaderboardService(sessions, clock)
+    try:
+        for member in (1, 2, 3):
+            await boards.member_stats(member)
+            await boards.member_stats(member, channel_id=2)
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert any("later_post" in statement for statement, _ in statements)
+    async with engine.connect() as connection:
+        for statement, parameters in statements:
+            plan = [
+                str(row[-1])
+                for row in await connection.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {statement}", parameters
+                )
+            ]
+            assert not [step for step in plan if step.startswith("SCAN ")], (statement, plan)
+            if "later_post" in statement:  # the streak history: both reads from indexes alone
+                assert any("COVERING INDEX ix_answer_member_history" in step for step in plan)
+                assert any("COVERING INDEX ix_daily_post_history" in step for step in plan)

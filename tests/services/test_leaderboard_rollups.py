@@ -1,7 +1,8 @@
 """The leaderboard rollups against a recount: after a seeded random history of scores,
 resubmissions, provisional grades that are requeued and re-graded, and admin overrides, over two
 channels in different zones and across week and month boundaries, every ``leaderboard_total``
-row, every board and every member's rank equal what the score events themselves say. On SQLite
+row (with its score sum), every board and every member's rank and average score equal what the
+score events and the answers' current grades themselves say. On SQLite
 the board and rank queries keep their indexes after ANALYZE."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.storage.models import (
     Answer,
     AnswerStatus,
     Channel,
+    GradeRecord,
     LeaderboardTotal,
     Member,
     Platform,
@@ -54,6 +56,8 @@ async def _recount(sessions) -> dict[tuple[int, int, int], tuple]:
     async with sessions() as session:
         zones = dict((await session.execute(sa.select(Workspace.id, Workspace.timezone))).all())
         channel_zones = dict((await session.execute(sa.select(Channel.id, Channel.timezone))).all())
+        # each event's points with the score of its answer's current grade (what the average
+        # of member stats is taken over), and the score the event itself kept
         events = (
             await session.execute(
                 sa.select(
@@ -62,31 +66,38 @@ async def _recount(sessions) -> dict[tuple[int, int, int], tuple]:
                     ScoreEvent.member_id,
                     ScoreEvent.points,
                     ScoreEvent.occurred_at,
+                    GradeRecord.score,
+                    ScoreEvent.score,
                 )
+                .join(Answer, Answer.id == ScoreEvent.answer_id)
+                .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
             )
         ).all()
+        assert len(events) == await session.scalar(sa.select(sa.func.count(ScoreEvent.id)))
     grouped = defaultdict(list)
-    for workspace_id, channel_id, member_id, points, occurred_at in events:
+    for workspace_id, channel_id, member_id, points, occurred_at, score, kept in events:
+        assert kept == score
         grouped[(workspace_id, 0, member_id)].append(
-            (points, _utc(occurred_at), zones[workspace_id])
+            (points, _utc(occurred_at), zones[workspace_id], score)
         )
         grouped[(workspace_id, channel_id, member_id)].append(
-            (points, _utc(occurred_at), channel_zones[channel_id])
+            (points, _utc(occurred_at), channel_zones[channel_id], score)
         )
 
     def summary(items):
-        return (sum(p for p, _, _ in items), len(items), max(t for _, t, _ in items))
+        return (sum(p for p, _ in items), len(items), max(t for _, t in items))
 
     expected = {}
     for key, items in grouped.items():
-        locals_ = [(p, t, t.astimezone(ZoneInfo(zone)).date()) for p, t, zone in items]
+        locals_ = [(p, t, t.astimezone(ZoneInfo(zone)).date()) for p, t, zone, _ in items]
         weeks = [(p, t, day - timedelta(days=day.weekday())) for p, t, day in locals_]
         months = [(p, t, day.replace(day=1)) for p, t, day in locals_]
         latest = []
         for keyed in (weeks, months):
             start = max(k for _, _, k in keyed)
-            latest.append((start, *summary([(p, t, None) for p, t, k in keyed if k == start])))
-        expected[key] = (summary(items), *latest)
+            latest.append((start, *summary([(p, t) for p, t, k in keyed if k == start])))
+        everything = summary([(p, t) for p, t, _, _ in items])
+        expected[key] = ((*everything, sum(score for *_, score in items)), *latest)
     return expected
 
 
@@ -95,7 +106,7 @@ async def _stored(sessions) -> dict[tuple[int, int, int], tuple]:
         rows = (await session.execute(sa.select(LeaderboardTotal))).scalars().all()
     return {
         (row.workspace_id, row.channel_id, row.member_id): (
-            (row.points, row.answers, row.last_at),
+            (row.points, row.answers, row.last_at, row.score_sum),
             (row.week_start, row.week_points, row.week_answers, row.week_last_at),
             (row.month_start, row.month_points, row.month_answers, row.month_last_at),
         )
@@ -141,10 +152,25 @@ async def _check(world, sessions, clock, channels) -> int:
                 sessions, clock.now(), world.workspace_id, channel_id, period
             ), (channel_id, period)
     ranking = await _reference_board(sessions, clock.now(), world.workspace_id, None, Period.ALL)
+    averages = await _reference_averages(sessions)
     for place, (member_id, _, points, answers) in enumerate(ranking, start=1):
         stats = await boards.member_stats(member_id)
         assert (stats.rank, stats.points, stats.daily_answers) == (place, points, answers)
+        assert stats.average_score == pytest.approx(averages[member_id])
     return len(ranking)
+
+
+async def _reference_averages(sessions) -> dict[int, float]:
+    """Each member's average score as member stats computed it before the rollups kept it: the
+    current grades of the answers behind their score events."""
+    async with sessions() as session:
+        rows = await session.execute(
+            sa.select(ScoreEvent.member_id, sa.func.avg(GradeRecord.score))
+            .join(Answer, Answer.id == ScoreEvent.answer_id)
+            .join(GradeRecord, GradeRecord.id == Answer.current_grade_id)
+            .group_by(ScoreEvent.member_id)
+        )
+        return {member_id: float(average) for member_id, average in rows.all()}
 
 
 async def _live_daily_answers(sessions) -> list[int]:

@@ -23,10 +23,10 @@ from bot.storage.models import (
     AnswerStatus,
     Channel,
     DailyPost,
+    GradeRecord,
     Member,
     Platform,
     QuestionVersion,
-    ScoreEvent,
     Workspace,
 )
 from tests.conftest import (
@@ -308,7 +308,8 @@ def test_an_existing_database_keeps_its_data_through_every_upgrade(empty_databas
 
 def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_database_url):
     """0005 fills ``leaderboard_total`` from existing score events, each scope in its own zone,
-    and steps down to 0004 and up again."""
+    0006 the events' grade scores and the rows' score sums; both step down to 0004 and up
+    again."""
     migrate.upgrade(empty_database_url, "0004")
     sunday_night = datetime(2026, 1, 11, 23, 30, tzinfo=UTC)  # Monday 00:30 in Berlin
     monday = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -373,17 +374,28 @@ def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_datab
                         )
                     )
                     await session.flush()
-                    session.add(
-                        ScoreEvent(
-                            workspace_id=1,
-                            channel_id=1,
-                            member_id=1,
-                            answer_id=number,
-                            daily_post_id=number,
-                            points=points,
-                            member_local_date=at.date(),
-                            occurred_at=at,
-                        )
+                    # the grade and the score event as revision 0004 stored them
+                    stamp = at.strftime("%Y-%m-%d %H:%M:%S")
+                    await session.execute(
+                        sa.text(
+                            "INSERT INTO grade (id, answer_id, grader, model, score, verdicts, "
+                            "factual_errors, flags, feedback, provisional, prompt_tokens, "
+                            "completion_tokens, created_at) VALUES (:id, :id, 'llm', '', "
+                            f":score, '[]', '[]', '[]', '', false, 0, 0, '{stamp}')"
+                        ),
+                        {"id": number, "score": 20 * number + 10},
+                    )
+                    await session.execute(
+                        sa.text("UPDATE answer SET current_grade_id = :id WHERE id = :id"),
+                        {"id": number},
+                    )
+                    await session.execute(
+                        sa.text(
+                            "INSERT INTO score_event (workspace_id, channel_id, member_id, "
+                            "answer_id, daily_post_id, points, member_local_date, occurred_at) "
+                            f"VALUES (1, 1, 1, :id, :id, :points, '{at.date()}', '{stamp}')"
+                        ),
+                        {"id": number, "points": points},
                     )
         finally:
             await engine.dispose()
@@ -404,6 +416,17 @@ def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_datab
         ]
 
     workspace_row, channel_row = _inspect(empty_database_url, read)
+    # 0006: each event took its grade's score, each row the sum of its events' scores
+    scores = _inspect(
+        empty_database_url,
+        lambda connection: [
+            [value for (value,) in connection.execute(sa.text(query))]
+            for query in (
+                "SELECT score FROM score_event ORDER BY id",
+                "SELECT score_sum FROM leaderboard_total ORDER BY channel_id",
+            )
+        ],
+    )
     # the workspace (UTC) still had the week of 5 January; the channel's week had turned
     assert workspace_row == (
         0,
@@ -419,6 +442,7 @@ def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_datab
         2,
     )
     assert channel_row == (1, 1, 12, 2, "2026-01-11 23:30", "2026-01-12", 5, 1, "2026-01-01", 12, 2)
+    assert scores == [[30, 50], [80, 80]]
     migrate.downgrade(empty_database_url, "0004")
     assert "leaderboard_total" not in _inspect(empty_database_url, _tables)
     migrate.upgrade(empty_database_url)
@@ -479,3 +503,83 @@ def test_the_app_builds_a_new_database_and_migrates_an_existing_one(
         == _inspect(second_empty_database_url, revision)
         == head
     )
+
+
+def test_verdicts_are_packed_by_0007_and_unpacked_by_its_downgrade(empty_database_url):
+    """Rows written as JSON before 0007 read back equal through the model after it, take fewer
+    bytes, and are JSON again, equal, one step down."""
+    migrate.upgrade(empty_database_url, "0001")
+    verdicts = [
+        {
+            "key_point": "Momentum averages past gradients",
+            "status": "covered",
+            "evidence": "it keeps a running average of the gradients, so noise cancels — mostly",
+            "hint": "",
+        },
+        {
+            "key_point": "Bias correction early on",
+            "status": "missing",
+            "evidence": "",
+            "hint": "Not in your answer: Bias correction early on",
+        },
+    ]
+    odd = [{"note": "a shape no grader writes", "n": [1, 2.5, None]}]
+    stamp = "2026-01-05 09:00:00"
+
+    def seed(connection) -> None:
+        for grade_id, value in ((1, verdicts), (2, []), (3, odd)):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO grade (id, answer_id, grader, model, score, verdicts, "
+                    "factual_errors, flags, feedback, provisional, prompt_tokens, "
+                    "completion_tokens, created_at) VALUES (:id, 1, 'llm', '', 50, :verdicts, "
+                    f"'[]', '[]', '', false, 0, 0, '{stamp}')"
+                ),
+                {"id": grade_id, "verdicts": json.dumps(value)},
+            )
+
+    async def run(function):
+        engine = create_engine(empty_database_url)
+        try:
+            async with engine.begin() as connection:
+                return await connection.run_sync(function)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run(_seed_0001))
+    migrate.upgrade(empty_database_url, "0006")
+    asyncio.run(run(seed))
+    migrate.upgrade(empty_database_url)
+
+    async def read_models():
+        engine = create_engine(empty_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await session.execute(sa.select(GradeRecord).order_by(GradeRecord.id))
+                return [record.verdicts for record in rows.scalars()]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(read_models()) == [verdicts, [], odd]
+    stored = asyncio.run(
+        run(
+            lambda connection: connection.execute(
+                sa.text("SELECT verdicts FROM grade ORDER BY id")
+            ).all()
+        )
+    )
+    assert isinstance(stored[0][0], bytes) and len(stored[0][0]) < len(json.dumps(verdicts)) / 2
+    assert _inspect(empty_database_url, _drift) == []
+    migrate.downgrade(empty_database_url, "0006")
+    back = asyncio.run(
+        run(
+            lambda connection: connection.execute(
+                sa.text("SELECT verdicts FROM grade ORDER BY id")
+            ).all()
+        )
+    )
+    assert [json.loads(value) if isinstance(value, str) else value for (value,) in back] == [
+        verdicts,
+        [],
+        odd,
+    ]
