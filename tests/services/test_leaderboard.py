@@ -3,15 +3,24 @@ the channel's posts (weekends and holidays break nothing) and streak freezes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from bot.domain.bank import Difficulty
+from bot.domain.streaks import Streak
 from bot.services.channels import ConfigChange
 from bot.services.grading import GradingWorker
-from bot.services.leaderboard import Period, period_start
-from bot.storage.models import GradeRecord, Platform, ScoreEvent
+from bot.services.leaderboard import Period, channel_streaks, period_start
+from bot.storage.models import (
+    Answer,
+    AnswerKind,
+    AnswerStatus,
+    DailyPost,
+    GradeRecord,
+    Platform,
+    ScoreEvent,
+)
 from tests.fakes.graders import ScriptedGrader
 from tests.rich_world import DST_ZONE, EAST_ZONE, WEST_ZONE, local
 
@@ -336,3 +345,163 @@ async def test_the_board_shows_the_top_ten_and_a_member_without_answers_is_unran
     assert stats.streak.current == 0 and stats.streak.longest == 0
     last = await service.member_stats(members[0])
     assert last.rank == 12
+
+
+# --- Streaks over a channel's posts: open, closed and closing posts, order, scope -------------
+
+NOW = datetime(2026, 3, 12, 12, 0, tzinfo=UTC)
+
+
+class _Posts:
+    """Daily posts and answers written directly, to place a post's closing exactly."""
+
+    def __init__(self, rich_world):
+        self.world = rich_world
+
+    async def post(
+        self, channel: int, day: int, *, closes_at: datetime, closed_at: datetime | None
+    ) -> int:
+        async with self.world.sessions() as session, session.begin():
+            row = DailyPost(
+                channel_id=channel,
+                local_date=date(2026, 3, day),
+                question_id=self.world.questions[Difficulty.INTERMEDIATE],
+                opened_at=datetime(2026, 3, day, 7, tzinfo=UTC),
+                closes_at=closes_at,
+                closed_at=closed_at,
+            )
+            session.add(row)
+            await session.flush()
+            assert row.id is not None
+            return row.id
+
+    async def closed(self, channel: int, day: int) -> int:
+        ends = datetime(2026, 3, day, 23, tzinfo=UTC)
+        return await self.post(channel, day, closes_at=ends, closed_at=ends)
+
+    async def answer(self, member: int, post: int, *, scored: bool = True) -> None:
+        async with self.world.sessions() as session, session.begin():
+            at = datetime(2026, 3, 1, 8, tzinfo=UTC)
+            session.add(
+                Answer(
+                    member_id=member,
+                    question_id=self.world.questions[Difficulty.INTERMEDIATE],
+                    daily_post_id=post,
+                    kind=AnswerKind.DAILY,
+                    text="an answer",
+                    status=AnswerStatus.GRADED,
+                    scored=scored,
+                    submitted_at=at,
+                    updated_at=at,
+                )
+            )
+
+    async def streaks(self, channel: int) -> dict[int, Streak]:
+        async with self.world.sessions() as session:
+            return await channel_streaks(session, NOW, channel)
+
+
+async def test_a_post_is_missed_once_closed_or_at_its_closing_instant_but_not_while_open(
+    rich_world,
+):
+    ws = await rich_world.workspace("UTC")
+    ana = await rich_world.member(ws, "Ana")
+    posts = _Posts(rich_world)
+    # the third post's state, per channel: (closes_at, closed_at)
+    third = {
+        "at-closing-instant": (NOW, None),
+        "closed-early": (NOW + timedelta(hours=5), NOW - timedelta(hours=1)),
+        "still-open": (NOW + timedelta(hours=5), None),
+    }
+    current = {}
+    for name, (closes_at, closed_at) in third.items():
+        channel = await rich_world.channel(ws, name, "UTC")
+        for day in (1, 2):
+            await posts.answer(ana, await posts.closed(channel, day))
+        await posts.post(channel, 3, closes_at=closes_at, closed_at=closed_at)
+        streak = (await posts.streaks(channel))[ana]
+        current[name] = (streak.current, streak.longest)
+    assert current == {
+        "at-closing-instant": (0, 2),
+        "closed-early": (0, 2),
+        "still-open": (2, 2),
+    }
+
+
+async def test_a_channel_streak_follows_the_post_dates_and_names_the_day_a_freeze_covered(
+    rich_world,
+):
+    ws = await rich_world.workspace("UTC")
+    channel = await rich_world.channel(ws, "prep", "UTC")
+    ana = await rich_world.member(ws, "Ana")
+    ben = await rich_world.member(ws, "Ben")
+    posts = _Posts(rich_world)
+    # posts written out of date order: the ninth day's first
+    ninth = await posts.closed(channel, 9)
+    for day in range(1, 8):
+        await posts.answer(ana, await posts.closed(channel, day))
+    await posts.answer(ben, await posts.closed(channel, 8))  # Ana misses the eighth
+    await posts.answer(ana, ninth)
+    await posts.answer(ben, ninth)
+    streaks = await posts.streaks(channel)
+    assert streaks[ana] == Streak(  # the freeze keeps the run going but counts no answer
+        current=8,
+        longest=8,
+        freezes=0,
+        freezes_used=(date(2026, 3, 8),),
+        last_answered=date(2026, 3, 9),
+    )
+    assert (streaks[ben].current, streaks[ben].longest) == (2, 2)
+
+
+async def test_a_channel_streak_counts_only_scored_answers_to_that_channels_posts(rich_world):
+    ws = await rich_world.workspace("UTC")
+    here = await rich_world.channel(ws, "here", "UTC")
+    there = await rich_world.channel(ws, "there", "UTC")
+    ana = await rich_world.member(ws, "Ana")
+    late = await rich_world.member(ws, "Late")
+    elsewhere = await rich_world.member(ws, "Elsewhere")
+    posts = _Posts(rich_world)
+    for day in (1, 2):
+        post = await posts.closed(here, day)
+        await posts.answer(ana, post)
+        await posts.answer(late, post, scored=False)
+        await posts.answer(elsewhere, await posts.closed(there, day))
+    streaks = await posts.streaks(here)
+    assert sorted(streaks) == [ana]
+    assert (streaks[ana].current, streaks[ana].longest) == (2, 2)
+    assert sorted(await posts.streaks(there)) == [elsewhere]
+
+
+async def test_the_streak_board_ranks_current_then_longest_then_member_and_shows_ten(rich_world):
+    ws = await rich_world.workspace("UTC")
+    channel = await rich_world.channel(ws, "prep", "UTC")
+    # one post a day for nine days: 'x' answered, '.' missed
+    patterns = {
+        "Ada": "xxxxxxxxx",  # current 9
+        "Bo": "......xxx",  # current 3, longest 3
+        "Cy": "xxx......",  # current 0: not on the board
+        "Di": "xxxxx.xxx",  # current 3, longest 5: ahead of Bo
+        "Ed": "......xxx",  # as Bo: the lower member id first
+        "Fa": "........x",  # current 1
+    }
+    patterns.update({f"N{index}": "........x" for index in range(7)})
+    members = {name: await rich_world.member(ws, name) for name in patterns}
+    for day in range(9):
+        at = datetime(2026, 3, day + 1, 9, tzinfo=UTC)
+        for name, pattern in patterns.items():
+            if pattern[day] == "x":
+                await rich_world.score(ws, channel, members[name], at, 70)
+    board = await rich_world.service().streak_board(channel)
+    expected_order = ["Ada", "Di", "Bo", "Ed", "Fa", "N0", "N1", "N2", "N3", "N4"]
+    assert [(row.rank, row.member_id, row.display_name) for row in board] == [
+        (rank, members[name], name) for rank, name in enumerate(expected_order, start=1)
+    ]
+    assert [(row.streak.current, row.streak.longest) for row in board[:5]] == [
+        (9, 9),
+        (3, 5),
+        (3, 3),
+        (3, 3),
+        (1, 1),
+    ]
+    assert len(await rich_world.service().streak_board(channel, limit=20)) == 12
