@@ -379,22 +379,37 @@ class _Posts:
         ends = datetime(2026, 3, day, 23, tzinfo=UTC)
         return await self.post(channel, day, closes_at=ends, closed_at=ends)
 
-    async def answer(self, member: int, post: int, *, scored: bool = True) -> None:
+    async def answer(
+        self,
+        member: int,
+        post: int | None,
+        *,
+        scored: bool = True,
+        kind: AnswerKind = AnswerKind.DAILY,
+        grade: int | None = None,
+    ) -> None:
+        """An answer; with ``grade`` also its current grade."""
         async with self.world.sessions() as session, session.begin():
             at = datetime(2026, 3, 1, 8, tzinfo=UTC)
-            session.add(
-                Answer(
-                    member_id=member,
-                    question_id=self.world.questions[Difficulty.INTERMEDIATE],
-                    daily_post_id=post,
-                    kind=AnswerKind.DAILY,
-                    text="an answer",
-                    status=AnswerStatus.GRADED,
-                    scored=scored,
-                    submitted_at=at,
-                    updated_at=at,
-                )
+            row = Answer(
+                member_id=member,
+                question_id=self.world.questions[Difficulty.INTERMEDIATE],
+                daily_post_id=post,
+                kind=kind,
+                text="an answer",
+                status=AnswerStatus.GRADED if grade is not None else AnswerStatus.PENDING,
+                scored=scored,
+                submitted_at=at,
+                updated_at=at,
             )
+            session.add(row)
+            await session.flush()
+            if grade is not None:
+                assert row.id is not None
+                record = GradeRecord(answer_id=row.id, grader="test", score=grade, created_at=at)
+                session.add(record)
+                await session.flush()
+                row.current_grade_id = record.id
 
     async def streaks(self, channel: int) -> dict[int, Streak]:
         async with self.world.sessions() as session:
@@ -421,10 +436,20 @@ async def test_a_post_is_missed_once_closed_or_at_its_closing_instant_but_not_wh
         await posts.post(channel, 3, closes_at=closes_at, closed_at=closed_at)
         streak = (await posts.streaks(channel))[ana]
         current[name] = (streak.current, streak.longest)
+    # a window longer than a day: the third post is still open when the fourth is answered
+    channel = await rich_world.channel(ws, "two-open", "UTC")
+    for day in (1, 2):
+        await posts.answer(ana, await posts.closed(channel, day))
+    await posts.post(channel, 3, closes_at=NOW + timedelta(hours=2), closed_at=None)
+    fourth = await posts.post(channel, 4, closes_at=NOW + timedelta(hours=26), closed_at=None)
+    await posts.answer(ana, fourth)
+    streak = (await posts.streaks(channel))[ana]
+    current["two-open"] = (streak.current, streak.longest)
     assert current == {
         "at-closing-instant": (0, 2),
         "closed-early": (0, 2),
         "still-open": (2, 2),
+        "two-open": (3, 3),
     }
 
 
@@ -505,3 +530,19 @@ async def test_the_streak_board_ranks_current_then_longest_then_member_and_shows
         (1, 1),
     ]
     assert len(await rich_world.service().streak_board(channel, limit=20)) == 12
+
+
+async def test_member_stats_count_the_members_graded_practice_and_mock_answers_only(rich_world):
+    ws = await rich_world.workspace("UTC")
+    channel = await rich_world.channel(ws, "prep", "UTC")
+    ana, ben = await rich_world.member(ws, "Ana"), await rich_world.member(ws, "Ben")
+    posts = _Posts(rich_world)
+    await rich_world.score(ws, channel, ana, START, 80)  # daily: not practice
+    for kind in (AnswerKind.PRACTICE, AnswerKind.PRACTICE, AnswerKind.MOCK):
+        await posts.answer(ana, None, scored=False, kind=kind, grade=70)
+    await posts.answer(ana, None, scored=False, kind=AnswerKind.PRACTICE)  # not graded yet
+    await posts.answer(ben, None, scored=False, kind=AnswerKind.PRACTICE, grade=90)
+    service = rich_world.service()
+    ana_stats, ben_stats = await service.member_stats(ana), await service.member_stats(ben)
+    assert (ana_stats.practice_answers, ana_stats.daily_answers) == (3, 1)
+    assert (ben_stats.practice_answers, ben_stats.daily_answers) == (1, 0)
