@@ -357,6 +357,7 @@ class _Posts:
 
     def __init__(self, rich_world):
         self.world = rich_world
+        rich_world.clock.set(NOW)
 
     async def post(
         self, channel: int, day: int, *, closes_at: datetime, closed_at: datetime | None
@@ -415,12 +416,26 @@ class _Posts:
         async with self.world.sessions() as session:
             return await channel_streaks(session, NOW, channel)
 
+    async def stats_streak(self, member: int, channel: int | None = None) -> tuple[Streak, str]:
+        stats = await self.world.service().member_stats(member, channel_id=channel)
+        return stats.streak, stats.streak_note
+
+
+async def _three_views(posts: _Posts, member: int, channel: int) -> tuple[int, int]:
+    """(current, longest) of the member in the channel, the same from the channel's streaks,
+    the member's stats for that channel and the member's stats over all channels."""
+    from_channel = (await posts.streaks(channel))[member]
+    in_channel, _ = await posts.stats_streak(member, channel)
+    overall, note = await posts.stats_streak(member)
+    assert from_channel == in_channel == overall
+    assert note == ""  # one channel: no note
+    return from_channel.current, from_channel.longest
+
 
 async def test_a_post_is_missed_once_closed_or_at_its_closing_instant_but_not_while_open(
     rich_world,
 ):
     ws = await rich_world.workspace("UTC")
-    ana = await rich_world.member(ws, "Ana")
     posts = _Posts(rich_world)
     # the third post's state, per channel: (closes_at, closed_at)
     third = {
@@ -431,20 +446,20 @@ async def test_a_post_is_missed_once_closed_or_at_its_closing_instant_but_not_wh
     current = {}
     for name, (closes_at, closed_at) in third.items():
         channel = await rich_world.channel(ws, name, "UTC")
+        member = await rich_world.member(ws, f"Ana {name}")
         for day in (1, 2):
-            await posts.answer(ana, await posts.closed(channel, day))
+            await posts.answer(member, await posts.closed(channel, day))
         await posts.post(channel, 3, closes_at=closes_at, closed_at=closed_at)
-        streak = (await posts.streaks(channel))[ana]
-        current[name] = (streak.current, streak.longest)
+        current[name] = await _three_views(posts, member, channel)
     # a window longer than a day: the third post is still open when the fourth is answered
     channel = await rich_world.channel(ws, "two-open", "UTC")
+    member = await rich_world.member(ws, "Ana two-open")
     for day in (1, 2):
-        await posts.answer(ana, await posts.closed(channel, day))
+        await posts.answer(member, await posts.closed(channel, day))
     await posts.post(channel, 3, closes_at=NOW + timedelta(hours=2), closed_at=None)
     fourth = await posts.post(channel, 4, closes_at=NOW + timedelta(hours=26), closed_at=None)
-    await posts.answer(ana, fourth)
-    streak = (await posts.streaks(channel))[ana]
-    current["two-open"] = (streak.current, streak.longest)
+    await posts.answer(member, fourth)
+    current["two-open"] = await _three_views(posts, member, channel)
     assert current == {
         "at-closing-instant": (0, 2),
         "closed-early": (0, 2),
@@ -477,6 +492,7 @@ async def test_a_channel_streak_follows_the_post_dates_and_names_the_day_a_freez
         last_answered=date(2026, 3, 9),
     )
     assert (streaks[ben].current, streaks[ben].longest) == (2, 2)
+    assert (await posts.stats_streak(ana)) == (streaks[ana], "")
 
 
 async def test_a_channel_streak_counts_only_scored_answers_to_that_channels_posts(rich_world):
@@ -546,3 +562,32 @@ async def test_member_stats_count_the_members_graded_practice_and_mock_answers_o
     ana_stats, ben_stats = await service.member_stats(ana), await service.member_stats(ben)
     assert (ana_stats.practice_answers, ana_stats.daily_answers) == (3, 1)
     assert (ben_stats.practice_answers, ben_stats.daily_answers) == (1, 0)
+
+
+async def test_member_stats_name_the_best_channel_only_when_there_are_several(rich_world):
+    ws = await rich_world.workspace("UTC")
+    alpha = await rich_world.channel(ws, "alpha", "UTC")
+    beta = await rich_world.channel(ws, "beta", "UTC")
+    gamma = await rich_world.channel(ws, "gamma", "UTC")
+    ana, ben = await rich_world.member(ws, "Ana"), await rich_world.member(ws, "Ben")
+    idle = await rich_world.member(ws, "Idle")
+    posts = _Posts(rich_world)
+    for day in (1, 2):
+        await posts.answer(ana, await posts.closed(alpha, day))
+        await posts.answer(ben, await posts.closed(beta, day))
+        late = await posts.closed(gamma, day)
+        await posts.answer(ben, late)
+        await posts.answer(ana, late, scored=False)  # late: neither a streak nor a channel
+    # an open post in each channel: not a miss yet
+    for channel in (alpha, beta, gamma):
+        await posts.post(channel, 3, closes_at=NOW + timedelta(hours=1), closed_at=None)
+    ana_all, ana_note = await posts.stats_streak(ana)
+    assert ((ana_all.current, ana_all.longest), ana_note) == ((2, 2), "")
+    ana_beta, ana_beta_note = await posts.stats_streak(ana, beta)
+    assert (ana_beta, ana_beta_note) == (Streak(0, 0), "")
+    ana_alpha, _ = await posts.stats_streak(ana, alpha)
+    assert (ana_alpha.current, ana_alpha.longest) == (2, 2)
+    # Ben's two channels tie: the first channel is named
+    ben_all, ben_note = await posts.stats_streak(ben)
+    assert ((ben_all.current, ben_all.longest), ben_note) == ((2, 2), "Streak in #beta")
+    assert (await posts.stats_streak(idle)) == (Streak(0, 0), "")
