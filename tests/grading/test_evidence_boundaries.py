@@ -89,3 +89,23 @@ def test_an_ellipsis_splits_a_quote_and_every_part_must_be_found():
     assert both is not None and len(both.spans) == 2 and both.start == 0
     assert both.end == len(answer.text)
     assert locate_quote("gradients flow … momentum vanishes", answer) is None
+
+
+def test_a_quote_joining_two_distant_sentences_is_found_clause_by_clause():
+    answer = (
+        "Dropout zeroes random activations during training only. Momentum, weight decay and "
+        "warm-up schedules are all common additions in practice and each of them deserves a "
+        "longer discussion of its own. Batch size interacts with all of them. "
+        "Batch normalisation rescales each channel with running statistics."
+    )
+    quote = (
+        "Dropout zeroes random activations during training only, "
+        "batch normalisation rescales each channel with running statistics."
+    )
+    location = locate_quote(quote, answer)
+    assert location is not None
+    assert [answer[start:end] for start, end in location.spans] == [
+        "Dropout zeroes random activations during training only",
+        "Batch normalisation rescales each channel with running statistics",
+    ]
+    assert location.score == 100.0

@@ -560,6 +560,7 @@ async def test_member_stats_count_the_members_graded_practice_and_mock_answers_o
     await posts.answer(ben, None, scored=False, kind=AnswerKind.PRACTICE, grade=90)
     service = rich_world.service()
     ana_stats, ben_stats = await service.member_stats(ana), await service.member_stats(ben)
+    assert (ana_stats.member_id, ana_stats.display_name) == (ana, "Ana")
     assert (ana_stats.practice_answers, ana_stats.daily_answers) == (3, 1)
     assert (ben_stats.practice_answers, ben_stats.daily_answers) == (1, 0)
 
@@ -591,3 +592,22 @@ async def test_member_stats_name_the_best_channel_only_when_there_are_several(ri
     ben_all, ben_note = await posts.stats_streak(ben)
     assert ((ben_all.current, ben_all.longest), ben_note) == ((2, 2), "Streak in #beta")
     assert (await posts.stats_streak(idle)) == (Streak(0, 0), "")
+
+
+async def test_the_week_board_turns_over_at_the_workspaces_midnight_not_utcs(rich_world):
+    ws = await rich_world.workspace(EAST_ZONE)
+    channel = await rich_world.channel(ws, "prep", EAST_ZONE)
+    ana = await rich_world.member(ws, "Ana")
+    # Sunday 8 March 23:00 in Kiritimati (09:00 UTC): last week's answer
+    await rich_world.score(ws, channel, ana, local(EAST_ZONE, 2026, 3, 8, 23), 90)
+    rich_world.clock.set(local(EAST_ZONE, 2026, 3, 9, 1))  # Monday 01:00 there, Sunday in UTC
+    service = rich_world.service()
+    assert await service.leaderboard(ws, Period.WEEK) == []
+    assert await service.leaderboard(ws, Period.WEEK, channel_id=channel) == []
+    assert [row.display_name for row in await service.leaderboard(ws, Period.MONTH)] == ["Ana"]
+
+
+async def test_the_board_of_an_unknown_workspace_is_empty(rich_world):
+    service = rich_world.service()
+    for period in Period:
+        assert await service.leaderboard(404, period) == []
