@@ -153,3 +153,14 @@ def test_a_sentence_is_held_when_a_span_overlaps_it_not_when_it_only_touches_it(
     assert holding_sentences(text, [(8, 12)]) == [(9, 17)]  # starts at the first one's end
     assert holding_sentences(text, [(3, 9)]) == [(0, 8)]  # ends at the second one's start
     assert holding_sentences(text, [(7, 10)]) == [(0, 8), (9, 17)]
+
+
+def test_a_strict_look_up_refuses_a_close_quote_with_too_many_words_changed():
+    answer = (
+        "In my design the encoder reads tokens and the decoder writes outputs using cached "
+        "attention keys, which saves time."
+    )
+    quote = "the encoder reads token and the decoder writes output using cached attention keys"
+    found = locate_quote(quote, answer)
+    assert found is not None and found.score >= 92.0  # similar enough even for a strict look-up
+    assert locate_quote(quote, answer, strict=True) is None  # but 11 of 13 words: below 0.9
