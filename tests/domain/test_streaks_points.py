@@ -72,7 +72,7 @@ def test_points_for_scores_between_the_round_numbers(score, difficulty, points):
 
 
 def test_points_reject_out_of_range_scores():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^score must be within 0-100, got 101$"):
         points_for(101, "beginner")
     with pytest.raises(ValueError):
         points_for(-1, "advanced")

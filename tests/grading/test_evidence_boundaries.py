@@ -14,8 +14,10 @@ from bot.grading.evidence import (
     _snap_to_words,
     _threshold,
     _word_share,
+    holding_sentences,
     locate_quote,
     quote_parts,
+    sentence_bounds,
 )
 
 
@@ -89,3 +91,76 @@ def test_an_ellipsis_splits_a_quote_and_every_part_must_be_found():
     assert both is not None and len(both.spans) == 2 and both.start == 0
     assert both.end == len(answer.text)
     assert locate_quote("gradients flow … momentum vanishes", answer) is None
+
+
+def test_a_quote_joining_two_distant_sentences_is_found_clause_by_clause():
+    answer = (
+        "Dropout zeroes random activations during training only. Momentum, weight decay and "
+        "warm-up schedules are all common additions in practice and each of them deserves a "
+        "longer discussion of its own. Batch size interacts with all of them. "
+        "Batch normalisation rescales each channel with running statistics."
+    )
+    quote = (
+        "Dropout zeroes random activations during training only, "
+        "batch normalisation rescales each channel with running statistics."
+    )
+    location = locate_quote(quote, answer)
+    assert location is not None
+    assert [answer[start:end] for start, end in location.spans] == [
+        "Dropout zeroes random activations during training only",
+        "Batch normalisation rescales each channel with running statistics",
+    ]
+    assert location.score == 100.0
+
+
+def test_three_words_with_one_small_word_changed_are_found_by_similarity():
+    answer = "We minimise the loss with cross entropy loss and label smoothing."
+    location = AnswerText(answer).locate("of cross entropy")
+    assert location is not None
+    assert [answer[start:end] for start, end in location.spans] == ["with cross entropy"]
+    assert 86.0 <= location.score < 100.0
+
+
+def test_a_paraphrased_quote_is_found_unless_the_look_up_is_strict():
+    answer = AnswerText(
+        "In short, the model overfits the training data, so add dropout and more data."
+    )
+    quote = "the model overfits to the training data so we add dropout"
+    found = answer.locate(quote)
+    assert found is not None and found.score < 92.0
+    assert answer.locate(quote, strict=True) is None
+
+
+def test_a_quote_found_twice_points_at_its_first_occurrence_with_full_score():
+    answer = "Use early stopping. Then tune the rest. Use early stopping."
+    location = locate_quote("use early stopping", answer)
+    assert location is not None
+    assert (location.spans, location.score) == (((0, 18),), 100.0)
+
+
+def test_two_letter_words_do_not_make_a_part_long_but_three_letter_words_do():
+    # six words of three letters or more (and two short ones): a short part, 0.75 needed
+    six = "of to gradient descent updates weights using losses".split()
+    assert not _enough_words(six, "gradient descent updates weights", strict=False)
+    # seven such words, one of three letters: a long part, 0.55 needed
+    seven = "sgd gradient descent updates weights using losses".split()
+    assert _enough_words(seven, "sgd gradient descent updates", strict=False)
+
+
+def test_a_sentence_is_held_when_a_span_overlaps_it_not_when_it_only_touches_it():
+    text = "Abc def. Ghi jkl."
+    assert sentence_bounds(text) == [(0, 8), (9, 17)]
+    assert holding_sentences(text, [(8, 12)]) == [(9, 17)]  # starts at the first one's end
+    assert holding_sentences(text, [(3, 9)]) == [(0, 8)]  # ends at the second one's start
+    assert holding_sentences(text, [(7, 10)]) == [(0, 8), (9, 17)]
+
+
+def test_a_strict_look_up_refuses_a_close_quote_with_too_many_words_changed():
+    answer = (
+        "In my design the encoder reads tokens and the decoder writes outputs using cached "
+        "attention keys, which saves time."
+    )
+    quote = "the encoder reads token and the decoder writes output using cached attention keys"
+    found = locate_quote(quote, answer)
+    assert found is not None and found.score >= 92.0  # similar enough even for a strict look-up
+    assert locate_quote(quote, answer, strict=True) is None  # but 11 of 13 words: below 0.9

@@ -4,12 +4,13 @@ the channel's posts (weekends and holidays break nothing) and streak freezes."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from bot.domain.bank import Difficulty
+from bot.domain.streaks import Streak
 from bot.services.channels import ConfigChange
 from bot.services.grading import GradingWorker
 from bot.services.leaderboard import (
@@ -21,6 +22,8 @@ from bot.services.leaderboard import (
 )
 from bot.storage.models import (
     Answer,
+    AnswerKind,
+    AnswerStatus,
     Channel,
     DailyPost,
     GradeRecord,
@@ -516,3 +519,269 @@ async def test_member_stats_search_indexes_after_analyze(engine, sessions, clock
             if "later_post" in statement:  # the streak history: both reads from indexes alone
                 assert any("COVERING INDEX ix_answer_member_history" in step for step in plan)
                 assert any("COVERING INDEX ix_daily_post_history" in step for step in plan)
+
+
+# --- Streaks over a channel's posts: open, closed and closing posts, order, scope -------------
+
+NOW = datetime(2026, 3, 12, 12, 0, tzinfo=UTC)
+
+
+class _Posts:
+    """Daily posts and answers written directly, to place a post's closing exactly."""
+
+    def __init__(self, rich_world):
+        self.world = rich_world
+        rich_world.clock.set(NOW)
+
+    async def post(
+        self, channel: int, day: int, *, closes_at: datetime, closed_at: datetime | None
+    ) -> int:
+        async with self.world.sessions() as session, session.begin():
+            row = DailyPost(
+                channel_id=channel,
+                local_date=date(2026, 3, day),
+                question_id=self.world.questions[Difficulty.INTERMEDIATE],
+                opened_at=datetime(2026, 3, day, 7, tzinfo=UTC),
+                closes_at=closes_at,
+                closed_at=closed_at,
+            )
+            session.add(row)
+            await session.flush()
+            assert row.id is not None
+            return row.id
+
+    async def closed(self, channel: int, day: int) -> int:
+        ends = datetime(2026, 3, day, 23, tzinfo=UTC)
+        return await self.post(channel, day, closes_at=ends, closed_at=ends)
+
+    async def answer(
+        self,
+        member: int,
+        post: int | None,
+        *,
+        scored: bool = True,
+        kind: AnswerKind = AnswerKind.DAILY,
+        grade: int | None = None,
+    ) -> None:
+        """An answer; with ``grade`` also its current grade."""
+        async with self.world.sessions() as session, session.begin():
+            at = datetime(2026, 3, 1, 8, tzinfo=UTC)
+            row = Answer(
+                member_id=member,
+                question_id=self.world.questions[Difficulty.INTERMEDIATE],
+                daily_post_id=post,
+                kind=kind,
+                text="an answer",
+                status=AnswerStatus.GRADED if grade is not None else AnswerStatus.PENDING,
+                scored=scored,
+                submitted_at=at,
+                updated_at=at,
+            )
+            session.add(row)
+            await session.flush()
+            if grade is not None:
+                assert row.id is not None
+                record = GradeRecord(answer_id=row.id, grader="test", score=grade, created_at=at)
+                session.add(record)
+                await session.flush()
+                row.current_grade_id = record.id
+
+    async def streaks(self, channel: int) -> dict[int, Streak]:
+        async with self.world.sessions() as session:
+            return await channel_streaks(session, NOW, channel)
+
+    async def stats_streak(self, member: int, channel: int | None = None) -> tuple[Streak, str]:
+        stats = await self.world.service().member_stats(member, channel_id=channel)
+        return stats.streak, stats.streak_note
+
+
+async def _three_views(posts: _Posts, member: int, channel: int) -> tuple[int, int]:
+    """(current, longest) of the member in the channel, the same from the channel's streaks,
+    the member's stats for that channel and the member's stats over all channels."""
+    from_channel = (await posts.streaks(channel))[member]
+    in_channel, _ = await posts.stats_streak(member, channel)
+    overall, note = await posts.stats_streak(member)
+    assert from_channel == in_channel == overall
+    assert note == ""  # one channel: no note
+    return from_channel.current, from_channel.longest
+
+
+async def test_a_post_is_missed_once_closed_or_at_its_closing_instant_but_not_while_open(
+    rich_world,
+):
+    ws = await rich_world.workspace("UTC")
+    posts = _Posts(rich_world)
+    # the third post's state, per channel: (closes_at, closed_at)
+    third = {
+        "at-closing-instant": (NOW, None),
+        "closed-early": (NOW + timedelta(hours=5), NOW - timedelta(hours=1)),
+        "still-open": (NOW + timedelta(hours=5), None),
+    }
+    current = {}
+    for name, (closes_at, closed_at) in third.items():
+        channel = await rich_world.channel(ws, name, "UTC")
+        member = await rich_world.member(ws, f"Ana {name}")
+        for day in (1, 2):
+            await posts.answer(member, await posts.closed(channel, day))
+        await posts.post(channel, 3, closes_at=closes_at, closed_at=closed_at)
+        current[name] = await _three_views(posts, member, channel)
+    # a window longer than a day: the third post is still open when the fourth is answered
+    channel = await rich_world.channel(ws, "two-open", "UTC")
+    member = await rich_world.member(ws, "Ana two-open")
+    for day in (1, 2):
+        await posts.answer(member, await posts.closed(channel, day))
+    await posts.post(channel, 3, closes_at=NOW + timedelta(hours=2), closed_at=None)
+    fourth = await posts.post(channel, 4, closes_at=NOW + timedelta(hours=26), closed_at=None)
+    await posts.answer(member, fourth)
+    current["two-open"] = await _three_views(posts, member, channel)
+    assert current == {
+        "at-closing-instant": (0, 2),
+        "closed-early": (0, 2),
+        "still-open": (2, 2),
+        "two-open": (3, 3),
+    }
+
+
+async def test_a_channel_streak_follows_the_post_dates_and_names_the_day_a_freeze_covered(
+    rich_world,
+):
+    ws = await rich_world.workspace("UTC")
+    channel = await rich_world.channel(ws, "prep", "UTC")
+    ana = await rich_world.member(ws, "Ana")
+    ben = await rich_world.member(ws, "Ben")
+    posts = _Posts(rich_world)
+    # posts written out of date order: the ninth day's first
+    ninth = await posts.closed(channel, 9)
+    for day in range(1, 8):
+        await posts.answer(ana, await posts.closed(channel, day))
+    await posts.answer(ben, await posts.closed(channel, 8))  # Ana misses the eighth
+    await posts.answer(ana, ninth)
+    await posts.answer(ben, ninth)
+    streaks = await posts.streaks(channel)
+    assert streaks[ana] == Streak(  # the freeze keeps the run going but counts no answer
+        current=8,
+        longest=8,
+        freezes=0,
+        freezes_used=(date(2026, 3, 8),),
+        last_answered=date(2026, 3, 9),
+    )
+    assert (streaks[ben].current, streaks[ben].longest) == (2, 2)
+    assert (await posts.stats_streak(ana)) == (streaks[ana], "")
+
+
+async def test_a_channel_streak_counts_only_scored_answers_to_that_channels_posts(rich_world):
+    ws = await rich_world.workspace("UTC")
+    here = await rich_world.channel(ws, "here", "UTC")
+    there = await rich_world.channel(ws, "there", "UTC")
+    ana = await rich_world.member(ws, "Ana")
+    late = await rich_world.member(ws, "Late")
+    elsewhere = await rich_world.member(ws, "Elsewhere")
+    posts = _Posts(rich_world)
+    for day in (1, 2):
+        post = await posts.closed(here, day)
+        await posts.answer(ana, post)
+        await posts.answer(late, post, scored=False)
+        await posts.answer(elsewhere, await posts.closed(there, day))
+    streaks = await posts.streaks(here)
+    assert sorted(streaks) == [ana]
+    assert (streaks[ana].current, streaks[ana].longest) == (2, 2)
+    assert sorted(await posts.streaks(there)) == [elsewhere]
+
+
+async def test_the_streak_board_ranks_current_then_longest_then_member_and_shows_ten(rich_world):
+    ws = await rich_world.workspace("UTC")
+    channel = await rich_world.channel(ws, "prep", "UTC")
+    # one post a day for nine days: 'x' answered, '.' missed
+    patterns = {
+        "Ada": "xxxxxxxxx",  # current 9
+        "Bo": "......xxx",  # current 3, longest 3
+        "Cy": "xxx......",  # current 0: not on the board
+        "Di": "xxxxx.xxx",  # current 3, longest 5: ahead of Bo
+        "Ed": "......xxx",  # as Bo: the lower member id first
+        "Fa": "........x",  # current 1
+    }
+    patterns.update({f"N{index}": "........x" for index in range(7)})
+    members = {name: await rich_world.member(ws, name) for name in patterns}
+    for day in range(9):
+        at = datetime(2026, 3, day + 1, 9, tzinfo=UTC)
+        for name, pattern in patterns.items():
+            if pattern[day] == "x":
+                await rich_world.score(ws, channel, members[name], at, 70)
+    board = await rich_world.service().streak_board(channel)
+    expected_order = ["Ada", "Di", "Bo", "Ed", "Fa", "N0", "N1", "N2", "N3", "N4"]
+    assert [(row.rank, row.member_id, row.display_name) for row in board] == [
+        (rank, members[name], name) for rank, name in enumerate(expected_order, start=1)
+    ]
+    assert [(row.streak.current, row.streak.longest) for row in board[:5]] == [
+        (9, 9),
+        (3, 5),
+        (3, 3),
+        (3, 3),
+        (1, 1),
+    ]
+    assert len(await rich_world.service().streak_board(channel, limit=20)) == 12
+
+
+async def test_member_stats_count_the_members_graded_practice_and_mock_answers_only(rich_world):
+    ws = await rich_world.workspace("UTC")
+    channel = await rich_world.channel(ws, "prep", "UTC")
+    ana, ben = await rich_world.member(ws, "Ana"), await rich_world.member(ws, "Ben")
+    posts = _Posts(rich_world)
+    await rich_world.score(ws, channel, ana, START, 80)  # daily: not practice
+    for kind in (AnswerKind.PRACTICE, AnswerKind.PRACTICE, AnswerKind.MOCK):
+        await posts.answer(ana, None, scored=False, kind=kind, grade=70)
+    await posts.answer(ana, None, scored=False, kind=AnswerKind.PRACTICE)  # not graded yet
+    await posts.answer(ben, None, scored=False, kind=AnswerKind.PRACTICE, grade=90)
+    service = rich_world.service()
+    ana_stats, ben_stats = await service.member_stats(ana), await service.member_stats(ben)
+    assert (ana_stats.member_id, ana_stats.display_name) == (ana, "Ana")
+    assert (ana_stats.practice_answers, ana_stats.daily_answers) == (3, 1)
+    assert (ben_stats.practice_answers, ben_stats.daily_answers) == (1, 0)
+
+
+async def test_member_stats_name_the_best_channel_only_when_there_are_several(rich_world):
+    ws = await rich_world.workspace("UTC")
+    alpha = await rich_world.channel(ws, "alpha", "UTC")
+    beta = await rich_world.channel(ws, "beta", "UTC")
+    gamma = await rich_world.channel(ws, "gamma", "UTC")
+    ana, ben = await rich_world.member(ws, "Ana"), await rich_world.member(ws, "Ben")
+    idle = await rich_world.member(ws, "Idle")
+    posts = _Posts(rich_world)
+    for day in (1, 2):
+        await posts.answer(ana, await posts.closed(alpha, day))
+        await posts.answer(ben, await posts.closed(beta, day))
+        late = await posts.closed(gamma, day)
+        await posts.answer(ben, late)
+        await posts.answer(ana, late, scored=False)  # late: neither a streak nor a channel
+    # an open post in each channel: not a miss yet
+    for channel in (alpha, beta, gamma):
+        await posts.post(channel, 3, closes_at=NOW + timedelta(hours=1), closed_at=None)
+    ana_all, ana_note = await posts.stats_streak(ana)
+    assert ((ana_all.current, ana_all.longest), ana_note) == ((2, 2), "")
+    ana_beta, ana_beta_note = await posts.stats_streak(ana, beta)
+    assert (ana_beta, ana_beta_note) == (Streak(0, 0), "")
+    ana_alpha, _ = await posts.stats_streak(ana, alpha)
+    assert (ana_alpha.current, ana_alpha.longest) == (2, 2)
+    # Ben's two channels tie: the first channel is named
+    ben_all, ben_note = await posts.stats_streak(ben)
+    assert ((ben_all.current, ben_all.longest), ben_note) == ((2, 2), "Streak in #beta")
+    assert (await posts.stats_streak(idle)) == (Streak(0, 0), "")
+
+
+async def test_the_week_board_turns_over_at_the_workspaces_midnight_not_utcs(rich_world):
+    ws = await rich_world.workspace(EAST_ZONE)
+    channel = await rich_world.channel(ws, "prep", EAST_ZONE)
+    ana = await rich_world.member(ws, "Ana")
+    # Sunday 8 March 23:00 in Kiritimati (09:00 UTC): last week's answer
+    await rich_world.score(ws, channel, ana, local(EAST_ZONE, 2026, 3, 8, 23), 90)
+    rich_world.clock.set(local(EAST_ZONE, 2026, 3, 9, 1))  # Monday 01:00 there, Sunday in UTC
+    service = rich_world.service()
+    assert await service.leaderboard(ws, Period.WEEK) == []
+    assert await service.leaderboard(ws, Period.WEEK, channel_id=channel) == []
+    assert [row.display_name for row in await service.leaderboard(ws, Period.MONTH)] == ["Ana"]
+
+
+async def test_the_board_of_an_unknown_workspace_is_empty(rich_world):
+    service = rich_world.service()
+    for period in Period:
+        assert await service.leaderboard(404, period) == []

@@ -1,13 +1,24 @@
 """Points written with a grade: the member's local date comes from the member's zone, else the
-channel's (far east and far west of UTC), and a resubmission's points replace the earlier ones."""
+channel's (far east and far west of UTC), a resubmission's points replace the earlier ones, and
+unscored, replaced or post-less answers earn nothing."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 import sqlalchemy as sa
 
-from bot.storage.models import ScoreEvent
+from bot.services.scoring import award_points
+from bot.storage.models import (
+    Answer,
+    Channel,
+    DailyPost,
+    Member,
+    QuestionVersion,
+    ScoreEvent,
+    Workspace,
+)
 from tests.rich_world import EAST_ZONE, WEST_ZONE
 
 
@@ -60,3 +71,48 @@ async def test_a_resubmission_overwrites_points_answer_and_instant(rich_world):
     async with rich_world.sessions() as session:
         rows = (await session.execute(sa.select(ScoreEvent.points, ScoreEvent.occurred_at))).all()
     assert rows == [(8, datetime(2026, 3, 1, 10, tzinfo=UTC))]
+
+
+@pytest.mark.parametrize(
+    ("scored", "superseded", "with_post", "with_channel"),
+    [
+        (False, False, True, True),  # late: recorded, not scored
+        (True, True, True, True),  # replaced by a resubmission
+        (True, False, False, True),  # practice: no daily post
+        (True, False, True, False),  # no channel
+    ],
+    ids=["unscored", "superseded", "no-post", "no-channel"],
+)
+async def test_an_unscored_replaced_or_postless_answer_earns_nothing_and_changes_no_points(
+    rich_world, scored, superseded, with_post, with_channel
+):
+    ws = await rich_world.workspace("UTC")
+    channel_id = await rich_world.channel(ws, "prep", "UTC")
+    ana = await rich_world.member(ws, "Ana")
+    at = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    recorded = await rich_world.score(ws, channel_id, ana, at, 80)
+    assert recorded.points == 16
+    async with rich_world.sessions() as session, session.begin():
+        answer = (await session.execute(sa.select(Answer))).scalar_one()
+        answer.scored = scored
+        answer.superseded = superseded
+        post = await session.get(DailyPost, recorded.daily_post_id)
+        channel = await session.get(Channel, channel_id)
+        question = await session.get(QuestionVersion, answer.question_id)
+        member = await session.get(Member, ana)
+        workspace = await session.get(Workspace, ws)
+        assert question and member and workspace
+        earned = await award_points(
+            session,
+            answer=answer,
+            score=30,
+            question=question,
+            member=member,
+            workspace=workspace,
+            post=post if with_post else None,
+            channel=channel if with_channel else None,
+        )
+    assert earned is None
+    async with rich_world.sessions() as session:
+        rows = (await session.execute(sa.select(ScoreEvent.points, ScoreEvent.occurred_at))).all()
+    assert rows == [(16, at)]
