@@ -4,6 +4,8 @@ result card in the outbox, claims bounded by free slots, the dead letter, LLM-on
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import Counter
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -306,31 +308,42 @@ async def test_an_llm_only_question_waits_for_the_llm_instead_of_a_provisional_g
     assert view.grade.grader == "llm" and not view.grade.provisional
 
 
+@contextlib.contextmanager
+def _committed_work(engine):
+    """Per committed transaction during the block, how many claims and grade inserts it held."""
+    committed: list[Counter[str]] = []
+    current: Counter[str] = Counter()
+
+    def on_statement(_connection, _cursor, statement, *_args) -> None:
+        if statement.startswith("UPDATE answer SET status") and "attempts" in statement:
+            current["claim"] += 1
+        elif statement.startswith("INSERT INTO grade "):
+            current["store"] += 1
+
+    def on_commit(_connection) -> None:
+        if current:
+            committed.append(Counter(current))
+        current.clear()
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
+    sa.event.listen(engine.sync_engine, "commit", on_commit)
+    try:
+        yield committed
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", on_statement)
+        sa.event.remove(engine.sync_engine, "commit", on_commit)
+
+
 async def test_grades_that_finish_together_share_one_commit(world, sessions, engine, clock):
     opened = await world.open()
     for member in (world.alice, world.bob):
         await world.submit(member, opened, GOOD)
     grader = ScriptedGrader()  # answers at once: both grades finish in the same instant
     worker = GradingWorker(sessions, grader, grader, clock, concurrency=4)
-    grades_per_commit: list[int] = []
-    inserted = [0]
-
-    def on_statement(_connection, _cursor, statement, *_args) -> None:
-        inserted[0] += statement.startswith("INSERT INTO grade ")
-
-    def on_commit(_connection) -> None:
-        if inserted[0]:
-            grades_per_commit.append(inserted[0])
-        inserted[0] = 0
-
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
-    sa.event.listen(engine.sync_engine, "commit", on_commit)
-    try:
+    with _committed_work(engine) as committed:
         assert await worker.drain() == 2
-    finally:
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", on_statement)
-        sa.event.remove(engine.sync_engine, "commit", on_commit)
-    assert grades_per_commit == [2]  # one commit for both, not one each
+    # one commit for both grades, not one each
+    assert [work["store"] for work in committed if work["store"]] == [2]
     assert len(await _rows(sessions, GradeRecord)) == 2
     assert len(await _rows(sessions, ScoreEvent)) == 2
 
@@ -374,31 +387,12 @@ async def test_storing_a_grade_claims_the_next_answer_in_the_same_transaction(
         await world.submit(member, opened, GOOD)
     grader = ScriptedGrader()
     worker = GradingWorker(sessions, grader, grader, clock, concurrency=2)
-    transactions: list[set[str]] = []
-    current: set[str] = set()
-
-    def on_statement(_connection, _cursor, statement, *_args) -> None:
-        if statement.startswith("UPDATE answer SET status") and "attempts" in statement:
-            current.add("claim")
-        elif statement.startswith("INSERT INTO grade "):
-            current.add("store")
-
-    def on_commit(_connection) -> None:
-        if current:
-            transactions.append(set(current))
-        current.clear()
-
-    sa.event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
-    sa.event.listen(engine.sync_engine, "commit", on_commit)
-    try:
+    with _committed_work(engine) as committed:
         assert await worker.drain() == 6
-    finally:
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", on_statement)
-        sa.event.remove(engine.sync_engine, "commit", on_commit)
     assert len(await _rows(sessions, GradeRecord)) == 6
     # only the first claim and the last (which finds nothing) stand alone; every claim between
     # rides on a transaction storing grades (a claim per freed slot would make four)
-    claims_alone = [t for t in transactions if t == {"claim"}]
+    claims_alone = [work for work in committed if not work["store"]]
     assert len(claims_alone) == 2
-    assert sum("store" in t for t in transactions) <= 6
+    assert sum(1 for work in committed if work["store"]) <= 6
     assert all(answer.status == "graded" for answer in await _rows(sessions, Answer))
