@@ -58,6 +58,8 @@ from aiohttp import web
 from harness import ROOT, announce, cpu_seconds, percentile, scratch_postgres
 from harness import spawn as spawn_helper
 
+from bot.runtime import LISTEN_BACKLOG  # the bot's listen backlog: every server here gets it
+
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"
 ANSWER = (
@@ -102,7 +104,7 @@ async def run_trivial() -> None:
     app.router.add_post("/slack/events", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=LISTEN_BACKLOG)
     await site.start()
     announce(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
     await forever()
@@ -133,7 +135,7 @@ async def run_bolt_only(slack_port: int) -> None:
     app.router.add_post("/slack/events", handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=LISTEN_BACKLOG)
     await site.start()
     announce(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
     await forever()

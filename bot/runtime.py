@@ -33,6 +33,11 @@ from bot.storage.models import Platform
 
 log = logging.getLogger(__name__)
 
+#: Connections the kernel queues before the server accepts them. A channel answering at once
+#: opens hundreds; with aiohttp's default of 128 the rest are dropped and their clients resend
+#: the SYN a second later, a full second added to an acknowledgement Slack limits to three.
+LISTEN_BACKLOG = 1024
+
 #: platform -> "module:class" of its adapter.
 ADAPTERS: dict[str, str] = {
     "slack": "bot.adapters.slack.app:SlackAdapter",
@@ -94,7 +99,7 @@ class Server:
         self.lag.start()
         self._runner = web.AppRunner(self.http, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(self._runner, self._host, self._port, backlog=LISTEN_BACKLOG)
         await site.start()
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
