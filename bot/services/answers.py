@@ -453,6 +453,7 @@ class AnswerService:
             rows: list[dict[str, Any]] = []
             owners: list[int] = []
             live: dict[tuple[int | None, int], int] = {}  # (post, member) -> index in rows
+            first: dict[tuple[int | None, int], int] = {}  # the pair's first row in the batch
             statuses: dict[int, ReceiptStatus] = {}
             in_window: set[tuple[int, int]] = set()
             for index, pending in enumerate(batch):
@@ -509,6 +510,8 @@ class AnswerService:
                     if earlier is not None:  # the same member twice in one batch
                         rows[earlier]["superseded"] = True
                         status = ReceiptStatus.REPLACED
+                    else:
+                        first[pair] = len(rows)
                     live[pair] = len(rows)
                 statuses[index] = status
                 owners.append(index)
@@ -537,7 +540,9 @@ class AnswerService:
                     .returning(col(Answer.daily_post_id), col(Answer.member_id))
                 )
                 for replaced_post, replaced_member in replaced.all():
-                    index_in_rows = live.get((replaced_post, replaced_member))
+                    # the stored answer is replaced by this batch's first answer of that member
+                    # (a later one in the batch replaces that first one, and says so already)
+                    index_in_rows = first.get((replaced_post, replaced_member))
                     if index_in_rows is not None:
                         statuses[owners[index_in_rows]] = ReceiptStatus.REPLACED
             if rows:

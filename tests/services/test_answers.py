@@ -163,6 +163,29 @@ async def test_two_answers_from_one_member_at_the_same_instant_leave_one_live(wo
     assert len(rows) == 3 and sum(not row.superseded for row in rows) == 1
 
 
+async def test_a_batch_replacing_a_stored_answer_tells_its_first_answer_so_too(world, sessions):
+    """Stored first: one answer from another process. Then two answers of the same member in
+    one batch: the first replaces the stored one, the second replaces the first; both say so."""
+    opened = await world.open()
+    other_process = AnswerService(sessions, world.clock)
+    try:
+        stored = await other_process.submit(
+            world.alice, AnswerTarget.daily(opened.post.id), "from two"
+        )
+    finally:
+        await other_process.close()
+    batches_before = world.answers.batches
+    first, second = await asyncio.gather(
+        world.submit(world.alice, opened, "from process one"),
+        world.submit(world.alice, opened, "from process one again"),
+    )
+    assert world.answers.batches == batches_before + 1  # one batch held both
+    assert not stored.replaced_earlier
+    assert first.replaced_earlier and second.replaced_earlier
+    rows = await _answers(sessions)
+    assert [row.text for row in rows if not row.superseded] == ["from process one again"]
+
+
 async def test_another_workspaces_post_is_refused_like_an_unknown_one(world, sessions):
     opened = await world.open()
     stranger = await world.directory.resolve(
