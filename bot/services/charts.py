@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -88,6 +88,9 @@ def render_progress(data: ProgressData, title: str) -> bytes:
             label=f"mean of last {ROLLING}",
         )
         left.legend(loc="lower right", fontsize=11)
+        first, last = min(moments), max(moments)
+        if last - first < timedelta(days=2):  # one day of answers: give the date axis a span
+            left.set_xlim(first - timedelta(days=1), last + timedelta(days=1))
     else:
         left.text(0.5, 0.5, "no graded answers yet", ha="center", va="center", fontsize=14)
     left.set_ylim(0, 105)

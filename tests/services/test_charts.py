@@ -41,3 +41,18 @@ async def test_the_chart_is_a_png_of_the_members_graded_answers(world, sessions,
 
 def test_rolling_mean():
     assert rolling_mean([0, 100, 50, 50, 50, 50], window=2) == [0, 50, 75, 50, 50, 50]
+
+
+def test_a_single_answer_draws_without_a_date_axis_warning():
+    import warnings
+    from datetime import UTC, datetime
+
+    from bot.services.charts import ProgressData, render_progress
+
+    data = ProgressData(
+        scores=((datetime(2026, 11, 30, 21, 0, tzinfo=UTC), 40),), topics=(("cnn", 40.0, 1),)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "unable to pick an interval" fails here
+        png = render_progress(data, "one answer")
+    assert png.startswith(b"\x89PNG")
