@@ -15,6 +15,7 @@ from bot.cli import app, with_app
 from bot.config import load_settings
 from bot.storage.models import Platform
 from tests.adapters.test_console import MINI_BANK, ROOT
+from tests.processes import bot_environment
 
 runner = CliRunner()
 
@@ -302,12 +303,7 @@ def test_python_m_bot_run_on_a_new_database_shows_the_question(tmp_path):
     import subprocess
     import sys
 
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
-    }
-    env.update(
+    env = bot_environment(
         DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}",
         QUESTIONS_DIR=str(ROOT / "questions"),
         PYTHONIOENCODING="utf-8",

@@ -19,6 +19,7 @@ from bot.app import BotApp
 from bot.config import load_settings
 from bot.storage.models import Answer
 from tests.fakes.graders import ScriptedGrader
+from tests.processes import bot_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 MINI_BANK = ROOT / "tests" / "data" / "mini_bank"
@@ -120,12 +121,7 @@ async def test_oversized_answer_is_refused_with_the_limit(console_app):
 
 
 def test_python_m_bot_run_practises_in_the_terminal_over_pipes(tmp_path):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
-    }
-    env.update(
+    env = bot_environment(
         DATABASE_URL=f"sqlite:///{tmp_path / 'e2e.db'}",
         QUESTIONS_DIR=str(MINI_BANK),
         PYTHONIOENCODING="utf-8",
@@ -167,12 +163,9 @@ def test_run_with_unreachable_database_prints_one_line_and_exits_non_zero(tmp_pa
 
 
 def test_ctrl_c_while_waiting_for_input_leaves_at_once_with_the_goodbye(tmp_path):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
-    }
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'ctrlc.db'}", QUESTIONS_DIR=str(MINI_BANK))
+    env = bot_environment(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'ctrlc.db'}", QUESTIONS_DIR=str(MINI_BANK)
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "run"],
         stdin=subprocess.PIPE,

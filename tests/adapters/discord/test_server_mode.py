@@ -4,7 +4,6 @@ background parts running, and ``python -m bot discord sync`` as a real process."
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from tests.adapters.discord.conftest import discord_settings, eventually, start_
 from tests.adapters.test_console import MINI_BANK
 from tests.fakes.discord_api import ALICE, CHANNEL_A, GUILD_A, FakeDiscord, embeds_text
 from tests.fakes.graders import ScriptedGrader
+from tests.processes import bot_environment
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -122,12 +122,7 @@ async def test_a_refused_token_stops_the_start_in_one_line(
 
 
 async def _run_cli(fake: FakeDiscord, *args: str, token: str = "test-token") -> tuple[int, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
-    }
-    env.update(
+    env = bot_environment(
         DISCORD_TOKEN=token,
         DISCORD_API_URL=fake.api_url,
         QUESTIONS_DIR=str(MINI_BANK),
@@ -175,12 +170,7 @@ async def test_python_m_bot_run_serves_discord_until_sigterm(fake_discord, tmp_p
     answered, and a clean exit on SIGTERM."""
     import signal
 
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "DISCORD_", "OPENAI_"))
-    }
-    env.update(
+    env = bot_environment(
         DISCORD_TOKEN="test-token",
         DISCORD_API_URL=fake_discord.api_url,
         DISCORD_GATEWAY_URL=fake_discord.gateway_url,
