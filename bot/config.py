@@ -25,6 +25,19 @@ def default_cache_dir() -> Path:
     return Path(base) / "interview-bot"
 
 
+#: The bank shipped in a checkout: ``questions/`` beside the package.
+SOURCE_TREE_QUESTIONS = Path(__file__).resolve().parents[1] / "questions"
+
+
+def default_questions_dir() -> Path:
+    """``questions/`` in the working directory (the Docker image, a project folder), else the
+    checkout's own bank, so the bot finds its questions wherever it is started from."""
+    here = Path("questions")
+    if not here.is_dir() and SOURCE_TREE_QUESTIONS.is_dir():
+        return SOURCE_TREE_QUESTIONS
+    return here
+
+
 def validate_timezone(name: str) -> str:
     """Return the IANA name if zoneinfo knows it; raise ValueError naming it otherwise."""
     try:
@@ -42,7 +55,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
-    questions_dir: Path = Path("questions")
+    questions_dir: Path = Field(default_factory=default_questions_dir)
     custom_questions_dir: Path | None = None
     #: Where parsed bank files are cached by content (bot.domain.bank_cache); empty: no cache.
     bank_cache_dir: Path | None = Field(default_factory=default_cache_dir)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_settings
+from bot.config import (
+    DEFAULT_DATABASE_URL,
+    SOURCE_TREE_QUESTIONS,
+    ConfigError,
+    Settings,
+    load_settings,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +81,13 @@ def test_the_bank_cache_lives_in_the_user_cache_folder_and_an_empty_value_turns_
     assert load_settings().bank_cache_dir == tmp_path / "elsewhere"
     monkeypatch.setenv("BANK_CACHE_DIR", "")
     assert load_settings().bank_cache_dir is None
+
+
+def test_the_bank_is_found_from_any_working_directory(tmp_path, monkeypatch):
+    """Started outside the project folder, the bot uses its checkout's bank; a ./questions folder
+    in the working directory (the Docker image's layout) wins over it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QUESTIONS_DIR", raising=False)
+    assert Settings(_env_file=None).questions_dir == SOURCE_TREE_QUESTIONS
+    (tmp_path / "questions").mkdir()
+    assert Settings(_env_file=None).questions_dir == Path("questions")

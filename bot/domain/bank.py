@@ -356,6 +356,12 @@ def bank_files(directories: Iterable[Path]) -> list[Path]:
     return files
 
 
+#: What a missing bank folder is told; the settings name the folders.
+MISSING_FOLDER = (
+    "no such file or folder (the settings QUESTIONS_DIR and CUSTOM_QUESTIONS_DIR name the bank)"
+)
+
+
 def load_bank(
     *directories: Path,
     builtin_ids: frozenset[str] = frozenset(),
@@ -371,7 +377,7 @@ def load_bank(
     seen: dict[str, Path] = {}
     for directory in directories:
         if not directory.exists():
-            errors.append(BankError(directory, None, "", "no such file or directory"))
+            errors.append(BankError(directory, None, "", MISSING_FOLDER))
     for path in bank_files(d for d in directories if d.exists()):
         parsed, file_errors, text = parse_bank_file(path, cache)
         errors.extend(file_errors)
