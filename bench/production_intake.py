@@ -382,7 +382,8 @@ async def grader_cpu(
             question = await session.get(QuestionVersion, daily.question_id)
             assert question is not None
         item = grading_item(question)
-        grader, _ = build_graders(app.settings, app.sessions)
+        # the app's client: closed with the app
+        grader, _ = build_graders(app.settings, app.sessions, client=app.llm_client)
         slots = max(args.concurrency)
         stamp = time.monotonic_ns()
         texts = [f"{ANSWER} (cpu {stamp}, answer {index})" for index in range(args.grader_answers)]
