@@ -72,15 +72,37 @@ def load_configured_bank(settings: Settings) -> ScopedBank:
     return load_banks(settings.questions_dir, settings.custom_questions_dir, cache)
 
 
+#: Connections the LLM client keeps open at most; well above ``GRADING_CONCURRENCY``'s maximum
+#: (64) plus the follow-up writer's calls, so a grading slot never waits for a connection.
+LLM_MAX_CONNECTIONS = 256
+
+
 def openai_client(settings: Settings, client_retries: int = 0) -> Any:
-    from openai import AsyncOpenAI
+    """The process's one client for the OpenAI-compatible endpoint (the grader and the
+    follow-up writer share it, and so its connection pool).
+
+    Requests go through aiohttp (the openai package's own aiohttp transport) rather than
+    httpx's pool: per request, httpx's pool probes every idle keep-alive connection's socket
+    (two system calls each), which at 64 concurrent calls cost about as much CPU as the rest of
+    the client together; aiohttp's connector does not. The close belongs to whoever asked for
+    the client (``BotApp.close``)."""
+    import httpx2
+    from openai import AsyncOpenAI, DefaultAioHttpClient
 
     assert settings.openai_api_key is not None, "the LLM needs OPENAI_API_KEY"
+    timeout = settings.grading_timeout_seconds
     return AsyncOpenAI(
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_base_url,
         max_retries=client_retries,
-        timeout=settings.grading_timeout_seconds,
+        timeout=timeout,
+        http_client=DefaultAioHttpClient(
+            timeout=timeout,
+            limits=httpx2.Limits(
+                max_connections=LLM_MAX_CONNECTIONS,
+                max_keepalive_connections=LLM_MAX_CONNECTIONS,
+            ),
+        ),
     )
 
 
@@ -89,15 +111,16 @@ def build_llm_grader(
     offline: OfflineGrader,
     *,
     cache: GradeCache | None = None,
+    client: Any = None,
     client_retries: int = 0,
 ) -> Grader:
-    """The LLM grader for the configured OpenAI-compatible endpoint; the offline grader's
-    relatedness guards it against high scores for unrelated answers."""
+    """The LLM grader for the configured OpenAI-compatible endpoint (through ``client``, else a
+    client of its own); the offline grader's relatedness guards it against high scores for
+    unrelated answers."""
     from bot.grading.llm import LLMGrader
 
-    client = openai_client(settings, client_retries)
     return LLMGrader(
-        client,
+        client if client is not None else openai_client(settings, client_retries),
         model=settings.grading_model,
         timeout=settings.grading_timeout_seconds,
         max_tokens=settings.grading_max_tokens,
@@ -109,16 +132,18 @@ def build_llm_grader(
 
 
 def build_graders(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], *, client: Any = None
 ) -> tuple[Grader, Grader]:
     """(primary, fallback): the LLM grader when an API key is set, else the offline grader twice
     (in a child process with ``GRADING_PROCESS``). Retries belong to the grading worker, so the
-    client itself does not retry. The LLM grader's relatedness check stays in this process."""
+    client itself does not retry. The LLM grader's relatedness check stays in this process.
+    ``client``: the process's LLM client, to share (else the grader makes its own)."""
     offline = OfflineGrader()
     grading: Grader = SeparateProcessGrader() if settings.grading_process else offline
     if settings.openai_api_key is None:
         return grading, grading
-    return build_llm_grader(settings, offline, cache=SqlGradeCache(sessions)), grading
+    llm = build_llm_grader(settings, offline, cache=SqlGradeCache(sessions), client=client)
+    return llm, grading
 
 
 def settle_memory() -> None:
@@ -181,6 +206,8 @@ class BotApp:
     scheduler: DailyScheduler | None = None
     #: waits for the grade cache's queued writes (see ``bot.storage.grade_cache``)
     flush_grade_cache: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
+    #: the process's client for the LLM endpoint (an ``openai.AsyncOpenAI``), closed on close
+    llm_client: Any = field(default=None, repr=False)
     _started: bool = field(default=False, repr=False)
 
     @classmethod
@@ -211,7 +238,13 @@ class BotApp:
         except BaseException:
             await engine.dispose()
             raise
-        primary, fallback = graders or build_graders(settings, sessions)
+        # one client (and connection pool) for every LLM call this process makes
+        llm_client: Any = (
+            openai_client(settings)
+            if settings.openai_api_key is not None and graders is None
+            else None
+        )
+        primary, fallback = graders or build_graders(settings, sessions, client=llm_client)
         llm_available = primary is not fallback
         dispatcher = Dispatcher(sessions, clock, {}, rng=rng)
         review = SpacedRepetition(sessions, clock)
@@ -230,7 +263,7 @@ class BotApp:
             from bot.grading.followup import LLMFollowUpWriter
 
             follow_ups = LLMFollowUpWriter(
-                openai_client(settings),
+                llm_client,
                 settings.grading_model,
                 timeout=settings.grading_timeout_seconds,
             )
@@ -312,6 +345,7 @@ class BotApp:
             llm_available=llm_available,
             sync_report=report,
             flush_grade_cache=getattr(getattr(primary, "cache", None), "flush", None),
+            llm_client=llm_client,
         )
         app_ref.append(app)
         return app
@@ -356,4 +390,6 @@ class BotApp:
         await self.dispatcher.stop()
         if self.flush_grade_cache is not None:
             await self.flush_grade_cache()
+        if self.llm_client is not None:
+            await self.llm_client.close()
         await self.engine.dispose()

@@ -378,21 +378,25 @@ def grade(
 
 
 async def _grade_file(settings: Settings, input: Path, output: Path, grader_name: str) -> int:
-    from bot.app import build_llm_grader
+    from bot.app import build_llm_grader, openai_client
+    from bot.grading.base import Grader
     from bot.grading.batch import BatchInputError, grade_jsonl
     from bot.grading.offline import OfflineGrader
 
     offline = OfflineGrader()
-    # a one-off batch has no worker around it, so the client retries transient errors itself
-    chosen = (
-        offline
-        if grader_name == "offline"
-        else build_llm_grader(settings, offline, client_retries=2)
-    )
+    chosen: Grader = offline
+    client = None
+    if grader_name != "offline":
+        # a one-off batch has no worker around it, so the client retries transient errors itself
+        client = openai_client(settings, client_retries=2)
+        chosen = build_llm_grader(settings, offline, client=client)
     try:
         summary = await grade_jsonl(input, output, chosen)
     except BatchInputError as exc:
         raise CommandFailed(str(exc)) from None
+    finally:
+        if client is not None:
+            await client.close()
     mean = f"{summary.mean_score:.1f}" if summary.mean_score is not None else "-"
     out.print(
         f"graded {summary.graded} answers (failed {summary.failed}, mean score {mean}) -> {output}"

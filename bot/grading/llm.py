@@ -51,8 +51,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx2
 import openai
-from openai.types.chat import ChatCompletion
 
 from bot.domain.bank import KeyPoint
 from bot.domain.rubric import (
@@ -275,6 +275,37 @@ def map_openai_error(exc: Exception) -> GradingError:
     if isinstance(exc, openai.APIResponseValidationError):
         return TransientGradingError(f"judge response unusable: {exc}")
     return GradingError(f"judge call failed: {type(exc).__name__}: {exc}")
+
+
+def completion_content(payload: bytes) -> tuple[str | None, tuple[int, int]]:
+    """The first choice's message content (None when there is no choice or no content) and
+    the (prompt, completion) token counts of a Chat Completions response body. A body that is
+    not a completion raises :class:`TransientGradingError`, like any unusable reply."""
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise TransientGradingError(f"judge response unusable: not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise TransientGradingError("judge response unusable: not a JSON object")
+    usage = data.get("usage")
+    tokens = (0, 0)
+    if isinstance(usage, dict):
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        tokens = (
+            prompt if isinstance(prompt, int) else 0,
+            completion if isinstance(completion, int) else 0,
+        )
+    choices = data.get("choices")
+    if not choices:
+        return None, tokens
+    first = choices[0] if isinstance(choices, list) else None
+    message = first.get("message") if isinstance(first, dict) else None
+    if not isinstance(message, dict):
+        raise TransientGradingError("judge response unusable: a choice without a message")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise TransientGradingError("judge response unusable: the message content is not text")
+    return content, tokens
 
 
 #: Response formats tried in order when an endpoint rejects the previous one.
@@ -527,20 +558,16 @@ class LLMGrader:
         async with asyncio.timeout(self.timeout + 1.0):
             # ``chat.completions.create`` would send the same body, after walking it against
             # the request's type annotations (about a third of the client's CPU per call, and
-            # a no-op for these plain JSON values); ``post`` sends it as it is, with the same
-            # errors, parsing and timeout.
-            completion = await self.client.post(
+            # a no-op for these plain JSON values), and would build a ChatCompletion model of
+            # the reply; ``post`` sends the body as it is, with the same errors and timeout,
+            # and the two fields used are read from the JSON directly.
+            response = await self.client.post(
                 "/chat/completions",
                 body=body,
-                cast_to=ChatCompletion,
+                cast_to=httpx2.Response,
                 options={"timeout": self.timeout},
             )
-        usage = completion.usage
-        tokens = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
-        if not completion.choices:
-            return None, tokens
-        message = completion.choices[0].message
-        return message.content, tokens
+        return completion_content(response.content)
 
     # -- checks in code (run off the event loop) --
 
