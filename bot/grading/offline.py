@@ -44,6 +44,7 @@ in a worker thread so it never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -1264,13 +1265,12 @@ def _windows(answer: str, sentences: Sequence[Sentence]) -> tuple[list[_Window],
     for sentence in sentences:
         if len(sentence.content) < MIN_SPLIT_SENTENCE_WORDS:
             continue
-        clauses = _clauses(sentence)
-        if len(clauses) < 2:
+        spans = _clauses(sentence)
+        if len(spans) < 2:
             continue
         for size in CLAUSE_WINDOW_SIZES:
-            for i in range(len(clauses) - size + 1):
-                group = clauses[i : i + size]
-                start, end = group[0][0], group[-1][1]
+            for i in range(len(spans) - size + 1):
+                start, end = spans[i][0], spans[i + size - 1][1]
                 content = [t for t in sentence.content if start <= t.start and t.end <= end]
                 if len(content) < MIN_CLAUSE_WORDS:
                     continue
@@ -1301,7 +1301,7 @@ def _clauses(sentence: Sentence) -> list[tuple[int, int]]:
         cuts.append(found.start() if found.group("word") else found.end())
     cuts.append(len(text))
     spans = []
-    for begin, end in zip(cuts, cuts[1:], strict=False):
+    for begin, end in itertools.pairwise(cuts):
         chunk = text[begin:end]
         stripped = chunk.strip(" \t\n;:,-–—.")
         if not stripped:
@@ -1349,9 +1349,13 @@ def _support(
                 credit[list(indices)] = 1.0
         for i, word in enumerate(terms.words):
             # the statement's own acronym, spelled out in the passage
-            if word.isalpha() and 2 <= len(word) <= MAX_ACRONYM_LETTERS and word in initials:
-                if word.upper() in statement.text:
-                    credit[i] = max(credit[i], 1.0)
+            if (
+                word.isalpha()
+                and 2 <= len(word) <= MAX_ACRONYM_LETTERS
+                and word in initials
+                and word.upper() in statement.text
+            ):
+                credit[i] = 1.0
     if term_sims is not None and window.word_ids and len(credit) and credit.min() < 1.0:
         best = term_sims[:, list(window.word_ids)].max(axis=1)
         credit = np.maximum(credit, _soft_credit(best))
