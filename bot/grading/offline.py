@@ -263,7 +263,7 @@ CLAUSE_WINDOW_SIZES = (1, 2)
 MIN_CLAUSE_WORDS = 3
 #: Only sentences with at least this many content words are split into clauses: a shorter one
 #: is already about one thing, and its clauses alone lose the context that says which.
-MIN_SPLIT_SENTENCE_WORDS = 20
+MIN_SPLIT_SENTENCE_WORDS = 12
 #: Where a sentence splits into clauses: punctuation (a comma not inside a number), dashes, and
 #: joining words that open a new clause (the word stays with the clause it opens).
 _CLAUSE_CUT_RE = re.compile(
