@@ -257,6 +257,13 @@ GENERIC_TERM_WEIGHT = 0.4
 #: lowers a window's support by this much, so the tightest passage wins a tie.
 WINDOW_SIZES = (1, 2, 3)
 WINDOW_EXTRA_SENTENCE_COST = 0.02
+#: A piece of a key point is a fact of its own (see :func:`_point_parts`) with at least this
+#: many distinctive words.
+MIN_PART_TERMS = 2
+#: Support each part of a bundled key point needs (between the partial and covered levels:
+#: a part has fewer words to match than the whole point, and the whole point must already
+#: have been judged partial).
+PART_SUPPORT = 0.38
 #: Clause windows inside one sentence: single clauses and pairs of neighbouring clauses, each
 #: with at least this many content words (a lone "ResNet" between commas is not a claim).
 CLAUSE_WINDOW_SIZES = (1, 2)
@@ -889,8 +896,80 @@ class OfflineGrader:
         embedder: StaticEmbedder | None,
     ) -> tuple[KeyPointVerdict, FactualError | None]:
         """The verdict on one key point, and a factual error when the answer states its
-        opposite. The point's text and each of its ``accept`` forms are equivalent statements;
-        the best-supported one decides."""
+        opposite: judged whole (:meth:`_whole_verdict`), then, when that falls short of covered
+        and the point bundles several facts, by its parts (:meth:`_parts_verdict`)."""
+        verdict, error = self._whole_verdict(item, point, sentences, answer, embedder)
+        if verdict.status is not Coverage.PARTIAL or error is not None:
+            return verdict, error
+        by_parts = self._parts_verdict(item, point, sentences, answer, embedder)
+        return (by_parts if by_parts is not None else verdict), None
+
+    def _parts_verdict(
+        self,
+        item: GradingItem,
+        point: KeyPoint,
+        sentences: Sequence[Sentence],
+        answer: str,
+        embedder: StaticEmbedder | None,
+    ) -> KeyPointVerdict | None:
+        """A key point that bundles facts ("two ways: feature extraction with a frozen network,
+        or fine-tuning some or all layers"), judged partial as a whole, judged fact by fact:
+        each part (:func:`_point_parts`) must be plainly stated somewhere, at :data:`PART_SUPPORT`
+        and without a contradiction. All parts stated: covered, with the sentence stating the
+        weightiest part as evidence. None when the point has fewer than two parts or a part is
+        not stated (parts never lift a point the answer misses as a whole: short parts are
+        easy to match by chance)."""
+        parts = _point_parts(point.text, item.prompt)
+        if len(parts) < 2:
+            return None
+        windows, vocabulary = _windows_of(answer)
+        term_list_answer = _prose_share(sentences) < TERM_LIST_PROSE_SHARE
+        word_vectors = (
+            embedder.embed_words(vocabulary) if embedder is not None and vocabulary else None
+        )
+        stated: list[_PointMatch] = []
+        for part in parts:
+            statement = _statement(part, item.prompt)
+            term_sims = None
+            if word_vectors is not None and statement.terms.words:
+                term_sims = embedder.embed_words(statement.terms.words) @ word_vectors.T  # type: ignore[union-attr]
+            matches = sorted(
+                (
+                    _PointMatch(_support(statement, window, embedder, term_sims), window, statement)
+                    for window in windows
+                ),
+                key=lambda match: -match.support,
+            )
+            found = next(
+                (
+                    m
+                    for m in matches
+                    if m.support >= PART_SUPPORT
+                    and not (m.window.list_like and term_list_answer)
+                    and _states_plainly(m, item.prompt)
+                ),
+                None,
+            )
+            if found is not None:
+                stated.append(found)
+            else:
+                return None
+        weightiest = max(stated, key=lambda m: float(m.statement.terms.weights.sum()))
+        evidence = _evidence(
+            answer, _best_sentence(weightiest, windows, vocabulary, embedder), weightiest
+        )
+        return KeyPointVerdict(point.text, Coverage.COVERED, evidence, "")
+
+    def _whole_verdict(
+        self,
+        item: GradingItem,
+        point: KeyPoint,
+        sentences: Sequence[Sentence],
+        answer: str,
+        embedder: StaticEmbedder | None,
+    ) -> tuple[KeyPointVerdict, FactualError | None]:
+        """The verdict on a key point as one statement. The point's text and each of its
+        ``accept`` forms are equivalent statements; the best-supported one decides."""
         statements = [_statement(text, item.prompt) for text in (point.text, *point.accept)]
         term_list_answer = _prose_share(sentences) < TERM_LIST_PROSE_SHARE
         windows, vocabulary = _windows_of(answer)
@@ -1095,6 +1174,36 @@ def _marks_of(text: str) -> Marks:
 def _given_quantities(prompt: str) -> tuple[Quantity, ...]:
     """Numbers the question itself states: repeating them proves nothing."""
     return tuple(q for q in find_quantities(prompt) if q.digits)
+
+
+_PART_CUT_RE = re.compile(r"[;:]\s|,(?!\d{3})\s*|\s(?:while|whereas|but)\s")
+
+
+@lru_cache(maxsize=4096)
+def _point_parts(text: str, prompt: str) -> tuple[str, ...]:
+    """The facts a key point bundles: its text cut at ; : and commas (not inside numbers),
+    keeping pieces with at least :data:`MIN_PART_TERMS` distinctive words (not generic, not the
+    question's). A shorter piece (a list item such as "BERT") joins the part before it, so a
+    list stays one fact; a leading short piece ("Two ways:") is dropped."""
+    question_norms = _question_norms(prompt)
+    parts: list[str] = []
+    for piece in _PART_CUT_RE.split(text):
+        piece = piece.strip(" .;:,")
+        if not piece:
+            continue
+        distinctive = {
+            t.norm
+            for t in tokenize(piece)
+            if t.norm
+            and not t.norm.isdigit()
+            and t.norm not in _GENERIC_NORMS
+            and t.norm not in question_norms
+        }
+        if len(distinctive) >= MIN_PART_TERMS:
+            parts.append(piece)
+        elif parts:
+            parts[-1] = f"{parts[-1]}, {piece}"
+    return tuple(parts)
 
 
 @lru_cache(maxsize=4096)
