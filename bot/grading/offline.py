@@ -1141,15 +1141,16 @@ def _point_terms(text: str, prompt: str) -> _PointTerms:
 
 
 def _acronyms_of(text: str, norms: Sequence[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """The initials of every run of two to five consecutive content words of a statement, so
-    a passage writing "ACF" shows "autocorrelation function"."""
+    """The initials of every run of two to five consecutive content words (of three letters or
+    more, so "K and V" is not "KV") of a statement, so a passage writing "ACF" shows
+    "autocorrelation function"."""
     index = {norm: i for i, norm in enumerate(norms)}
     content = [t for t in tokenize(text) if not t.is_stop and t.norm in index]
     found = []
     for size in range(2, MAX_ACRONYM_LETTERS + 1):
         for start in range(len(content) - size + 1):
             run = content[start : start + size]
-            if all(t.lower[0].isalpha() for t in run):
+            if all(len(t.lower) >= 3 and t.lower[0].isalpha() for t in run):
                 letters = "".join(t.lower[0] for t in run)
                 found.append((letters, tuple(index[t.norm] for t in run)))
     return tuple(found)
@@ -1460,7 +1461,7 @@ def _support(
             # the statement's own acronym, spelled out in the passage
             if (
                 word.isalpha()
-                and 2 <= len(word) <= MAX_ACRONYM_LETTERS
+                and 3 <= len(word) <= MAX_ACRONYM_LETTERS
                 and word in initials
                 and word.upper() in statement.text
             ):
