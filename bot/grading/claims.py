@@ -805,10 +805,16 @@ def swapped_pairings(
 #: Fewest of a statement's words that must sit with the opposite role, and more than with its
 #: own, for :func:`swapped_roles` to call the attribution swapped.
 MIN_SWAPPED_ROLE_WORDS = 2
+#: Where a statement turns to another subject: what follows is not said of the role before.
+_CONTRAST_RE = re.compile(r";|\b(?:while|whereas|but|although|unlike)\b")
+#: Role words :func:`swapped_roles` does not read as naming a side: "evaluation" is far more
+#: often the act of measuring a model ("evaluation against the current model") than eval mode.
+UNSWAPPED_ROLE_WORDS = frozenset(["eval", "evaluation"])
 
 
 def swapped_roles(
     reader: ClaimReader,
+    statement_text: str,
     statement_tokens: Sequence[WordLike],
     passage_text: str,
     passage_tokens: Sequence[WordLike],
@@ -824,25 +830,37 @@ def swapped_roles(
     When more of the statement's words sit only with the opposite side than with its own, and
     at least :data:`MIN_SWAPPED_ROLE_WORDS` of them, the passage has exchanged the roles."""
     own: dict[str, int] = {}
+    breaks = [m.start() for m in _CONTRAST_RE.finditer(statement_text)]
+
+    def statement_clause(position: int) -> int:
+        return bisect.bisect_left(breaks, position)
+
+    role_clauses: dict[str, set[int]] = {}
     for token in statement_tokens:
         pole = reader.pole(token)
-        if pole is not None and pole[0] in ROLE_PAIRS:
+        if pole is not None and pole[0] in ROLE_PAIRS and token.lower not in UNSWAPPED_ROLE_WORDS:
             own[pole[0]] = pole[1] if own.get(pole[0], pole[1]) == pole[1] else 0
+            role_clauses.setdefault(pole[0], set()).add(statement_clause(token.start))
     own = {name: sign for name, sign in own.items() if sign}
     if not own:
         return False
     role_words = {t.norm for t in statement_tokens if reader.pole(t) is not None}
-    wanted = {
-        t.norm
-        for t in statement_tokens
-        if t.norm and t.norm not in question_words and t.norm not in role_words
-    }
     clause_of = _clause_ids(passage_text)
     for name, sign in own.items():
+        # only what the statement says in the part naming the role is said of it ("gradients
+        # use E5M2 in the backward pass, while weights use E4M3": the weights are not)
+        wanted = {
+            t.norm
+            for t in statement_tokens
+            if t.norm
+            and t.norm not in question_words
+            and t.norm not in role_words
+            and statement_clause(t.start) in role_clauses[name]
+        }
         sides: dict[int, set[int]] = {}
         for token in passage_tokens:
             pole = reader.pole(token)
-            if pole is not None and pole[0] == name:
+            if pole is not None and pole[0] == name and token.lower not in UNSWAPPED_ROLE_WORDS:
                 sides.setdefault(clause_of(token.start), set()).add(pole[1])
         if set().union(*sides.values()) != {1, -1} if sides else True:
             continue

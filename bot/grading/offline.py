@@ -1291,7 +1291,7 @@ def _compare(match: _PointMatch, prompt: str) -> Comparison:
 def _roles_swapped(statement: str, passage: str, prompt: str) -> bool:
     """See :func:`bot.grading.claims.swapped_roles`."""
     return swapped_roles(
-        _CLAIMS, tokenize(statement), passage, tokenize(passage), _question_norms(prompt)
+        _CLAIMS, statement, tokenize(statement), passage, tokenize(passage), _question_norms(prompt)
     )
 
 
