@@ -653,9 +653,9 @@ class _PointTerms:
     weights: np.ndarray
     #: per term, the other norms of its group in :data:`RELATED_TERMS` (empty when none)
     related: tuple[frozenset[str], ...] = ()
-    #: acronyms a passage may use for runs of the terms ("acf" -> autocorrelation function),
-    #: each with the indices of the terms it stands for
-    acronyms: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    #: runs of the statement's words a passage may abbreviate ("ACF" for autocorrelation
+    #: function), each with the indices of the terms it stands for
+    acronyms: tuple[tuple[tuple[str, ...], tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1140,10 +1140,12 @@ def _point_terms(text: str, prompt: str) -> _PointTerms:
     return _PointTerms(tuple(seen.values()), norms, weights, related, _acronyms_of(text, norms))
 
 
-def _acronyms_of(text: str, norms: Sequence[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
-    """The initials of every run of two to five consecutive content words (of three letters or
-    more, so "K and V" is not "KV") of a statement, so a passage writing "ACF" shows
-    "autocorrelation function"."""
+def _acronyms_of(
+    text: str, norms: Sequence[str]
+) -> tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]:
+    """Every run of two to five consecutive content words of a statement (words of three
+    letters or more, so "K and V" is no "KV"), with the indices of their terms: a passage
+    writing an acronym of a run ("ACF" for "autocorrelation function") shows those terms."""
     index = {norm: i for i, norm in enumerate(norms)}
     content = [t for t in tokenize(text) if not t.is_stop and t.norm in index]
     found = []
@@ -1151,9 +1153,31 @@ def _acronyms_of(text: str, norms: Sequence[str]) -> tuple[tuple[str, tuple[int,
         for start in range(len(content) - size + 1):
             run = content[start : start + size]
             if all(len(t.lower) >= 3 and t.lower[0].isalpha() for t in run):
-                letters = "".join(t.lower[0] for t in run)
-                found.append((letters, tuple(index[t.norm] for t in run)))
+                found.append((tuple(t.lower for t in run), tuple(index[t.norm] for t in run)))
     return tuple(found)
+
+
+@lru_cache(maxsize=65536)
+def _abbreviates(acronym: str, words: tuple[str, ...]) -> bool:
+    """Whether an acronym is made of the words in order: each word gives its first letter and
+    maybe more of its letters after it ("ACF": AutoCorrelation Function; "GAN": Generative
+    Adversarial Network)."""
+    if not words:
+        return not acronym
+    if not acronym or acronym[0] != words[0][0]:
+        return False
+    word, rest = words[0], acronym[1:]
+    # the word may give further letters, in order, before the next word takes over
+    for taken in range(len(rest) + 1):
+        position, ok = 1, True
+        for letter in rest[:taken]:
+            position = word.find(letter, position) + 1
+            if position == 0:
+                ok = False
+                break
+        if ok and _abbreviates(rest[taken:], words[1:]):
+            return True
+    return False
 
 
 @lru_cache(maxsize=8192)
@@ -1454,8 +1478,8 @@ def _support(
     if terms.acronyms and len(credit) and credit.min() < 1.0:
         written = _acronyms_in(window.text)
         initials = _initials(window.text) if any(len(n) <= 5 for n in terms.norms) else ""
-        for letters, indices in terms.acronyms:
-            if letters in written:
+        for run, indices in terms.acronyms:
+            if any(_abbreviates(acronym, run) for acronym in written):
                 credit[list(indices)] = 1.0
         for i, word in enumerate(terms.words):
             # the statement's own acronym, spelled out in the passage
