@@ -656,6 +656,8 @@ class _PointTerms:
     #: runs of the statement's words a passage may abbreviate ("ACF" for autocorrelation
     #: function), each with the indices of the terms it stands for
     acronyms: tuple[tuple[tuple[str, ...], tuple[int, ...]], ...] = ()
+    #: indices of the terms the statement writes as acronyms (three to five capitals)
+    own_acronyms: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1137,7 +1139,15 @@ def _point_terms(text: str, prompt: str) -> _PointTerms:
         dtype=np.float32,
     )
     related = tuple(_RELATED_NORMS.get(norm, frozenset()) - {norm} for norm in norms)
-    return _PointTerms(tuple(seen.values()), norms, weights, related, _acronyms_of(text, norms))
+    written = _acronyms_in(text)
+    own_acronyms = tuple(
+        i
+        for i, word in enumerate(seen.values())
+        if word.isalpha() and 3 <= len(word) <= MAX_ACRONYM_LETTERS and word in written
+    )
+    return _PointTerms(
+        tuple(seen.values()), norms, weights, related, _acronyms_of(text, norms), own_acronyms
+    )
 
 
 def _acronyms_of(
@@ -1477,18 +1487,15 @@ def _support(
     )
     if terms.acronyms and len(credit) and credit.min() < 1.0:
         written = _acronyms_in(window.text)
-        initials = _initials(window.text) if any(len(n) <= 5 for n in terms.norms) else ""
-        for run, indices in terms.acronyms:
-            if any(_abbreviates(acronym, run) for acronym in written):
-                credit[list(indices)] = 1.0
-        for i, word in enumerate(terms.words):
-            # the statement's own acronym, spelled out in the passage
-            if (
-                word.isalpha()
-                and 3 <= len(word) <= MAX_ACRONYM_LETTERS
-                and word in initials
-                and word.upper() in statement.text
-            ):
+        if written:
+            for run, indices in terms.acronyms:
+                if any(_abbreviates(acronym, run) for acronym in written):
+                    credit[list(indices)] = 1.0
+    if terms.own_acronyms and len(credit) and credit.min() < 1.0:
+        # the statement's own acronym ("KPSS"), spelled out in the passage
+        initials = _initials(window.text)
+        for i in terms.own_acronyms:
+            if terms.words[i] in initials:
                 credit[i] = 1.0
     if term_sims is not None and window.word_ids and len(credit) and credit.min() < 1.0:
         best = term_sims[:, list(window.word_ids)].max(axis=1)

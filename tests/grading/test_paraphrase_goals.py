@@ -67,12 +67,14 @@ def test_dev_examples_keep_their_quality(bench: ModuleType) -> None:
 
 def test_paraphrase_set_keeps_its_measured_quality(bench: ModuleType) -> None:
     figures = _figures(bench, PARAPHRASE_SET)
-    # measured on the whole set (48 questions, dev + test): correct 84.6 (83 % >= 75),
-    # terse 80.4, partial 42.2, wrong 27.1, vague 9.7, AUC 0.967, wrong > partial 15 %.
-    # The goals hold except the share of correct answers at 75 or more (goal 85 %).
-    assert figures.mean["correct"] >= 82
-    assert figures.pass_share["correct"] >= 0.79
-    assert figures.mean["terse"] >= 77
+    # measured on the whole set (48 questions, dev + test): correct 86.7 (85 % >= 75),
+    # terse 83.6, partial 44.2, wrong 30.0, vague 10.2, AUC 0.966, wrong > partial 17 %
+    # (before clause windows, related terms, role swaps and bundled points: correct 84.6
+    # (83 %), terse 80.4, partial 42.2, wrong 27.1, vague 9.7, AUC 0.967, 15 %). The wrong
+    # mean sits exactly on the goal of 30.
+    assert figures.mean["correct"] >= 84
+    assert figures.pass_share["correct"] >= 0.83
+    assert figures.mean["terse"] >= 80
     assert figures.mean["wrong"] <= 30
     assert figures.mean["vague"] <= 13
     assert figures.auc_correct_vs_wrong >= 0.95
