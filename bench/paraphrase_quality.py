@@ -1,8 +1,10 @@
 """Offline-grader quality on paraphrased answers to bank questions.
 
-    python bench/paraphrase_quality.py [--data PATH] [--split dev|test|all] [--show]
+    python bench/paraphrase_quality.py [--data PATH ...] [--split dev|test|all] [--show]
 
-Each question of the set (``tests/data/grading/paraphrase_set.yaml`` by default) is answered in
+Each question of the set (by default ``tests/data/grading/paraphrase_set.yaml``, 48 questions
+split into dev and test, plus ``paraphrase_dev_more.yaml``, more dev questions written later to
+probe dense, reordered and bundled answers) is answered in
 several styles, written without reusing the reference's phrases: ``correct`` (complete),
 ``terse`` (complete and short), ``partial``, ``wrong`` (fluent, central claim wrong) and ``vague``
 (on topic, nothing checkable). Every answer is graded by the offline grader against the bank
@@ -29,7 +31,8 @@ from bot.grading.base import GradingItem, LLMRequiredError
 from bot.grading.offline import OfflineGrader
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT / "tests" / "data" / "grading" / "paraphrase_set.yaml"
+DATA_DIR = REPO_ROOT / "tests" / "data" / "grading"
+DEFAULT_DATA = (DATA_DIR / "paraphrase_set.yaml", DATA_DIR / "paraphrase_dev_more.yaml")
 DEFAULT_BANK = REPO_ROOT / "questions"
 STYLES = ("correct", "terse", "partial", "wrong", "vague")
 #: Other names a data set may use for a style.
@@ -171,15 +174,16 @@ def print_figures(f: SplitFigures) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, nargs="+", default=list(DEFAULT_DATA))
     parser.add_argument("--bank", type=Path, default=DEFAULT_BANK)
     parser.add_argument("--split", default=None, help="dev, test or all (default: each)")
     parser.add_argument("--show", action="store_true", help="print every answer's score")
     args = parser.parse_args(argv)
-    if not args.data.is_file():
-        print(f"paraphrase set not found: {args.data}", file=sys.stderr)
+    missing = [path for path in args.data if not path.is_file()]
+    if missing:
+        print(f"paraphrase set not found: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    cases = load_cases(args.data)
+    cases = [case for path in args.data for case in load_cases(path)]
     questions = load_bank(args.bank).by_id()
     scored, skipped = grade_cases(cases, questions, OfflineGrader())
     if args.show:

@@ -800,3 +800,84 @@ def swapped_pairings(
         elif len(groups) >= 2 and not any(pairings[g] <= found for g in groups):
             swapped += 1
     return kept, swapped
+
+
+#: Fewest of a statement's words that must sit with the opposite role, and more than with its
+#: own, for :func:`swapped_roles` to call the attribution swapped.
+MIN_SWAPPED_ROLE_WORDS = 2
+#: Where a statement turns to another subject: what follows is not said of the role before.
+_CONTRAST_RE = re.compile(r";|\b(?:while|whereas|but|although|unlike)\b")
+#: Role words :func:`swapped_roles` does not read as naming a side: "evaluation" is far more
+#: often the act of measuring a model ("evaluation against the current model") than eval mode.
+UNSWAPPED_ROLE_WORDS = frozenset(["eval", "evaluation"])
+
+
+def swapped_roles(
+    reader: ClaimReader,
+    statement_text: str,
+    statement_tokens: Sequence[WordLike],
+    passage_text: str,
+    passage_tokens: Sequence[WordLike],
+    question_words: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether a passage says of one role what the statement says of its opposite.
+
+    A statement about one side of a role pair ("fixes for *overfitting* are dropout, L2 and
+    more data") checked against a passage that names both sides ("to fix overfitting you add
+    capacity, and to fix underfitting you add dropout, L2 and early stopping"): each clause of
+    the passage that names one side belongs to it, and a clause naming neither continues the
+    side before it (a list running on after a comma); a clause naming both sides is nobody's.
+    When more of the statement's words sit only with the opposite side than with its own, and
+    at least :data:`MIN_SWAPPED_ROLE_WORDS` of them, the passage has exchanged the roles."""
+    own: dict[str, int] = {}
+    breaks = [m.start() for m in _CONTRAST_RE.finditer(statement_text)]
+
+    def statement_clause(position: int) -> int:
+        return bisect.bisect_left(breaks, position)
+
+    role_clauses: dict[str, set[int]] = {}
+    for token in statement_tokens:
+        pole = reader.pole(token)
+        if pole is not None and pole[0] in ROLE_PAIRS and token.lower not in UNSWAPPED_ROLE_WORDS:
+            own[pole[0]] = pole[1] if own.get(pole[0], pole[1]) == pole[1] else 0
+            role_clauses.setdefault(pole[0], set()).add(statement_clause(token.start))
+    own = {name: sign for name, sign in own.items() if sign}
+    if not own:
+        return False
+    role_words = {t.norm for t in statement_tokens if reader.pole(t) is not None}
+    clause_of = _clause_ids(passage_text)
+    for name, sign in own.items():
+        # only what the statement says in the part naming the role is said of it ("gradients
+        # use E5M2 in the backward pass, while weights use E4M3": the weights are not)
+        wanted = {
+            t.norm
+            for t in statement_tokens
+            if t.norm
+            and t.norm not in question_words
+            and t.norm not in role_words
+            and statement_clause(t.start) in role_clauses[name]
+        }
+        sides: dict[int, set[int]] = {}
+        for token in passage_tokens:
+            pole = reader.pole(token)
+            if pole is not None and pole[0] == name and token.lower not in UNSWAPPED_ROLE_WORDS:
+                sides.setdefault(clause_of(token.start), set()).add(pole[1])
+        if set().union(*sides.values()) != {1, -1} if sides else True:
+            continue
+        with_own: set[str] = set()
+        with_other: set[str] = set()
+        side = 0
+        last_clause = -1
+        for token in passage_tokens:
+            clause = clause_of(token.start)
+            if clause != last_clause:
+                last_clause = clause
+                named = sides.get(clause)
+                if named is not None:
+                    side = next(iter(named)) if len(named) == 1 else 0
+            if side and token.norm in wanted:
+                (with_own if side == sign else with_other).add(token.norm)
+        only_other = with_other - with_own
+        if len(only_other) >= MIN_SWAPPED_ROLE_WORDS and len(only_other) > len(with_own):
+            return True
+    return False

@@ -44,6 +44,7 @@ in a worker thread so it never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -70,6 +71,7 @@ from bot.grading.claims import (
     compare,
     find_quantities,
     swapped_pairings,
+    swapped_roles,
 )
 from bot.grading.claims import same_quantity as _same_quantity
 from bot.grading.embeddings import StaticEmbedder, get_embedder
@@ -161,6 +163,46 @@ POINT_COSINE_RANGE = (0.25, 0.8)
 #: Cosine range for a word to count as a soft match of a key term, and the most it earns.
 WORD_COSINE_RANGE = (0.4, 0.75)
 SOFT_MATCH_CREDIT = 0.85
+#: Groups of words that say the same thing in machine-learning answers but that neither the
+#: stemmer nor the static word vectors relate (their cosines are mostly below 0.3, far under
+#: :data:`WORD_COSINE_RANGE`). A statement's term shown by another word of its group earns
+#: :data:`RELATED_TERM_CREDIT`. General vocabulary only: nothing here names a bank question.
+RELATED_TERMS: tuple[tuple[str, ...], ...] = (
+    ("kernel", "filter"),
+    ("dimension", "axis", "axes"),
+    ("slide", "move", "sweep", "travel"),
+    ("general", "generic", "universal", "transferable"),
+    ("feature", "pattern", "representation"),
+    ("early", "earlier", "initial", "bottom"),
+    ("late", "last", "final", "top"),
+    ("expensive", "costly", "cost", "pricey"),
+    ("backward", "backpropagation", "backprop"),
+    ("decay", "fade", "die"),
+    ("scale", "standardise", "standardize", "normalise", "normalize", "rescale"),
+    ("misaligned", "mismatched", "shuffled", "swapped"),
+    ("compound", "multiply", "snowball", "accumulate"),
+    ("loop", "iterate", "repeat", "cycle"),
+    ("call", "invoke"),
+    ("execute", "run"),
+    ("validate", "check", "verify"),
+    ("append", "feed"),
+    ("frozen", "freeze"),
+    ("head", "classifier"),
+    ("label", "target", "annotation"),
+    ("parameter", "weight"),
+    ("variance", "spread", "variability"),
+    ("reuse", "transfer", "recycle"),
+    ("start", "initialization", "initialise", "initialize", "init"),
+    ("picture", "image", "photo"),
+    ("audio", "sound"),
+    ("garbage", "junk", "nonsense", "meaningless"),
+    ("hole", "gap"),
+    ("continuous", "smooth"),
+)
+RELATED_TERM_CREDIT = 0.9
+#: Longest acronym matched against the initials of a statement's words.
+MAX_ACRONYM_LETTERS = 5
+_ACRONYM_RE = re.compile(r"\b([A-Z]{2,5})s?\b")
 #: Key terms that also occur in the question prove less: they count this much.
 QUESTION_TERM_WEIGHT = 0.5
 #: Words so common in machine-learning text that they prove little about a key point.
@@ -215,6 +257,27 @@ GENERIC_TERM_WEIGHT = 0.4
 #: lowers a window's support by this much, so the tightest passage wins a tie.
 WINDOW_SIZES = (1, 2, 3)
 WINDOW_EXTRA_SENTENCE_COST = 0.02
+#: A piece of a key point is a fact of its own (see :func:`_point_parts`) with at least this
+#: many distinctive words.
+MIN_PART_TERMS = 2
+#: Support each part of a bundled key point needs (between the partial and covered levels:
+#: a part has fewer words to match than the whole point, and the whole point must already
+#: have been judged partial).
+PART_SUPPORT = 0.38
+#: Clause windows inside one sentence: single clauses and pairs of neighbouring clauses, each
+#: with at least this many content words (a lone "ResNet" between commas is not a claim).
+CLAUSE_WINDOW_SIZES = (1, 2)
+MIN_CLAUSE_WORDS = 3
+#: Only sentences with at least this many content words are split into clauses: a shorter one
+#: is already about one thing, and its clauses alone lose the context that says which.
+MIN_SPLIT_SENTENCE_WORDS = 12
+#: Where a sentence splits into clauses: punctuation (a comma not inside a number), dashes, and
+#: joining words that open a new clause (the word stays with the clause it opens).
+_CLAUSE_CUT_RE = re.compile(
+    r"[;:]\s|,(?!\d{3})\s*|\s[-–—]\s"
+    r"|(?<=\s)(?P<word>because|since|so that|so|which|whereas|while|but|and then|then|"
+    r"instead of|rather than|otherwise|whose|where)\b"
+)
 #: Weight of each of a key point's numbers among its terms (a term weighs at most 1).
 NUMBER_TERM_WEIGHT = 1.5
 #: Points (of 100) lost per key point the answer contradicts, and the most lost that way: more
@@ -222,6 +285,9 @@ NUMBER_TERM_WEIGHT = 1.5
 #: wrong otherwise keeps the credit its correct vocabulary earns elsewhere.
 CONTRADICTION_PENALTY = 20
 MAX_CONTRADICTION_PENALTY = 60
+#: The claim reader's reason when a passage says of one role (overfitting, encoder, forward)
+#: what the key point says of the other.
+ROLES_EXCHANGED = "roles exchanged"
 #: Message of the error raised for a question only an LLM can grade fairly.
 LLM_ONLY_MESSAGE = (
     "This question needs the AI grader: its answer is a story or a design whose parts "
@@ -585,6 +651,13 @@ class _PointTerms:
     words: tuple[str, ...]
     norms: tuple[str, ...]
     weights: np.ndarray
+    #: per term, the other norms of its group in :data:`RELATED_TERMS` (empty when none)
+    related: tuple[frozenset[str], ...] = ()
+    #: runs of the statement's words a passage may abbreviate ("ACF" for autocorrelation
+    #: function), each with the indices of the terms it stands for
+    acronyms: tuple[tuple[tuple[str, ...], tuple[int, ...]], ...] = ()
+    #: indices of the terms the statement writes as acronyms (three to five capitals)
+    own_acronyms: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -603,6 +676,9 @@ class _Statement:
 
 @dataclass(frozen=True)
 class _Window:
+    """A passage of the answer a key point is matched against: a run of sentences, or one
+    clause (or two neighbouring clauses) of a sentence."""
+
     start: int
     end: int
     text: str
@@ -610,6 +686,18 @@ class _Window:
     norms: frozenset[str]
     list_like: bool
     size: int = 1
+    #: for a clause window, the whole sentence it belongs to: what the claim reader compares
+    #: (a negation or a reversed direction elsewhere in the sentence still counts)
+    sentence: str = ""
+
+    @property
+    def is_clause(self) -> bool:
+        return bool(self.sentence)
+
+    @property
+    def claim_text(self) -> str:
+        """The text whose claims (numbers, directions, negations) are compared."""
+        return self.sentence or self.text
 
 
 @dataclass(frozen=True)
@@ -810,8 +898,80 @@ class OfflineGrader:
         embedder: StaticEmbedder | None,
     ) -> tuple[KeyPointVerdict, FactualError | None]:
         """The verdict on one key point, and a factual error when the answer states its
-        opposite. The point's text and each of its ``accept`` forms are equivalent statements;
-        the best-supported one decides."""
+        opposite: judged whole (:meth:`_whole_verdict`), then, when that falls short of covered
+        and the point bundles several facts, by its parts (:meth:`_parts_verdict`)."""
+        verdict, error = self._whole_verdict(item, point, sentences, answer, embedder)
+        if verdict.status is not Coverage.PARTIAL or error is not None:
+            return verdict, error
+        by_parts = self._parts_verdict(item, point, sentences, answer, embedder)
+        return (by_parts if by_parts is not None else verdict), None
+
+    def _parts_verdict(
+        self,
+        item: GradingItem,
+        point: KeyPoint,
+        sentences: Sequence[Sentence],
+        answer: str,
+        embedder: StaticEmbedder | None,
+    ) -> KeyPointVerdict | None:
+        """A key point that bundles facts ("two ways: feature extraction with a frozen network,
+        or fine-tuning some or all layers"), judged partial as a whole, judged fact by fact:
+        each part (:func:`_point_parts`) must be plainly stated somewhere, at :data:`PART_SUPPORT`
+        and without a contradiction. All parts stated: covered, with the sentence stating the
+        weightiest part as evidence. None when the point has fewer than two parts or a part is
+        not stated (parts never lift a point the answer misses as a whole: short parts are
+        easy to match by chance)."""
+        parts = _point_parts(point.text, item.prompt)
+        if len(parts) < 2:
+            return None
+        windows, vocabulary = _windows_of(answer)
+        term_list_answer = _prose_share(sentences) < TERM_LIST_PROSE_SHARE
+        word_vectors = (
+            embedder.embed_words(vocabulary) if embedder is not None and vocabulary else None
+        )
+        stated: list[_PointMatch] = []
+        for part in parts:
+            statement = _statement(part, item.prompt)
+            term_sims = None
+            if word_vectors is not None and statement.terms.words:
+                term_sims = embedder.embed_words(statement.terms.words) @ word_vectors.T  # type: ignore[union-attr]
+            matches = sorted(
+                (
+                    _PointMatch(_support(statement, window, embedder, term_sims), window, statement)
+                    for window in windows
+                ),
+                key=lambda match: -match.support,
+            )
+            found = next(
+                (
+                    m
+                    for m in matches
+                    if m.support >= PART_SUPPORT
+                    and not (m.window.list_like and term_list_answer)
+                    and _states_plainly(m, item.prompt)
+                ),
+                None,
+            )
+            if found is not None:
+                stated.append(found)
+            else:
+                return None
+        weightiest = max(stated, key=lambda m: float(m.statement.terms.weights.sum()))
+        evidence = _evidence(
+            answer, _best_sentence(weightiest, windows, vocabulary, embedder), weightiest
+        )
+        return KeyPointVerdict(point.text, Coverage.COVERED, evidence, "")
+
+    def _whole_verdict(
+        self,
+        item: GradingItem,
+        point: KeyPoint,
+        sentences: Sequence[Sentence],
+        answer: str,
+        embedder: StaticEmbedder | None,
+    ) -> tuple[KeyPointVerdict, FactualError | None]:
+        """The verdict on a key point as one statement. The point's text and each of its
+        ``accept`` forms are equivalent statements; the best-supported one decides."""
         statements = [_statement(text, item.prompt) for text in (point.text, *point.accept)]
         term_list_answer = _prose_share(sentences) < TERM_LIST_PROSE_SHARE
         windows, vocabulary = _windows_of(answer)
@@ -835,12 +995,16 @@ class OfflineGrader:
         comparison = _compare(best, item.prompt)
         if comparison.contradicts:
             # the strongest passage says the opposite; another passage that states the point
-            # plainly (a correct answer may contrast both sides) still counts
+            # plainly (a correct answer may contrast both sides) still counts. A passage that
+            # only talks about the other role ("backward: ... layer by layer" for a point on the
+            # forward pass) says nothing against a weaker passage on the right role.
+            roles_only = set(comparison.reasons) == {ROLES_EXCHANGED}
+            needed = PARTIAL_SUPPORT if roles_only else COVERED_SUPPORT
             alternative = next(
                 (
                     m
                     for m in candidates
-                    if m.support >= COVERED_SUPPORT
+                    if m.support >= needed
                     and (m.window.end <= best.window.start or m.window.start >= best.window.end)
                     and _states_plainly(m, item.prompt)
                 ),
@@ -910,6 +1074,18 @@ def _cpu_executor() -> ThreadPoolExecutor:
 _GENERIC_NORMS = frozenset(_normalise(word) for word in GENERIC_TERMS)
 
 
+def _related_norms() -> dict[str, frozenset[str]]:
+    groups: dict[str, frozenset[str]] = {}
+    for group in RELATED_TERMS:
+        norms = frozenset(_normalise(word) for word in group) - {""}
+        for norm in norms:
+            groups[norm] = groups.get(norm, frozenset()) | norms
+    return groups
+
+
+_RELATED_NORMS = _related_norms()
+
+
 @lru_cache(maxsize=2048)
 def _content_tokens(text: str) -> tuple[Token, ...]:
     return tuple(t for t in tokenize(text) if not t.is_stop)
@@ -962,7 +1138,62 @@ def _point_terms(text: str, prompt: str) -> _PointTerms:
         ],
         dtype=np.float32,
     )
-    return _PointTerms(tuple(seen.values()), norms, weights)
+    related = tuple(_RELATED_NORMS.get(norm, frozenset()) - {norm} for norm in norms)
+    written = _acronyms_in(text)
+    own_acronyms = tuple(
+        i
+        for i, word in enumerate(seen.values())
+        if word.isalpha() and 3 <= len(word) <= MAX_ACRONYM_LETTERS and word in written
+    )
+    return _PointTerms(
+        tuple(seen.values()), norms, weights, related, _acronyms_of(text, norms), own_acronyms
+    )
+
+
+def _acronyms_of(
+    text: str, norms: Sequence[str]
+) -> tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]:
+    """Every run of two to five consecutive content words of a statement (words of three
+    letters or more, so "K and V" is no "KV"), with the indices of their terms: a passage
+    writing an acronym of a run ("ACF" for "autocorrelation function") shows those terms."""
+    index = {norm: i for i, norm in enumerate(norms)}
+    content = [t for t in tokenize(text) if not t.is_stop and t.norm in index]
+    found = []
+    for size in range(2, MAX_ACRONYM_LETTERS + 1):
+        for start in range(len(content) - size + 1):
+            run = content[start : start + size]
+            if all(len(t.lower) >= 3 and t.lower[0].isalpha() for t in run):
+                found.append((tuple(t.lower for t in run), tuple(index[t.norm] for t in run)))
+    return tuple(found)
+
+
+@lru_cache(maxsize=65536)
+def _abbreviates(acronym: str, words: tuple[str, ...]) -> bool:
+    """Whether an acronym is made of the words in order: each word gives its first letter and
+    maybe more of its letters after it ("ACF": AutoCorrelation Function; "GAN": Generative
+    Adversarial Network)."""
+    if not words:
+        return not acronym
+    if not acronym or acronym[0] != words[0][0]:
+        return False
+    word, rest = words[0], acronym[1:]
+    # the word may give further letters, in order, before the next word takes over
+    for taken in range(len(rest) + 1):
+        position, ok = 1, True
+        for letter in rest[:taken]:
+            position = word.find(letter, position) + 1
+            if position == 0:
+                ok = False
+                break
+        if ok and _abbreviates(rest[taken:], words[1:]):
+            return True
+    return False
+
+
+@lru_cache(maxsize=8192)
+def _acronyms_in(text: str) -> frozenset[str]:
+    """Acronyms a passage writes (two to five capitals, an optional plural s), lower-cased."""
+    return frozenset(m.group(1).lower() for m in _ACRONYM_RE.finditer(text))
 
 
 _CLAIMS = ClaimReader(stem)
@@ -978,6 +1209,36 @@ def _marks_of(text: str) -> Marks:
 def _given_quantities(prompt: str) -> tuple[Quantity, ...]:
     """Numbers the question itself states: repeating them proves nothing."""
     return tuple(q for q in find_quantities(prompt) if q.digits)
+
+
+_PART_CUT_RE = re.compile(r"[;:]\s|,(?!\d{3})\s*|\s(?:while|whereas|but)\s")
+
+
+@lru_cache(maxsize=4096)
+def _point_parts(text: str, prompt: str) -> tuple[str, ...]:
+    """The facts a key point bundles: its text cut at ; : and commas (not inside numbers),
+    keeping pieces with at least :data:`MIN_PART_TERMS` distinctive words (not generic, not the
+    question's). A shorter piece (a list item such as "BERT") joins the part before it, so a
+    list stays one fact; a leading short piece ("Two ways:") is dropped."""
+    question_norms = _question_norms(prompt)
+    parts: list[str] = []
+    for piece in _PART_CUT_RE.split(text):
+        piece = piece.strip(" .;:,")
+        if not piece:
+            continue
+        distinctive = {
+            t.norm
+            for t in tokenize(piece)
+            if t.norm
+            and not t.norm.isdigit()
+            and t.norm not in _GENERIC_NORMS
+            and t.norm not in question_norms
+        }
+        if len(distinctive) >= MIN_PART_TERMS:
+            parts.append(piece)
+        elif parts:
+            parts[-1] = f"{parts[-1]}, {piece}"
+    return tuple(parts)
 
 
 @lru_cache(maxsize=4096)
@@ -1037,12 +1298,18 @@ def _initials(text: str) -> str:
 def _compare(match: _PointMatch, prompt: str) -> Comparison:
     comparison = compare(
         match.statement.marks,
-        _marks_of(match.window.text),
+        _marks_of(match.window.claim_text),
         _given_quantities(prompt),
         _question_norms(prompt),
         _marks_of(prompt),
     )
-    kept, swapped = _pairings(match.statement.text, match.window.text, prompt)
+    kept, swapped = _pairings(match.statement.text, match.window.claim_text, prompt)
+    if _roles_swapped(match.statement.text, match.window.claim_text, prompt):
+        return replace(
+            comparison,
+            conflicts=comparison.conflicts + 1.0 + comparison.agreements,
+            reasons=(*comparison.reasons, ROLES_EXCHANGED),
+        )
     if swapped and not kept:
         return replace(
             comparison,
@@ -1052,6 +1319,14 @@ def _compare(match: _PointMatch, prompt: str) -> Comparison:
     if kept and not swapped:
         return replace(comparison, agreements=comparison.agreements + 1.0)
     return comparison
+
+
+@lru_cache(maxsize=4096)
+def _roles_swapped(statement: str, passage: str, prompt: str) -> bool:
+    """See :func:`bot.grading.claims.swapped_roles`."""
+    return swapped_roles(
+        _CLAIMS, statement, tokenize(statement), passage, tokenize(passage), _question_norms(prompt)
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -1099,7 +1374,7 @@ def _agrees_with_reference(
     ).contradicts:
         return False
     against_reference = compare(
-        reference_marks, _marks_of(match.window.text), given, question_norms, question_marks
+        reference_marks, _marks_of(match.window.claim_text), given, question_norms, question_marks
     )
     return not against_reference.contradicts
 
@@ -1110,7 +1385,12 @@ def _windows_of(answer: str) -> tuple[list[_Window], list[str]]:
 
 
 def _windows(answer: str, sentences: Sequence[Sentence]) -> tuple[list[_Window], list[str]]:
-    """Runs of neighbouring sentences, and the answer's distinct content words they index."""
+    """Runs of neighbouring sentences, the clauses of each sentence (one, and two neighbouring
+    ones), and the answer's distinct content words they index.
+
+    A dense sentence often makes several points at once ("X reuses a pretrained model and
+    fine-tunes it, because labels are scarce; common choices are A, B"): each point is best
+    matched against its own clause, whose embedding is not diluted by the others."""
     vocabulary: dict[str, int] = {}
     for sentence in sentences:
         for token in sentence.content:
@@ -1126,7 +1406,53 @@ def _windows(answer: str, sentences: Sequence[Sentence]) -> tuple[list[_Window],
             windows.append(
                 _Window(start, end, answer[start:end], tuple(ids), norms, list_like, size)
             )
+    for sentence in sentences:
+        if len(sentence.content) < MIN_SPLIT_SENTENCE_WORDS:
+            continue
+        spans = _clauses(sentence)
+        if len(spans) < 2:
+            continue
+        for size in CLAUSE_WINDOW_SIZES:
+            for i in range(len(spans) - size + 1):
+                start, end = spans[i][0], spans[i + size - 1][1]
+                content = [t for t in sentence.content if start <= t.start and t.end <= end]
+                if len(content) < MIN_CLAUSE_WORDS:
+                    continue
+                ids = sorted({vocabulary[t.lower] for t in content})
+                norms = frozenset(t.norm for t in content)
+                windows.append(
+                    _Window(
+                        start,
+                        end,
+                        answer[start:end],
+                        tuple(ids),
+                        norms,
+                        sentence.list_like,
+                        1,
+                        sentence.text,
+                    )
+                )
     return windows, list(vocabulary)
+
+
+def _clauses(sentence: Sentence) -> list[tuple[int, int]]:
+    """Spans of a sentence's clauses: cut at ; : , and dashes (not inside a number such as
+    3,136), and before joining words that open a new clause (because, so, which, and then...).
+    A joining word stays with the clause it opens; spans are trimmed of spaces and punctuation."""
+    text = sentence.text
+    cuts = [0]
+    for found in _CLAUSE_CUT_RE.finditer(text):
+        cuts.append(found.start() if found.group("word") else found.end())
+    cuts.append(len(text))
+    spans = []
+    for begin, end in itertools.pairwise(cuts):
+        chunk = text[begin:end]
+        stripped = chunk.strip(" \t\n;:,-–—.")
+        if not stripped:
+            continue
+        offset = sentence.start + begin + chunk.index(stripped)
+        spans.append((offset, offset + len(stripped)))
+    return spans
 
 
 def _soft_credit(term_sims: np.ndarray) -> np.ndarray:
@@ -1149,7 +1475,28 @@ def _support(
     terms = statement.terms
     if not terms.norms and not statement.required:
         return 0.0
-    credit = np.array([1.0 if norm in window.norms else 0.0 for norm in terms.norms])
+    credit = np.array(
+        [
+            1.0
+            if norm in window.norms
+            else RELATED_TERM_CREDIT
+            if terms.related and terms.related[i] & window.norms
+            else 0.0
+            for i, norm in enumerate(terms.norms)
+        ]
+    )
+    if terms.acronyms and len(credit) and credit.min() < 1.0:
+        written = _acronyms_in(window.text)
+        if written:
+            for run, indices in terms.acronyms:
+                if any(_abbreviates(acronym, run) for acronym in written):
+                    credit[list(indices)] = 1.0
+    if terms.own_acronyms and len(credit) and credit.min() < 1.0:
+        # the statement's own acronym ("KPSS"), spelled out in the passage
+        initials = _initials(window.text)
+        for i in terms.own_acronyms:
+            if terms.words[i] in initials:
+                credit[i] = 1.0
     if term_sims is not None and window.word_ids and len(credit) and credit.min() < 1.0:
         best = term_sims[:, list(window.word_ids)].max(axis=1)
         credit = np.maximum(credit, _soft_credit(best))
@@ -1191,7 +1538,10 @@ def _best_sentence(
     inside = [
         w
         for w in windows
-        if w.size == 1 and match.window.start <= w.start and w.end <= match.window.end
+        if w.size == 1
+        and not w.is_clause
+        and match.window.start <= w.start
+        and w.end <= match.window.end
     ]
     if not inside:
         return match.window

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS_DIR = ROOT / "questions"
 GRADING_DIR = Path(__file__).resolve().parent / "grading"
 PARAPHRASE_FILE = GRADING_DIR / "paraphrase_set.yaml"
+#: dev-only questions written later, in the same five styles under the same rules
+PARAPHRASE_DEV_MORE_FILE = GRADING_DIR / "paraphrase_dev_more.yaml"
 ATTACK_FILE = GRADING_DIR / "attacks_heldout.yaml"
 
 STYLES = ("correct", "terse", "partial", "wrong", "vague")
@@ -175,6 +177,45 @@ def test_four_gram_rule_ignores_case_and_punctuation() -> None:
     assert four_grams("The Output, is 10 × 10!") == four_grams("the output is 10 10")
     assert four_grams("h_t = tanh(x)") == set()
     assert ("output", "is", "10", "10") in four_grams("Output: is (10 × 10)")
+
+
+# ---------------------------------------------------------------------------- more dev questions
+
+
+@cache
+def dev_more_questions() -> list[dict[str, Any]]:
+    data = yaml.safe_load(PARAPHRASE_DEV_MORE_FILE.read_text(encoding="utf-8"))
+    assert set(data) == {"questions"}
+    return data["questions"]
+
+
+def test_more_dev_questions_are_new_dev_bank_questions_in_five_styles() -> None:
+    entries = dev_more_questions()
+    assert len(entries) >= 12
+    ids = [entry["id"] for entry in entries]
+    assert len(ids) == len(set(ids))
+    assert not set(ids) & {entry["id"] for entry in paraphrase_questions()}
+    for entry in entries:
+        assert set(entry) == {"id", "split", "answers"}, entry["id"]
+        assert entry["split"] == "dev", entry["id"]
+        assert tuple(entry["answers"]) == STYLES, entry["id"]
+        assert len(set(entry["answers"].values())) == len(STYLES), entry["id"]
+        question = bank()[entry["id"]]
+        assert not is_retired_tf1(question) and not question.llm_only, entry["id"]
+        correct_words = len(entry["answers"]["correct"].split())
+        terse_words = len(entry["answers"]["terse"].split())
+        assert 60 <= correct_words <= 200, (entry["id"], correct_words)
+        assert 20 <= terse_words <= 60, (entry["id"], terse_words)
+
+
+def test_more_dev_questions_share_no_four_word_sequence_with_the_reference() -> None:
+    copied = {}
+    for entry in dev_more_questions():
+        for style, text in entry["answers"].items():
+            shared = four_grams(text) & four_grams(bank()[entry["id"]].reference)
+            if shared:
+                copied[(entry["id"], style)] = sorted(" ".join(gram) for gram in shared)
+    assert copied == {}
 
 
 # ---------------------------------------------------------------------------- attack set

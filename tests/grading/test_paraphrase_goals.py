@@ -3,7 +3,8 @@
 Each floor sits a small margin below the figure ``bench/paraphrase_quality.py`` measured when it
 was set (the figures are quoted beside them). Two sets: the hand-written development answers
 (``tests/data/grading/offline_dev_examples.yaml``, which the grader was tuned on), and the
-independent paraphrase set (``tests/data/grading/paraphrase_set.yaml``, whole set, both splits).
+independent paraphrase set (``tests/data/grading/paraphrase_set.yaml``, whole set, both splits), and the later dev-only
+questions aimed at dense, reordered and bundled answers (``paraphrase_dev_more.yaml``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.grading.offline import OfflineGrader
 ROOT = Path(__file__).resolve().parents[2]
 DEV_EXAMPLES = ROOT / "tests" / "data" / "grading" / "offline_dev_examples.yaml"
 PARAPHRASE_SET = ROOT / "tests" / "data" / "grading" / "paraphrase_set.yaml"
+PARAPHRASE_DEV_MORE = ROOT / "tests" / "data" / "grading" / "paraphrase_dev_more.yaml"
 
 
 def _bench() -> ModuleType:
@@ -65,13 +67,30 @@ def test_dev_examples_keep_their_quality(bench: ModuleType) -> None:
 
 def test_paraphrase_set_keeps_its_measured_quality(bench: ModuleType) -> None:
     figures = _figures(bench, PARAPHRASE_SET)
-    # measured on the whole set (48 questions, dev + test): correct 84.6 (83 % >= 75),
-    # terse 80.4, partial 42.2, wrong 27.1, vague 9.7, AUC 0.967, wrong > partial 15 %.
-    # The issue's goals hold except the share of correct answers at 75 or more (goal 85 %).
-    assert figures.mean["correct"] >= 82
-    assert figures.pass_share["correct"] >= 0.79
-    assert figures.mean["terse"] >= 77
+    # measured on the whole set (48 questions, dev + test): correct 86.7 (85 % >= 75),
+    # terse 83.6, partial 44.2, wrong 30.0, vague 10.2, AUC 0.966, wrong > partial 17 %
+    # (before clause windows, related terms, role swaps and bundled points: correct 84.6
+    # (83 %), terse 80.4, partial 42.2, wrong 27.1, vague 9.7, AUC 0.967, 15 %). The wrong
+    # mean sits exactly on the issue's goal of 30.
+    assert figures.mean["correct"] >= 84
+    assert figures.pass_share["correct"] >= 0.83
+    assert figures.mean["terse"] >= 80
     assert figures.mean["wrong"] <= 30
     assert figures.mean["vague"] <= 13
     assert figures.auc_correct_vs_wrong >= 0.95
     assert figures.wrong_beats_partial <= 0.2
+
+
+def test_more_dev_questions_keep_their_measured_quality(bench: ModuleType) -> None:
+    figures = _figures(bench, PARAPHRASE_DEV_MORE)
+    # measured (13 questions, dev, tuned on): correct 89.8 (92 % >= 75), terse 87.7, partial
+    # 38.0, wrong 39.4, vague 0.0, AUC 0.988; before clause windows, related terms, role swaps
+    # and bundled points: correct 82.2 (77 %), terse 86.2, wrong 40.5, AUC 0.923. The wrong
+    # answers here are hard on purpose (roles exchanged, reversed claims in the right words):
+    # their mean is above the issue's goal of 30.
+    assert figures.mean["correct"] >= 87
+    assert figures.pass_share["correct"] >= 0.84
+    assert figures.mean["terse"] >= 84
+    assert figures.mean["wrong"] <= 42
+    assert figures.mean["vague"] <= 10
+    assert figures.auc_correct_vs_wrong >= 0.95
