@@ -264,9 +264,10 @@ MIN_PART_TERMS = 2
 #: a part has fewer words to match than the whole point, and the whole point must already
 #: have been judged partial).
 PART_SUPPORT = 0.38
-#: Clause windows inside one sentence: single clauses and pairs of neighbouring clauses, each
-#: with at least this many content words (a lone "ResNet" between commas is not a claim).
-CLAUSE_WINDOW_SIZES = (1, 2)
+#: Clause windows inside one sentence: single clauses, each with at least this many content words
+#: (a lone "ResNet" between commas is not a claim). Pairs of neighbouring clauses too, ``(1, 2)``,
+#: gained 0.4 points on the dev answers for twice the grading time (25.6 -> 47.2 ms an answer).
+CLAUSE_WINDOW_SIZES: tuple[int, ...] = (1,)
 MIN_CLAUSE_WORDS = 3
 #: Only sentences with at least this many content words are split into clauses: a shorter one
 #: is already about one thing, and its clauses alone lose the context that says which.
