@@ -330,7 +330,11 @@ class Answer(SQLModel, table=True):
 
 
 class GradeRecord(SQLModel, table=True):
-    """A grade of an answer. Regrading adds a row; the answer points at its current grade."""
+    """A grade of an answer. Regrading adds a row; the answer points at its current grade.
+
+    What the grade says (verdicts, feedback) is packed in ``body`` against the answer's text and
+    the question version's reference and key points, which it mostly quotes: reading it needs
+    those rows too (:meth:`content`)."""
 
     __tablename__ = "grade"
 
@@ -351,6 +355,8 @@ class GradeRecord(SQLModel, table=True):
 
     def content(self, answer: Answer, question: QuestionVersion) -> GradeContent:
         """The verdicts and feedback; ``answer`` is the graded one, ``question`` its version."""
+        if answer.id != self.answer_id:
+            raise ValueError("a grade's body is read against its own answer")
         return unpack_grade(self.body, grade_context(answer, question))
 
     def with_content(
@@ -361,6 +367,8 @@ class GradeRecord(SQLModel, table=True):
         question: QuestionVersion,
     ) -> GradeRecord:
         """This grade holding these verdicts and feedback (packed into ``body``)."""
+        if answer.id != self.answer_id:
+            raise ValueError("a grade's body is packed against its own answer")
         self.body = pack_grade(verdicts, feedback, grade_context(answer, question))
         return self
 
