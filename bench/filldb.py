@@ -18,8 +18,11 @@ events (``bot.storage.rollups``), as the bot would have kept it.
 
 Answers and grades are realistic in size: each question's answer is the first third or so of its
 reference, graded once by the offline grader (``graded_samples``), and every answer to that
-question stores that text and those verdicts (real key-point counts, whole answer sentences as
-evidence, reference sentences as hints) and feedback.
+question stores that text (and its own number, so no two texts are equal) and those verdicts
+(real key-point counts, whole answer sentences as evidence, reference sentences as hints) and
+feedback. From revision 0008 each grade's body is packed here against its own answer's text, as
+the bot packs it when it stores a grade (about 30 s of CPU per million answers). Every answer
+has a random intake key, as the intake gives it.
 """
 
 from __future__ import annotations
@@ -105,6 +108,10 @@ class _Sql:
         if self.postgres:
             return f"(DATE '{self.now.date().isoformat()}' - ({days_back}))"
         return f"date('{self.now.date().isoformat()}', '-' || ({days_back}) || ' days')"
+
+    def uuid(self) -> str:
+        """A random UUID as ``sa.Uuid`` stores it (the intake key every answer gets)."""
+        return "gen_random_uuid()" if self.postgres else "lower(hex(randomblob(16)))"
 
     def boolean(self, value: bool) -> str:
         if self.postgres:
@@ -232,7 +239,7 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
     for name, _ in indexes:
         await connection.exec_driver_sql(f'DROP INDEX "{name}"')
     true, false = sql.boolean(True), sql.boolean(False)
-    await _fill_samples(connection, sql)
+    samples, bodies = await _fill_samples(connection, sql)
     created = sql.instant(str(history.days + 30))
     spaces = history.workspaces
     prefix, source = sql.series(spaces)
@@ -284,20 +291,28 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
     await connection.exec_driver_sql(
         f"{prefix}INSERT INTO answer (id, member_id, question_id, daily_post_id, kind, "
         "text, status, scored, superseded, attempts, claimed_at, current_grade_id, "
-        f"reply_context, submitted_at, updated_at) SELECT i, {member}, {question}, "
-        f"{post}, 'daily', {sample.format('answer')} || ' (' || i || ')', "
-        f"'graded', {true}, {false}, 1, {submitted}, i, '{{}}', {submitted}, "
+        f"reply_context, intake_key, submitted_at, updated_at) SELECT i, {member}, {question}, "
+        f"{post}, 'daily', {sample.format('answer')} || {_SUFFIX_SQL}, "
+        f"'graded', {true}, {false}, 1, {submitted}, i, '{{}}', {sql.uuid()}, {submitted}, "
         f"{submitted} FROM {source}"
     )
     score = "((i * 37) % 101)"
+    if bodies:  # revision 0008 on: each grade's body packed against its own answer
+        await _fill_bodies(connection, samples, answers, per, low, count)
+        content_columns = "body"
+        content = "(SELECT body FROM fill_body WHERE fill_body.id = i)"
+    else:
+        content_columns = "verdicts, feedback"
+        content = f"{sample.format('verdicts')}, {sample.format('feedback')}"
     await connection.exec_driver_sql(
-        f"{prefix}INSERT INTO grade (id, answer_id, grader, model, score, verdicts, "
-        "factual_errors, flags, feedback, provisional, prompt_tokens, "
+        f"{prefix}INSERT INTO grade (id, answer_id, grader, model, score, {content_columns}, "
+        "factual_errors, flags, provisional, prompt_tokens, "
         f"completion_tokens, created_at) SELECT i, i, 'offline', 'offline', {score}, "
-        f"{sample.format('verdicts')}, '[]', '[]', {sample.format('feedback')}, {false}, "
-        f"0, 0, {submitted} FROM {source}"
+        f"{content}, '[]', '[]', {false}, 0, 0, {submitted} FROM {source}"
     )
     await connection.exec_driver_sql("DROP TABLE fill_sample")
+    if bodies:
+        await connection.exec_driver_sql("DROP TABLE fill_body")
     # the grade's score on the event too, when the schema keeps it (revision 0006 and later)
     kept = await connection.run_sync(
         lambda sync: [column["name"] for column in sa.inspect(sync).get_columns("score_event")]
@@ -328,14 +343,72 @@ async def _fill(connection: AsyncConnection, sql: _Sql, history: History) -> Non
             )
 
 
-async def _fill_samples(connection: AsyncConnection, sql: _Sql) -> None:
+#: What makes filled answer ``i``'s text its own: its sample's text, then this (SQL, then Python).
+_SUFFIX_SQL = "' (' || i || ')'"
+
+
+def _suffix(i: int) -> str:
+    return f" ({i})"
+
+
+_BODY_PAGE = 20_000
+
+
+async def _fill_bodies(
+    connection: AsyncConnection, samples: list[Sample], answers: int, per: int, low: int, count: int
+) -> None:
+    """``fill_body``: grade ``i``'s body, its sample's verdicts and feedback packed against
+    answer ``i``'s own text (revision 0008 on), computed here as the bot would when it stores
+    a grade."""
+    from bot.storage.grade_body import GradeContext, pack_grade
+
+    rows = await connection.exec_driver_sql(
+        "SELECT fill_sample.question_id, answer, reference, key_points FROM fill_sample "
+        "JOIN question ON question.id = fill_sample.question_id"
+    )
+    contexts = {}
+    for question_id, answer, reference, points in rows.all():
+        points = json.loads(points) if isinstance(points, str) else points
+        contexts[question_id] = (answer, reference, points)
+    graded = {sample.question_id: sample for sample in samples}
+    await connection.exec_driver_sql(
+        "CREATE TABLE fill_body (id INTEGER PRIMARY KEY, body "
+        f"{'BYTEA' if connection.dialect.name == 'postgresql' else 'BLOB'})"
+    )
+    table = sa.table("fill_body", sa.column("id"), sa.column("body", sa.LargeBinary()))
+    page = []
+    for i in range(1, answers + 1):
+        question_id = low + ((i - 1) // per) % count
+        answer, reference, points = contexts[question_id]
+        sample = graded[question_id]
+        context = GradeContext.of(answer + _suffix(i), reference, points)
+        page.append({"id": i, "body": pack_grade(sample.verdicts, sample.feedback, context)})
+        if len(page) == _BODY_PAGE or i == answers:
+            await connection.execute(sa.insert(table), page)
+            page = []
+
+
+async def _fill_samples(connection: AsyncConnection, sql: _Sql) -> tuple[list[Sample], bool]:
     """``fill_sample``: each question's answer, verdicts (as the schema stores them: packed
-    from revision 0007, JSON before) and feedback, for the answers and grades to copy."""
+    from revision 0007, JSON before; none from 0008, where ``fill_body`` holds each grade's
+    body) and feedback, for the answers and grades to copy. The samples, and whether the
+    schema packs grade bodies."""
     columns = await connection.run_sync(
         lambda sync: {
             column["name"]: column["type"] for column in sa.inspect(sync).get_columns("grade")
         }
     )
+    if "body" in columns:
+        samples = await graded_samples(connection)
+        await connection.exec_driver_sql(
+            "CREATE TABLE fill_sample (question_id INTEGER PRIMARY KEY, answer TEXT)"
+        )
+        table = sa.table("fill_sample", sa.column("question_id"), sa.column("answer"))
+        await connection.execute(
+            sa.insert(table),
+            [{"question_id": sample.question_id, "answer": sample.answer} for sample in samples],
+        )
+        return samples, True
     packed = isinstance(columns["verdicts"], sa.LargeBinary)
     kind = ("BYTEA" if sql.postgres else "BLOB") if packed else ("JSON" if sql.postgres else "TEXT")
     await connection.exec_driver_sql(
@@ -349,6 +422,7 @@ async def _fill_samples(connection: AsyncConnection, sql: _Sql) -> None:
         sa.column("verdicts", CompactVerdicts() if packed else sa.JSON()),
         sa.column("feedback"),
     )
+    samples = await graded_samples(connection)
     await connection.execute(
         sa.insert(table),
         [
@@ -358,9 +432,10 @@ async def _fill_samples(connection: AsyncConnection, sql: _Sql) -> None:
                 "verdicts": sample.verdicts,
                 "feedback": sample.feedback,
             }
-            for sample in await graded_samples(connection)
+            for sample in samples
         ],
     )
+    return samples, False
 
 
 def oldest_post_day(now: datetime, history: History) -> datetime:

@@ -8,7 +8,8 @@ file size per million answers.
 Each database (SQLite always, PostgreSQL too when ``--postgres`` or ``$TEST_POSTGRES_URL`` names a
 server) is migrated to 0004, filled by ``bench/filldb.py`` with ``--answers`` graded answers and
 their score events, then upgraded to head (timed): 0005 backfills ``leaderboard_total``, 0006 the
-events' scores and the members' score sums, 0007 packs every grade's verdicts; then it is
+events' scores and the members' score sums, 0007 packs every grade's verdicts, 0008 packs
+each grade's verdicts and feedback into one body against its answer and question; then it is
 analysed (ANALYZE: the plans must hold with statistics) and, on PostgreSQL, vacuumed, as
 autovacuum would after the load and the rewrite. Two shapes: ``one``, the copy the issue
 measured (one workspace, 5,000 members, 50 channels, three years), and ``many``, the goal's
@@ -265,8 +266,9 @@ async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) 
                 await connection.exec_driver_sql("SELECT count(*) FROM leaderboard_total")
             ).scalar_one()
         lines.append(
-            f"  migrations 0005-0007 (backfill of {rows:,} leaderboard_total rows from the score "
-            "events, the events' scores and score sums, every grade's verdicts packed) and "
+            f"  migrations 0005-0008 (backfill of {rows:,} leaderboard_total rows from the score "
+            "events, the events' scores and score sums, every grade's verdicts packed, then "
+            "packed with its feedback against its answer and question) and "
             f"ANALYZE: {time.perf_counter() - started:.1f} s {load()}"
         )
         if backend == "PostgreSQL":
@@ -352,7 +354,7 @@ async def measure(url: str, backend: str, shape: str, args: argparse.Namespace) 
 
 async def sqlite_size(engine, history: History) -> list[str]:
     """The file's size as the migrations left it, then after VACUUM (the pages the JSON verdicts
-    held are free pages until then), with the big tables' shares."""
+    and the feedback held are free pages until then), with the big tables' shares."""
     path = Path(engine.url.database or "")
     answers = history.posts * history.answers_per_post
     lines = []
@@ -370,19 +372,17 @@ async def sqlite_size(engine, history: History) -> list[str]:
                 ).all()
             except sa.exc.OperationalError:  # SQLite built without dbstat
                 shares = []
-            packed = (
-                await connection.exec_driver_sql(
-                    "SELECT avg(length(verdicts)), avg(length(feedback)) FROM grade"
-                )
-            ).one()
+            body = (
+                await connection.exec_driver_sql("SELECT avg(length(body)) FROM grade")
+            ).scalar_one()
             text = (await connection.exec_driver_sql("SELECT avg(length(text)) FROM answer")).one()
         size = (await asyncio.to_thread(path.stat)).st_size
         per_million = size * 1_000_000 / answers / 1e9
         parts = ", ".join(f"{name} {pages / 1e6:.0f} MB" for name, pages in shares)
         lines.append(
             f"  SQLite file {step}: {size / 1e9:.2f} GB = {per_million:.2f} GB per million graded "
-            f"answers ({parts}; per row: verdicts {packed[0]:.0f} B packed, feedback "
-            f"{packed[1]:.0f} chars, answer text {text[0]:.0f} chars) (goal <= 1.2 GB per "
+            f"answers ({parts}; per row: grade body (verdicts and feedback) {body:.0f} B, "
+            f"answer text {text[0]:.0f} chars) (goal <= 1.2 GB per "
             f"million) {load()}"
         )
     return lines

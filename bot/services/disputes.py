@@ -256,12 +256,15 @@ class Disputes:
                 grader="admin",
                 model=actor.member_external_id,
                 score=score,
-                verdicts=list(current.verdicts) if current is not None else [],
                 factual_errors=[],
                 flags=["overridden"],
-                feedback=f"An admin set this score: {reason}",
                 provisional=False,
                 created_at=now,
+            ).with_content(
+                current.content(answer, question).verdicts if current is not None else [],
+                f"An admin set this score: {reason}",
+                answer,
+                question,
             )
             session.add(record)
             await session.flush()

@@ -106,23 +106,25 @@ def grading_item(question: QuestionVersion) -> GradingItem:
     )
 
 
-def record_from_grade(answer_id: int, grade: Grade, created_at: datetime) -> GradeRecord:
-    """The stored form of a grade (the grader's details stay out of the database)."""
+def record_from_grade(
+    answer: Answer, question: QuestionVersion, grade: Grade, created_at: datetime
+) -> GradeRecord:
+    """The stored form of a grade of ``answer`` (to ``question``, its version); the grader's
+    details stay out of the database."""
+    assert answer.id is not None
     data = grade_to_dict(grade)
     return GradeRecord(
-        answer_id=answer_id,
+        answer_id=answer.id,
         grader=data["grader"],
         model=data["model"],
         score=data["score"],
-        verdicts=data["verdicts"],
         factual_errors=data["factual_errors"],
         flags=data["flags"],
-        feedback=data["feedback"],
         provisional=data["provisional"],
         prompt_tokens=data["prompt_tokens"],
         completion_tokens=data["completion_tokens"],
         created_at=created_at,
-    )
+    ).with_content(data["verdicts"], data["feedback"], answer, question)
 
 
 @dataclass
@@ -639,7 +641,7 @@ class GradingWorker:
         now = self._clock.now()
         answer = job.answer
         assert answer.id is not None
-        record = record_from_grade(answer.id, grade, now)
+        record = record_from_grade(answer, job.question, grade, now)
         session.add(record)
         await session.flush()
         owned = await session.execute(

@@ -562,8 +562,13 @@ class MockInterviews:
             per_topic.setdefault(question.topic, []).append(turn.score or 0)
         covered: dict[str, int] = {}
         missing: dict[str, int] = {}
-        for _, _, _, grade in rows:
-            for verdict in grade.verdicts if grade is not None else []:
+        for _, question, answer, grade in rows:
+            verdicts = (
+                grade.content(answer, question).verdicts
+                if grade is not None and answer is not None
+                else []
+            )
+            for verdict in verdicts:
                 bucket = (
                     covered
                     if verdict["status"] == "covered"
@@ -634,9 +639,9 @@ def transcript(mock: MockSession, rows: Sequence[Any]) -> str:
             lines += ["*Skipped.*", ""]
         elif answer is not None:
             lines += ["**Your answer**", "", quote_user_text(answer.text), ""]
-        if grade is not None:
+        if grade is not None and answer is not None:
             lines += [f"**Score: {grade.score}/100**", ""]
-            for verdict in grade.verdicts:
+            for verdict in grade.content(answer, question).verdicts:
                 mark = {"covered": "✅", "partial": "🟡", "missing": "❌"}[verdict["status"]]
                 lines.append(f"- {mark} {verdict['key_point']}")
             lines.append("")

@@ -20,7 +20,7 @@ from sqlmodel import Field, SQLModel, col
 
 from bot.domain.bank import Difficulty, Track
 from bot.domain.schedule import Cadence
-from bot.storage.verdicts import CompactVerdicts
+from bot.storage.grade_body import GradeContent, GradeContext, pack_grade, unpack_grade
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -330,7 +330,11 @@ class Answer(SQLModel, table=True):
 
 
 class GradeRecord(SQLModel, table=True):
-    """A grade of an answer. Regrading adds a row; the answer points at its current grade."""
+    """A grade of an answer. Regrading adds a row; the answer points at its current grade.
+
+    What the grade says (verdicts, feedback) is packed in ``body`` against the answer's text and
+    the question version's reference and key points, which it mostly quotes: reading it needs
+    those rows too (:meth:`content`)."""
 
     __tablename__ = "grade"
 
@@ -339,17 +343,41 @@ class GradeRecord(SQLModel, table=True):
     grader: str = Field(max_length=32)
     model: str = Field(default="", max_length=100)
     score: int
-    #: Stored packed (``bot.storage.verdicts``); read and written as the grade's JSON form.
-    verdicts: list[dict[str, Any]] = Field(
-        default_factory=list, sa_type=CompactVerdicts, nullable=False
-    )
+    #: The verdicts and the feedback, packed against the answer and question they are about
+    #: (``bot.storage.grade_body``): written by :meth:`with_content`, read by :meth:`content`.
+    body: bytes = Field(default=b"", sa_type=sa.LargeBinary, nullable=False)
     factual_errors: list[dict[str, Any]] = _json_column([])
     flags: list[str] = _json_column([])
-    feedback: str = ""
     provisional: bool = Field(default=False)
     prompt_tokens: int = Field(default=0)
     completion_tokens: int = Field(default=0)
     created_at: datetime = _utc_column()
+
+    def content(self, answer: Answer, question: QuestionVersion) -> GradeContent:
+        """The verdicts and feedback; ``answer`` is the graded one, ``question`` its version."""
+        if answer.id != self.answer_id:
+            raise ValueError("a grade's body is read against its own answer")
+        return unpack_grade(self.body, grade_context(answer, question))
+
+    def with_content(
+        self,
+        verdicts: list[dict[str, Any]],
+        feedback: str,
+        answer: Answer,
+        question: QuestionVersion,
+    ) -> GradeRecord:
+        """This grade holding these verdicts and feedback (packed into ``body``)."""
+        if answer.id != self.answer_id:
+            raise ValueError("a grade's body is packed against its own answer")
+        self.body = pack_grade(verdicts, feedback, grade_context(answer, question))
+        return self
+
+
+def grade_context(answer: Answer, question: QuestionVersion) -> GradeContext:
+    """What a grade of ``answer`` (to ``question``, its version) is packed against."""
+    if answer.question_id != question.id:
+        raise ValueError("a grade is packed against its own answer's question version")
+    return GradeContext.of(answer.text, question.reference, question.key_points)
 
 
 class ScoreEvent(SQLModel, table=True):

@@ -1,4 +1,7 @@
-"""Compact storage of a grade's per-key-point verdicts (``grade.verdicts``).
+"""Compact storage of a grade's per-key-point verdicts (``grade.verdicts``, revisions 0007 to
+0008; since 0008 a grade's verdicts and feedback are packed together in ``grade.body`` by
+``bot.storage.grade_body``, and this format serves the two migrations and the bench's fill of
+older revisions).
 
 The verdicts reach the database as the grade's JSON form (a list of ``{"key_point", "status",
 "evidence", "hint"}`` objects, as :func:`bot.grading.base.grade_to_dict` writes them) and come

@@ -7,12 +7,20 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.services.channels import NotAllowed
 from bot.services.disputes import DisputeRefused, Disputes
 from bot.services.grading import GradingWorker
 from bot.services.leaderboard import Period
-from bot.storage.models import AuditEntry, Dispute, DisputeStatus
+from bot.storage.models import (
+    Answer,
+    AuditEntry,
+    Dispute,
+    DisputeStatus,
+    GradeRecord,
+    QuestionVersion,
+)
 from tests.fakes.graders import ScriptedGrader
 from tests.fakes.notifier import RecordingNotifier
 
@@ -84,6 +92,27 @@ async def test_an_override_recomputes_the_leaderboard_and_leaves_an_audit_row(
     assert "40/100 → 90/100" in card.title
     after = await world.leaderboards.leaderboard(world.workspace_id, Period.ALL)
     assert [(row.display_name, row.points) for row in after] == [("Alice", 9)]
+    # the override's grade keeps the grader's verdicts and says why, read back from its body
+    async with sessions() as session:
+        answer = await session.get(Answer, answer_id)
+        question = await session.get(QuestionVersion, answer.question_id)
+        graded, overridden = (
+            await session.execute(
+                sa.select(GradeRecord)
+                .where(col(GradeRecord.answer_id) == answer_id)
+                .order_by(col(GradeRecord.id))
+            )
+        ).scalars()
+        assert answer.current_grade_id == overridden.id and overridden.score == 90
+        first, second = graded.content(answer, question), overridden.content(answer, question)
+        assert second.verdicts == first.verdicts
+        assert [verdict["status"] for verdict in first.verdicts] == [
+            "covered",
+            "missing",
+            "missing",
+        ]
+        assert first.feedback == "scripted"
+        assert second.feedback == "An admin set this score: the rubric missed a synonym"
     [entry] = await _rows(sessions, AuditEntry)
     assert (entry.actor_external_id, entry.action, entry.target) == (
         "UADMIN",

@@ -11,7 +11,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from bot.domain.bank import Bank, Difficulty
-from bot.services.grading import GradingWorker
+from bot.grading.base import grade_to_dict
+from bot.services.grading import GradingWorker, grading_item
 from bot.services.question_rows import sync_bank
 from bot.storage.models import Answer, DeliveryAction, GradeRecord, ScoreEvent
 from tests.fakes.graders import ScriptedGrader, permanent, transient
@@ -19,6 +20,10 @@ from tests.fakes.notifier import RecordingNotifier
 from tests.world import SMALL_BANK, make_question
 
 GOOD = "gradients flow backwards, weights update, loss decreases"
+
+
+def _item(question):
+    return grading_item(question)
 
 
 async def no_sleep(_: float) -> None:
@@ -37,6 +42,11 @@ async def test_graded_answer_gets_a_grade_points_and_a_private_result_card(world
     assert await worker.drain() == 1
     view = await world.answers.view(receipt.answer_id)
     assert view.answer.status == "graded" and view.grade.score == 100
+    # what the grader said reads back from the stored body, against the answer and question
+    said = grade_to_dict(await ScriptedGrader().grade(_item(view.question), GOOD))
+    content = view.grade.content(view.answer, view.question)
+    assert (content.verdicts, content.feedback) == (said["verdicts"], said["feedback"])
+    assert len(content.verdicts) == 3 and view.grade.body
     expected_points = {"beginner": 10, "intermediate": 20, "advanced": 30}[
         opened.question.difficulty
     ]

@@ -110,6 +110,8 @@ async def test_a_whole_interview_adapts_then_reports(world, sessions, clock):
     [transcript] = report.attachments
     text = transcript.data.decode()
     assert text.count("## Question") == 3 and "**Reference answer**" in text
+    # each graded turn lists its key points from the grade's stored verdicts
+    assert "- ✅ gradients flow backwards" in text and "- ❌" in text
     async with sessions() as session:
         assert (await session.execute(sa.select(ScoreEvent))).first() is None  # no farming
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 import bot.storage.models  # noqa: F401
 from bot.domain.bank import Difficulty
@@ -29,6 +29,7 @@ from bot.storage.models import (
     QuestionVersion,
     Workspace,
 )
+from bot.storage.verdicts import pack_verdicts, unpack_verdicts
 from tests.conftest import (
     _postgres_server_url,
     create_scratch_postgres_database,
@@ -549,18 +550,7 @@ def test_verdicts_are_packed_by_0007_and_unpacked_by_its_downgrade(empty_databas
     asyncio.run(run(_seed_0001))
     migrate.upgrade(empty_database_url, "0006")
     asyncio.run(run(seed))
-    migrate.upgrade(empty_database_url)
-
-    async def read_models():
-        engine = create_engine(empty_database_url)
-        try:
-            async with session_factory(engine)() as session:
-                rows = await session.execute(sa.select(GradeRecord).order_by(GradeRecord.id))
-                return [record.verdicts for record in rows.scalars()]
-        finally:
-            await engine.dispose()
-
-    assert asyncio.run(read_models()) == [verdicts, [], odd]
+    migrate.upgrade(empty_database_url, "0007")
     stored = asyncio.run(
         run(
             lambda connection: connection.execute(
@@ -568,8 +558,8 @@ def test_verdicts_are_packed_by_0007_and_unpacked_by_its_downgrade(empty_databas
             ).all()
         )
     )
+    assert [unpack_verdicts(bytes(value)) for (value,) in stored] == [verdicts, [], odd]
     assert isinstance(stored[0][0], bytes) and len(stored[0][0]) < len(json.dumps(verdicts)) / 2
-    assert _inspect(empty_database_url, _drift) == []
     migrate.downgrade(empty_database_url, "0006")
     back = asyncio.run(
         run(
@@ -582,4 +572,109 @@ def test_verdicts_are_packed_by_0007_and_unpacked_by_its_downgrade(empty_databas
         verdicts,
         [],
         odd,
+    ]
+
+
+def test_grade_bodies_are_packed_by_0008_and_unpacked_by_its_downgrade(empty_database_url):
+    """Grades stored as 0007 left them (packed verdicts, feedback as text) read back equal
+    through the model after 0008, against their own answer and question; their body is
+    smaller than the two columns were; one step down they are the old columns again, equal."""
+    migrate.upgrade(empty_database_url, "0001")
+    verdicts = [
+        {
+            "key_point": "R.",
+            "status": "covered",
+            "evidence": "daily answer",
+            "hint": "",
+        },
+        {
+            "key_point": "Bias correction early on",
+            "status": "missing",
+            "evidence": "",
+            "hint": "The reference puts it as: \u201cR.\u201d",
+        },
+    ]
+    odd = [{"note": "a shape no grader writes", "n": [1, 2.5, None]}]
+    feedback = "You covered 1 of 2 key points. Still missing: Bias correction early on."
+    stamp = "2026-01-05 09:00:00"
+    # grade id, answer id, verdicts, feedback
+    grades = [
+        (1, 1, verdicts, feedback),
+        (2, 2, [], ""),
+        (3, 2, odd, "an override\x1dwith a separator"),
+        (4, 1, [], "An admin set this score: fair"),
+    ]
+
+    def seed(connection) -> None:
+        for grade_id, answer_id, value, text in grades:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO grade (id, answer_id, grader, model, score, verdicts, "
+                    "factual_errors, flags, feedback, provisional, prompt_tokens, "
+                    "completion_tokens, created_at) VALUES (:id, :answer, 'llm', '', 50, "
+                    f":verdicts, '[]', '[]', :feedback, false, 0, 0, '{stamp}')"
+                ).bindparams(sa.bindparam("verdicts", type_=sa.LargeBinary())),
+                {
+                    "id": grade_id,
+                    "answer": answer_id,
+                    "verdicts": pack_verdicts(value),
+                    "feedback": text,
+                },
+            )
+
+    async def run(function):
+        engine = create_engine(empty_database_url)
+        try:
+            async with engine.begin() as connection:
+                return await connection.run_sync(function)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run(_seed_0001))
+    migrate.upgrade(empty_database_url, "0007")
+    asyncio.run(run(seed))
+    before = asyncio.run(
+        run(
+            lambda connection: connection.execute(
+                sa.text("SELECT length(verdicts) + length(feedback) FROM grade ORDER BY id")
+            ).all()
+        )
+    )
+    migrate.upgrade(empty_database_url, "0008")
+
+    async def read_models():
+        engine = create_engine(empty_database_url)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await session.execute(
+                    sa.select(GradeRecord, Answer, QuestionVersion)
+                    .select_from(GradeRecord)
+                    .join(Answer, col(Answer.id) == GradeRecord.answer_id)
+                    .join(QuestionVersion, col(QuestionVersion.id) == Answer.question_id)
+                    .order_by(col(GradeRecord.id))
+                )
+                return [
+                    (record.content(answer, question), len(record.body))
+                    for record, answer, question in rows.all()
+                ]
+        finally:
+            await engine.dispose()
+
+    read = asyncio.run(read_models())
+    assert [(content.verdicts, content.feedback) for content, _ in read] == [
+        (value, text) for _, _, value, text in grades
+    ]
+    assert read[1][1] == 0  # nothing to say: no bytes
+    assert read[0][1] < before[0][0] * 3 / 4  # (short texts; the bench measures real ones)
+    assert _inspect(empty_database_url, _drift) == []
+    migrate.downgrade(empty_database_url, "0007")
+    back = asyncio.run(
+        run(
+            lambda connection: connection.execute(
+                sa.text("SELECT verdicts, feedback FROM grade ORDER BY id")
+            ).all()
+        )
+    )
+    assert [(unpack_verdicts(bytes(value)), text) for value, text in back] == [
+        (value, text) for _, _, value, text in grades
     ]
