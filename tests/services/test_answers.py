@@ -242,3 +242,131 @@ async def test_receipts_say_scored_then_replaced_then_late_and_a_late_answer_rep
     ]
     bob_late = await world.submit(world.bob, opened, "only after the close")
     assert bob_late.status is ReceiptStatus.LATE and not bob_late.scored
+
+
+async def test_an_unknown_or_foreign_target_is_refused_with_one_plain_message(world):
+    opened = await world.open()
+    stranger = await world.directory.resolve(
+        Platform.DISCORD, "G9", "U9", channel_external_id="C9", member_name="Mallory"
+    )
+    refusals = []
+    for decode in ("bogus:1", "daily:x", "daily"):
+        with pytest.raises(AnswerRejected) as caught:
+            AnswerTarget.decode(decode)
+        refusals.append(caught.value)
+    with pytest.raises(AnswerRejected) as caught:
+        await world.answers.form(stranger, AnswerTarget.daily(opened.post.id))
+    refusals.append(caught.value)
+    with pytest.raises(AnswerRejected) as caught:
+        await world.answers.submit(world.alice, AnswerTarget.practice(999_999), "nowhere")
+    refusals.append(caught.value)
+    assert [(refusal.reason, refusal.message) for refusal in refusals] == [
+        (RejectionReason.UNKNOWN_QUESTION, "That question does not exist.")
+    ] * len(refusals)
+
+
+async def test_the_daily_form_shows_the_posts_question_and_says_what_sending_does(
+    world, sessions, clock
+):
+    opened = await world.open()
+    target = AnswerTarget.daily(opened.post.id)
+    form = await world.answers.form(world.alice, target)
+    assert (form.target, form.title, form.prompt, form.label, form.previous) == (
+        target,
+        "Today's question",
+        opened.question.prompt,
+        "Your answer",
+        None,
+    )
+    assert form.note == "Only you see your answer. You may improve it until the question closes."
+    await world.submit(world.bob, opened, "bob's answer")  # another member's answer
+    assert (await world.answers.form(world.alice, target)).previous is None
+    clock.advance(timedelta(minutes=30))
+    await world.submit(world.alice, opened, "ungraded yet")
+    form = await world.answers.form(world.alice, target)
+    # no grade yet: the note names the time only (08:30 UTC = 09:30 in Berlin)
+    assert form.note == "This replaces your answer of 09:30: only the new one counts."
+    clock.set(opened.post.closes_at)
+    closed = await world.answers.form(world.alice, target)
+    assert (
+        closed.note == "This question has closed: your answer is graded for practice (no points)."
+    )
+    assert closed.prompt == opened.question.prompt
+
+
+async def test_the_previous_answer_is_the_members_live_scored_one_to_that_post(
+    world, sessions, clock
+):
+    yesterday = await world.open()
+    await world.submit(world.alice, yesterday, "yesterday's answer")
+    clock.advance(timedelta(days=1))
+    today = await world.open()
+    assert today.post.id != yesterday.post.id
+    # an answer to another post is not a previous answer to this one
+    assert await world.answers.previous_answer(world.alice.member_id, today.post.id) is None
+    first = await world.submit(world.alice, today, "first try")
+    clock.advance(timedelta(minutes=10))
+    second_at = clock.now()
+    second = await world.submit(world.alice, today, "second try")
+    async with sessions() as session, session.begin():
+        # two grades of the live answer (say a regrade); the current one is the later
+        old = GradeRecord(answer_id=second.answer_id, grader="t", score=40, created_at=second_at)
+        new = GradeRecord(answer_id=second.answer_id, grader="t", score=90, created_at=second_at)
+        session.add_all([old, new])
+        await session.flush()
+        (await session.get(Answer, second.answer_id)).current_grade_id = new.id
+        (await session.get(Answer, first.answer_id)).current_grade_id = old.id
+    previous = await world.answers.previous_answer(world.alice.member_id, today.post.id)
+    assert previous is not None
+    assert (previous.submitted_at, previous.score) == (second_at, 90)
+    # a late answer is never a previous answer: it replaced nothing and will not be replaced
+    clock.set(today.post.closes_at)
+    await world.submit(world.bob, today, "late")
+    assert await world.answers.previous_answer(world.bob.member_id, today.post.id) is None
+
+
+async def test_the_live_scored_answers_exclude_replaced_and_late_ones(world, sessions, clock):
+    opened = await world.open()
+    await world.submit(world.alice, opened, "first try")
+    await world.submit(world.alice, opened, "second try")
+    clock.set(opened.post.closes_at)
+    await world.submit(world.alice, opened, "late try")
+    await world.submit(world.bob, opened, "bob late")
+    pairs = {(opened.post.id, world.alice.member_id), (opened.post.id, world.bob.member_id)}
+    async with sessions() as session:
+        texts = await session.execute(sa.select(Answer.text).where(live_scored_answers(pairs)))
+        assert list(texts.scalars()) == ["second try"]
+
+
+async def test_the_answer_view_carries_its_question_current_grade_and_open_state(
+    world, sessions, clock
+):
+    opened = await world.open()
+    receipt = await world.submit(world.alice, opened, "an answer")
+    view = await world.answers.view(receipt.answer_id)
+    assert view.grade is None and view.post_open
+    assert view.question.id == opened.question.id
+    async with sessions() as session, session.begin():
+        old = GradeRecord(answer_id=receipt.answer_id, grader="t", score=35, created_at=clock.now())
+        new = GradeRecord(answer_id=receipt.answer_id, grader="t", score=80, created_at=clock.now())
+        session.add_all([old, new])
+        await session.flush()
+        (await session.get(Answer, receipt.answer_id)).current_grade_id = new.id
+    view = await world.answers.view(receipt.answer_id)
+    assert view.grade is not None and view.grade.score == 80
+    assert view.question.prompt == opened.question.prompt
+    # at the closing instant the post counts as closed even before the closing job ran
+    clock.set(opened.post.closes_at)
+    view = await world.answers.view(receipt.answer_id)
+    assert not view.post_open and view.rubric_revealed
+    with pytest.raises(KeyError):
+        await world.answers.view(999_999)
+
+
+async def test_the_intake_takes_answers_again_after_it_was_closed(world, sessions):
+    opened = await world.open()
+    await world.submit(world.alice, opened, "before close")
+    await world.answers.close()
+    receipt = await world.submit(world.bob, opened, "after close")
+    assert receipt.scored
+    assert [row.text for row in await _answers(sessions)] == ["before close", "after close"]
