@@ -50,7 +50,7 @@ class FakeEmbedder:
         )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        text, point = texts
+        assert len(texts) == 2  # the evidence and the key point
         return np.vstack([unit(0.0), unit(math.degrees(math.acos(self.text_cosine)))])
 
 
