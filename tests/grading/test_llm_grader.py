@@ -19,8 +19,10 @@ from bot.grading.llm import (
     FLAG_EVIDENCE_REJECTED,
     FLAG_TRUNCATED,
     LLMGrader,
+    _overlap,
     evidence_in_answer,
     is_enumerative,
+    is_item_list,
     looks_like_keyword_list,
     parse_judge_reply,
 )
@@ -595,3 +597,60 @@ async def test_token_counts_are_the_endpoints_usage_exactly_and_add_up_over_a_re
     assert len(server.requests) == 3
     assert repaired.prompt_tokens == sum(map(server_prompt_tokens, server.requests[1:]))
     assert repaired.completion_tokens > grade.completion_tokens
+
+
+# --- the checks' own arithmetic -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spans", "zones", "share"),
+    [
+        ([(0, 10)], [(5, 20)], 0.5),
+        ([(0, 10), (20, 30)], [(25, 40)], 0.25),  # over both parts of a two-part quote
+        ([(0, 10)], [(10, 20)], 0.0),  # touching is not overlapping
+        ([(0, 10)], [(0, 4), (6, 10)], 0.8),  # two zones add up
+        ([(0, 10)], [(2, 3)], 0.1),  # a zone inside the quote
+        ([(4, 6)], [(0, 10)], 1.0),
+        ([], [(0, 5)], 0.0),  # no span: nothing inside, and no division by zero
+        ([(5, 5)], [(0, 10)], 0.0),
+    ],
+)
+def test_the_share_of_a_quote_inside_never_evidence_zones(spans, zones, share) -> None:
+    assert _overlap(spans, zones) == pytest.approx(share)
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "Common regularisers such as dropout help",
+        "Regularisers, e.g. dropout, help",
+        "Regularisers, for example dropout, help",
+        "Regularisers, for instance dropout, help",
+        "Two regularisers, namely dropout and weight decay",
+        "Good regularisers include dropout",
+        "The method includes dropout",
+        "Regularisation including dropout helps",
+        "Regularisers: dropout",
+        "dropout, weight decay and early stopping",  # three short items
+        "dropout; weight decay; early stopping",
+        "dropout or weight decay or early stopping",
+        "relu, sigmoid and the hyperbolic tangent function",  # two of three short: enough
+    ],
+)
+def test_a_key_point_introducing_or_listing_items_is_an_item_list(point: str) -> None:
+    assert is_item_list(point)
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "Sigmoid saturates so its gradient vanishes",
+        "Dropout excludes random units while training",  # not "include"
+        "dropout or weight decay",  # two items are not a list
+        "relu, the sigmoid function and the hyperbolic tangent",  # one of three short
+        "dropout,, weight decay",  # an empty piece is not an item
+        "random dropout of units, decay of all weights, stopping before overfitting",
+    ],
+)
+def test_a_claim_or_a_pair_is_not_an_item_list(point: str) -> None:
+    assert not is_item_list(point)
