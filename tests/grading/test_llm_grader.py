@@ -19,6 +19,8 @@ from bot.grading.llm import (
     FLAG_EVIDENCE_REJECTED,
     FLAG_TRUNCATED,
     LLMGrader,
+    _holding_are_keyword_lists,
+    _holding_only_name,
     _overlap,
     evidence_in_answer,
     is_enumerative,
@@ -654,3 +656,46 @@ def test_a_key_point_introducing_or_listing_items_is_an_item_list(point: str) ->
 )
 def test_a_claim_or_a_pair_is_not_an_item_list(point: str) -> None:
     assert not is_item_list(point)
+
+
+NAMING = "Key ideas: co-adaptation, ensembles of thinned networks and inverted dropout."
+ASSERTING = "Dropout prevents co-adaptation of units."
+KEYWORDS = "Keywords: sigmoid, saturates, gradient, vanishes."
+THREE = f"{NAMING} {ASSERTING} {KEYWORDS}"
+NAMING_SPAN, ASSERTING_SPAN, KEYWORDS_SPAN = (0, 77), (78, 118), (119, 168)
+CLAIM = "Dropout prevents units from co-adapting"
+
+
+def test_the_three_test_sentences_are_where_the_checks_below_expect() -> None:
+    spans = (NAMING_SPAN, ASSERTING_SPAN, KEYWORDS_SPAN)
+    assert [THREE[start:end] for start, end in spans] == [NAMING, ASSERTING, KEYWORDS]
+
+
+def test_a_sentence_that_only_names_topics_is_no_evidence_for_a_claim() -> None:
+    none: frozenset[tuple[int, int]] = frozenset()
+    assert _holding_only_name(THREE, [NAMING_SPAN], CLAIM, none)
+    assert not _holding_only_name(THREE, [ASSERTING_SPAN], CLAIM, none)
+    assert not _holding_only_name(THREE, [NAMING_SPAN, ASSERTING_SPAN], CLAIM, none)
+    assert not _holding_only_name(THREE, [], CLAIM, none)
+    # naming the items makes a point that is itself a list, or that asserts nothing
+    listing = "Regularisers include dropout, weight decay and early stopping"
+    assert not _holding_only_name(THREE, [NAMING_SPAN], listing, none)
+    assert not _holding_only_name(THREE, [NAMING_SPAN], "Co-adaptation and dropout", none)
+
+
+def test_a_sentence_quoted_for_several_points_must_assert_something_whatever_the_point() -> None:
+    naming_shared = frozenset({NAMING_SPAN})
+    assert _holding_only_name(THREE, [NAMING_SPAN], "Co-adaptation and dropout", naming_shared)
+    assert not _holding_only_name(THREE, [ASSERTING_SPAN], CLAIM, frozenset({ASSERTING_SPAN}))
+    # one shared sentence among the held ones: any asserting sentence among them is enough
+    both = [NAMING_SPAN, ASSERTING_SPAN]
+    assert not _holding_only_name(THREE, both, CLAIM, frozenset({ASSERTING_SPAN}))
+    assert not _holding_only_name(THREE, both, CLAIM, naming_shared)
+
+
+def test_evidence_is_a_keyword_list_only_when_every_held_sentence_is_one() -> None:
+    assert _holding_are_keyword_lists(THREE, [KEYWORDS_SPAN])
+    assert not _holding_are_keyword_lists(THREE, [ASSERTING_SPAN])
+    assert not _holding_are_keyword_lists(THREE, [ASSERTING_SPAN, KEYWORDS_SPAN])
+    assert not _holding_are_keyword_lists(THREE, [])
+    assert not _holding_are_keyword_lists(THREE, [(0, 3)])  # not a sentence of the text
