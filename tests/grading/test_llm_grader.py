@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -699,3 +700,23 @@ def test_evidence_is_a_keyword_list_only_when_every_held_sentence_is_one() -> No
     assert not _holding_are_keyword_lists(THREE, [ASSERTING_SPAN, KEYWORDS_SPAN])
     assert not _holding_are_keyword_lists(THREE, [])
     assert not _holding_are_keyword_lists(THREE, [(0, 3)])  # not a sentence of the text
+
+
+@pytest.mark.parametrize(("returned", "kept"), [(1.7, 1.0), (-0.4, 0.0), (0.35, 0.35)])
+async def test_relatedness_is_kept_within_zero_and_one_however_it_is_computed(
+    server: FakeOpenAI, returned: float, kept: float
+) -> None:
+    def plain(item: GradingItem, answer: str) -> float:
+        return returned
+
+    async def coroutine(item: GradingItem, answer: str) -> float:
+        return returned
+
+    def returns_awaitable(item: GradingItem, answer: str) -> Any:
+        return asyncio.sleep(0, result=returned)  # a plain function handing back an awaitable
+
+    for related in (plain, coroutine, returns_awaitable):
+        grade = await make_grader(server, relatedness=related).grade(ITEM, ANSWER)
+        assert grade.details["relatedness"] == pytest.approx(kept)
+        # the honest judge finds the sigmoid and ReLU points: 70, clamped below 0.2
+        assert grade.score == (30 if kept < 0.2 else 70)
