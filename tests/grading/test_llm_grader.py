@@ -16,9 +16,13 @@ from bot.domain.bank import KeyPoint
 from bot.domain.rubric import Coverage, rubric_feedback
 from bot.grading.base import Grade, GradingError, GradingItem, TransientGradingError
 from bot.grading.cache import InMemoryGradeCache, cache_key, grade_from_dict, grade_to_dict
+from bot.grading.evidence import QuoteLocation
 from bot.grading.llm import (
     FLAG_EVIDENCE_REJECTED,
     FLAG_TRUNCATED,
+    HINT_PARTLY,
+    HINT_UNSUPPORTED,
+    HINT_ZONE,
     LLMGrader,
     _holding_are_keyword_lists,
     _holding_only_name,
@@ -30,6 +34,7 @@ from bot.grading.llm import (
     parse_judge_reply,
 )
 from bot.grading.prompting import MAX_ANSWER_CHARS, REFERENCE_KEY_POINT
+from bot.grading.support import SupportChecker
 from tests.fakes.openai_server import MALFORMED, Content, FakeOpenAI, HonestJudge, HTTPError
 
 ITEM = GradingItem(
@@ -770,3 +775,81 @@ async def test_the_judges_feedback_is_kept_up_to_its_limit_or_replaced_when_empt
     grade = await make_grader(server).grade(ITEM, ANSWER + " Again.")
     assert grade.feedback == rubric_feedback(list(grade.verdicts), ())
     assert grade.flags == ()
+
+
+def offline_grader(**kwargs: Any) -> LLMGrader:
+    """A grader for the checks alone (no request is made) with word-only support, so support
+    values follow from the key point's words: for key point 0, SATURATES is 0.31, MANY_LAYERS
+    0.29 (between the partial and covered bars), LAYERS 0.08."""
+    client = AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1:9")
+    return LLMGrader(client, "gpt-test", support=SupportChecker(use_embeddings=False), **kwargs)
+
+
+SATURATES = "The sigmoid function saturates when its inputs grow large"
+MANY_LAYERS = "This matters because a deep network stacks many layers"
+LAYERS = "It matters because a deep network stacks layers"
+LAYERED = f"{SATURATES}. {MANY_LAYERS}. {LAYERS}."
+
+
+@pytest.mark.parametrize(
+    ("quote", "judged", "status", "hint"),
+    [
+        (SATURATES, Coverage.COVERED, Coverage.COVERED, ""),
+        (MANY_LAYERS, Coverage.COVERED, Coverage.PARTIAL, HINT_PARTLY),
+        (MANY_LAYERS, Coverage.PARTIAL, Coverage.PARTIAL, ""),
+        (LAYERS, Coverage.COVERED, Coverage.MISSING, HINT_UNSUPPORTED),
+        (LAYERS, Coverage.PARTIAL, Coverage.MISSING, HINT_UNSUPPORTED),
+    ],
+)
+def test_the_support_of_the_quoted_sentence_sets_the_status_the_evidence_earns(
+    quote: str, judged: Coverage, status: Coverage, hint: str
+) -> None:
+    grader = offline_grader()
+    point = ITEM.key_points[0]
+    prepared = grader._prepare(ITEM, ITEM.key_points, LAYERED)
+    location = prepared.located_in.locate(quote)
+    assert location is not None
+    got, problem, support = grader._judge_evidence(
+        point, prepared.profiles[0], prepared, location, judged
+    )
+    assert (got, problem) == (status, hint.format(point=point.text))
+    expected = grader.support.support(prepared.profiles[0], quote + ".").value
+    assert support == pytest.approx(expected) and support > 0
+
+
+def test_a_quote_half_inside_a_code_block_is_still_judged_and_more_than_half_is_not() -> None:
+    answer = (
+        "Sigmoid saturates for large inputs, so its gradient vanishes.\n```\n"
+        "sigmoid saturates so its gradient vanishes\n```\nReLU is cheap."
+    )
+    grader = offline_grader()
+    point = ITEM.key_points[0]
+    prepared = grader._prepare(ITEM, ITEM.key_points, answer)
+    assert prepared.zones == [(62, 112)]
+    half = QuoteLocation(((42, 82),), 100.0)  # 20 of its 40 characters in the code block
+    status, problem, _ = grader._judge_evidence(
+        point, prepared.profiles[0], prepared, half, Coverage.COVERED
+    )
+    assert (status, problem) == (Coverage.COVERED, "")
+    more = QuoteLocation(((43, 82),), 100.0)
+    assert grader._judge_evidence(
+        point, prepared.profiles[0], prepared, more, Coverage.COVERED
+    ) == (Coverage.MISSING, HINT_ZONE.format(point=point.text), 0.0)
+
+
+async def test_a_downgraded_verdict_is_counted_shows_its_quote_and_says_why(
+    server: FakeOpenAI,
+) -> None:
+    server.enqueue(Content(reply(verdict(0, "covered", MANY_LAYERS, "Nice."),
+                                 verdict(1, "missing", "", "x" * 700), verdict(2, "missing"),
+                                 verdict(3, "missing"))))  # fmt: skip
+    grader = make_grader(server, support=SupportChecker(use_embeddings=False))
+    grade = await grader.grade(ITEM, LAYERED)
+    first, second = grade.verdicts[:2]
+    assert (first.status, first.evidence) == (Coverage.PARTIAL, MANY_LAYERS)
+    assert first.hint == HINT_PARTLY.format(point=ITEM.key_points[0].text)
+    assert second.hint == "x" * 600  # the judge's hint, cut to the field limit
+    assert grade.score == 20  # half of weight 4 out of 10
+    assert grade.details["downgraded_evidence"] == 1.0
+    assert grade.details["rejected_evidence"] == 0.0 and grade.flags == ()
+    assert grade.feedback == rubric_feedback(list(grade.verdicts), ())
