@@ -359,8 +359,9 @@ async def test_the_answer_view_carries_its_question_current_grade_and_open_state
     clock.set(opened.post.closes_at)
     view = await world.answers.view(receipt.answer_id)
     assert not view.post_open and view.rubric_revealed
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as missing:
         await world.answers.view(999_999)
+    assert missing.value.args == (999_999,)  # the error names the answer it did not find
 
 
 async def test_the_intake_takes_answers_again_after_it_was_closed(world, sessions):
