@@ -853,3 +853,17 @@ async def test_a_downgraded_verdict_is_counted_shows_its_quote_and_says_why(
     assert grade.details["downgraded_evidence"] == 1.0
     assert grade.details["rejected_evidence"] == 0.0 and grade.flags == ()
     assert grade.feedback == rubric_feedback(list(grade.verdicts), ())
+
+
+async def test_a_long_factual_error_is_kept_cut_to_the_field_limit(server: FakeOpenAI) -> None:
+    wrong = "Sigmoid is zero-centred" + ", and so is every squashing function" * 20
+    assert len(wrong) > 700
+    verdicts = [verdict(index, "missing") for index in range(4)]
+    errors = [
+        {"quote": wrong, "correction": "It is not. " * 70},
+        {"quote": "", "correction": "an error without a quote is not counted"},
+    ]
+    server.enqueue(Content(reply(*verdicts, errors=errors)))
+    grade = await make_grader(server).grade(ITEM, f"{ANSWER} {wrong}.")
+    [error] = grade.factual_errors
+    assert (error.quote, error.correction) == (wrong[:600], ("It is not. " * 70)[:600])
