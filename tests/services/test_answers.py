@@ -4,6 +4,7 @@ says what a resubmission replaces, concurrent submissions, and other workspaces'
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import timedelta
 
 import pytest
@@ -14,11 +15,23 @@ from bot.services.answers import (
     AnswerRejected,
     AnswerService,
     AnswerTarget,
+    Receipt,
     ReceiptStatus,
     RejectionReason,
     live_scored_answers,
 )
-from bot.storage.models import Answer, AnswerKind, GradeRecord, Platform
+from bot.services.interviews import MockInterviews
+from bot.services.practice import PracticeService
+from bot.services.review import SpacedRepetition
+from bot.storage.models import (
+    Answer,
+    AnswerKind,
+    GradeRecord,
+    MockSession,
+    MockTurn,
+    Platform,
+    TurnStatus,
+)
 
 
 async def _answers(sessions) -> list[Answer]:
@@ -371,3 +384,39 @@ async def test_the_intake_takes_answers_again_after_it_was_closed(world, session
     receipt = await world.submit(world.bob, opened, "after close")
     assert receipt.scored
     assert [row.text for row in await _answers(sessions)] == ["before close", "after close"]
+
+
+async def test_a_mock_interview_answer_is_stored_unscored_and_answers_its_turn_once(
+    world, sessions, clock
+):
+    practice = PracticeService(sessions, random.Random(3), review=SpacedRepetition(sessions, clock))
+    interviews = MockInterviews(sessions, clock, practice, idle=timedelta(hours=1))
+    card = await interviews.start(world.alice, length=3)
+    turn_id = int(card.buttons[0].value)
+    target = AnswerTarget.mock(turn_id)
+    form = await world.answers.form(world.alice, target)
+    assert (form.title, form.note) == (
+        "Question 1 of 3",
+        "Mock interview: graded privately, no points.",
+    )
+    with pytest.raises(AnswerRejected):
+        await world.answers.form(world.bob, target)  # another member's interview
+    clock.advance(timedelta(minutes=3))
+    first, second = await asyncio.gather(
+        world.answers.submit(world.alice, target, "my interview answer"),
+        world.answers.submit(world.alice, target, "the same turn again"),
+        return_exceptions=True,
+    )
+    assert isinstance(first, Receipt) and first.status is ReceiptStatus.MOCK
+    assert not first.scored and "next question" in first.message
+    assert isinstance(second, AnswerRejected)  # one answer per turn, even within one batch
+    [row] = await _answers(sessions)
+    assert (row.kind, row.scored, row.daily_post_id) == (AnswerKind.MOCK, False, None)
+    async with sessions() as session:
+        turn = await session.get(MockTurn, turn_id)
+        assert turn.status is TurnStatus.ANSWERED and turn.answer_id == first.answer_id
+        assert row.question_id == turn.question_id
+        mock = await session.get(MockSession, turn.session_id)
+        assert mock.last_activity_at == clock.now()
+    with pytest.raises(AnswerRejected):
+        await world.answers.submit(world.alice, target, "once more")  # answered already
