@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from bot.domain.bank import Difficulty
 from bot.services.answers import (
     MAX_ANSWER_CHARS,
     AnswerRejected,
@@ -22,7 +23,9 @@ from bot.services.answers import (
 )
 from bot.services.interviews import MockInterviews
 from bot.services.practice import PracticeService
+from bot.services.question_rows import question_row
 from bot.services.review import SpacedRepetition
+from bot.storage.db import transaction
 from bot.storage.models import (
     Answer,
     AnswerKind,
@@ -32,6 +35,7 @@ from bot.storage.models import (
     Platform,
     TurnStatus,
 )
+from tests.world import make_question
 
 
 async def _answers(sessions) -> list[Answer]:
@@ -420,3 +424,45 @@ async def test_a_mock_interview_answer_is_stored_unscored_and_answers_its_turn_o
         assert mock.last_activity_at == clock.now()
     with pytest.raises(AnswerRejected):
         await world.answers.submit(world.alice, target, "once more")  # answered already
+
+
+async def test_a_workspaces_own_questions_take_practice_answers_from_that_workspace_only(
+    world, sessions, clock
+):
+    own = make_question("team-only", "platform", Difficulty.BEGINNER)
+    rows = [
+        question_row(own, clock, scope="slack:T1"),
+        question_row(own, clock, scope="oneoff:slack:T1"),
+        question_row(own, clock, scope="discord:G9"),
+    ]
+    async with transaction(sessions) as session:
+        session.add_all(rows)
+    stranger = await world.directory.resolve(
+        Platform.DISCORD, "G8", "U8", channel_external_id="C8", member_name="Mallory"
+    )
+    for row in rows[:2]:
+        target = AnswerTarget.practice(row.id)
+        assert (await world.answers.form(world.alice, target)).title == "Practice question"
+        receipt = await world.answers.submit(world.alice, target, "team answer")
+        assert receipt.status is ReceiptStatus.PRACTICE
+        with pytest.raises(AnswerRejected):
+            await world.answers.form(stranger, target)
+        with pytest.raises(AnswerRejected):
+            await world.answers.submit(stranger, target, "not my team")
+    other_team = AnswerTarget.practice(rows[2].id)
+    with pytest.raises(AnswerRejected):
+        await world.answers.submit(world.alice, other_team, "not my team either")
+    assert len(await _answers(sessions)) == 2
+
+
+async def test_a_refused_answer_does_not_stop_the_rest_of_its_batch(world, sessions):
+    opened = await world.open()
+    batches_before = world.answers.batches
+    refused, stored = await asyncio.gather(
+        world.answers.submit(world.alice, AnswerTarget.daily(999_999), "nowhere"),
+        world.submit(world.bob, opened, "a real answer"),
+        return_exceptions=True,
+    )
+    assert isinstance(refused, AnswerRejected) and stored.status is ReceiptStatus.SCORED
+    assert world.answers.batches == batches_before + 1  # one transaction, not a retry
+    assert [row.text for row in await _answers(sessions)] == ["a real answer"]
