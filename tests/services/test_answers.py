@@ -458,11 +458,13 @@ async def test_a_workspaces_own_questions_take_practice_answers_from_that_worksp
 async def test_a_refused_answer_does_not_stop_the_rest_of_its_batch(world, sessions):
     opened = await world.open()
     batches_before = world.answers.batches
-    refused, stored = await asyncio.gather(
+    no_question, no_post, stored = await asyncio.gather(
+        world.answers.submit(world.alice, AnswerTarget.practice(999_999), "no such question"),
         world.answers.submit(world.alice, AnswerTarget.daily(999_999), "nowhere"),
         world.submit(world.bob, opened, "a real answer"),
         return_exceptions=True,
     )
-    assert isinstance(refused, AnswerRejected) and stored.status is ReceiptStatus.SCORED
+    assert isinstance(no_question, AnswerRejected) and isinstance(no_post, AnswerRejected)
+    assert stored.status is ReceiptStatus.SCORED
     assert world.answers.batches == batches_before + 1  # one transaction, not a retry
     assert [row.text for row in await _answers(sessions)] == ["a real answer"]
