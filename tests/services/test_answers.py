@@ -468,3 +468,24 @@ async def test_a_refused_answer_does_not_stop_the_rest_of_its_batch(world, sessi
     assert stored.status is ReceiptStatus.SCORED
     assert world.answers.batches == batches_before + 1  # one transaction, not a retry
     assert [row.text for row in await _answers(sessions)] == ["a real answer"]
+
+
+async def test_a_stored_answer_keeps_its_reply_context_and_a_replaced_one_its_replacement_time(
+    world, sessions, clock
+):
+    opened = await world.open()
+    submitted_at = clock.now()
+    where = {"channel": "C1", "thread_ts": "1700000000.000100"}
+    first = await world.answers.submit(
+        world.alice, AnswerTarget.daily(opened.post.id), "first", reply_context=where
+    )
+    [row] = await _answers(sessions)
+    assert (row.reply_context, row.attempts, row.status) == (where, 0, "pending")
+    assert row.submitted_at == row.updated_at == submitted_at
+    clock.advance(timedelta(minutes=7))
+    await world.submit(world.alice, opened, "second")
+    replaced, live = await _answers(sessions)
+    assert replaced.id == first.answer_id and replaced.superseded
+    assert replaced.submitted_at == submitted_at  # when it was sent
+    assert replaced.updated_at == clock.now()  # when it was replaced
+    assert live.reply_context == {}
