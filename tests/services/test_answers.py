@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from bot import metrics
 from bot.domain.bank import Difficulty
 from bot.services.answers import (
     MAX_ANSWER_CHARS,
@@ -36,6 +37,12 @@ from bot.storage.models import (
     TurnStatus,
 )
 from tests.world import make_question
+
+
+def _received(kind: str) -> float:
+    """The intake's counter of stored answers of one kind (metrics are process-wide)."""
+    value = metrics.REGISTRY.get_sample_value("interview_answers_received_total", {"kind": kind})
+    return value or 0.0
 
 
 async def _answers(sessions) -> list[Answer]:
@@ -457,7 +464,10 @@ async def test_a_workspaces_own_questions_take_practice_answers_from_that_worksp
 
 async def test_a_refused_answer_does_not_stop_the_rest_of_its_batch(world, sessions):
     opened = await world.open()
+    await world.submit(world.alice, opened, "an earlier batch")
     batches_before = world.answers.batches
+    assert batches_before == 1
+    received_before = _received("daily")
     no_question, no_post, stored = await asyncio.gather(
         world.answers.submit(world.alice, AnswerTarget.practice(999_999), "no such question"),
         world.answers.submit(world.alice, AnswerTarget.daily(999_999), "nowhere"),
@@ -467,7 +477,8 @@ async def test_a_refused_answer_does_not_stop_the_rest_of_its_batch(world, sessi
     assert isinstance(no_question, AnswerRejected) and isinstance(no_post, AnswerRejected)
     assert stored.status is ReceiptStatus.SCORED
     assert world.answers.batches == batches_before + 1  # one transaction, not a retry
-    assert [row.text for row in await _answers(sessions)] == ["a real answer"]
+    assert [row.text for row in await _answers(sessions)] == ["an earlier batch", "a real answer"]
+    assert _received("daily") == received_before + 1  # refused answers are not counted
 
 
 async def test_a_stored_answer_keeps_its_reply_context_and_a_replaced_one_its_replacement_time(
