@@ -391,6 +391,8 @@ async def test_the_answer_view_carries_its_question_current_grade_and_open_state
 async def test_the_intake_takes_answers_again_after_it_was_closed(world, sessions):
     opened = await world.open()
     await world.submit(world.alice, opened, "before close")
+    # the writer is a named task, so a task dump (or the loop-lag monitor) says what it is
+    assert "answer-intake" in {task.get_name() for task in asyncio.all_tasks()}
     await world.answers.close()
     receipt = await world.submit(world.bob, opened, "after close")
     assert receipt.scored
