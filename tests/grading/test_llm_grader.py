@@ -36,7 +36,7 @@ from bot.grading.llm import (
     parse_judge_reply,
 )
 from bot.grading.prompting import MAX_ANSWER_CHARS, REFERENCE_KEY_POINT
-from bot.grading.support import SupportChecker
+from bot.grading.support import COVERED_SUPPORT, SupportChecker
 from tests.fakes.openai_server import MALFORMED, Content, FakeOpenAI, HonestJudge, HTTPError
 
 ITEM = GradingItem(
@@ -902,3 +902,20 @@ def test_grader_talk_keyword_lists_and_naming_earn_nothing_and_say_why(
     assert grader._judge_evidence(
         point, prepared.profiles[0], prepared, location, Coverage.COVERED
     ) == (Coverage.MISSING, hint.format(point=point.text), 0.0)
+
+
+def test_a_support_of_exactly_the_covered_bar_keeps_a_covered_verdict() -> None:
+    # ten content words of weight 1 (none in the question, none common): three of them give a
+    # support of exactly 3 / 10 = COVERED_SUPPORT
+    point = KeyPoint(
+        text="Kittens chase bright yellow ribbons around wooden floors beside windows", weight=10
+    )
+    item = GradingItem(prompt="What do pets do?", reference="Pets play.", key_points=(point,))
+    grader = offline_grader()
+    prepared = grader._prepare(item, item.key_points, "My kittens chase ribbons whenever they can.")
+    assert prepared.profiles[0].total_weight == 10
+    location = prepared.located_in.locate("My kittens chase ribbons whenever they can")
+    assert location is not None
+    assert grader._judge_evidence(
+        point, prepared.profiles[0], prepared, location, Coverage.COVERED
+    ) == (Coverage.COVERED, "", COVERED_SUPPORT)
