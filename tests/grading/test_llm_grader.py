@@ -17,6 +17,7 @@ from bot.domain.rubric import Coverage, rubric_feedback
 from bot.grading.base import Grade, GradingError, GradingItem, TransientGradingError
 from bot.grading.cache import InMemoryGradeCache, cache_key, grade_from_dict, grade_to_dict
 from bot.grading.evidence import QuoteLocation
+from bot.grading.judge_reply import KeyPointJudgement
 from bot.grading.llm import (
     FLAG_EVIDENCE_REJECTED,
     FLAG_TRUNCATED,
@@ -919,3 +920,31 @@ def test_a_support_of_exactly_the_covered_bar_keeps_a_covered_verdict() -> None:
     assert grader._judge_evidence(
         point, prepared.profiles[0], prepared, location, Coverage.COVERED
     ) == (Coverage.COVERED, "", COVERED_SUPPORT)
+
+
+def test_a_sentence_that_only_names_topics_earns_one_point_but_not_two() -> None:
+    points = (
+        KeyPoint(text="Co-adaptation of units", weight=5),
+        KeyPoint(text="Inverted dropout", weight=5),
+    )
+    item = GradingItem(prompt="What is dropout?", reference="Dropout.", key_points=points)
+    grader = offline_grader()
+    text = (
+        "Key ideas: co-adaptation of units and inverted dropout."
+        " Dropout zeroes random units while training."
+    )
+    prepared = grader._prepare(item, points, text)
+    quote = "Key ideas: co-adaptation of units and inverted dropout"
+    once = [
+        KeyPointJudgement(index=0, status="covered", evidence=quote),
+        KeyPointJudgement(index=1, status="missing"),
+    ]
+    assert [v.status for v in grader._check(points, prepared, once).verdicts] == [
+        Coverage.COVERED,
+        Coverage.MISSING,
+    ]
+    twice = [KeyPointJudgement(index=index, status="covered", evidence=quote) for index in (0, 1)]
+    checked = grader._check(points, prepared, twice)
+    assert [v.status for v in checked.verdicts] == [Coverage.MISSING, Coverage.MISSING]
+    assert checked.verdicts[1].hint == HINT_KEYWORDS.format(point="Inverted dropout")
+    assert checked.rejected == 2 and checked.unlocated == []
