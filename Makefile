@@ -42,10 +42,18 @@ bench: check-python $(STAMP)
 
 # Mutation testing of the scoring core (configured in pyproject.toml [tool.mutmut]); minutes,
 # not part of `make test` or CI. Prints the score and names every surviving mutant.
+# The scoring core: every mutant of the domain, service and evidence-support files, and of
+# llm.py only the score and evidence checks (not request building, retries or client plumbing).
+MUTATE_TARGETS = 'bot.domain.*' 'bot.services.*' 'bot.grading.evidence.*' 'bot.grading.support.*' \
+	'bot.grading.llm.x__holding*' 'bot.grading.llm.x_is_item_list*' 'bot.grading.llm.x__overlap*' \
+	'bot.grading.llm.xǁLLMGraderǁ_check*' 'bot.grading.llm.xǁLLMGraderǁ_judge_evidence*' \
+	'bot.grading.llm.xǁLLMGraderǁ_factual_errors*' 'bot.grading.llm.xǁLLMGraderǁ_relatedness*' \
+	'bot.grading.llm.xǁLLMGraderǁ_grade*'
+
 mutate: check-python $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
 	rm -rf mutants
-	env -u TEST_POSTGRES_URL $(BIN)/mutmut run --max-children 2
+	env -u TEST_POSTGRES_URL $(BIN)/mutmut run --max-children 2 $(MUTATE_TARGETS)
 	$(BIN)/mutmut results
 
 typecheck: check-python $(STAMP)

@@ -188,8 +188,9 @@ def _holding_only_name(
 def is_item_list(key_point: str) -> bool:
     """Whether a key point's content is a list of items (examples, components, options), so
     that naming the items is making the point."""
+    # "e.g." ends in a dot: a word boundary after it would need a letter straight after the dot
     if re.search(
-        r"\b(?:such as|e\.g\.|for example|for instance|namely|includ(?:e|es|ing))\b|:", key_point
+        r"\b(?:such as|for example|for instance|namely|includ(?:e|es|ing))\b|\be\.g\.|:", key_point
     ):
         return True
     pieces = [piece for piece in re.split(r"[,;]|\s(?:and|or)\s", key_point) if piece.strip()]

@@ -4,21 +4,45 @@ says what a resubmission replaces, concurrent submissions, and other workspaces'
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from bot import metrics
+from bot.domain.bank import Difficulty
 from bot.services.answers import (
     MAX_ANSWER_CHARS,
     AnswerRejected,
     AnswerService,
     AnswerTarget,
+    Receipt,
     ReceiptStatus,
     RejectionReason,
     live_scored_answers,
 )
-from bot.storage.models import Answer, AnswerKind, GradeRecord, Platform
+from bot.services.interviews import MockInterviews
+from bot.services.practice import PracticeService
+from bot.services.question_rows import question_row
+from bot.services.review import SpacedRepetition
+from bot.storage.db import transaction
+from bot.storage.models import (
+    Answer,
+    AnswerKind,
+    GradeRecord,
+    MockSession,
+    MockTurn,
+    Platform,
+    TurnStatus,
+)
+from tests.world import make_question
+
+
+def _received(kind: str) -> float:
+    """The intake's counter of stored answers of one kind (metrics are process-wide)."""
+    value = metrics.REGISTRY.get_sample_value("interview_answers_received_total", {"kind": kind})
+    return value or 0.0
 
 
 async def _answers(sessions) -> list[Answer]:
@@ -259,3 +283,239 @@ async def test_receipts_say_scored_then_replaced_then_late_and_a_late_answer_rep
     ]
     bob_late = await world.submit(world.bob, opened, "only after the close")
     assert bob_late.status is ReceiptStatus.LATE and not bob_late.scored
+
+
+async def test_an_unknown_or_foreign_target_is_refused_with_one_plain_message(world):
+    opened = await world.open()
+    stranger = await world.directory.resolve(
+        Platform.DISCORD, "G9", "U9", channel_external_id="C9", member_name="Mallory"
+    )
+    refusals = []
+    for decode in ("bogus:1", "daily:x", "daily"):
+        with pytest.raises(AnswerRejected) as caught:
+            AnswerTarget.decode(decode)
+        refusals.append(caught.value)
+    with pytest.raises(AnswerRejected) as caught:
+        await world.answers.form(stranger, AnswerTarget.daily(opened.post.id))
+    refusals.append(caught.value)
+    with pytest.raises(AnswerRejected) as caught:
+        await world.answers.submit(world.alice, AnswerTarget.practice(999_999), "nowhere")
+    refusals.append(caught.value)
+    assert [(refusal.reason, refusal.message) for refusal in refusals] == [
+        (RejectionReason.UNKNOWN_QUESTION, "That question does not exist.")
+    ] * len(refusals)
+
+
+async def test_the_daily_form_shows_the_posts_question_and_says_what_sending_does(
+    world, sessions, clock
+):
+    opened = await world.open()
+    target = AnswerTarget.daily(opened.post.id)
+    form = await world.answers.form(world.alice, target)
+    assert (form.target, form.title, form.prompt, form.label, form.previous) == (
+        target,
+        "Today's question",
+        opened.question.prompt,
+        "Your answer",
+        None,
+    )
+    assert form.note == "Only you see your answer. You may improve it until the question closes."
+    await world.submit(world.bob, opened, "bob's answer")  # another member's answer
+    assert (await world.answers.form(world.alice, target)).previous is None
+    clock.advance(timedelta(minutes=30))
+    await world.submit(world.alice, opened, "ungraded yet")
+    form = await world.answers.form(world.alice, target)
+    # no grade yet: the note names the time only (08:30 UTC = 09:30 in Berlin)
+    assert form.note == "This replaces your answer of 09:30: only the new one counts."
+    clock.set(opened.post.closes_at)
+    closed = await world.answers.form(world.alice, target)
+    assert (
+        closed.note == "This question has closed: your answer is graded for practice (no points)."
+    )
+    assert closed.prompt == opened.question.prompt
+
+
+async def test_the_previous_answer_is_the_members_live_scored_one_to_that_post(
+    world, sessions, clock
+):
+    yesterday = await world.open()
+    await world.submit(world.alice, yesterday, "yesterday's answer")
+    clock.advance(timedelta(days=1))
+    today = await world.open()
+    assert today.post.id != yesterday.post.id
+    # an answer to another post is not a previous answer to this one
+    assert await world.answers.previous_answer(world.alice.member_id, today.post.id) is None
+    first = await world.submit(world.alice, today, "first try")
+    clock.advance(timedelta(minutes=10))
+    second_at = clock.now()
+    second = await world.submit(world.alice, today, "second try")
+    async with sessions() as session, session.begin():
+        # two grades of the live answer (say a regrade); the current one is the later
+        old = GradeRecord(answer_id=second.answer_id, grader="t", score=40, created_at=second_at)
+        new = GradeRecord(answer_id=second.answer_id, grader="t", score=90, created_at=second_at)
+        session.add_all([old, new])
+        await session.flush()
+        (await session.get(Answer, second.answer_id)).current_grade_id = new.id
+        (await session.get(Answer, first.answer_id)).current_grade_id = old.id
+    previous = await world.answers.previous_answer(world.alice.member_id, today.post.id)
+    assert previous is not None
+    assert (previous.submitted_at, previous.score) == (second_at, 90)
+    # a late answer is never a previous answer: it replaced nothing and will not be replaced
+    clock.set(today.post.closes_at)
+    await world.submit(world.bob, today, "late")
+    assert await world.answers.previous_answer(world.bob.member_id, today.post.id) is None
+
+
+async def test_the_live_scored_answers_exclude_replaced_and_late_ones(world, sessions, clock):
+    opened = await world.open()
+    await world.submit(world.alice, opened, "first try")
+    await world.submit(world.alice, opened, "second try")
+    clock.set(opened.post.closes_at)
+    await world.submit(world.alice, opened, "late try")
+    await world.submit(world.bob, opened, "bob late")
+    pairs = {(opened.post.id, world.alice.member_id), (opened.post.id, world.bob.member_id)}
+    async with sessions() as session:
+        texts = await session.execute(sa.select(Answer.text).where(live_scored_answers(pairs)))
+        assert list(texts.scalars()) == ["second try"]
+
+
+async def test_the_answer_view_carries_its_question_current_grade_and_open_state(
+    world, sessions, clock
+):
+    opened = await world.open()
+    receipt = await world.submit(world.alice, opened, "an answer")
+    view = await world.answers.view(receipt.answer_id)
+    assert view.grade is None and view.post_open
+    assert view.question.id == opened.question.id
+    async with sessions() as session, session.begin():
+        old = GradeRecord(answer_id=receipt.answer_id, grader="t", score=35, created_at=clock.now())
+        new = GradeRecord(answer_id=receipt.answer_id, grader="t", score=80, created_at=clock.now())
+        session.add_all([old, new])
+        await session.flush()
+        (await session.get(Answer, receipt.answer_id)).current_grade_id = new.id
+    view = await world.answers.view(receipt.answer_id)
+    assert view.grade is not None and view.grade.score == 80
+    assert view.question.prompt == opened.question.prompt
+    # at the closing instant the post counts as closed even before the closing job ran
+    clock.set(opened.post.closes_at)
+    view = await world.answers.view(receipt.answer_id)
+    assert not view.post_open and view.rubric_revealed
+    with pytest.raises(KeyError) as missing:
+        await world.answers.view(999_999)
+    assert missing.value.args == (999_999,)  # the error names the answer it did not find
+
+
+async def test_the_intake_takes_answers_again_after_it_was_closed(world, sessions):
+    opened = await world.open()
+    await world.submit(world.alice, opened, "before close")
+    # the writer is a named task, so a task dump (or the loop-lag monitor) says what it is
+    assert "answer-intake" in {task.get_name() for task in asyncio.all_tasks()}
+    await world.answers.close()
+    receipt = await world.submit(world.bob, opened, "after close")
+    assert receipt.scored
+    assert [row.text for row in await _answers(sessions)] == ["before close", "after close"]
+
+
+async def test_a_mock_interview_answer_is_stored_unscored_and_answers_its_turn_once(
+    world, sessions, clock
+):
+    practice = PracticeService(sessions, random.Random(3), review=SpacedRepetition(sessions, clock))
+    interviews = MockInterviews(sessions, clock, practice, idle=timedelta(hours=1))
+    card = await interviews.start(world.alice, length=3)
+    turn_id = int(card.buttons[0].value)
+    target = AnswerTarget.mock(turn_id)
+    form = await world.answers.form(world.alice, target)
+    assert (form.title, form.note) == (
+        "Question 1 of 3",
+        "Mock interview: graded privately, no points.",
+    )
+    with pytest.raises(AnswerRejected):
+        await world.answers.form(world.bob, target)  # another member's interview
+    clock.advance(timedelta(minutes=3))
+    first, second = await asyncio.gather(
+        world.answers.submit(world.alice, target, "my interview answer"),
+        world.answers.submit(world.alice, target, "the same turn again"),
+        return_exceptions=True,
+    )
+    assert isinstance(first, Receipt) and first.status is ReceiptStatus.MOCK
+    assert not first.scored and "next question" in first.message
+    assert isinstance(second, AnswerRejected)  # one answer per turn, even within one batch
+    [row] = await _answers(sessions)
+    assert (row.kind, row.scored, row.daily_post_id) == (AnswerKind.MOCK, False, None)
+    async with sessions() as session:
+        turn = await session.get(MockTurn, turn_id)
+        assert turn.status is TurnStatus.ANSWERED and turn.answer_id == first.answer_id
+        assert row.question_id == turn.question_id
+        mock = await session.get(MockSession, turn.session_id)
+        assert mock.last_activity_at == clock.now()
+    with pytest.raises(AnswerRejected):
+        await world.answers.submit(world.alice, target, "once more")  # answered already
+
+
+async def test_a_workspaces_own_questions_take_practice_answers_from_that_workspace_only(
+    world, sessions, clock
+):
+    own = make_question("team-only", "platform", Difficulty.BEGINNER)
+    rows = [
+        question_row(own, clock, scope="slack:T1"),
+        question_row(own, clock, scope="oneoff:slack:T1"),
+        question_row(own, clock, scope="discord:G9"),
+    ]
+    async with transaction(sessions) as session:
+        session.add_all(rows)
+    stranger = await world.directory.resolve(
+        Platform.DISCORD, "G8", "U8", channel_external_id="C8", member_name="Mallory"
+    )
+    for row in rows[:2]:
+        target = AnswerTarget.practice(row.id)
+        assert (await world.answers.form(world.alice, target)).title == "Practice question"
+        receipt = await world.answers.submit(world.alice, target, "team answer")
+        assert receipt.status is ReceiptStatus.PRACTICE
+        with pytest.raises(AnswerRejected):
+            await world.answers.form(stranger, target)
+        with pytest.raises(AnswerRejected):
+            await world.answers.submit(stranger, target, "not my team")
+    other_team = AnswerTarget.practice(rows[2].id)
+    with pytest.raises(AnswerRejected):
+        await world.answers.submit(world.alice, other_team, "not my team either")
+    assert len(await _answers(sessions)) == 2
+
+
+async def test_a_refused_answer_does_not_stop_the_rest_of_its_batch(world, sessions):
+    opened = await world.open()
+    await world.submit(world.alice, opened, "an earlier batch")
+    batches_before = world.answers.batches
+    assert batches_before == 1
+    received_before = _received("daily")
+    no_question, no_post, stored = await asyncio.gather(
+        world.answers.submit(world.alice, AnswerTarget.practice(999_999), "no such question"),
+        world.answers.submit(world.alice, AnswerTarget.daily(999_999), "nowhere"),
+        world.submit(world.bob, opened, "a real answer"),
+        return_exceptions=True,
+    )
+    assert isinstance(no_question, AnswerRejected) and isinstance(no_post, AnswerRejected)
+    assert stored.status is ReceiptStatus.SCORED
+    assert world.answers.batches == batches_before + 1  # one transaction, not a retry
+    assert [row.text for row in await _answers(sessions)] == ["an earlier batch", "a real answer"]
+    assert _received("daily") == received_before + 1  # refused answers are not counted
+
+
+async def test_a_stored_answer_keeps_its_reply_context_and_a_replaced_one_its_replacement_time(
+    world, sessions, clock
+):
+    opened = await world.open()
+    submitted_at = clock.now()
+    where = {"channel": "C1", "thread_ts": "1700000000.000100"}
+    first = await world.answers.submit(
+        world.alice, AnswerTarget.daily(opened.post.id), "first", reply_context=where
+    )
+    [row] = await _answers(sessions)
+    assert (row.reply_context, row.attempts, row.status) == (where, 0, "pending")
+    assert row.submitted_at == row.updated_at == submitted_at
+    clock.advance(timedelta(minutes=7))
+    await world.submit(world.alice, opened, "second")
+    replaced, live = await _answers(sessions)
+    assert replaced.id == first.answer_id and replaced.superseded
+    assert replaced.submitted_at == submitted_at  # when it was sent
+    assert replaced.updated_at == clock.now()  # when it was replaced
+    assert live.reply_context == {}
