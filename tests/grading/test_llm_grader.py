@@ -366,6 +366,7 @@ async def test_factual_errors_deduct_only_when_quoted_from_the_answer(server: Fa
     grade = await make_grader(server).grade(ITEM, ANSWER)
     assert [e.quote for e in grade.factual_errors] == ["Sigmoid is zero-centred"]
     assert grade.score == 70 - 10
+    assert [v.evidence for v in grade.verdicts[2:]] == ["", ""]  # a missing point quotes nothing
 
 
 async def test_a_factual_error_must_be_quoted_closely(server: FakeOpenAI) -> None:
