@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.storage.verdict_dictionary import DICTIONARY_1
-from bot.storage.verdicts import FIELDS
+from bot.storage.verdicts import FIELDS, read_records
 
 _STATUS = {"covered": "c", "partial": "p", "missing": "m"}
 _STATUS_NAME = {letter: name for name, letter in _STATUS.items()}
@@ -142,15 +142,4 @@ def unpack_grade(data: bytes, context: GradeContext) -> GradeContent:
         loaded = json.loads(text)
         return GradeContent(loaded["verdicts"], loaded["feedback"])
     records, feedback = text.split(_GROUP)
-    verdicts = []
-    for record in records.split(_RECORD)[:-1]:
-        key_point, evidence, hint = record[1:].split(_UNIT)
-        verdicts.append(
-            {
-                "key_point": key_point,
-                "status": _STATUS_NAME[record[0]],
-                "evidence": evidence,
-                "hint": hint,
-            }
-        )
-    return GradeContent(verdicts, feedback)
+    return GradeContent(read_records(records), feedback)

@@ -93,6 +93,12 @@ def unpack_verdicts(data: bytes) -> list[Any]:
     if fmt == _JSON:
         loaded: list[Any] = json.loads(text)
         return loaded
+    return read_records(text)
+
+
+def read_records(text: str) -> list[dict[str, str]]:
+    """The verdicts written as records (status letter, then key point, evidence and hint),
+    each record closed by its separator: the layout this format and ``grade_body`` share."""
     verdicts = []
     for record in text.split(_RECORD)[:-1]:
         key_point, evidence, hint = record[1:].split(_UNIT)
