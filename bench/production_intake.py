@@ -452,7 +452,7 @@ async def run_backend(backend: Backend, llm_url: str, args: argparse.Namespace) 
             f"the process's CPU during a round {figures['round cpu ms']:.0f} ms (the intake's and "
             "the worker's)"
         )
-    for slots in args.concurrency:
+    for slots in args.concurrency if args.throughput_repeats else ():
         runs = []
         for number in range(args.throughput_repeats):
             prefix = None
@@ -482,7 +482,7 @@ async def run_backend(backend: Backend, llm_url: str, args: argparse.Namespace) 
             f"{sum(run['answers'] for run in runs):.0f} grades from the fallback "
             f"(medians of {len(runs)} runs of {runs[0]['answers']:.0f} answers)"
         )
-    if args.worker_ceiling:
+    if args.worker_ceiling and args.throughput_repeats:
         for slots in args.concurrency:
             ceilings = [
                 await throughput(backend, llm_url, args, clock, slots, ceiling=True)

@@ -62,6 +62,11 @@ log = logging.getLogger(__name__)
 #: The PostgreSQL advisory lock key that serialises start-up work (migrations, bank sync).
 STARTUP_LOCK_KEY = 0x1B07_0001
 
+#: Parallel intake transactions per database dialect: PostgreSQL checks and writes a batch in
+#: its own process while the bot prepares the next part; SQLite has one writer (one, the
+#: default, for any other dialect).
+INTAKE_PARALLEL_BATCHES = {"postgresql": 2}
+
 
 def load_configured_bank(settings: Settings) -> ScopedBank:
     """The built-in bank plus the team's own files (see ``bot.services.question_rows``), with
@@ -316,7 +321,12 @@ class BotApp:
             directory=directory,
             channels=channels,
             daily=daily,
-            answers=AnswerService(sessions, clock, wake_grader=worker.wake),
+            answers=AnswerService(
+                sessions,
+                clock,
+                wake_grader=worker.wake,
+                parallel_batches=INTAKE_PARALLEL_BATCHES.get(engine.dialect.name, 1),
+            ),
             leaderboards=leaderboards,
             practice=practice,
             review=review,

@@ -201,6 +201,27 @@ def is_item_list(key_point: str) -> bool:
 # --- checking the judge -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ScreenedAnswer:
+    """An answer screened and capped: what is sent to the judge."""
+
+    screening: Screening
+    #: the member's reason for a dispute, screened like the answer ("" when none)
+    dispute_reason: str
+    graded_text: str
+    truncated: bool
+    vocabulary: ItemVocabulary
+
+
+def _discard(task: asyncio.Future[Any]) -> None:
+    """Drop a helper task whose result is no longer wanted, without a "never retrieved"
+    warning: cancelled if it still runs, its error read if it failed."""
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
 @dataclass
 class PreparedAnswer:
     """An answer ready to be judged: screened, capped, and indexed for quote look-ups."""
@@ -374,23 +395,23 @@ class LLMGrader:
                 key_points, "The answer is empty, so there is nothing to grade."
             )
         if cache is None:
-            prepared = await run_off_loop(self._prepare, item, key_points, answer)
+            screened = await run_off_loop(self._screen, item, key_points, answer)
         else:
-            # the answer is prepared while the cache is asked: a miss (the usual case) then
-            # costs no extra wait, a hit wastes a few milliseconds of CPU
-            looked_up, prepared = await asyncio.gather(
-                cache.get(key), run_off_loop(self._prepare, item, key_points, answer)
+            # the answer is screened while the cache is asked: a miss (the usual case) then
+            # costs no extra wait, a hit wastes a millisecond or two of CPU
+            looked_up, screened = await asyncio.gather(
+                cache.get(key), run_off_loop(self._screen, item, key_points, answer)
             )
             if looked_up is not None:
                 return _from_cache(looked_up)
-        if not re.search(r"\w", prepared.graded_text):
+        if not re.search(r"\w", screened.graded_text):
             grade = self._empty_grade(
                 key_points,
                 "The answer only addressed the grader, so there is nothing to grade.",
                 flags=(FLAG_INJECTION,),
             )
         else:
-            grade = await self._judge_and_score(item, key_points, prepared)
+            grade = await self._judge_and_score(item, key_points, screened)
         if cache is not None:
             await cache.put(key, grade)
         return grade
@@ -400,6 +421,13 @@ class LLMGrader:
     def _prepare(
         self, item: GradingItem, key_points: Sequence[KeyPoint], answer: str
     ) -> PreparedAnswer:
+        """Screen the answer and index it for the checks, in one go."""
+        return self._index(item, self._screen(item, key_points, answer))
+
+    def _screen(
+        self, item: GradingItem, key_points: Sequence[KeyPoint], answer: str
+    ) -> ScreenedAnswer:
+        """What the judge needs before it is asked: the answer screened and capped."""
         vocabulary = ItemVocabulary.of(
             item.prompt,
             item.reference,
@@ -415,6 +443,19 @@ class LLMGrader:
         if reason is not None and reason.flagged:  # the reason addressed the grader: flag it too
             screening = replace(screening, labels=(*screening.labels, *reason.labels))
         graded, truncated = cap_answer(screening.graded_text, self.max_answer_chars)
+        return ScreenedAnswer(
+            screening=screening,
+            dispute_reason=reason.graded_text if reason is not None else item.dispute_reason,
+            graded_text=graded,
+            truncated=truncated,
+            vocabulary=vocabulary,
+        )
+
+    def _index(self, item: GradingItem, screened: ScreenedAnswer) -> PreparedAnswer:
+        """What the checks of the judge's reply need (quote look-up, zones, support profiles,
+        relatedness): none of it is sent to the judge, so it is computed while the judge
+        thinks."""
+        graded = screened.graded_text
         relatedness = None
         if (
             self.relatedness is not None
@@ -423,13 +464,13 @@ class LLMGrader:
         ):  # it does not depend on the judge: computed here, off the loop, in the same hop
             relatedness = self.relatedness(item, graded)
         return PreparedAnswer(
-            screening=screening,
-            dispute_reason=reason.graded_text if reason is not None else item.dispute_reason,
+            screening=screened.screening,
+            dispute_reason=screened.dispute_reason,
             graded_text=graded,
-            truncated=truncated,
+            truncated=screened.truncated,
             located_in=AnswerText(graded),
             zones=never_evidence_zones(graded),
-            vocabulary=vocabulary,
+            vocabulary=screened.vocabulary,
             profiles=self.support.profiles(item.key_points, item.prompt, item.reference),
             relatedness=relatedness,
         )
@@ -437,17 +478,25 @@ class LLMGrader:
     # -- judging --
 
     async def _judge_and_score(
-        self, item: GradingItem, key_points: Sequence[KeyPoint], prepared: PreparedAnswer
+        self, item: GradingItem, key_points: Sequence[KeyPoint], screened: ScreenedAnswer
     ) -> Grade:
         prompt = build_messages(
             item.prompt,
             item.reference,
             key_points,
-            prepared.graded_text,
+            screened.graded_text,
             limit=self.max_answer_chars,
-            dispute_reason=prepared.dispute_reason,
+            dispute_reason=screened.dispute_reason,
         )
-        reply, content, usage = await self._ask(prompt.messages, len(key_points))
+        # the answer is indexed for the checks while the judge is asked (off the loop, so the
+        # relatedness and the quote index no longer delay the request)
+        indexing = asyncio.ensure_future(run_off_loop(self._index, item, screened))
+        try:
+            reply, content, usage = await self._ask(prompt.messages, len(key_points))
+        except BaseException:
+            _discard(indexing)
+            raise
+        prepared = await indexing
         checked, errors = await run_off_loop(
             self._check_reply, key_points, prepared, reply.key_points, reply.factual_errors
         )

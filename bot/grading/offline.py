@@ -798,7 +798,19 @@ class OfflineGrader:
         embedder = self._get_embedder()
         if not answer.strip() or not _WORD_RE.search(answer):
             return 0.0
-        features = self._reference_features(item, answer, split_sentences(answer), embedder)
+        sentences = split_sentences(answer)
+        if embedder is None:
+            features = self._reference_features(item, answer, sentences, embedder)
+        else:
+            # only the two features relatedness reads (the demoted ones cost another
+            # embedding of the answer and another word match, and are not used here)
+            answer_content = [t for s in sentences for t in s.tokens if not t.is_stop]
+            features = {
+                "cosine": max(0.0, embedder.similarity(answer, item.reference)),
+                "soft_recall_full": _soft_recall(
+                    embedder, _content_tokens(item.reference), answer_content
+                ),
+            }
         return _clip01(_relatedness(features, embedder))
 
     def is_unrelated(self, item: GradingItem, answer: str) -> bool:

@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 
 #: Most submissions stored in one transaction.
 MAX_BATCH = 500
+#: Smallest batch worth splitting into parallel transactions (``parallel_batches``).
+PARALLEL_MIN_BATCH = 64
 #: Attempts of a single submission after its batch failed.
 SINGLE_RETRIES = 3
 
@@ -241,11 +243,16 @@ class AnswerService:
         *,
         wake_grader: Callable[[], None] = lambda: None,
         max_batch: int = MAX_BATCH,
+        parallel_batches: int = 1,
     ):
+        """``parallel_batches``: how many transactions a large batch is split into, written
+        at the same time (a member's answers always in the same one, in order). Worth it
+        where the database works beside the bot (PostgreSQL); SQLite has one writer."""
         self._sessions = sessions
         self._clock = clock
         self._wake_grader = wake_grader
         self._max_batch = max_batch
+        self._parallel = max(1, parallel_batches)
         self._queue: deque[_Pending] = deque()
         self._signal: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -412,7 +419,15 @@ class AnswerService:
                 batch = [
                     self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))
                 ]
-                await self._write(batch)
+                if self._parallel > 1 and len(batch) >= PARALLEL_MIN_BATCH:
+                    # split by member, so no two transactions touch one member's live answer
+                    # (no unique-index waits between them) and each member's order is kept
+                    parts: list[list[_Pending]] = [[] for _ in range(self._parallel)]
+                    for pending in batch:
+                        parts[pending.actor.member_id % self._parallel].append(pending)
+                    await asyncio.gather(*(self._write(part) for part in parts if part))
+                else:
+                    await self._write(batch)
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
@@ -460,7 +475,11 @@ class AnswerService:
                 session, {p.target.id for p in batch if p.target.kind is AnswerKind.MOCK}
             )
             turn_of_row: dict[int, int] = {}  # row index -> mock turn id
-            scopes = await self._scopes(session, {p.actor.workspace_id for p in batch})
+            # (a workspace's question scopes decide practice answers only)
+            scopes = await self._scopes(
+                session,
+                {p.actor.workspace_id for p in batch if p.target.kind is AnswerKind.PRACTICE},
+            )
             rows: list[dict[str, Any]] = []
             owners: list[int] = []
             live: dict[tuple[int | None, int], int] = {}  # (post, member) -> index in rows
@@ -632,6 +651,8 @@ class AnswerService:
         return {question_id: scope for question_id, scope in rows.all()}
 
     async def _scopes(self, session: AsyncSession, workspace_ids: set[int]) -> dict[int, set[str]]:
+        if not workspace_ids:
+            return {}
         rows = await session.execute(
             sa.select(Workspace).where(col(Workspace.id).in_(sorted(workspace_ids)))
         )

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 
+import pytest
 import pytest_asyncio
 
 from bot.domain.bank import KeyPoint
-from bot.grading.base import GradingItem
+from bot.grading.base import GradingError, GradingItem
 from bot.grading.cache import InMemoryGradeCache
 from bot.grading.injection import ItemVocabulary, content_keys
 from bot.grading.llm import LLMGrader
 from bot.grading.support import KeyPointProfile, SupportChecker
-from tests.fakes.openai_server import FakeOpenAI, HonestJudge
+from tests.fakes.openai_server import FakeOpenAI, HonestJudge, HTTPError
 
 PROMPT = "Why do deep networks usually use ReLU rather than sigmoid in hidden layers?"
 REFERENCE = (
@@ -114,3 +118,47 @@ async def test_a_cache_hit_is_served_without_a_request_and_a_miss_is_stored(
     assert len(server.requests) == requests
     assert again.details["cache_hit"] == 1.0 and again.score == first.score
     assert (again.prompt_tokens, again.completion_tokens) == (0, 0)
+
+
+async def test_relatedness_is_computed_while_the_judge_is_asked(server: FakeOpenAI) -> None:
+    """Nothing the checks need delays the request: the relatedness (a plain function, run in
+    the pool) only returns once the judge's request has arrived, which could never happen if
+    it ran before the request was sent."""
+    seen_request: list[bool] = []
+
+    def relatedness(graded: GradingItem, text: str) -> float:
+        deadline = time.monotonic() + 5.0
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seen_request.append(bool(server.requests))
+        return 0.8
+
+    grader = LLMGrader(server.client(), "gpt-test", relatedness=relatedness)
+    grade = await grader.grade(item(), ANSWER)
+    assert seen_request == [True]
+    assert grade.details["relatedness"] == 0.8
+    assert grade.score == 100
+
+
+async def test_a_failed_judge_drops_the_answers_indexing_without_a_stray_error(
+    server: FakeOpenAI, caplog
+) -> None:
+    """The judge refuses (a permanent error): that error is what the caller gets, and the
+    indexing started beside the request, which failed too, leaves no "exception was never
+    retrieved" behind."""
+
+    def relatedness(graded: GradingItem, text: str) -> float:
+        raise RuntimeError("relatedness broke")
+
+    server.enqueue(HTTPError(400, "bad request"))
+    grader = LLMGrader(server.client(), "gpt-test", relatedness=relatedness)
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    with pytest.raises(GradingError):
+        await grader.grade(item(), ANSWER)
+    for _ in range(3):  # let a dropped task be collected and reported, if it would be
+        await asyncio.sleep(0.05)
+        gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+    # with the judge answering, the indexing's own error is the grade's
+    with pytest.raises(RuntimeError, match="relatedness broke"):
+        await grader.grade(item("v2"), ANSWER)

@@ -187,6 +187,36 @@ async def test_two_answers_from_one_member_at_the_same_instant_leave_one_live(wo
     assert len(rows) == 3 and sum(not row.superseded for row in rows) == 1
 
 
+async def test_a_large_batch_split_into_parallel_transactions_keeps_each_members_order(
+    world, sessions
+):
+    """With ``parallel_batches`` (PostgreSQL's setting), a large batch is written as several
+    transactions at once: every answer is stored once, each member's last answer is the live
+    one, and the receipts say which answers replaced an earlier one."""
+    opened = await world.open()
+    members = [await world.actor(f"UP{index}", f"Member {index}") for index in range(40)]
+    target = AnswerTarget.daily(opened.post.id)
+    intake = AnswerService(sessions, world.clock, parallel_batches=2)
+    try:
+        # the first half answered once before; now everyone answers twice in one burst
+        await asyncio.gather(*(intake.submit(m, target, "before") for m in members[:20]))
+        batches_before = intake.batches
+        receipts = await asyncio.gather(
+            *(intake.submit(m, target, f"{m.member_id} first") for m in members),
+            *(intake.submit(m, target, f"{m.member_id} second") for m in members),
+        )
+    finally:
+        await intake.close()
+    assert intake.batches - batches_before == 2  # 80 answers, two transactions
+    assert all(receipt.replaced_earlier for receipt in receipts[40:])
+    firsts = receipts[:40]
+    assert [receipt.replaced_earlier for receipt in firsts] == [True] * 20 + [False] * 20
+    rows = await _answers(sessions)
+    assert len(rows) == 100 and len({row.id for row in rows}) == 100
+    live = {row.member_id: row.text for row in rows if not row.superseded}
+    assert live == {m.member_id: f"{m.member_id} second" for m in members}
+
+
 async def test_a_batch_replacing_a_stored_answer_tells_its_first_answer_so_too(world, sessions):
     """Stored first: one answer from another process. Then two answers of the same member in
     one batch: the first replaces the stored one, the second replaces the first; both say so."""
@@ -479,6 +509,36 @@ async def test_a_workspaces_own_questions_take_practice_answers_from_that_worksp
     with pytest.raises(AnswerRejected):
         await world.answers.submit(world.alice, other_team, "not my team either")
     assert len(await _answers(sessions)) == 2
+
+
+async def test_only_a_practice_answer_makes_the_intake_read_workspace_scopes(world, engine, clock):
+    """A batch of daily answers needs no workspace row (the scopes decide practice answers
+    only): one query less on every daily submission."""
+    opened = await world.open()
+    practice = make_question("scoped", "platform", Difficulty.BEGINNER)
+    async with transaction(world.answers._sessions) as session:
+        row = question_row(practice, clock, scope="slack:T1")
+        session.add(row)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await asyncio.gather(
+            world.submit(world.alice, opened, "daily one"),
+            world.submit(world.bob, opened, "daily two"),
+        )
+        daily_statements = list(statements)
+        statements.clear()
+        receipt = await world.answers.submit(world.alice, AnswerTarget.practice(row.id), "practice")
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert receipt.status is ReceiptStatus.PRACTICE
+    assert any("INSERT INTO answer" in s for s in daily_statements)
+    assert not any("FROM workspace" in s for s in daily_statements)
+    assert any("FROM workspace" in s for s in statements)
 
 
 async def test_a_refused_answer_does_not_stop_the_rest_of_its_batch(world, sessions):

@@ -72,6 +72,50 @@ async def test_a_message_is_delivered_once_and_its_reference_kept(sessions, cloc
     assert len(notifier.deliveries) == 1
 
 
+async def test_a_burst_of_messages_shares_a_claim_and_each_is_sent_once(sessions, clock):
+    """Messages written one by one in quick succession (grades stored in turn), each waking
+    the dispatcher, are gathered into a few claims instead of a claim each."""
+    notifier = RecordingNotifier()
+    dispatcher = _dispatcher(sessions, clock, notifier, gather_seconds=0.3, poll_seconds=30)
+    await dispatcher.start()
+    try:
+        await asyncio.sleep(0.05)  # its first look finds nothing and it waits
+        before = dispatcher.claims
+        ids = []
+        for _ in range(10):
+            ids += await _enqueue(sessions, clock)
+            dispatcher.wake()
+        for _ in range(200):
+            if len(notifier.deliveries) == 10:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.4)  # a look after the burst, which finds nothing
+    finally:
+        await dispatcher.stop()
+    rows = await _rows(sessions)
+    assert all(rows[i].status is OutboxStatus.SENT for i in ids)
+    assert len(notifier.deliveries) == 10
+    # the burst, then one more look (a sent message may have released a reply): not ten
+    assert 1 <= dispatcher.claims - before <= 3
+
+
+async def test_a_dispatcher_without_gathering_still_sends_what_it_is_woken_for(sessions, clock):
+    notifier = RecordingNotifier()
+    dispatcher = _dispatcher(sessions, clock, notifier, gather_seconds=0, poll_seconds=30)
+    await dispatcher.start()
+    try:
+        await asyncio.sleep(0.05)
+        [message_id] = await _enqueue(sessions, clock)
+        dispatcher.wake()
+        for _ in range(200):
+            if notifier.deliveries:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await dispatcher.stop()
+    assert (await _rows(sessions))[message_id].status is OutboxStatus.SENT
+
+
 async def test_outcomes_of_concurrent_sends_share_transactions(sessions, clock):
     ids = await _enqueue(sessions, clock, n=32)
     notifier = RecordingNotifier(failures=[RetryLater("429", 5.0)])
