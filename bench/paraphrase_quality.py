@@ -4,7 +4,8 @@
 
 Each question of the set (by default ``tests/data/grading/paraphrase_set.yaml``, 48 questions
 split into dev and test, plus ``paraphrase_dev_more.yaml``, more dev questions written later to
-probe dense, reordered and bundled answers) is answered in
+probe dense, reordered and bundled answers, and ``paraphrase_dev_extra.yaml``, dev questions whose
+wrong answers reverse a direction, a role or which of two things does what) is answered in
 several styles, written without reusing the reference's phrases: ``correct`` (complete),
 ``terse`` (complete and short), ``partial``, ``wrong`` (fluent, central claim wrong) and ``vague``
 (on topic, nothing checkable). Every answer is graded by the offline grader against the bank
@@ -32,7 +33,11 @@ from bot.grading.offline import OfflineGrader
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "tests" / "data" / "grading"
-DEFAULT_DATA = (DATA_DIR / "paraphrase_set.yaml", DATA_DIR / "paraphrase_dev_more.yaml")
+DEFAULT_DATA = (
+    DATA_DIR / "paraphrase_set.yaml",
+    DATA_DIR / "paraphrase_dev_more.yaml",
+    DATA_DIR / "paraphrase_dev_extra.yaml",
+)
 DEFAULT_BANK = REPO_ROOT / "questions"
 STYLES = ("correct", "terse", "partial", "wrong", "vague")
 #: Other names a data set may use for a style.

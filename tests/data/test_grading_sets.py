@@ -29,6 +29,8 @@ GRADING_DIR = Path(__file__).resolve().parent / "grading"
 PARAPHRASE_FILE = GRADING_DIR / "paraphrase_set.yaml"
 #: dev-only questions written later, in the same five styles under the same rules
 PARAPHRASE_DEV_MORE_FILE = GRADING_DIR / "paraphrase_dev_more.yaml"
+#: a third batch of dev-only questions (wrong answers that reverse a direction, role or subject)
+PARAPHRASE_DEV_EXTRA_FILE = GRADING_DIR / "paraphrase_dev_extra.yaml"
 ATTACK_FILE = GRADING_DIR / "attacks_heldout.yaml"
 
 STYLES = ("correct", "terse", "partial", "wrong", "vague")
@@ -183,18 +185,38 @@ def test_four_gram_rule_ignores_case_and_punctuation() -> None:
 
 
 @cache
-def dev_more_questions() -> list[dict[str, Any]]:
-    data = yaml.safe_load(PARAPHRASE_DEV_MORE_FILE.read_text(encoding="utf-8"))
+def dev_questions_of(path: Path) -> list[dict[str, Any]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert set(data) == {"questions"}
     return data["questions"]
 
 
-def test_more_dev_questions_are_new_dev_bank_questions_in_five_styles() -> None:
-    entries = dev_more_questions()
-    assert len(entries) >= 12
+def dev_more_questions() -> list[dict[str, Any]]:
+    return dev_questions_of(PARAPHRASE_DEV_MORE_FILE)
+
+
+def dev_extra_questions() -> list[dict[str, Any]]:
+    return dev_questions_of(PARAPHRASE_DEV_EXTRA_FILE)
+
+
+@pytest.mark.parametrize(
+    ("entries", "fewest", "earlier"),
+    [
+        pytest.param(dev_more_questions, 12, (), id="dev_more"),
+        pytest.param(dev_extra_questions, 8, (dev_more_questions,), id="dev_extra"),
+    ],
+)
+def test_more_dev_questions_are_new_dev_bank_questions_in_five_styles(
+    entries: Any, fewest: int, earlier: tuple[Any, ...]
+) -> None:
+    entries = entries()
+    assert len(entries) >= fewest
     ids = [entry["id"] for entry in entries]
     assert len(ids) == len(set(ids))
-    assert not set(ids) & {entry["id"] for entry in paraphrase_questions()}
+    taken = {entry["id"] for entry in paraphrase_questions()}
+    for other in earlier:
+        taken |= {entry["id"] for entry in other()}
+    assert not set(ids) & taken
     for entry in entries:
         assert set(entry) == {"id", "split", "answers"}, entry["id"]
         assert entry["split"] == "dev", entry["id"]
@@ -208,9 +230,10 @@ def test_more_dev_questions_are_new_dev_bank_questions_in_five_styles() -> None:
         assert 20 <= terse_words <= 60, (entry["id"], terse_words)
 
 
-def test_more_dev_questions_share_no_four_word_sequence_with_the_reference() -> None:
+@pytest.mark.parametrize("entries", [dev_more_questions, dev_extra_questions])
+def test_more_dev_questions_share_no_four_word_sequence_with_the_reference(entries: Any) -> None:
     copied = {}
-    for entry in dev_more_questions():
+    for entry in entries():
         for style, text in entry["answers"].items():
             shared = four_grams(text) & four_grams(bank()[entry["id"]].reference)
             if shared:
