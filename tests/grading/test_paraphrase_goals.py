@@ -86,27 +86,29 @@ def test_paraphrase_set_keeps_its_measured_quality(bench: ModuleType) -> None:
 
 def test_more_dev_questions_keep_their_measured_quality(bench: ModuleType) -> None:
     figures = _figures(bench, PARAPHRASE_DEV_MORE)
-    # measured (13 questions, dev, tuned on): correct 89.2 (92 % >= 75), terse 93.2, partial
-    # 38.0, wrong 30.9, vague 0.0, AUC 0.988 (before the modifier, path and negation rules of
-    # the third batch: terse 87.7, wrong 39.4; before clause windows, related terms, role swaps
-    # and bundled points: correct 82.2 (77 %), terse 86.2, wrong 40.5, AUC 0.923). The wrong
-    # answers here are hard on purpose (roles exchanged, reversed claims in the right words).
+    # measured (13 questions, dev, tuned on): correct 89.8 (92 % >= 75), terse 87.7, partial
+    # 38.0, wrong 39.4, vague 0.0, AUC 0.988; before clause windows, related terms, role swaps
+    # and bundled points: correct 82.2 (77 %), terse 86.2, wrong 40.5, AUC 0.923. The wrong
+    # answers here are hard on purpose (roles exchanged, reversed claims in the right words):
+    # their mean is above the goal of 30.
     assert figures.mean["correct"] >= 87
     assert figures.pass_share["correct"] >= 0.84
-    assert figures.mean["terse"] >= 90
-    assert figures.mean["wrong"] <= 34
+    assert figures.mean["terse"] >= 84
+    assert figures.mean["wrong"] <= 42
     assert figures.mean["vague"] <= 10
     assert figures.auc_correct_vs_wrong >= 0.95
 
 
 def test_third_dev_batch_keeps_its_measured_quality(bench: ModuleType) -> None:
     figures = _figures(bench, PARAPHRASE_DEV_EXTRA)
-    # measured (8 questions, dev, written before the rules that were then tuned on them):
-    # correct 84.8 (88 % >= 75), terse 91.6, partial 45.0, wrong 27.5, vague 3.8, AUC 0.938;
-    # before those rules: correct 76.9 (75 %), terse 89.9, partial 37.5, wrong 51.2, AUC 0.750.
-    assert figures.mean["correct"] >= 82
-    assert figures.pass_share["correct"] >= 0.85
-    assert figures.mean["terse"] >= 88
-    assert figures.mean["wrong"] <= 31
+    # measured (8 questions, dev, written for reversed directions, roles and which-of-two):
+    # correct 76.9 (75 % >= 75), terse 89.9, partial 37.5, wrong 51.2, vague 3.8, AUC 0.750.
+    # Rules tuned on this batch raised it to correct 84.8, wrong 27.5, AUC 0.938 but left the
+    # held-back test split where it was (79.9 / 30.2 / 0.929 against 80.7 / 29.5 / 0.938), so
+    # they were not kept: these floors guard the grader as shipped, not the goal.
+    assert figures.mean["correct"] >= 74
+    assert figures.pass_share["correct"] >= 0.7
+    assert figures.mean["terse"] >= 87
+    assert figures.mean["wrong"] <= 54
     assert figures.mean["vague"] <= 8
-    assert figures.auc_correct_vs_wrong >= 0.9
+    assert figures.auc_correct_vs_wrong >= 0.7
