@@ -77,6 +77,12 @@ def load_configured_bank(settings: Settings) -> ScopedBank:
     return load_banks(settings.questions_dir, settings.custom_questions_dir, cache)
 
 
+def grading_prefetch(concurrency: int) -> int:
+    """Answers the grading worker claims ahead of its grader slots: enough to refill the slots
+    that replies free while a group of grades is being stored (a quarter, at least two)."""
+    return max(2, concurrency // 4)
+
+
 #: Connections the LLM client keeps open at most; well above ``GRADING_CONCURRENCY``'s maximum
 #: (64) plus the follow-up writer's calls, so a grading slot never waits for a connection.
 LLM_MAX_CONNECTIONS = 256
@@ -278,6 +284,7 @@ class BotApp:
             fallback,
             clock,
             concurrency=settings.grading_concurrency,
+            prefetch=grading_prefetch(settings.grading_concurrency),
             max_attempts=settings.grading_max_attempts,
             rng=rng,
             after_commit=dispatcher.wake,

@@ -170,6 +170,7 @@ class GradingWorker:
         clock: Clock,
         *,
         concurrency: int = 4,
+        prefetch: int = 0,
         max_attempts: int = 4,
         max_claims: int = 5,
         backoff_seconds: float = 1.0,
@@ -189,6 +190,12 @@ class GradingWorker:
         self._fallback = fallback
         self._clock = clock
         self._concurrency = concurrency
+        #: ``concurrency`` bounds the grader calls in flight, not the answers held: up to
+        #: ``prefetch`` more are claimed (and leased) ahead, so a grader slot freed when the
+        #: judge replies starts the next answer at once, while the last grade is checked and
+        #: stored beside it (the store no longer sits between one LLM call and the next).
+        self._max_jobs = concurrency + max(0, prefetch)
+        self._grader_slots = asyncio.Semaphore(concurrency)
         self._max_attempts = max_attempts
         self._max_claims = max_claims
         self._backoff = backoff_seconds
@@ -289,7 +296,7 @@ class GradingWorker:
 
     async def _fill(self) -> int:
         """Claim as many answers as there are free slots and start grading them."""
-        free = self._concurrency - len(self._in_flight)
+        free = self._max_jobs - len(self._in_flight)
         if free <= 0:
             return 0
         jobs = await self._claim(free)
@@ -549,7 +556,8 @@ class GradingWorker:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._grader.grade(item, text)
+                    async with self._grader_slots:  # not held while backing off
+                        return await self._grader.grade(item, text)
         except RetryError as exc:
             last_error = exc.last_attempt.exception()  # type: ignore[assignment]
             metrics.LLM_ERRORS.labels(type(last_error).__name__).inc()
@@ -564,7 +572,8 @@ class GradingWorker:
             self._grader.name,
             type(last_error).__name__,
         )
-        grade = await self._fallback.grade(item, text)
+        async with self._grader_slots:
+            grade = await self._fallback.grade(item, text)
         return dataclasses.replace(grade, provisional=True)
 
     def _backoff_wait(self, state: RetryCallState) -> float:
@@ -612,7 +621,7 @@ class GradingWorker:
         try:
             async with transaction(self._sessions) as session:
                 stored = [await self._store_in(session, request) for request in batch]
-                free = self._concurrency - len(self._in_flight) + len(batch)
+                free = self._max_jobs - len(self._in_flight) + len(batch)
                 claimed: list[_Job] = []
                 if refill and self._refilling and not self._stopping and free > 0:
                     claimed = await self._claim_in(session, free)

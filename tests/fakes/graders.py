@@ -31,10 +31,21 @@ class ScriptedGrader:
         self.failures: deque[Exception] = deque(failures or [])
         self.gate: asyncio.Event | None = None
         self.entered = asyncio.Event()
+        #: calls in progress now, and the most there ever were at once
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     async def grade(self, item: GradingItem, answer: str) -> Grade:
         self.calls.append(answer)
         self.entered.set()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._grade(item, answer)
+        finally:
+            self.in_flight -= 1
+
+    async def _grade(self, item: GradingItem, answer: str) -> Grade:
         if self.gate is not None:
             await self.gate.wait()
         if self.failures:

@@ -102,6 +102,73 @@ async def test_claims_take_only_the_free_slots(world, sessions, clock):
     assert len(await _rows(sessions, GradeRecord)) == len(members)
 
 
+async def test_prefetched_answers_wait_for_a_grader_slot(world, sessions, clock):
+    """``prefetch`` answers are claimed beyond the grader slots; the grader never has more than
+    ``concurrency`` calls at once, and every answer is graded once."""
+    opened = await world.open()
+    members = [await world.actor(f"U{index}", f"M{index}") for index in range(10, 16)]
+    for member in members:
+        await world.submit(member, opened, GOOD)
+    gate = ScriptedGrader("slow")
+    gate.gate = asyncio.Event()
+    worker = GradingWorker(sessions, gate, gate, clock, concurrency=2, prefetch=2)
+    await worker.start()
+    await asyncio.wait_for(gate.entered.wait(), 5)
+    await asyncio.sleep(0.1)
+    statuses = sorted(answer.status.value for answer in await _rows(sessions, Answer))
+    assert statuses.count("grading") == 4 and len(gate.calls) == 2
+    gate.gate.set()
+    for _ in range(200):
+        if all(a.status == "graded" for a in await _rows(sessions, Answer)):
+            break
+        await asyncio.sleep(0.02)
+    await worker.stop()
+    assert gate.max_in_flight == 2 and len(gate.calls) == len(members)
+    assert all(answer.attempts == 1 for answer in await _rows(sessions, Answer))
+    assert len(await _rows(sessions, GradeRecord)) == len(members)
+
+
+async def test_a_freed_grader_slot_starts_the_next_answer_while_the_last_grade_is_stored(
+    world, sessions, clock, monkeypatch
+):
+    import bot.services.grading as grading
+
+    opened = await world.open()
+    first = await world.submit(world.alice, opened, GOOD)
+    await world.submit(world.bob, opened, GOOD)
+    storing = asyncio.Event()
+    release = asyncio.Event()
+    real_award = grading.award_points
+
+    async def slow_award(*args, **kwargs):
+        if kwargs["answer"].id == first.answer_id:
+            storing.set()
+            await release.wait()
+        return await real_award(*args, **kwargs)
+
+    monkeypatch.setattr(grading, "award_points", slow_award)
+    grader = ScriptedGrader()
+    worker = GradingWorker(sessions, grader, grader, clock, concurrency=1, prefetch=1)
+    await worker.start()
+    try:
+        await asyncio.wait_for(storing.wait(), 5)
+        for _ in range(100):  # the second answer is graded while the first is being stored
+            if len(grader.calls) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert len(grader.calls) == 2
+        release.set()
+        for _ in range(200):
+            if all(a.status == "graded" for a in await _rows(sessions, Answer)):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        release.set()
+        await worker.stop()
+    assert grader.max_in_flight == 1
+    assert len(await _rows(sessions, GradeRecord)) == 2
+
+
 async def test_an_answer_claimed_too_often_is_set_aside_and_the_member_told(world, sessions, clock):
     opened = await world.open()
     receipt = await world.submit(world.alice, opened, GOOD)
