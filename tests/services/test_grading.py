@@ -80,13 +80,19 @@ async def test_a_grade_before_close_hides_missing_points_and_after_close_shows_t
     assert "after the close: no points" in late
 
 
-async def test_claims_take_only_the_free_slots(world, sessions, clock):
+async def _six_answers_and_a_closed_gate(world) -> tuple[list, ScriptedGrader]:
+    """Six members answered today's post; a grader that waits until its gate opens."""
     opened = await world.open()
     members = [await world.actor(f"U{index}", f"M{index}") for index in range(10, 16)]
     for member in members:
         await world.submit(member, opened, GOOD)
     gate = ScriptedGrader("slow")
     gate.gate = asyncio.Event()
+    return members, gate
+
+
+async def test_claims_take_only_the_free_slots(world, sessions, clock):
+    members, gate = await _six_answers_and_a_closed_gate(world)
     worker = GradingWorker(sessions, gate, gate, clock, concurrency=2)
     await worker.start()
     await asyncio.wait_for(gate.entered.wait(), 5)
@@ -105,12 +111,7 @@ async def test_claims_take_only_the_free_slots(world, sessions, clock):
 async def test_prefetched_answers_wait_for_a_grader_slot(world, sessions, clock):
     """``prefetch`` answers are claimed beyond the grader slots; the grader never has more than
     ``concurrency`` calls at once, and every answer is graded once."""
-    opened = await world.open()
-    members = [await world.actor(f"U{index}", f"M{index}") for index in range(10, 16)]
-    for member in members:
-        await world.submit(member, opened, GOOD)
-    gate = ScriptedGrader("slow")
-    gate.gate = asyncio.Event()
+    members, gate = await _six_answers_and_a_closed_gate(world)
     worker = GradingWorker(sessions, gate, gate, clock, concurrency=2, prefetch=2)
     await worker.start()
     await asyncio.wait_for(gate.entered.wait(), 5)
