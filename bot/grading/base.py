@@ -7,6 +7,7 @@ worker's stored grade records all use it.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -88,6 +89,16 @@ class Grader(Protocol):
     name: str
 
     async def grade(self, item: GradingItem, answer: str) -> Grade: ...
+
+
+@runtime_checkable
+class RequestLimited(Protocol):
+    """A grader that takes one of ``request_slots`` for each remote call it makes, and none for
+    the work around the calls (screening, a cache look-up, checking the reply): a caller that
+    bounds the calls in flight gives it its semaphore instead of holding a slot through the
+    whole grade. ``None``: unbounded."""
+
+    request_slots: asyncio.Semaphore | None
 
 
 GRADE_ADAPTER: TypeAdapter[Grade] = TypeAdapter(Grade)

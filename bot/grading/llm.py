@@ -379,6 +379,9 @@ class LLMGrader:
         )
         self.response_format_index = 0
         self.requests_made = 0
+        #: taken for each request to the judge (see ``RequestLimited``); the grading worker
+        #: gives its grader slots, so screening and checks never hold one
+        self.request_slots: asyncio.Semaphore | None = None
 
     @property
     def structured_outputs(self) -> bool:
@@ -570,7 +573,10 @@ class LLMGrader:
         # Each 400 that names something we can change is adapted to once; at most one per kind.
         for _ in range(len(RESPONSE_FORMATS) + 4):
             try:
-                return await self._request(messages)
+                if self.request_slots is None:
+                    return await self._request(messages)
+                async with self.request_slots:
+                    return await self._request(messages)
             except openai.BadRequestError as exc:
                 if _is_response_format_rejection(exc) and self.response_format_index + 1 < len(
                     RESPONSE_FORMATS

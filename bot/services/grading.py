@@ -54,6 +54,7 @@ from bot.grading.base import (
     GradingError,
     GradingItem,
     LLMRequiredError,
+    RequestLimited,
     TransientGradingError,
 )
 from bot.grading.cache import grade_to_dict
@@ -196,6 +197,11 @@ class GradingWorker:
         #: stored beside it (the store no longer sits between one LLM call and the next).
         self._max_jobs = concurrency + max(0, prefetch)
         self._grader_slots = asyncio.Semaphore(concurrency)
+        # A grader that bounds its own remote calls (the LLM grader) takes a slot only for each
+        # request: its screening and cache look-up run before, its checks after, outside it.
+        self._grader_limits_itself = isinstance(grader, RequestLimited)
+        if isinstance(grader, RequestLimited):
+            grader.request_slots = self._grader_slots
         self._max_attempts = max_attempts
         self._max_claims = max_claims
         self._backoff = backoff_seconds
@@ -556,7 +562,10 @@ class GradingWorker:
         try:
             async for attempt in retrying:
                 with attempt:
-                    async with self._grader_slots:  # not held while backing off
+                    # a slot is not held while backing off between attempts
+                    if self._grader_limits_itself:
+                        return await self._grader.grade(item, text)
+                    async with self._grader_slots:
                         return await self._grader.grade(item, text)
         except RetryError as exc:
             last_error = exc.last_attempt.exception()  # type: ignore[assignment]

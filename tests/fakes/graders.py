@@ -69,6 +69,29 @@ class ScriptedGrader:
         )
 
 
+class RequestLimitedGrader(ScriptedGrader):
+    """A ScriptedGrader that, like the LLM grader, takes one of ``request_slots`` only for its
+    "remote call" (the wait at the gate), so the work before it runs without a slot."""
+
+    def __init__(self, name: str = "limited") -> None:
+        super().__init__(name)
+        self.request_slots: asyncio.Semaphore | None = None
+        self.in_call = 0
+        self.max_in_call = 0
+
+    async def _grade(self, item: GradingItem, answer: str) -> Grade:
+        assert self.request_slots is not None, "the worker hands over its slots"
+        async with self.request_slots:
+            self.in_call += 1
+            self.max_in_call = max(self.max_in_call, self.in_call)
+            try:
+                if self.gate is not None:
+                    await self.gate.wait()
+            finally:
+                self.in_call -= 1
+        return await super()._grade(item, answer)  # the gate is open by now
+
+
 def transient(n: int) -> list[Exception]:
     return [TransientGradingError(f"flaky {i}") for i in range(n)]
 

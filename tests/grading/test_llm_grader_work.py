@@ -162,3 +162,19 @@ async def test_a_failed_judge_drops_the_answers_indexing_without_a_stray_error(
     # with the judge answering, the indexing's own error is the grade's
     with pytest.raises(RuntimeError, match="relatedness broke"):
         await grader.grade(item("v2"), ANSWER)
+
+
+async def test_request_slots_bound_the_judge_requests_in_flight(server: FakeOpenAI) -> None:
+    """With one request slot, two grades' requests go one after the other (the judge takes
+    0.2 s each), while nothing else about the grades waits for the slot."""
+    server.delay = 0.2
+    grader = LLMGrader(server.client(), "gpt-test")
+    grader.request_slots = asyncio.Semaphore(1)
+    started = time.monotonic()
+    first, second = await asyncio.gather(
+        grader.grade(item(), ANSWER), grader.grade(item("v2"), ANSWER + " Also true.")
+    )
+    assert time.monotonic() - started >= 0.4
+    assert first.score == 100 and second.score == 100
+    assert len(server.requests) == 2
+    assert not grader.request_slots.locked()  # the slot was given back

@@ -15,7 +15,7 @@ from bot.grading.base import grade_to_dict
 from bot.services.grading import GradingWorker, grading_item
 from bot.services.question_rows import sync_bank
 from bot.storage.models import Answer, DeliveryAction, GradeRecord, ScoreEvent
-from tests.fakes.graders import ScriptedGrader, permanent, transient
+from tests.fakes.graders import RequestLimitedGrader, ScriptedGrader, permanent, transient
 from tests.fakes.notifier import RecordingNotifier
 from tests.world import SMALL_BANK, make_question
 
@@ -126,6 +126,35 @@ async def test_prefetched_answers_wait_for_a_grader_slot(world, sessions, clock)
     await worker.stop()
     assert gate.max_in_flight == 2 and len(gate.calls) == len(members)
     assert all(answer.attempts == 1 for answer in await _rows(sessions, Answer))
+    assert len(await _rows(sessions, GradeRecord)) == len(members)
+
+
+async def test_a_grader_that_limits_its_own_calls_holds_a_slot_only_for_the_call(
+    world, sessions, clock
+):
+    """The LLM grader takes the worker's slot only around its request: a prefetched answer is
+    screened (here: enters ``grade``) while every slot is taken, but never calls out."""
+    members, _ = await _six_answers_and_a_closed_gate(world)
+    grader = RequestLimitedGrader()
+    grader.gate = asyncio.Event()
+    worker = GradingWorker(sessions, grader, grader, clock, concurrency=2, prefetch=2)
+    assert grader.request_slots is not None
+    await worker.start()
+    try:
+        for _ in range(100):
+            if len(grader.calls) == 4:
+                break
+            await asyncio.sleep(0.02)
+        assert len(grader.calls) == 4 and grader.in_call == 2  # two wait for a slot
+        grader.gate.set()
+        for _ in range(200):
+            if all(a.status == "graded" for a in await _rows(sessions, Answer)):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        grader.gate.set()
+        await worker.stop()
+    assert grader.max_in_call == 2 and len(grader.calls) == len(members)
     assert len(await _rows(sessions, GradeRecord)) == len(members)
 
 
