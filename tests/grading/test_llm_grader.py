@@ -13,7 +13,7 @@ import pytest_asyncio
 from openai import AsyncOpenAI
 
 from bot.domain.bank import KeyPoint
-from bot.domain.rubric import Coverage, rubric_feedback
+from bot.domain.rubric import Coverage, FactualError, rubric_feedback
 from bot.grading.base import Grade, GradingError, GradingItem, TransientGradingError
 from bot.grading.cache import InMemoryGradeCache, cache_key, grade_from_dict, grade_to_dict
 from bot.grading.evidence import QuoteLocation
@@ -729,6 +729,42 @@ async def test_relatedness_is_kept_within_zero_and_one_however_it_is_computed(
         assert grade.details["relatedness"] == pytest.approx(kept)
         # the honest judge finds the sigmoid and ReLU points: 70, clamped below 0.2
         assert grade.score == (30 if kept < 0.2 else 70)
+
+
+async def test_a_coroutine_relatedness_check_is_given_the_item_and_the_answer_graded(
+    server: FakeOpenAI,
+) -> None:
+    seen: list[tuple[GradingItem, str]] = []
+
+    async def related(item: GradingItem, answer: str) -> float:
+        seen.append((item, answer))
+        return 0.9 if item.question_id == "relu" else 0.0  # relatedness to this item only
+
+    grade = await make_grader(server, relatedness=related).grade(ITEM, ANSWER)
+    assert seen == [(ITEM, ANSWER)]
+    assert grade.details["relatedness"] == pytest.approx(0.9)
+    assert grade.score == 70 and "needs-review" not in grade.flags
+
+
+async def test_feedback_written_for_a_silent_judge_gives_the_factual_errors_corrections(
+    server: FakeOpenAI,
+) -> None:
+    judged = reply(
+        verdict(0, "covered", SIGMOID),
+        verdict(1, "covered", RELU),
+        verdict(2, "missing"),
+        verdict(3, "missing"),
+        errors=[
+            {"quote": "Sigmoid is zero-centred", "correction": "Sigmoid outputs lie in (0, 1)."}
+        ],
+    )
+    judged["feedback"] = ""
+    server.enqueue(Content(judged))
+    grade = await make_grader(server).grade(ITEM, ANSWER)
+    error = FactualError("Sigmoid is zero-centred", "Sigmoid outputs lie in (0, 1).")
+    assert grade.factual_errors == (error,)
+    assert grade.feedback == rubric_feedback(list(grade.verdicts), (error,))
+    assert grade.feedback.endswith(" Check: Sigmoid outputs lie in (0, 1).")
 
 
 INJECTED = (
