@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401
 from bot.clock import ManualClock
+from bot.services import leaderboard
 from bot.storage.db import create_engine, session_factory
 
 pytest_plugins = ["tests.world", "tests.rich_world"]
@@ -78,6 +79,14 @@ def create_scratch_postgres_database(prefix: str) -> str:
 def drop_scratch_postgres_database(url: str) -> None:
     name = make_url(url).database
     asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(autouse=True)
+def fresh_member_stats_statement() -> None:
+    """Member stats' statement is built on first use and kept for the process; each test builds
+    its own, so that every test reading member stats exercises ``_stats_query`` (mutation
+    testing maps mutants to the tests that call the mutated function)."""
+    leaderboard._stats_statement.cache_clear()
 
 
 @pytest.fixture(scope="session")

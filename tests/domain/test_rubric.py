@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.domain.bank import KeyPoint
-from bot.domain.rubric import Coverage, KeyPointVerdict, score_verdicts
+from bot.domain.rubric import Coverage, KeyPointVerdict, score_verdicts, shorten
 
 COVERED, PARTIAL, MISSING = Coverage.COVERED, Coverage.PARTIAL, Coverage.MISSING
 RANK = {MISSING: 0, PARTIAL: 1, COVERED: 2}
@@ -103,3 +103,38 @@ def test_rubric_feedback_counts_points_names_the_missing_ones_and_the_correction
     assert rubric_feedback(verdicts[:2]).endswith(
         "Make the partial ones explicit to reach full marks."
     )
+
+
+def test_shorten_drops_the_final_full_stop_and_cuts_long_text_at_a_space():
+    assert shorten("Scale by X.") == "Scale by X"  # only full stops are stripped
+    assert shorten("Scale by two...") == "Scale by two"
+    ninety = "word " * 17 + "tails."  # 90 characters without the full stop
+    assert len(ninety.rstrip(".")) == 90 and shorten(ninety) == ninety.rstrip(".")
+    longer = "word " * 17 + "tailsx"  # 91: cut at the last space in the first 89 characters
+    assert shorten(longer) == ("word " * 17).rstrip() + "…"
+    # the cut is at a space, not at other whitespace
+    mixed = "a" * 50 + " " + "b" * 30 + "\n" + "c" * 30
+    assert shorten(mixed) == "a" * 50 + "…"
+    assert shorten("abc def ghi", limit=8) == "abc…"
+    assert shorten("ab cd ef", limit=7) == "ab cd…"  # a space right at the cut
+
+
+def test_rubric_feedback_separates_several_missing_points_and_corrections_with_semicolons():
+    from bot.domain.rubric import FactualError, rubric_feedback
+
+    verdicts = [KeyPointVerdict("A first point.", MISSING), KeyPointVerdict("A second", MISSING)]
+    errors = [FactualError("x", "Fix one."), FactualError("y", "Fix two")]
+    assert rubric_feedback(verdicts, errors) == (
+        "You covered 0 of 2 key points. Still missing: A first point; A second."
+        " Check: Fix one; Fix two."
+    )
+
+
+def test_a_correction_is_shortened_only_past_two_hundred_characters():
+    from bot.domain.rubric import FactualError, rubric_feedback
+
+    covered = [KeyPointVerdict("A point", COVERED)]
+    kept = ("fix " * 40).strip()  # 159 characters: more than a key point's 90, kept whole
+    assert rubric_feedback(covered, [FactualError("x", kept)]).endswith(f"Check: {kept}.")
+    cut = "a" * 100 + " " + "b" * 100  # 201 characters: cut at its only space
+    assert rubric_feedback(covered, [FactualError("x", cut)]).endswith("Check: " + "a" * 100 + "….")

@@ -212,3 +212,101 @@ def test_without_embeddings_the_cosine_is_zero_and_support_is_lexical():
     fake = FakeEmbedder(text_cosine=1.0)
     assert SupportChecker(fake).embedder is fake
     assert SupportChecker(fake)._cosine(profile, "x") == pytest.approx(1.0)
+
+
+def test_a_word_is_common_or_meta_by_its_stem_as_well_as_by_its_spelling():
+    # "models", "trains", "answers" and "options" are not in the word lists; their stems are
+    profile = KeyPointProfile("Models trains answers options dropout", "Why?")
+    assert {term.norm: term.weight for term in profile.terms} == {
+        "model": COMMON_WORD_WEIGHT,
+        "train": COMMON_WORD_WEIGHT,
+        "answer": META_WORD_WEIGHT,
+        "option": META_WORD_WEIGHT,
+        "dropout": 1.0,
+    }
+
+
+def test_two_numbers_exactly_the_tolerance_apart_are_the_same():
+    assert _same_number(0.0, 1e-9)  # the absolute tolerance, reached exactly
+    assert _same_number(200.0, 201.0)  # 1.0 apart, half a percent of 201 is 1.005
+    assert _same_number(0.0, 0.0)
+
+
+def test_words_without_content_are_skipped_wherever_they_stand_in_the_evidence():
+    checker = words_only()
+    [profile] = checker.profiles((), "Why does ReLU help?", "ReLU keeps gradients alive.")
+    plain = checker.support(profile, "ReLU keeps pasta").value
+    assert plain == pytest.approx((0.5 + 1) / (0.5 + 1 + 1))
+    # "the" and "of" have no content: they neither count nor end the reading
+    assert checker.support(profile, "The ReLU keeps the pasta of").value == pytest.approx(plain)
+
+
+class LongVectors(FakeEmbedder):
+    """Text vectors twice too long, pointing the same way or opposite ways."""
+
+    def __init__(self, sign: float):
+        super().__init__()
+        self.sign = sign
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([2 * unit(0.0), 2 * self.sign * unit(0.0)])
+
+
+def test_the_cosine_stays_within_minus_one_and_one_whatever_the_embedder_returns():
+    profile = KeyPointProfile("Sigmoid saturates", "Why?")
+    assert SupportChecker(LongVectors(1.0))._cosine(profile, "x") == 1.0
+    assert SupportChecker(LongVectors(-1.0))._cosine(profile, "x") == -1.0
+    opposite = SupportChecker(LongVectors(-1.0)).support(profile, "Sigmoid saturates")
+    assert (opposite.cosine, opposite.semantic, opposite.value) == (-1.0, 0.0, 0.5)
+
+
+def test_a_key_point_of_one_light_word_can_still_be_fully_supported():
+    checker = words_only()
+    for point, total in (("Dropout", 1.0), ("Models", COMMON_WORD_WEIGHT)):
+        profile = KeyPointProfile(point, "Why?")
+        assert profile.total_weight == pytest.approx(total)
+        assert checker.support(profile, f"{point} again").value == 1.0
+
+
+class ExactVectors(FakeEmbedder):
+    """Word vectors given as they are (float64), so a cosine can be exactly a constant."""
+
+    def __init__(self, vectors: dict[str, tuple[float, float]]):
+        super().__init__(text_cosine=0.15)
+        self.vectors = vectors
+
+    def embed_words(self, words: Sequence[str]) -> np.ndarray:
+        return np.array([self.vectors.get(word, (0.0, 0.0)) for word in words], dtype=np.float64)
+
+
+def test_a_word_at_exactly_the_soft_match_cosine_earns_its_credit():
+    profile = KeyPointProfile("Gradients vanish", "Why?")
+    vectors = {"vanish": (1.0, 0.0), "disappear": (0.72, 0.0), "gradients": (0.0, 1.0)}
+    support = SupportChecker(ExactVectors(vectors)).support(profile, "Gradients disappear")
+    assert support.lexical == pytest.approx((1 + SOFT_MATCH_CREDIT) / 2)
+    vectors["disappear"] = (0.7199, 0.0)
+    support = SupportChecker(ExactVectors(vectors)).support(profile, "Gradients disappear")
+    assert support.lexical == pytest.approx(0.5)
+
+
+def test_a_number_written_as_a_word_in_the_evidence_matches_a_key_points_digit():
+    profile = KeyPointProfile("Stack 2 layers", "Why?")
+    assert profile.numbers == (2.0,)
+    checker = words_only()
+    assert checker.support(profile, "stack two layers").value == 1.0
+    assert checker.support(profile, "stack three layers").value < 1.0
+
+
+def test_profiles_without_a_reference_or_key_points_support_nothing():
+    checker = words_only()
+    [profile] = checker.profiles((), "Why does ReLU help?")
+    assert profile.whole_reference and profile.text == ""
+    assert checker.support(profile, "XXXX ReLU").value == 0.0
+
+
+def test_an_items_key_point_profiles_are_built_once_whatever_reference_is_passed():
+    checker = words_only()
+    points = (KeyPoint(text="Sigmoid saturates at both ends", weight=1),)
+    first = checker.profiles(points, "Why sigmoid?", "one reference")
+    again = checker.profiles(points, "Why sigmoid?", "another reference")
+    assert first[0] is again[0]  # the reference is not read when there are key points

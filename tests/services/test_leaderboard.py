@@ -219,6 +219,31 @@ async def test_board_ranks_more_points_first_then_more_answers_then_earlier_then
     ]
     assert eve < fay
     assert got == rich_world.expected_board(ws, None)
+    assert [row.member_id for row in rows] == [ana, cy, dee, ben, eve, fay]
+    # a member's rank in their stats is their place on this board, ties broken the same way:
+    # Ben has Cy's and Dee's points in fewer answers, Dee got there after Cy, Fay is Eve's twin
+    service = rich_world.service()
+    ranks = [(await service.member_stats(row.member_id)).rank for row in rows]
+    assert ranks == [1, 2, 3, 4, 5, 6]
+
+
+async def test_member_stats_read_the_workspace_total_of_a_member_scoring_in_two_channels(
+    rich_world,
+):
+    ws = await rich_world.workspace("UTC")
+    first = await rich_world.channel(ws, "first", "UTC")
+    second = await rich_world.channel(ws, "second", "UTC")
+    ana, ben = await rich_world.member(ws, "Ana"), await rich_world.member(ws, "Ben")
+    await rich_world.score(ws, first, ana, START, 100)
+    await rich_world.score(ws, second, ana, START + timedelta(hours=1), 50, Difficulty.ADVANCED)
+    await rich_world.score(ws, second, ana, START + timedelta(days=1), 90, Difficulty.BEGINNER)
+    await rich_world.score(ws, first, ben, START, 100, Difficulty.ADVANCED)
+    points = sum(record.points for record in rich_world.records if record.member_id == ana)
+    assert points > 30  # more than Ben, who scored more in each channel alone
+    stats = await rich_world.service().member_stats(ana)
+    assert (stats.points, stats.daily_answers, stats.rank) == (points, 3, 1)
+    assert stats.average_score == pytest.approx((100 + 50 + 90) / 3)
+    assert (await rich_world.service().member_stats(ben)).rank == 2
 
 
 async def test_a_channel_board_counts_only_that_channel_and_a_workspace_board_only_its_own(
