@@ -80,6 +80,14 @@ async def test_a_grade_before_close_hides_missing_points_and_after_close_shows_t
     assert "after the close: no points" in late
 
 
+async def _until_all_graded(sessions) -> None:
+    """Wait (up to 4 s) until every stored answer is graded."""
+    for _ in range(200):
+        if all(a.status == "graded" for a in await _rows(sessions, Answer)):
+            return
+        await asyncio.sleep(0.02)
+
+
 async def _six_answers_and_a_closed_gate(world) -> tuple[list, ScriptedGrader]:
     """Six members answered today's post; a grader that waits until its gate opens."""
     opened = await world.open()
@@ -99,10 +107,7 @@ async def test_claims_take_only_the_free_slots(world, sessions, clock):
     answers = await _rows(sessions, Answer)
     assert sorted(answer.status.value for answer in answers).count("grading") == 2
     gate.gate.set()
-    for _ in range(200):
-        if all(a.status == "graded" for a in await _rows(sessions, Answer)):
-            break
-        await asyncio.sleep(0.02)
+    await _until_all_graded(sessions)
     await worker.stop()
     assert all(answer.attempts == 1 for answer in await _rows(sessions, Answer))
     assert len(await _rows(sessions, GradeRecord)) == len(members)
@@ -119,10 +124,7 @@ async def test_prefetched_answers_wait_for_a_grader_slot(world, sessions, clock)
     statuses = sorted(answer.status.value for answer in await _rows(sessions, Answer))
     assert statuses.count("grading") == 4 and len(gate.calls) == 2
     gate.gate.set()
-    for _ in range(200):
-        if all(a.status == "graded" for a in await _rows(sessions, Answer)):
-            break
-        await asyncio.sleep(0.02)
+    await _until_all_graded(sessions)
     await worker.stop()
     assert gate.max_in_flight == 2 and len(gate.calls) == len(members)
     assert all(answer.attempts == 1 for answer in await _rows(sessions, Answer))
@@ -147,10 +149,7 @@ async def test_a_grader_that_limits_its_own_calls_holds_a_slot_only_for_the_call
             await asyncio.sleep(0.02)
         assert len(grader.calls) == 4 and grader.in_call == 2  # two wait for a slot
         grader.gate.set()
-        for _ in range(200):
-            if all(a.status == "graded" for a in await _rows(sessions, Answer)):
-                break
-            await asyncio.sleep(0.02)
+        await _until_all_graded(sessions)
     finally:
         grader.gate.set()
         await worker.stop()
@@ -188,10 +187,7 @@ async def test_a_freed_grader_slot_starts_the_next_answer_while_the_last_grade_i
             await asyncio.sleep(0.02)
         assert len(grader.calls) == 2
         release.set()
-        for _ in range(200):
-            if all(a.status == "graded" for a in await _rows(sessions, Answer)):
-                break
-            await asyncio.sleep(0.02)
+        await _until_all_graded(sessions)
     finally:
         release.set()
         await worker.stop()
