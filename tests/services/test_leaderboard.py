@@ -810,3 +810,52 @@ async def test_the_board_of_an_unknown_workspace_is_empty(rich_world):
     service = rich_world.service()
     for period in Period:
         assert await service.leaderboard(404, period) == []
+
+
+async def test_member_stats_name_the_channel_with_the_best_streak_by_current_then_longest(
+    rich_world,
+):
+    """Equal current streaks: the longer longest streak wins; equal on both: the first channel,
+    even when the two streaks differ otherwise (their last answers); a best channel with no
+    name gives no note."""
+    ws = await rich_world.workspace("UTC")
+    beta = await rich_world.channel(ws, "beta", "UTC")
+    gamma = await rich_world.channel(ws, "gamma", "UTC")
+    unnamed = await rich_world.channel(ws, "", "UTC")
+    delta = await rich_world.channel(ws, "delta", "UTC")
+    ana, ben, cy = [await rich_world.member(ws, name) for name in ("Ana", "Ben", "Cy")]
+    posts = _Posts(rich_world)
+    # Ana: gamma 1-3 answered, 4-9 missed, 10-11 answered (current 2, longest 3); beta 10-11
+    # answered (current 2, longest 2)
+    for day in range(1, 12):
+        post = await posts.closed(gamma, day)
+        if day <= 3 or day >= 10:
+            await posts.answer(ana, post)
+    for day in (10, 11):
+        await posts.answer(ana, await posts.closed(beta, day))
+    ana_best, ana_note = await posts.stats_streak(ana)
+    assert ((ana_best.current, ana_best.longest), ana_note) == ((2, 3), "Streak in #gamma")
+    # Ben: delta has posts on days 9-10 only, the unnamed channel on 10-11: both (2, 2), last
+    # answered on different days; the first channel (the unnamed one) is the best: no note
+    for day in (9, 10):
+        await posts.answer(ben, await posts.closed(delta, day))
+    for day in (10, 11):
+        await posts.answer(ben, await posts.closed(unnamed, day))
+    ben_best, ben_note = await posts.stats_streak(ben)
+    assert ((ben_best.current, ben_best.longest), ben_note) == ((2, 2), "")
+    assert ben_best.last_answered == date(2026, 3, 11)
+    # Cy: only delta: one channel, no note
+    await posts.answer(cy, await posts.closed(delta, 11))
+    cy_best, cy_note = await posts.stats_streak(cy)
+    assert (cy_best.current, cy_note) == (1, "")
+
+
+async def test_the_board_of_an_unknown_channel_is_empty(rich_world):
+    ws = await rich_world.workspace("UTC")
+    channel = await rich_world.channel(ws, "prep", "UTC")
+    ana = await rich_world.member(ws, "Ana")
+    await rich_world.score(ws, channel, ana, rich_world.clock.now(), 80)
+    service = rich_world.service()
+    for period in Period:
+        assert await service.leaderboard(ws, period, channel_id=999_999) == []
+    assert [row.display_name for row in await service.leaderboard(ws, Period.ALL)] == ["Ana"]
