@@ -217,6 +217,32 @@ async def test_a_large_batch_split_into_parallel_transactions_keeps_each_members
     assert live == {m.member_id: f"{m.member_id} second" for m in members}
 
 
+@pytest.mark.parametrize(
+    ("parallel", "answers", "transactions"),
+    [(1, 80, 1), (2, 63, 1), (2, 64, 2)],
+    ids=["one-writer-keeps-one", "below-the-split-size", "at-the-split-size"],
+)
+async def test_a_batch_is_split_only_when_parallel_and_large_enough(
+    world, sessions, parallel, answers, transactions
+):
+    """SQLite's default writes a whole batch in one transaction; with ``parallel_batches`` a
+    batch is split from PARALLEL_MIN_BATCH (64) submissions on."""
+    opened = await world.open()
+    members = [await world.actor(f"US{index}", f"Member {index}") for index in range(answers)]
+    target = AnswerTarget.daily(opened.post.id)
+    intake = (
+        AnswerService(sessions, world.clock)
+        if parallel == 1
+        else AnswerService(sessions, world.clock, parallel_batches=parallel)
+    )
+    try:
+        receipts = await asyncio.gather(*(intake.submit(m, target, "burst") for m in members))
+    finally:
+        await intake.close()
+    assert intake.batches == transactions
+    assert len({receipt.answer_id for receipt in receipts}) == answers
+
+
 async def test_a_batch_replacing_a_stored_answer_tells_its_first_answer_so_too(world, sessions):
     """Stored first: one answer from another process. Then two answers of the same member in
     one batch: the first replaces the stored one, the second replaces the first; both say so."""
