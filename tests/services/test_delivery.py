@@ -76,7 +76,8 @@ async def test_a_burst_of_messages_shares_a_claim_and_each_is_sent_once(sessions
     """Messages written one by one in quick succession (grades stored in turn), each waking
     the dispatcher, are gathered into a few claims instead of a claim each."""
     notifier = RecordingNotifier()
-    dispatcher = _dispatcher(sessions, clock, notifier, gather_seconds=0.3, poll_seconds=30)
+    # a second to gather: ten enqueues fit in it even on a loaded machine
+    dispatcher = _dispatcher(sessions, clock, notifier, gather_seconds=1.0, poll_seconds=30)
     await dispatcher.start()
     try:
         await asyncio.sleep(0.05)  # its first look finds nothing and it waits
@@ -85,11 +86,11 @@ async def test_a_burst_of_messages_shares_a_claim_and_each_is_sent_once(sessions
         for _ in range(10):
             ids += await _enqueue(sessions, clock)
             dispatcher.wake()
-        for _ in range(200):
+        for _ in range(400):
             if len(notifier.deliveries) == 10:
                 break
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.4)  # a look after the burst, which finds nothing
+        await asyncio.sleep(1.2)  # a look after the burst, which finds nothing
     finally:
         await dispatcher.stop()
     rows = await _rows(sessions)
