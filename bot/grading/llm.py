@@ -222,18 +222,12 @@ def _discard(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-@dataclass
-class PreparedAnswer:
+@dataclass(frozen=True)
+class PreparedAnswer(ScreenedAnswer):
     """An answer ready to be judged: screened, capped, and indexed for quote look-ups."""
 
-    screening: Screening
-    #: the member's reason for a dispute, screened like the answer ("" when none)
-    dispute_reason: str
-    graded_text: str
-    truncated: bool
     located_in: AnswerText
     zones: list[tuple[int, int]]
-    vocabulary: ItemVocabulary
     profiles: list[KeyPointProfile]
     #: the grader's ``relatedness`` of the graded text when it is a plain function, computed
     #: with the rest (or what it returned when that is awaitable); None when there is none
@@ -573,9 +567,7 @@ class LLMGrader:
         # Each 400 that names something we can change is adapted to once; at most one per kind.
         for _ in range(len(RESPONSE_FORMATS) + 4):
             try:
-                if self.request_slots is None:
-                    return await self._request(messages)
-                async with self.request_slots:
+                async with self.request_slots or contextlib.nullcontext():
                     return await self._request(messages)
             except openai.BadRequestError as exc:
                 if _is_response_format_rejection(exc) and self.response_format_index + 1 < len(

@@ -805,12 +805,7 @@ class OfflineGrader:
             # only the two features relatedness reads (the demoted ones cost another
             # embedding of the answer and another word match, and are not used here)
             answer_content = [t for s in sentences for t in s.tokens if not t.is_stop]
-            features = {
-                "cosine": max(0.0, embedder.similarity(answer, item.reference)),
-                "soft_recall_full": _soft_recall(
-                    embedder, _content_tokens(item.reference), answer_content
-                ),
-            }
+            features = _whole_reference_features(item, answer, answer_content, embedder)
         return _clip01(_relatedness(features, embedder))
 
     def is_unrelated(self, item: GradingItem, answer: str) -> bool:
@@ -887,7 +882,8 @@ class OfflineGrader:
                 "soft_recall_full": lexical,
                 "lexical_recall": lexical,
             }
-        cosine = max(0.0, embedder.similarity(answer, item.reference))
+        whole = _whole_reference_features(item, answer, answer_content, embedder)
+        cosine = whole["cosine"]
         demoted_answer = _demoted_text(answer, question_norms)
         demoted_ref = _demoted_reference(item.reference, question_norms)
         if demoted_answer and demoted_ref:
@@ -898,7 +894,7 @@ class OfflineGrader:
             "cosine": cosine,
             "cosine_demoted": cosine_demoted,
             "soft_recall": _soft_recall(embedder, targets, answer_content),
-            "soft_recall_full": _soft_recall(embedder, reference_content, answer_content),
+            "soft_recall_full": whole["soft_recall_full"],
             "lexical_recall": lexical,
         }
 
@@ -1117,6 +1113,17 @@ def _demoted_text(text: str, question_norms: frozenset[str]) -> str:
 def _demoted_reference(reference: str, question_norms: frozenset[str]) -> str:
     """:func:`_demoted_text` of a reference, kept: every answer to the question needs it."""
     return _demoted_text(reference, question_norms)
+
+
+def _whole_reference_features(
+    item: GradingItem, answer: str, answer_content: Sequence[Token], embedder: StaticEmbedder
+) -> dict[str, float]:
+    """The answer against the whole reference (what relatedness reads): the texts' cosine and
+    the reference words' soft recall in the answer."""
+    return {
+        "cosine": max(0.0, embedder.similarity(answer, item.reference)),
+        "soft_recall_full": _soft_recall(embedder, _content_tokens(item.reference), answer_content),
+    }
 
 
 def _soft_recall(

@@ -199,9 +199,10 @@ class GradingWorker:
         self._grader_slots = asyncio.Semaphore(concurrency)
         # A grader that bounds its own remote calls (the LLM grader) takes a slot only for each
         # request: its screening and cache look-up run before, its checks after, outside it.
-        self._grader_limits_itself = isinstance(grader, RequestLimited)
+        self._slot_around_grade: Any = self._grader_slots
         if isinstance(grader, RequestLimited):
             grader.request_slots = self._grader_slots
+            self._slot_around_grade = contextlib.nullcontext()
         self._max_attempts = max_attempts
         self._max_claims = max_claims
         self._backoff = backoff_seconds
@@ -563,9 +564,7 @@ class GradingWorker:
             async for attempt in retrying:
                 with attempt:
                     # a slot is not held while backing off between attempts
-                    if self._grader_limits_itself:
-                        return await self._grader.grade(item, text)
-                    async with self._grader_slots:
+                    async with self._slot_around_grade:
                         return await self._grader.grade(item, text)
         except RetryError as exc:
             last_error = exc.last_attempt.exception()  # type: ignore[assignment]

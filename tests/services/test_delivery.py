@@ -80,8 +80,12 @@ async def test_a_burst_of_messages_shares_a_claim_and_each_is_sent_once(sessions
     dispatcher = _dispatcher(sessions, clock, notifier, gather_seconds=1.0, poll_seconds=30)
     await dispatcher.start()
     try:
-        await asyncio.sleep(0.05)  # its first look finds nothing and it waits
+        for _ in range(250):  # its first look finds nothing, then it waits to be woken
+            if dispatcher.claims:
+                break
+            await asyncio.sleep(0.02)
         before = dispatcher.claims
+        assert before == 1
         ids = []
         for _ in range(10):
             ids += await _enqueue(sessions, clock)
