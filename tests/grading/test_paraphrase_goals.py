@@ -55,16 +55,24 @@ def _figures(bench: ModuleType, path: Path):  # type: ignore[no-untyped-def]
     return bench.figures(scored, "all")
 
 
+def _assert_floors(  # type: ignore[no-untyped-def]
+    figures, *, correct: float, share: float, terse: float, wrong: float, vague: float, auc: float
+) -> None:
+    """Correct and terse means at least, share of correct answers at 75+ at least, wrong and
+    vague means at most, ROC AUC of correct against wrong at least."""
+    assert figures.mean["correct"] >= correct
+    assert figures.pass_share["correct"] >= share
+    assert figures.mean["terse"] >= terse
+    assert figures.mean["wrong"] <= wrong
+    assert figures.mean["vague"] <= vague
+    assert figures.auc_correct_vs_wrong >= auc
+
+
 def test_dev_examples_keep_their_quality(bench: ModuleType) -> None:
     figures = _figures(bench, DEV_EXAMPLES)
     # measured on the current bank: correct 88.6 (100 % >= 75), terse 78.2, partial 35.6,
     # wrong 6.0, vague 8.0, AUC 1.000
-    assert figures.mean["correct"] >= 85
-    assert figures.pass_share["correct"] >= 0.8
-    assert figures.mean["terse"] >= 74
-    assert figures.mean["wrong"] <= 12
-    assert figures.mean["vague"] <= 12
-    assert figures.auc_correct_vs_wrong >= 0.95
+    _assert_floors(figures, correct=85, share=0.8, terse=74, wrong=12, vague=12, auc=0.95)
     assert figures.mean["correct"] > figures.mean["partial"] + 40
 
 
@@ -75,12 +83,7 @@ def test_paraphrase_set_keeps_its_measured_quality(bench: ModuleType) -> None:
     # (before clause windows, related terms, role swaps and bundled points: correct 84.6
     # (83 %), terse 80.4, partial 42.2, wrong 27.1, vague 9.7, AUC 0.967, 15 %). The wrong
     # mean sits exactly on the issue's goal of 30.
-    assert figures.mean["correct"] >= 84
-    assert figures.pass_share["correct"] >= 0.83
-    assert figures.mean["terse"] >= 80
-    assert figures.mean["wrong"] <= 30
-    assert figures.mean["vague"] <= 13
-    assert figures.auc_correct_vs_wrong >= 0.95
+    _assert_floors(figures, correct=84, share=0.83, terse=80, wrong=30, vague=13, auc=0.95)
     assert figures.wrong_beats_partial <= 0.2
 
 
@@ -91,12 +94,7 @@ def test_more_dev_questions_keep_their_measured_quality(bench: ModuleType) -> No
     # and bundled points: correct 82.2 (77 %), terse 86.2, wrong 40.5, AUC 0.923. The wrong
     # answers here are hard on purpose (roles exchanged, reversed claims in the right words):
     # their mean is above the issue's goal of 30.
-    assert figures.mean["correct"] >= 87
-    assert figures.pass_share["correct"] >= 0.84
-    assert figures.mean["terse"] >= 84
-    assert figures.mean["wrong"] <= 42
-    assert figures.mean["vague"] <= 10
-    assert figures.auc_correct_vs_wrong >= 0.95
+    _assert_floors(figures, correct=87, share=0.84, terse=84, wrong=42, vague=10, auc=0.95)
 
 
 def test_third_dev_batch_keeps_its_measured_quality(bench: ModuleType) -> None:
@@ -106,9 +104,4 @@ def test_third_dev_batch_keeps_its_measured_quality(bench: ModuleType) -> None:
     # Rules tuned on this batch raised it to correct 84.8, wrong 27.5, AUC 0.938 but left the
     # held-back test split where it was (79.9 / 30.2 / 0.929 against 80.7 / 29.5 / 0.938), so
     # they were not kept: these floors guard the grader as shipped, not the goal.
-    assert figures.mean["correct"] >= 74
-    assert figures.pass_share["correct"] >= 0.7
-    assert figures.mean["terse"] >= 87
-    assert figures.mean["wrong"] <= 54
-    assert figures.mean["vague"] <= 8
-    assert figures.auc_correct_vs_wrong >= 0.7
+    _assert_floors(figures, correct=74, share=0.7, terse=87, wrong=54, vague=8, auc=0.7)
