@@ -118,7 +118,7 @@ def test_without_an_api_key_both_graders_are_offline(tmp_path):
     assert primary.name == fallback.name == "offline"
 
 
-def test_the_server_claims_a_quarter_more_answers_than_its_grader_slots() -> None:
+def test_the_server_claims_a_round_of_answers_ahead_of_its_grader_slots() -> None:
     from bot.app import grading_prefetch
 
-    assert [grading_prefetch(c) for c in (1, 4, 8, 32, 64)] == [2, 2, 2, 8, 16]
+    assert [grading_prefetch(c) for c in (1, 4, 8, 32, 64)] == [2, 4, 8, 32, 64]
