@@ -83,7 +83,7 @@ def grading_prefetch(concurrency: int) -> int:
     free starts its next answer at once, instead of waiting for the transaction that stores the
     round's grades and claims more. A quarter left about a third of the slots waiting at each
     round at C = 64, and the delays drifted the slots apart, so the last round ended ragged
-    (bench/production_intake.py: 34 idle slot-seconds in 640 answers against 13)."""
+    (bench/production_intake.py at C = 64: 39-42 idle slot-seconds in 640 answers against 13-22)."""
     return max(2, concurrency)
 
 
