@@ -77,6 +77,13 @@ CONSOLE_ALIASES = {
     "report": "mock report",
     "flag": "report",
 }
+#: The terminal's own names for the chat commands it renames (``/report`` is the interview's
+#: report here), so a usage line never sends the member to a command that does something else.
+CONSOLE_NAMES = {
+    CommandName.PRACTICE: "next",
+    CommandName.CONFIG: "schedule",
+    CommandName.REPORT: "flag",
+}
 
 
 def render_card(card: Card) -> Panel:
@@ -304,6 +311,10 @@ class ConsoleSession:
         for card in reply.cards:
             if card.kind is CardKind.ERROR and card.body.startswith("Usage: /interview"):
                 card = usage_card(card.title.removeprefix("⚠️ "), command.name, PREFIX)
+                name = CONSOLE_NAMES.get(command.name)
+                if name is not None:
+                    usage = card.body.removeprefix(f"Usage: {PREFIX}{command.name.value}")
+                    card = card.model_copy(update={"body": f"Usage: {PREFIX}{name}{usage}"})
             self.show(card)
             self._save_attachments(card)
 

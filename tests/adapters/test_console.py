@@ -243,3 +243,13 @@ async def test_answers_typed_at_once_each_answer_the_question_shown_before_them(
     assert "no longer waiting" not in output
     assert output.count("Your grade:") == 3
     assert "Question 3 of 3" in output and "📋 Mock interview finished" in output
+
+
+async def test_usage_lines_name_the_terminals_own_commands(console_app):
+    # /report is the interview's report in the terminal: a flag's usage must say /flag
+    output = await drive(console_app, "/flag\n/schedule bogus=1\n/next no-such-topic\n/quit\n")
+    assert "Usage: /flag <question id> <reason>" in output
+    assert "Usage: /schedule [time=" in output
+    assert "Usage: /next [topic or track]" in output
+    assert "Usage: /report" not in output and "Usage: /config" not in output
+    assert "Usage: /practice" not in output
