@@ -215,7 +215,10 @@ async def _migrate(settings: Settings, revision: str, *, up: bool, confirmed: bo
     if not up:
         if current is None:
             raise CommandFailed("the database has no schema to step back from")
-        target = await asyncio.to_thread(migrate.resolve_downgrade_target, current, revision)
+        try:
+            target = await asyncio.to_thread(migrate.resolve_downgrade_target, current, revision)
+        except CommandError as exc:
+            raise CommandFailed(f"migration: {str(exc).splitlines()[0]}") from None
         if target is None:
             if not confirmed and not _ask("This drops every table and all data in them. Continue?"):
                 raise CommandFailed("downgrade cancelled; nothing changed")
@@ -374,6 +377,8 @@ def grade(
         )
     if not input.exists():
         raise fail(f"{input}: no such file")
+    if not input.is_file():
+        raise fail(f"{input}: not a file (give a JSONL file of answers)")
     raise typer.Exit(run_async(_grade_file(settings, input, output, grader)))
 
 
@@ -451,6 +456,8 @@ def usage(days: Annotated[int, typer.Option(help="How many days back.")] = 7) ->
     from bot.services.costs import usage_by_day
 
     settings = settings_or_exit()
+    if days < 1:
+        raise fail(f"--days must be at least 1 (got {days})")
 
     async def body(bot: Any) -> int:
         rows = await usage_by_day(
@@ -546,11 +553,18 @@ def outbox_retry(
     ] = None,
 ) -> None:
     """Put dead messages back in the queue (after fixing what made the platform refuse them)."""
-    from bot.services.delivery import retry_dead
+    from bot.services.delivery import dead_ids, retry_dead
 
     settings = settings_or_exit()
 
     async def body(bot: Any) -> int:
+        if ids:
+            missing = sorted(set(ids) - await dead_ids(bot.sessions, ids))
+            if missing:
+                raise CommandFailed(
+                    f"no dead message with id {', '.join(map(str, missing))} "
+                    "(see outbox list --dead); nothing re-queued"
+                )
         count = await retry_dead(bot.sessions, bot.clock, ids or None)
         out.print(f"re-queued {count} message(s)")
         return 0

@@ -320,3 +320,49 @@ def test_python_m_bot_run_on_a_new_database_shows_the_question(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "Today's interview question" in done.stdout
+
+
+def _one_line_error(result, code: int, text: str) -> None:
+    assert result.exit_code == code, result.output
+    assert text in result.output, result.output
+    assert "unexpected" not in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_outbox_retry_of_an_id_that_is_not_dead_says_so_and_changes_nothing(tmp_path, monkeypatch):
+    database = _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO outbox (id, platform, workspace_external_id, channel_external_id, "
+            "action, reply_context, card, topic, status, attempts, next_attempt_at, last_error, "
+            "created_at) VALUES (7, 'slack', 'T1', 'C1', 'post', '{}', "
+            """'{"kind": "notice", "title": "x"}', 'question', 'dead', 8, """
+            "'2026-01-05 09:00:00', 'PermanentDeliveryError:channel_not_found', "
+            "'2026-01-05 09:00:00')"
+        )
+    result = runner.invoke(app, ["outbox", "retry", "7", "12345"])
+    _one_line_error(result, 1, "no dead message with id 12345")
+    status = sqlite3.connect(database).execute("SELECT status FROM outbox").fetchone()
+    assert status == ("dead",)  # the known id was not re-queued either
+    retried = runner.invoke(app, ["outbox", "retry", "7"])
+    assert retried.exit_code == 0 and "re-queued 1 message(s)" in retried.output
+
+
+def test_downgrade_to_an_unknown_revision_is_one_line(tmp_path, monkeypatch):
+    _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["db", "downgrade", "nosuch"])
+    _one_line_error(result, 1, "migration: Can't locate revision identified by 'nosuch'")
+
+
+def test_grade_with_a_folder_as_input_is_one_line(tmp_path):
+    result = runner.invoke(app, ["grade", "--input", str(tmp_path), "--output", "out.jsonl"])
+    _one_line_error(result, 1, "not a file")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_usage_refuses_a_number_of_days_below_one(tmp_path, monkeypatch):
+    _database(monkeypatch, tmp_path)
+    result = runner.invoke(app, ["usage", "--days", "-3"])
+    _one_line_error(result, 1, "--days must be at least 1")
