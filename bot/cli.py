@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bot.config import ConfigError, Settings, load_settings
@@ -43,6 +44,19 @@ app.add_typer(bank_app, name="bank")
 app.add_typer(grades_app, name="grades")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
+
+try:  # recent typer carries its own copy of click; its exceptions are the ones it raises
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_errors  # type: ignore[no-redef]
+
+
+class _NeverRaised(Exception):
+    pass
+
+
+#: ``python -m bot`` with no command (or a group with none) shows the help (exit 2).
+NO_ARGS_IS_HELP: type[Exception] = getattr(click_errors, "NoArgsIsHelpError", _NeverRaised)
 
 #: Piped output (CI logs, files) gets room for the tables instead of 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -643,9 +657,24 @@ def discord_sync(
 
 def main() -> None:
     try:
-        app()
+        code = app(standalone_mode=False)
     except SystemExit:
         raise
+    except click_errors.UsageError as exc:  # a mistyped command or option: one line, exit 2
+        if isinstance(exc, NO_ARGS_IS_HELP):  # the help was the answer
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        err.print(f"[red]error:[/red] {escape(message)}{hint}", markup=True, highlight=False)
+        raise SystemExit(exc.exit_code) from None
+    except click_errors.ClickException as exc:
+        message = " ".join(exc.format_message().split())
+        err.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:  # Ctrl-D at a question
+        err.print("[red]error:[/red] aborted; nothing changed", markup=True, highlight=False)
+        raise SystemExit(1) from None
     except Exception as exc:  # a bug: one line for the operator, the details in the log
         logging.getLogger("bot").debug("unexpected error", exc_info=True)
         err.print(
@@ -655,3 +684,4 @@ def main() -> None:
             highlight=False,
         )
         raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -366,3 +366,34 @@ def test_usage_refuses_a_number_of_days_below_one(tmp_path, monkeypatch):
     _database(monkeypatch, tmp_path)
     result = runner.invoke(app, ["usage", "--days", "-3"])
     _one_line_error(result, 1, "--days must be at least 1")
+
+
+@pytest.mark.parametrize(
+    ("argv", "text"),
+    [
+        (["nosuch"], "No such command 'nosuch'."),
+        (["grade"], "Missing option '--input'."),
+        (["usage", "--days", "x"], "Invalid value for '--days'"),
+        (["outbox", "retry", "abc"], "Invalid value for 'ids'"),
+        (["db", "--bogus"], "No such option: --bogus"),
+    ],
+)
+def test_a_mistyped_command_or_option_is_one_line_and_exit_2(argv, text, monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["interview-bot", *argv])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], captured.err
+    assert "--help)" in lines[0]
+
+
+def test_main_keeps_the_exit_codes_of_help_and_of_commands(monkeypatch, capsys):
+    for argv, code in ((["--help"], 0), ([], 2), (["bank", "validate"], 0)):
+        monkeypatch.setattr("sys.argv", ["interview-bot", *argv])
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+        assert exited.value.code == code, argv
+    assert "ok: " in capsys.readouterr().out
