@@ -283,7 +283,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
             message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{name}: {message}")
+            # a check across variables names them in its message (the CLI says "configuration:")
+            lines.append(f"{str(error['loc'][0]).upper()}: {message}" if error["loc"] else message)
         raise ConfigError("; ".join(lines)) from None
