@@ -253,3 +253,11 @@ async def test_usage_lines_name_the_terminals_own_commands(console_app):
     assert "Usage: /next [topic or track]" in output
     assert "Usage: /report" not in output and "Usage: /config" not in output
     assert "Usage: /practice" not in output
+
+
+async def test_a_title_too_long_for_the_border_is_shown_whole(console_app):
+    # the unknown-topic error lists every topic in its title: none of it may be cut off
+    output = await drive(console_app, "/next no-such-topic\n/quit\n")
+    text = " ".join(line.strip("│ ") for line in output.splitlines())
+    assert "Unknown topic, track or level 'no-such-topic'." in text
+    assert "Topics and tracks: activations, deep-learning, fundamentals, regularization" in text
