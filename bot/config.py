@@ -222,6 +222,15 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _mock_default_within_the_maximum(self) -> Settings:
+        if self.mock_default_length > self.mock_max_length:
+            raise ValueError(
+                f"MOCK_DEFAULT_LENGTH: {self.mock_default_length} is more than MOCK_MAX_LENGTH "
+                f"({self.mock_max_length}), so every interview without a length would be refused"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _slack_oauth_needs_a_key(self) -> Settings:
         if self.slack_oauth and self.slack_token_encryption_key is None:
             raise ValueError(

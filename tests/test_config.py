@@ -101,3 +101,13 @@ def test_a_check_across_variables_is_one_line_naming_them_once(monkeypatch):
         load_settings()
     assert str(caught.value).startswith("SLACK_TOKEN_ENCRYPTION_KEY is required")
     assert "configuration" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_default_interview_longer_than_the_maximum_is_refused(monkeypatch):
+    monkeypatch.setenv("MOCK_DEFAULT_LENGTH", "15")
+    monkeypatch.setenv("MOCK_MAX_LENGTH", "10")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("MOCK_DEFAULT_LENGTH: 15 is more than MOCK_MAX_LENGTH (10)")
+    monkeypatch.setenv("MOCK_DEFAULT_LENGTH", "10")
+    assert load_settings().mock_default_length == 10
