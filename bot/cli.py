@@ -270,6 +270,8 @@ def db_backup(
     from bot.storage import migrate
 
     settings = settings_or_exit()
+    if to is not None and to.exists():  # never overwrite: it may be the database or a backup
+        raise fail(f"{to} already exists; give a new file name (nothing was written)")
     try:
         target = migrate.backup_sqlite(settings.database_url, to)
         if target is None:

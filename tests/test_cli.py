@@ -137,6 +137,20 @@ def test_db_backup_copies_a_sqlite_file(tmp_path, monkeypatch):
     assert tables.fetchone() == (0,)
 
 
+def test_db_backup_never_overwrites_a_file(tmp_path, monkeypatch):
+    database = _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    earlier = tmp_path / "monday.db"
+    assert runner.invoke(app, ["db", "backup", "--to", str(earlier)]).exit_code == 0
+    with sqlite3.connect(database) as connection:  # the database moves on after that backup
+        connection.execute("CREATE TABLE later (x)")
+    for existing in (earlier, database):  # an older backup, or the database itself
+        before = existing.read_bytes()
+        result = runner.invoke(app, ["db", "backup", "--to", str(existing)])
+        _one_line_error(result, 1, f"{existing} already exists")
+        assert existing.read_bytes() == before
+
+
 def test_outbox_list_and_retry_of_dead_messages(tmp_path, monkeypatch):
     database = _database(monkeypatch, tmp_path)
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
