@@ -206,10 +206,10 @@ def db_downgrade(
     revision: Annotated[
         str, typer.Argument(help="Target revision; default: one step back.")
     ] = "-1",
-    yes: Annotated[bool, typer.Option("--yes", help="Confirm dropping every table.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm dropping data.")] = False,
 ) -> None:
-    """Step the schema back (default: one revision). Going below the first revision drops every
-    table: it asks first (or takes --yes) and backs a SQLite file up before."""
+    """Step the schema back (default: one revision). A step that drops data (below the first
+    revision: every table) asks first (or takes --yes) and backs a SQLite file up before."""
     settings = settings_or_exit()
     raise typer.Exit(run_async(_migrate(settings, revision, up=False, confirmed=yes)))
 
@@ -233,8 +233,13 @@ async def _migrate(settings: Settings, revision: str, *, up: bool, confirmed: bo
             target = await asyncio.to_thread(migrate.resolve_downgrade_target, current, revision)
         except CommandError as exc:
             raise CommandFailed(f"migration: {str(exc).splitlines()[0]}") from None
-        if target is None:
-            if not confirmed and not _ask("This drops every table and all data in them. Continue?"):
+        losses = [] if target is None else migrate.downgrade_losses(current, target)
+        if target is None or losses:
+            if target is None:
+                question = "This drops every table and all data in them. Continue?"
+            else:
+                question = f"This drops, for good: {'; '.join(losses)}. Continue?"
+            if not confirmed and not _ask(question):
                 raise CommandFailed("downgrade cancelled; nothing changed")
             backup = migrate.backup_sqlite(settings.database_url)
             if backup is not None:

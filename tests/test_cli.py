@@ -411,3 +411,25 @@ def test_main_keeps_the_exit_codes_of_help_and_of_commands(monkeypatch, capsys):
             cli.main()
         assert exited.value.code == code, argv
     assert "ok: " in capsys.readouterr().out
+
+
+def test_a_downgrade_that_drops_data_asks_first_even_above_the_first_revision(
+    tmp_path, monkeypatch
+):
+    database = _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    from bot.storage.migrate import head_revision
+
+    head = head_revision()
+    refused = runner.invoke(app, ["db", "downgrade", "0003"])  # drops the Slack installations
+    _one_line_error(refused, 1, "downgrade cancelled; nothing changed")
+    with sqlite3.connect(database) as connection:
+        [(now,)] = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert now == head and not list(tmp_path.glob("cli.backup-*.db"))
+    asked = []
+    monkeypatch.setattr(cli, "_ask", lambda question: asked.append(question) or False)
+    assert runner.invoke(app, ["db", "downgrade", "0002"]).exit_code == 1  # answered no
+    assert "0004: Slack installations" in asked[0] and "0003: mock interviews" in asked[0]
+    done = runner.invoke(app, ["db", "downgrade", "0003", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "backed up the database to" in done.output and "database at revision 0003" in done.output
