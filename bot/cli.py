@@ -233,7 +233,9 @@ async def _migrate(settings: Settings, revision: str, *, up: bool, confirmed: bo
             target = await asyncio.to_thread(migrate.resolve_downgrade_target, current, revision)
         except CommandError as exc:
             raise CommandFailed(f"migration: {str(exc).splitlines()[0]}") from None
-        losses = [] if target is None else migrate.downgrade_losses(current, target)
+        losses = []
+        if target is not None:
+            losses = await asyncio.to_thread(migrate.downgrade_losses, current, target)
         if target is None or losses:
             if target is None:
                 question = "This drops every table and all data in them. Continue?"
