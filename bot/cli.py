@@ -422,6 +422,9 @@ async def _grade_file(settings: Settings, input: Path, output: Path, grader_name
         summary = await grade_jsonl(input, output, chosen)
     except BatchInputError as exc:
         raise CommandFailed(str(exc)) from None
+    except OSError as exc:  # an output that is a folder, under a file, not writable...
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(output) else ""
+        raise CommandFailed(f"cannot write {output}: {exc.strerror or exc}{where}") from None
     finally:
         if client is not None:
             await client.close()

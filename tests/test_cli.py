@@ -376,6 +376,18 @@ def test_grade_with_a_folder_as_input_is_one_line(tmp_path):
     assert not (tmp_path / "out.jsonl").exists()
 
 
+def test_grade_to_an_output_it_cannot_write_is_one_line(tmp_path):
+    answers = tmp_path / "in.jsonl"
+    answers.write_text(
+        '{"question": "What is ReLU?", "reference": "ReLU is max(0, x), cheap to compute.", '
+        '"answer": "max(0, x)"}\n',
+        encoding="utf-8",
+    )
+    for output in (tmp_path, answers / "out.jsonl"):  # a folder; a path under a file
+        result = runner.invoke(app, ["grade", "--input", str(answers), "--output", str(output)])
+        _one_line_error(result, 1, f"cannot write {output}: ")
+
+
 def test_usage_refuses_a_number_of_days_below_one(tmp_path, monkeypatch):
     _database(monkeypatch, tmp_path)
     result = runner.invoke(app, ["usage", "--days", "-3"])
