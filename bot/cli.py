@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bot.config import ConfigError, Settings, load_settings
@@ -43,6 +44,19 @@ app.add_typer(bank_app, name="bank")
 app.add_typer(grades_app, name="grades")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(channels_app, name="channels")
+
+try:  # recent typer carries its own copy of click; its exceptions are the ones it raises
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_errors  # type: ignore[no-redef]
+
+
+class _NeverRaised(Exception):
+    pass
+
+
+#: ``python -m bot`` with no command (or a group with none) shows the help (exit 2).
+NO_ARGS_IS_HELP: type[Exception] = getattr(click_errors, "NoArgsIsHelpError", _NeverRaised)
 
 #: Piped output (CI logs, files) gets room for the tables instead of 80 columns.
 out = Console(width=None if sys.stdout.isatty() else 140)
@@ -192,10 +206,10 @@ def db_downgrade(
     revision: Annotated[
         str, typer.Argument(help="Target revision; default: one step back.")
     ] = "-1",
-    yes: Annotated[bool, typer.Option("--yes", help="Confirm dropping every table.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm dropping data.")] = False,
 ) -> None:
-    """Step the schema back (default: one revision). Going below the first revision drops every
-    table: it asks first (or takes --yes) and backs a SQLite file up before."""
+    """Step the schema back (default: one revision). A step that drops data (below the first
+    revision: every table) asks first (or takes --yes) and backs a SQLite file up before."""
     settings = settings_or_exit()
     raise typer.Exit(run_async(_migrate(settings, revision, up=False, confirmed=yes)))
 
@@ -215,9 +229,19 @@ async def _migrate(settings: Settings, revision: str, *, up: bool, confirmed: bo
     if not up:
         if current is None:
             raise CommandFailed("the database has no schema to step back from")
-        target = await asyncio.to_thread(migrate.resolve_downgrade_target, current, revision)
-        if target is None:
-            if not confirmed and not _ask("This drops every table and all data in them. Continue?"):
+        try:
+            target = await asyncio.to_thread(migrate.resolve_downgrade_target, current, revision)
+        except CommandError as exc:
+            raise CommandFailed(f"migration: {str(exc).splitlines()[0]}") from None
+        losses = []
+        if target is not None:
+            losses = await asyncio.to_thread(migrate.downgrade_losses, current, target)
+        if target is None or losses:
+            if target is None:
+                question = "This drops every table and all data in them. Continue?"
+            else:
+                question = f"This drops, for good: {'; '.join(losses)}. Continue?"
+            if not confirmed and not _ask(question):
                 raise CommandFailed("downgrade cancelled; nothing changed")
             backup = migrate.backup_sqlite(settings.database_url)
             if backup is not None:
@@ -253,6 +277,8 @@ def db_backup(
     from bot.storage import migrate
 
     settings = settings_or_exit()
+    if to is not None and to.exists():  # never overwrite: it may be the database or a backup
+        raise fail(f"{to} already exists; give a new file name (nothing was written)")
     try:
         target = migrate.backup_sqlite(settings.database_url, to)
         if target is None:
@@ -374,6 +400,8 @@ def grade(
         )
     if not input.exists():
         raise fail(f"{input}: no such file")
+    if not input.is_file():
+        raise fail(f"{input}: not a file (give a JSONL file of answers)")
     raise typer.Exit(run_async(_grade_file(settings, input, output, grader)))
 
 
@@ -394,6 +422,9 @@ async def _grade_file(settings: Settings, input: Path, output: Path, grader_name
         summary = await grade_jsonl(input, output, chosen)
     except BatchInputError as exc:
         raise CommandFailed(str(exc)) from None
+    except OSError as exc:  # an output that is a folder, under a file, not writable...
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(output) else ""
+        raise CommandFailed(f"cannot write {output}: {exc.strerror or exc}{where}") from None
     finally:
         if client is not None:
             await client.close()
@@ -451,6 +482,8 @@ def usage(days: Annotated[int, typer.Option(help="How many days back.")] = 7) ->
     from bot.services.costs import usage_by_day
 
     settings = settings_or_exit()
+    if days < 1:
+        raise fail(f"--days must be at least 1 (got {days})")
 
     async def body(bot: Any) -> int:
         rows = await usage_by_day(
@@ -546,11 +579,18 @@ def outbox_retry(
     ] = None,
 ) -> None:
     """Put dead messages back in the queue (after fixing what made the platform refuse them)."""
-    from bot.services.delivery import retry_dead
+    from bot.services.delivery import dead_ids, retry_dead
 
     settings = settings_or_exit()
 
     async def body(bot: Any) -> int:
+        if ids:
+            missing = sorted(set(ids) - await dead_ids(bot.sessions, ids))
+            if missing:
+                raise CommandFailed(
+                    f"no dead message with id {', '.join(map(str, missing))} "
+                    "(see outbox list --dead); nothing re-queued"
+                )
         count = await retry_dead(bot.sessions, bot.clock, ids or None)
         out.print(f"re-queued {count} message(s)")
         return 0
@@ -629,9 +669,24 @@ def discord_sync(
 
 def main() -> None:
     try:
-        app()
+        code = app(standalone_mode=False)
     except SystemExit:
         raise
+    except click_errors.UsageError as exc:  # a mistyped command or option: one line, exit 2
+        if isinstance(exc, NO_ARGS_IS_HELP):  # the help was the answer
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        err.print(f"[red]error:[/red] {escape(message)}{hint}", markup=True, highlight=False)
+        raise SystemExit(exc.exit_code) from None
+    except click_errors.ClickException as exc:
+        message = " ".join(exc.format_message().split())
+        err.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:  # Ctrl-D at a question
+        err.print("[red]error:[/red] aborted; nothing changed", markup=True, highlight=False)
+        raise SystemExit(1) from None
     except Exception as exc:  # a bug: one line for the operator, the details in the log
         logging.getLogger("bot").debug("unexpected error", exc_info=True)
         err.print(
@@ -641,3 +696,4 @@ def main() -> None:
             highlight=False,
         )
         raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -222,6 +222,15 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _mock_default_within_the_maximum(self) -> Settings:
+        if self.mock_default_length > self.mock_max_length:
+            raise ValueError(
+                f"MOCK_DEFAULT_LENGTH: {self.mock_default_length} is more than MOCK_MAX_LENGTH "
+                f"({self.mock_max_length}), so every interview without a length would be refused"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _slack_oauth_needs_a_key(self) -> Settings:
         if self.slack_oauth and self.slack_token_encryption_key is None:
             raise ValueError(
@@ -283,7 +292,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = str(error["loc"][0]).upper() if error["loc"] else "configuration"
             message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{name}: {message}")
+            # a check across variables names them in its message (the CLI says "configuration:")
+            lines.append(f"{str(error['loc'][0]).upper()}: {message}" if error["loc"] else message)
         raise ConfigError("; ".join(lines)) from None

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from typing import Protocol
@@ -57,7 +58,8 @@ class ChatAdapter(Protocol):
 
 
 class AdapterUnavailable(Exception):
-    """A configured adapter cannot be loaded (its code or SDK is missing)."""
+    """A configured adapter cannot be loaded (its code or SDK is missing), or the HTTP server
+    cannot listen on its port."""
 
 
 def load_adapter(name: str, settings: Settings) -> ChatAdapter:
@@ -100,7 +102,14 @@ class Server:
         self._runner = web.AppRunner(self.http, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port, backlog=LISTEN_BACKLOG)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the port is taken, or reserved: an operator error, one line
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise AdapterUnavailable(
+                f"the HTTP server cannot listen on port {self._port} "
+                f"(HTTP_PORT, else SLACK_PORT): {reason}"
+            ) from None
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         self.bound_port = sockets[0].getsockname()[1] if sockets else self._port

@@ -137,6 +137,20 @@ def test_db_backup_copies_a_sqlite_file(tmp_path, monkeypatch):
     assert tables.fetchone() == (0,)
 
 
+def test_db_backup_never_overwrites_a_file(tmp_path, monkeypatch):
+    database = _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    earlier = tmp_path / "monday.db"
+    assert runner.invoke(app, ["db", "backup", "--to", str(earlier)]).exit_code == 0
+    with sqlite3.connect(database) as connection:  # the database moves on after that backup
+        connection.execute("CREATE TABLE later (x)")
+    for existing in (earlier, database):  # an older backup, or the database itself
+        before = existing.read_bytes()
+        result = runner.invoke(app, ["db", "backup", "--to", str(existing)])
+        _one_line_error(result, 1, f"{existing} already exists")
+        assert existing.read_bytes() == before
+
+
 def test_outbox_list_and_retry_of_dead_messages(tmp_path, monkeypatch):
     database = _database(monkeypatch, tmp_path)
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
@@ -320,3 +334,114 @@ def test_python_m_bot_run_on_a_new_database_shows_the_question(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "Today's interview question" in done.stdout
+
+
+def _one_line_error(result, code: int, text: str) -> None:
+    assert result.exit_code == code, result.output
+    assert text in result.output, result.output
+    assert "unexpected" not in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_outbox_retry_of_an_id_that_is_not_dead_says_so_and_changes_nothing(tmp_path, monkeypatch):
+    database = _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO outbox (id, platform, workspace_external_id, channel_external_id, "
+            "action, reply_context, card, topic, status, attempts, next_attempt_at, last_error, "
+            "created_at) VALUES (7, 'slack', 'T1', 'C1', 'post', '{}', "
+            """'{"kind": "notice", "title": "x"}', 'question', 'dead', 8, """
+            "'2026-01-05 09:00:00', 'PermanentDeliveryError:channel_not_found', "
+            "'2026-01-05 09:00:00')"
+        )
+    result = runner.invoke(app, ["outbox", "retry", "7", "12345"])
+    _one_line_error(result, 1, "no dead message with id 12345")
+    status = sqlite3.connect(database).execute("SELECT status FROM outbox").fetchone()
+    assert status == ("dead",)  # the known id was not re-queued either
+    retried = runner.invoke(app, ["outbox", "retry", "7"])
+    assert retried.exit_code == 0 and "re-queued 1 message(s)" in retried.output
+
+
+def test_downgrade_to_an_unknown_revision_is_one_line(tmp_path, monkeypatch):
+    _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["db", "downgrade", "nosuch"])
+    _one_line_error(result, 1, "migration: Can't locate revision identified by 'nosuch'")
+
+
+def test_grade_with_a_folder_as_input_is_one_line(tmp_path):
+    result = runner.invoke(app, ["grade", "--input", str(tmp_path), "--output", "out.jsonl"])
+    _one_line_error(result, 1, "not a file")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_grade_to_an_output_it_cannot_write_is_one_line(tmp_path):
+    answers = tmp_path / "in.jsonl"
+    answers.write_text(
+        '{"question": "What is ReLU?", "reference": "ReLU is max(0, x), cheap to compute.", '
+        '"answer": "max(0, x)"}\n',
+        encoding="utf-8",
+    )
+    for output in (tmp_path, answers / "out.jsonl"):  # a folder; a path under a file
+        result = runner.invoke(app, ["grade", "--input", str(answers), "--output", str(output)])
+        _one_line_error(result, 1, f"cannot write {output}: ")
+
+
+def test_usage_refuses_a_number_of_days_below_one(tmp_path, monkeypatch):
+    _database(monkeypatch, tmp_path)
+    result = runner.invoke(app, ["usage", "--days", "-3"])
+    _one_line_error(result, 1, "--days must be at least 1")
+
+
+@pytest.mark.parametrize(
+    ("argv", "text"),
+    [
+        (["nosuch"], "No such command 'nosuch'."),
+        (["grade"], "Missing option '--input'."),
+        (["usage", "--days", "x"], "Invalid value for '--days'"),
+        (["outbox", "retry", "abc"], "Invalid value for 'ids'"),
+        (["db", "--bogus"], "No such option: --bogus"),
+    ],
+)
+def test_a_mistyped_command_or_option_is_one_line_and_exit_2(argv, text, monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["interview-bot", *argv])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], captured.err
+    assert "--help)" in lines[0]
+
+
+def test_main_keeps_the_exit_codes_of_help_and_of_commands(monkeypatch, capsys):
+    for argv, code in ((["--help"], 0), ([], 2), (["bank", "validate"], 0)):
+        monkeypatch.setattr("sys.argv", ["interview-bot", *argv])
+        with pytest.raises(SystemExit) as exited:
+            cli.main()
+        assert exited.value.code == code, argv
+    assert "ok: " in capsys.readouterr().out
+
+
+def test_a_downgrade_that_drops_data_asks_first_even_above_the_first_revision(
+    tmp_path, monkeypatch
+):
+    database = _database(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    from bot.storage.migrate import head_revision
+
+    head = head_revision()
+    refused = runner.invoke(app, ["db", "downgrade", "0003"])  # drops the Slack installations
+    _one_line_error(refused, 1, "downgrade cancelled; nothing changed")
+    with sqlite3.connect(database) as connection:
+        [(now,)] = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert now == head and not list(tmp_path.glob("cli.backup-*.db"))
+    asked = []
+    monkeypatch.setattr(cli, "_ask", lambda question: asked.append(question) or False)
+    assert runner.invoke(app, ["db", "downgrade", "0002"]).exit_code == 1  # answered no
+    assert "0004: Slack installations" in asked[0] and "0003: mock interviews" in asked[0]
+    done = runner.invoke(app, ["db", "downgrade", "0003", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "backed up the database to" in done.output and "database at revision 0003" in done.output

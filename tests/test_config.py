@@ -91,3 +91,23 @@ def test_the_bank_is_found_from_any_working_directory(tmp_path, monkeypatch):
     assert Settings(_env_file=None).questions_dir == SOURCE_TREE_QUESTIONS
     (tmp_path / "questions").mkdir()
     assert Settings(_env_file=None).questions_dir == Path("questions")
+
+
+def test_a_check_across_variables_is_one_line_naming_them_once(monkeypatch):
+    monkeypatch.setenv("SLACK_CLIENT_ID", "1.2")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "secret")
+    monkeypatch.delenv("SLACK_TOKEN_ENCRYPTION_KEY", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("SLACK_TOKEN_ENCRYPTION_KEY is required")
+    assert "configuration" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_default_interview_longer_than_the_maximum_is_refused(monkeypatch):
+    monkeypatch.setenv("MOCK_DEFAULT_LENGTH", "15")
+    monkeypatch.setenv("MOCK_MAX_LENGTH", "10")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("MOCK_DEFAULT_LENGTH: 15 is more than MOCK_MAX_LENGTH (10)")
+    monkeypatch.setenv("MOCK_DEFAULT_LENGTH", "10")
+    assert load_settings().mock_default_length == 10

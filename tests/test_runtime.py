@@ -101,3 +101,22 @@ def test_logs_are_json_lines_and_never_show_a_secret():
     for secret in (*secrets, "xoxb-1234567890-abcdefghij"):
         assert secret not in output
     assert output.count("[redacted]") >= 3
+
+
+async def test_a_port_in_use_is_one_line_naming_the_setting(server, database_url, clock, rng):
+    from bot.runtime import AdapterUnavailable
+
+    settings = load_settings(database_url=database_url, questions_dir=MINI_BANK)
+    grader = ScriptedGrader()
+    app = await BotApp.create(
+        settings, clock=clock, rng=rng, graders=(grader, grader), migrate=False
+    )
+    second = Server(app, [], port=server.bound_port, host="127.0.0.1")
+    try:
+        with pytest.raises(AdapterUnavailable) as caught:
+            await second.start()
+    finally:
+        await second.stop()
+    message = str(caught.value)
+    assert message.startswith(f"the HTTP server cannot listen on port {server.bound_port}")
+    assert "HTTP_PORT" in message and "in use" in message and "\n" not in message

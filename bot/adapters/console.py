@@ -77,11 +77,23 @@ CONSOLE_ALIASES = {
     "report": "mock report",
     "flag": "report",
 }
+#: The terminal's own names for the chat commands it renames (``/report`` is the interview's
+#: report here), so a usage line never sends the member to a command that does something else.
+CONSOLE_NAMES = {
+    CommandName.PRACTICE: "next",
+    CommandName.CONFIG: "schedule",
+    CommandName.REPORT: "flag",
+}
 
 
-def render_card(card: Card) -> Panel:
-    """The terminal rendering of a card: a rich panel; every text part is escaped."""
+def render_card(card: Card, width: int | None = None) -> Panel:
+    """The terminal rendering of a card: a rich panel; every text part is escaped. A title too
+    long for the panel's top border (``width``) opens the body instead of being cut off."""
     parts = []
+    title = card.title
+    if width is not None and len(title) > width - 8:
+        parts.append(f"[bold]{escape(title)}[/bold]")
+        title = ""
     if card.body:
         parts.append(escape(card.body))
     inline: list[str] = []
@@ -100,7 +112,7 @@ def render_card(card: Card) -> Panel:
     if card.footer:
         parts.append(f"[dim]{escape(card.footer)}[/dim]")
     return Panel(
-        "\n\n".join(parts) or " ", title=escape(card.title), title_align="left", expand=True
+        "\n\n".join(parts) or " ", title=escape(title) or None, title_align="left", expand=True
     )
 
 
@@ -177,7 +189,7 @@ class ConsoleSession:
         self._out.print(text)
 
     def show(self, card: Card) -> None:
-        self._out.print(render_card(card))
+        self._out.print(render_card(card, self._out.width))
         for button in card.buttons:
             if button.action is ButtonAction.ANSWER_DAILY:
                 self._target = AnswerTarget.daily(int(button.value))
@@ -304,6 +316,10 @@ class ConsoleSession:
         for card in reply.cards:
             if card.kind is CardKind.ERROR and card.body.startswith("Usage: /interview"):
                 card = usage_card(card.title.removeprefix("⚠️ "), command.name, PREFIX)
+                name = CONSOLE_NAMES.get(command.name)
+                if name is not None:
+                    usage = card.body.removeprefix(f"Usage: {PREFIX}{command.name.value}")
+                    card = card.model_copy(update={"body": f"Usage: {PREFIX}{name}{usage}"})
             self.show(card)
             self._save_attachments(card)
 

@@ -293,9 +293,14 @@ def parse_questions(
             for err in exc.errors():
                 loc = ("questions", index, *err["loc"])
                 errors.append(
-                    BankError(path, _line_of(node, loc), _field_name(loc, data), err["msg"])
+                    BankError(path, _line_of(node, loc), _field_name(loc, data), _message(err))
                 )
     return questions, errors
+
+
+def _message(error: Any) -> str:
+    """pydantic's message without the "Value error, " its own validators' messages start with."""
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def parse_bank_file(
@@ -335,7 +340,7 @@ def parse_question_text(text: str, name: str = "question") -> Question:
         raise BankValidationError(
             [
                 BankError(
-                    path, _line_of(node, err["loc"]), _field_name(err["loc"], data), err["msg"]
+                    path, _line_of(node, err["loc"]), _field_name(err["loc"], data), _message(err)
                 )
                 for err in exc.errors()
             ]

@@ -383,6 +383,11 @@ class ChannelSettings:
                     {"dates": f"{past[0].isoformat()} is in the past; skip dates are future days"}
                 )
             current = {date.fromisoformat(day) for day in channel.skip_dates}
+            unknown = sorted(removed - current - added)
+            if unknown:
+                raise SettingsRejected(
+                    {"dates": f"{unknown[0].isoformat()} is not one of the skip dates"}
+                )
             updated = sorted((current | added) - removed)
             updated = [day for day in updated if day >= today]
             if len(updated) > MAX_SKIP_DATES:

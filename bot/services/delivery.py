@@ -525,6 +525,18 @@ async def retry_dead(
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def dead_ids(sessions: async_sessionmaker[AsyncSession], ids: Sequence[int]) -> set[int]:
+    """Which of ``ids`` are dead messages (the ones ``retry_dead`` would re-queue)."""
+    async with sessions() as session:
+        rows = await session.execute(
+            sa.select(col(OutboxMessage.id)).where(
+                col(OutboxMessage.status) == OutboxStatus.DEAD,
+                col(OutboxMessage.id).in_(list(ids)),
+            )
+        )
+        return {int(row_id) for row_id in rows.scalars() if row_id is not None}
+
+
 async def outbox_depth(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     """Messages not delivered yet, by status (also published as a gauge)."""
     async with sessions() as session:

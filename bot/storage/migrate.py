@@ -244,3 +244,24 @@ def backup_postgres(database_url: str, target: Path | None = None) -> Path:
         reason = (result.stderr.strip().splitlines() or ["pg_dump failed"])[-1]
         raise OSError(reason)
     return target
+
+
+def downgrade_losses(current: str, target: str) -> list[str]:
+    """What stepping back from ``current`` to ``target`` drops for good: the ``DOWNGRADE_LOSES``
+    note of each revision undone (revisions whose data is derived or converted back have none).
+    Empty when ``target`` is not below ``current`` (Alembic then refuses the downgrade)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    losses: list[str] = []
+    revision: str | None = current
+    while revision != target:
+        if revision is None:
+            return []
+        script = scripts.get_revision(revision)
+        note = getattr(script.module, "DOWNGRADE_LOSES", None)
+        if note:
+            losses.append(f"{revision}: {note}")
+        down = script.down_revision
+        revision = down if isinstance(down, str) or down is None else down[0]
+    return losses

@@ -21,6 +21,12 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+#: What a downgrade below this revision drops for good (`db downgrade` asks first).
+DOWNGRADE_LOSES = (
+    "every channel's schedule settings (days, cadence, track, pauses, skip dates, champion "
+    "options), workspace admin lists, members' nudge choices, queued questions and the outbox"
+)
+
 UTC = bot.storage.models.UTCDateTime(timezone=True)
 TRACKS = ("deep-learning", "ml-system-design", "statistics", "classical-ml", "llm-engineering",
           "behavioural")  # fmt: skip

@@ -19,6 +19,12 @@ down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+#: What a downgrade below this revision drops for good (`db downgrade` asks first).
+DOWNGRADE_LOSES = (
+    "mock interviews, spaced-repetition cards, disputes, question reports, disabled questions "
+    "and the audit log"
+)
+
 
 def upgrade() -> None:
     op.create_table('audit_log',

@@ -20,6 +20,11 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+#: What a downgrade below this revision drops for good (`db downgrade` asks first).
+DOWNGRADE_LOSES = (
+    "Slack installations (every OAuth-installed workspace must install the app again)"
+)
+
 UTC = bot.storage.models.UTCDateTime(timezone=True)
 
 

@@ -251,3 +251,21 @@ async def test_answers_typed_at_once_each_answer_the_question_shown_before_them(
     assert "no longer waiting" not in output
     assert output.count("Your grade:") == 3
     assert "Question 3 of 3" in output and "📋 Mock interview finished" in output
+
+
+async def test_usage_lines_name_the_terminals_own_commands(console_app):
+    # /report is the interview's report in the terminal: a flag's usage must say /flag
+    output = await drive(console_app, "/flag\n/schedule bogus=1\n/next no-such-topic\n/quit\n")
+    assert "Usage: /flag <question id> <reason>" in output
+    assert "Usage: /schedule [time=" in output
+    assert "Usage: /next [topic or track]" in output
+    assert "Usage: /report" not in output and "Usage: /config" not in output
+    assert "Usage: /practice" not in output
+
+
+async def test_a_title_too_long_for_the_border_is_shown_whole(console_app):
+    # the unknown-topic error lists every topic in its title: none of it may be cut off
+    output = await drive(console_app, "/next no-such-topic\n/quit\n")
+    text = " ".join(line.strip("│ ") for line in output.splitlines())
+    assert "Unknown topic, track or level 'no-such-topic'." in text
+    assert "Topics and tracks: activations, deep-learning, fundamentals, regularization" in text

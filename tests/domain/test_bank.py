@@ -46,9 +46,16 @@ def test_schema_errors_name_file_line_and_field_and_load_nothing(tmp_path):
 
 
 def test_rubric_weights_must_add_up_to_ten(tmp_path):
-    write(tmp_path, "cnn.yaml", GOOD.replace("weight: 4", "weight: 3"))
+    path = write(tmp_path, "cnn.yaml", GOOD.replace("weight: 4", "weight: 3"))
     with pytest.raises(BankValidationError, match="weights add up to 9; they must add up to 10"):
         load_bank(tmp_path)
+    with pytest.raises(BankValidationError) as caught:
+        load_bank(tmp_path)
+    # the check's own message, without pydantic's "Value error, " in front of it
+    assert str(caught.value.errors[0]) == (
+        f"{path}:2: questions[0](id=cnn-pooling): key_points weights add up to 9; "
+        "they must add up to 10"
+    )
 
 
 def test_malformed_yaml_reports_the_line(tmp_path):

@@ -66,6 +66,18 @@ async def test_skip_dates_in_the_past_are_refused_and_past_ones_drop_off(world, 
     assert [day.isoformat() for day in sorted(view.schedule.skip_dates)] == ["2026-03-20"]
 
 
+async def test_removing_a_date_that_is_not_a_skip_date_says_so_and_changes_nothing(world):
+    await world.channels.skip_dates(world.admin, world.channel_id, add=["2026-03-20"])
+    with pytest.raises(SettingsRejected, match="2026-03-21 is not one of the skip dates"):
+        await world.channels.skip_dates(
+            world.admin, world.channel_id, remove=["2026-03-20", "2026-03-21"]
+        )
+    view = await world.channels.view(world.channel_id)
+    assert [day.isoformat() for day in view.schedule.skip_dates] == ["2026-03-20"]
+    view = await world.channels.skip_dates(world.admin, world.channel_id, remove=["2026-03-20"])
+    assert not view.schedule.skip_dates
+
+
 async def test_a_custom_question_is_queued_for_a_date_and_posted_that_day(world, clock):
     view = await world.channels.queue_custom_question(
         world.admin, world.channel_id, CUSTOM, for_date="2026-03-03"
