@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# A .venv made by another Python (or a broken one) is rebuilt, not reused forever.
-VENV_OK := $(shell $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo yes)
+# A .venv made by another Python version than $(PYTHON) (or a broken one) is rebuilt, not
+# reused forever.
+PY_VERSION := import sys; print(*sys.version_info[:2])
+VENV_OK := $(shell [ "$$($(BIN)/python -c '$(PY_VERSION)' 2>/dev/null)" = "$$($(PYTHON) -c '$(PY_VERSION)' 2>/dev/null)" ] && echo yes)
 
 .PHONY: run test lint typecheck bench clean check-python mutate
 

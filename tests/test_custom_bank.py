@@ -65,6 +65,19 @@ def test_malformed_custom_file_names_file_and_line(tmp_path):
     assert any(e.path.name == "broken.yaml" and e.line == 3 for e in caught.value.errors)
 
 
+@pytest.mark.parametrize(
+    ("make_file", "problem"), [(True, "a file, not a directory"), (False, "no such directory")]
+)
+def test_a_custom_questions_path_that_is_not_a_folder_is_named(tmp_path, make_file, problem):
+    path = tmp_path / "team.yaml"
+    if make_file:
+        path.write_text("questions: []\n")
+    settings = load_settings(questions_dir=MINI_BANK, custom_questions_dir=path)
+    with pytest.raises(BankValidationError) as caught:
+        load_configured_bank(settings)
+    assert [str(error) for error in caught.value.errors] == [f"{path}: {problem}"]
+
+
 def test_a_badly_named_workspace_folder_is_refused(tmp_path):
     folder = tmp_path / "team"
     (folder / "acme").mkdir(parents=True)

@@ -71,7 +71,8 @@ def _load_banks(
     builtin_ids = frozenset(builtin.by_id())
     if custom_dir is not None:
         if not custom_dir.is_dir():
-            errors.append(BankError(custom_dir, None, "", "no such directory"))
+            problem = "a file, not a directory" if custom_dir.exists() else "no such directory"
+            errors.append(BankError(custom_dir, None, "", problem))
         else:
             shared_files = sorted(custom_dir.glob("*.yaml")) + sorted(custom_dir.glob("*.yml"))
             if shared_files:
