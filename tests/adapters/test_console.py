@@ -174,6 +174,9 @@ def test_ctrl_c_while_waiting_for_input_leaves_at_once_with_the_goodbye(tmp_path
         text=True,
         env=env,
         cwd=tmp_path,
+        # as from a terminal: a test run started in the background (`nohup make test &`)
+        # ignores SIGINT, and a child inherits that, so Ctrl-C would never reach the session
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write("an answer in progress\n")
