@@ -278,10 +278,25 @@ def retry_after_seconds(response: Any) -> float | None:
     return None
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception that ``exc`` was raised from (or while handling)."""
+    seen = {id(exc)}
+    while True:
+        inner = exc.__cause__ or exc.__context__
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
+
+
 def map_openai_error(exc: Exception) -> GradingError:
     """Transient for timeouts, connection errors, 408/409/429 and 5xx; permanent otherwise."""
     if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | TimeoutError):
-        return TransientGradingError(f"judge unreachable: {type(exc).__name__}: {exc}")
+        # the client reports a refused connection as "Request timed out": name what happened
+        root = _root_cause(exc)
+        refused = isinstance(root, OSError) and not isinstance(root, TimeoutError)
+        shown = root if refused else exc
+        return TransientGradingError(f"judge unreachable: {type(shown).__name__}: {shown}")
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         message = f"judge returned HTTP {status}: {exc.message}"

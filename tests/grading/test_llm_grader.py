@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from openai import AsyncOpenAI
 
+from bot.config import load_settings
 from bot.domain.bank import KeyPoint
 from bot.domain.rubric import Coverage, FactualError, KeyPointVerdict, rubric_feedback
 from bot.grading.base import Grade, GradingError, GradingItem, TransientGradingError
@@ -491,17 +492,35 @@ async def test_connection_refused_is_transient() -> None:
         base_url = fake.base_url
     client = AsyncOpenAI(api_key="k", base_url=base_url, max_retries=0, timeout=2)
     try:
-        with pytest.raises(TransientGradingError):  # nothing listens there any more
+        with pytest.raises(TransientGradingError, match=r"judge unreachable: .*[Cc]onnect"):
+            await LLMGrader(client, "gpt-test").grade(ITEM, ANSWER)  # nothing listens there
+    finally:
+        await client.close()
+
+
+async def test_a_refused_connection_through_the_bots_client_is_not_called_a_timeout() -> None:
+    """The bot's client (openai's aiohttp transport) reports a refused connection as "Request
+    timed out"; the grade's error names the refusal instead."""
+    from bot.app import openai_client
+
+    async with FakeOpenAI() as fake:
+        base_url = fake.base_url
+    settings = load_settings(openai_api_key="k", openai_base_url=base_url)
+    client = openai_client(settings)
+    try:
+        with pytest.raises(TransientGradingError) as caught:
             await LLMGrader(client, "gpt-test").grade(ITEM, ANSWER)
     finally:
         await client.close()
+    assert "Connect call failed" in str(caught.value)
+    assert "timed out" not in str(caught.value)
 
 
 async def test_timeout_is_honoured_and_transient(server: FakeOpenAI) -> None:
     server.delay = 10
     grader = make_grader(server, timeout=0.3)
     started = time.monotonic()
-    with pytest.raises(TransientGradingError):
+    with pytest.raises(TransientGradingError, match=r"judge unreachable: .*Timeout"):
         await grader.grade(ITEM, ANSWER)
     assert time.monotonic() - started < 2.0
 
