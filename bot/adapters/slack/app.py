@@ -47,7 +47,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.adapters.slack.answer_intake import AnswerIntake
+from bot.adapters.slack.answer_intake import REFUSED, AnswerIntake
 from bot.adapters.slack.bridge import SlackBridge
 from bot.adapters.slack.installations import (
     InstalledTokens,
@@ -96,6 +96,11 @@ def build_web_client(
             AsyncRateLimitErrorRetryHandler(max_retry_count=1),
         ],
     )
+
+
+def _plausible_timestamp(value: str | None) -> bool:
+    """Missing (Bolt refuses it with 401 itself) or ASCII digits, which ``int()`` accepts."""
+    return value is None or (value.isascii() and value.isdigit())
 
 
 def _secret(value: Any) -> str | None:
@@ -311,6 +316,10 @@ class SlackAdapter:
         """``POST /slack/events``: commands, interactivity and events (Bolt verifies the
         signature and the timestamp: a forged or stale request gets 401)."""
         assert self.bolt is not None
+        if not _plausible_timestamp(request.headers.get("X-Slack-Request-Timestamp")):
+            # Bolt and slack_sdk's SignatureVerifier call int() on it: "abc" was a 500 and a
+            # traceback instead of the 401 any other unverifiable request gets
+            return web.json_response(REFUSED, status=401)
         if self.answer_intake is not None:
             answered = await self.answer_intake.handle(request)
             if answered is not None:

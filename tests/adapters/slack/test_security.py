@@ -120,3 +120,26 @@ async def test_mentions_in_an_answer_and_a_display_name_ping_nobody(llm_world):
     text = "\n".join(all_text(board["blocks"]) for board in boards)
     assert "Alice" in text
     _no_pings(text)
+
+
+@pytest.mark.parametrize("stamp", ["abc", "", "1.5e9", "²", " 1700000000"])
+async def test_a_malformed_timestamp_gets_401_not_a_server_error(world, stamp, caplog):
+    """Bolt and slack_sdk's SignatureVerifier call int() on X-Slack-Request-Timestamp: a
+    non-numeric one was a 500 with a traceback (Bolt's dispatch) or aiohttp's 500 page (the
+    answer intake), instead of the 401 every other unverifiable request gets."""
+    slack = world.slack
+    command = slack.command_body("nudges on", user="U1")
+    payload = slack.submission(
+        {"callback_id": "interview-answer", "private_metadata": '{"t":"practice:1"}'},
+        answer_values("let me in"),
+        user="U1",
+    )
+    answer = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    for body in (command, answer):
+        headers = slack.sign(body) | {"X-Slack-Request-Timestamp": stamp}
+        response = await slack.post(body, headers=headers)
+        assert response.status == 401, (stamp, response.text)
+    await world.settle()
+    assert world.fake.hooks == []
+    assert await _count(world, Answer) == 0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
