@@ -1,4 +1,5 @@
-"""What an acceptable answer is: not blank, at most ``MAX_ANSWER_CHARS`` characters."""
+"""What an acceptable answer is: not blank, at most ``MAX_ANSWER_CHARS`` characters, without
+control characters (tab and line breaks stay)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,17 @@ class AnswerRejected(ValueError):
         self.message = message
 
 
+#: C0 control characters but tab, line feed and carriage return, and DEL: removed from answers.
+#: NUL in particular: PostgreSQL text cannot hold it, so an answer with one failed to store
+#: ("send it again") however often it was sent; and an answer of control characters only was
+#: accepted and graded.
+_CONTROL_CHARACTERS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
 def validate_answer_text(text: str) -> str:
-    if not text or not text.strip():
+    """The answer as it is stored (control characters removed), or ``AnswerRejected``."""
+    text = (text or "").translate(_CONTROL_CHARACTERS)
+    if not text.strip():
         raise AnswerRejected(RejectionReason.EMPTY, "Your answer is empty. Write a few sentences.")
     if len(text) > MAX_ANSWER_CHARS:
         raise AnswerRejected(

@@ -138,6 +138,26 @@ async def test_empty_and_too_long_answers_get_a_field_error_and_nothing_is_store
         assert (await session.execute(sa.select(Answer))).scalars().all() == []
 
 
+async def test_control_characters_are_removed_from_an_answer_before_it_is_stored(world):
+    """NUL cannot be stored in PostgreSQL (the member was told to send it again, forever), and
+    an answer of control characters only was stored and graded."""
+    view = await _answer_form(world)
+    body = (
+        await world.slack.submit(view, answer_values("\x00\x01\x1b\x7f \x07"), user="U1")
+    ).json()
+    assert body["response_action"] == "errors"
+    assert "Your answer is empty" in body["errors"]["answer"]
+    async with world.app.sessions() as session:
+        assert (await session.execute(sa.select(Answer))).scalars().all() == []
+
+    text = "Gradient\x00 descent\x1b steps\tagainst\r\nthe gradient. 勾配降下法 🚀"
+    body = (await world.slack.submit(view, answer_values(text), user="U1")).json()
+    assert body["response_action"] == "update"
+    async with world.app.sessions() as session:
+        [answer] = (await session.execute(sa.select(Answer))).scalars().all()
+    assert answer.text == "Gradient descent steps\tagainst\r\nthe gradient. 勾配降下法 🚀"
+
+
 async def test_a_forged_target_is_refused_as_a_field_error(world):
     view = await _answer_form(world)
     for metadata in ('{"t":"daily:999999","c":"C1"}', '{"t":"bogus"}', "not json"):
