@@ -59,6 +59,8 @@ class Profiles:
         self._ttl = ttl
         self._monotonic = monotonic
         self._cache: dict[tuple[str, str], tuple[float, Profile]] = {}
+        #: Lookups an acknowledgement stopped waiting for, still running (they fill the cache).
+        self._pending: dict[tuple[str, str], asyncio.Task[Profile]] = {}
         #: users.info calls made (tests read it).
         self.lookups = 0
 
@@ -68,10 +70,34 @@ class Profiles:
             return entry[1]
         return None
 
-    async def get(self, client: AsyncWebClient, team_id: str, user_id: str) -> Profile:
+    async def get(
+        self, client: AsyncWebClient, team_id: str, user_id: str, *, within: float | None = None
+    ) -> Profile:
+        """The member's profile. ``within``: raise ``TimeoutError`` after that many seconds (an
+        acknowledgement waits on it); the lookup goes on and fills the cache for the next try."""
         profile = self.cached(team_id, user_id)
         if profile is not None:
             return profile
+        if within is None:
+            return await self._lookup(client, team_id, user_id)
+        key = (team_id, user_id)
+        task = self._pending.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._lookup(client, team_id, user_id))
+            self._pending[key] = task
+            task.add_done_callback(lambda done: self._settled(key, done))
+        return await asyncio.wait_for(asyncio.shield(task), within)
+
+    async def idle(self) -> None:
+        """Wait for the lookups no acknowledgement waits for any more (tests)."""
+        await asyncio.gather(*self._pending.values(), return_exceptions=True)
+
+    def _settled(self, key: tuple[str, str], task: asyncio.Task[Profile]) -> None:
+        self._pending.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("users.info failed: %s", type(task.exception()).__name__)
+
+    async def _lookup(self, client: AsyncWebClient, team_id: str, user_id: str) -> Profile:
         self.lookups += 1
         ttl = self._ttl
         try:
@@ -203,12 +229,16 @@ class SlackBridge:
         team_name: str = "",
         channel_name: str = "",
         with_admin: bool = False,
+        within: float | None = None,
     ) -> Actor:
         """The member behind an event. With a client, their Slack profile (cached) names them
         and says whether they are a workspace admin or owner; ``with_admin`` also consults the
         bot's own admin list. Without a client nothing but the directory's cache is used (the
-        acknowledgement path of an answer)."""
-        profile = await self.profiles.get(client, team_id, user_id) if client else None
+        acknowledgement path of an answer). ``within`` bounds the profile lookup (seconds;
+        ``TimeoutError`` after that)."""
+        profile = (
+            await self.profiles.get(client, team_id, user_id, within=within) if client else None
+        )
         actor = await self.app.directory.resolve(
             Platform.SLACK,
             team_id,

@@ -3,15 +3,24 @@ input (never a silent drop), a valid one as the updated modal."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.parse
 
 import sqlalchemy as sa
 
+from bot.adapters.slack.listeners import views
 from bot.services.commands import CUSTOM_QUESTION_TEMPLATE
 from bot.storage.models import Answer, Channel, QueuedQuestion
-from tests.fakes.slack_api import all_text, answer_values, select_value, text_value, time_value
+from tests.fakes.slack_api import (
+    Failure,
+    all_text,
+    answer_values,
+    select_value,
+    text_value,
+    time_value,
+)
 
 
 def config_values(**overrides):
@@ -82,6 +91,34 @@ async def test_a_member_who_is_not_admin_cannot_submit_the_config_form(world):
     body = (await world.slack.submit(view, config_values(), user="U1")).json()
     assert body["response_action"] == "errors"
     assert "Only workspace admins" in body["errors"]["enabled"]
+
+
+async def test_a_slow_users_info_does_not_hold_the_settings_acknowledgement(world):
+    """The form is submitted by an admin whose profile is not cached (opened more than a minute
+    ago, or by another admin) while users.info is rate-limited: the acknowledgement waited for
+    the Retry-After (4.8 s with Retry-After 4: Slack shows an error after 3 s, and the settings
+    were saved anyway). Now it says so within the budget and saves nothing; the lookup goes on,
+    so the next submission is saved."""
+    world.fake.add_user("UADMIN2", "Second Admin", admin=True)
+    view = await open_config(world)
+    world.fake.fail("users.info", Failure(429, "ratelimited", retry_after=2))
+    response = await world.slack.submit(view, config_values(), user="UADMIN2")
+    assert response.seconds < views.PROFILE_WAIT_SECONDS + 1.0
+    body = response.json()
+    assert body == {"response_action": "errors", "errors": {"enabled": views.SLACK_SLOW}}
+    async with world.app.sessions() as session:
+        channel = (await session.execute(sa.select(Channel))).scalars().one()
+    assert not channel.enabled
+
+    assert world.adapter.bridge is not None
+    profiles = world.adapter.bridge.profiles
+    await asyncio.wait_for(profiles.idle(), 10)
+    assert profiles.cached("T1", "UADMIN2") is not None
+    body = (await world.slack.submit(view, config_values(), user="UADMIN2")).json()
+    assert body["response_action"] == "update"
+    async with world.app.sessions() as session:
+        channel = (await session.execute(sa.select(Channel))).scalars().one()
+    assert channel.enabled
 
 
 async def test_custom_question_form_names_the_wrong_field_then_queues(world):

@@ -28,8 +28,22 @@ from bot.services.commands import Command, CommandName
 
 log = logging.getLogger(__name__)
 
+#: The longest a form's acknowledgement waits for the member's Slack profile (users.info, when
+#: not cached: the form was opened more than a minute ago): Slack shows an error after 3 s,
+#: and a rate-limited users.info waits for its Retry-After.
+PROFILE_WAIT_SECONDS = 1.5
+SLACK_SLOW = (
+    "Slack did not say in time whether you may change this; nothing was changed. "
+    "Please submit again."
+)
+
+
 STORE_FAILED = "Your answer could not be stored just now. Nothing was lost: send it again."
 SAVE_FAILED = "This could not be saved just now; nothing was changed. Please try again."
+
+
+class ProfileTooSlow(Exception):
+    """users.info did not answer within ``PROFILE_WAIT_SECONDS``."""
 
 
 def register(bolt: AsyncApp, bridge: SlackBridge) -> None:
@@ -104,13 +118,17 @@ async def submit_answer(
 async def _admin_actor(
     bridge: SlackBridge, body: Mapping[str, Any], meta: Mapping[str, Any], client: AsyncWebClient
 ) -> Any:
-    return await bridge.actor(
-        client,
-        team_id=team_of(body),
-        user_id=str((body.get("user") or {}).get("id", "")),
-        channel_id=meta.get("c") or None,
-        with_admin=True,
-    )
+    try:
+        return await bridge.actor(
+            client,
+            team_id=team_of(body),
+            user_id=str((body.get("user") or {}).get("id", "")),
+            channel_id=meta.get("c") or None,
+            with_admin=True,
+            within=PROFILE_WAIT_SECONDS,
+        )
+    except TimeoutError:
+        raise ProfileTooSlow from None
 
 
 def config_change(values: Mapping[str, Any]) -> ConfigChange:
@@ -152,6 +170,9 @@ async def submit_config(
     except NotAllowed as refused:
         await ack(response_action="errors", errors={"enabled": str(refused)})
         return
+    except ProfileTooSlow:
+        await ack(response_action="errors", errors={"enabled": SLACK_SLOW})
+        return
     except Exception as exc:
         log.warning("saving channel settings failed: %s", type(exc).__name__)
         await ack(response_action="errors", errors={"enabled": SAVE_FAILED})
@@ -182,6 +203,9 @@ async def submit_question(
         return
     except NotAllowed as refused:
         await ack(response_action="errors", errors={render.QUESTION_BLOCK: str(refused)})
+        return
+    except ProfileTooSlow:
+        await ack(response_action="errors", errors={render.QUESTION_BLOCK: SLACK_SLOW})
         return
     except Exception as exc:
         log.warning("queueing a custom question failed: %s", type(exc).__name__)
