@@ -113,3 +113,35 @@ async def test_an_answer_button_for_an_unknown_post_says_so(world):
     [reply] = await world.fake.wait_until(lambda: world.fake.hook("gone"))
     assert "That question does not exist." in all_text(reply["blocks"])
     assert world.fake.of("views.open") == []
+
+
+async def test_events_the_app_does_not_act_on_get_200_and_no_call(world, caplog):
+    """A subscription added in the app's settings (app_mention, message.im): Bolt answered 404
+    with a warning, so Slack retried each event. Now a 200, and nothing is posted."""
+    mention = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": "<@UBOTT1> help",
+        "ts": "1700000002.000200",
+        "channel": "C1",
+        "event_ts": "1700000002.000200",
+    }
+    direct = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U1",
+        "text": "hi",
+        "ts": "1700000003.000200",
+        "channel": "D1",
+        "event_ts": "1700000003.000200",
+    }
+    for event in (mention, direct):
+        response = await world.slack.event(event)
+        assert response.status == 200, response.text
+    await world.settle()
+    assert [call.method for call in world.fake.calls] == ["auth.test"]
+    assert not [r for r in caplog.records if r.levelname in {"WARNING", "ERROR"}]
+    # the events the app acts on still reach their own listeners
+    response = await world.slack.event({"type": "app_home_opened", "user": "U1", "tab": "home"})
+    assert response.status == 200
+    await world.fake.wait_for("views.publish")

@@ -3,6 +3,7 @@ and the workspace lifecycle (uninstall, revoked tokens: nothing is posted there 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -28,6 +29,12 @@ def register(bolt: AsyncApp, bridge: SlackBridge) -> None:
         tokens = event.get("tokens") or {}
         if tokens.get("bot"):
             bridge.spawn(disable(bridge, team_of(body), everything=False), "revoke")
+
+    @bolt.event(re.compile(".*"))  # registered last: Bolt runs the first listener that matches
+    async def on_other_event() -> None:
+        """Events the app does not act on (an ``app_mention`` or ``message`` subscription added
+        in the app's settings): acknowledged with 200. Bolt answered 404 and logged a warning,
+        and Slack retries every event that does not get a 200."""
 
 
 async def publish_home(
