@@ -42,9 +42,12 @@ def validate_timezone(name: str) -> str:
     """Return the IANA name if zoneinfo knows it; raise ValueError naming it otherwise."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: a folder of the database ("Europe": IsADirectoryError), a name too long for
+        # a file name
+        shown = name if len(name) <= 60 else name[:59] + "…"
         raise ValueError(
-            f"unknown time zone '{name}' (use an IANA name such as Europe/Berlin)"
+            f"unknown time zone '{shown}' (use an IANA name such as Europe/Berlin)"
         ) from exc
     return name
 

@@ -109,6 +109,18 @@ async def test_config_with_values_saves_them(world):
     assert "Unknown setting 'colour'" in text_of([bad])
 
 
+@pytest.mark.parametrize("zone", ["Europe", "America", "x" * 300])
+async def test_a_time_zone_that_is_a_folder_or_too_long_is_named_as_unknown(world, zone):
+    """zoneinfo raises IsADirectoryError for "Europe" and OSError (file name too long) for a
+    long name: the member got "Something went wrong on our side" instead of the field error."""
+    [reply] = await run(world, f"config tz={zone} on")
+    text = text_of([reply])
+    assert "Nothing was changed" in text and f"unknown time zone '{zone[:20]}" in text
+    async with world.app.sessions() as session:
+        channel = (await session.execute(sa.select(Channel))).scalars().one_or_none()
+    assert channel is None or not channel.enabled
+
+
 async def test_admin_only_commands_are_refused_to_members(world):
     for text in ("config", "config time=10:00", "pause", "resume", "skip 2026-03-10", "queue",
                  "queue custom"):  # fmt: skip
