@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.domain.text import without_control_characters
+
 #: The longest answer accepted (Discord's modal text input allows 4000 characters).
 MAX_ANSWER_CHARS = 4000
 
@@ -24,16 +26,10 @@ class AnswerRejected(ValueError):
         self.message = message
 
 
-#: C0 control characters but tab, line feed and carriage return, and DEL: removed from answers.
-#: NUL in particular: PostgreSQL text cannot hold it, so an answer with one failed to store
-#: ("send it again") however often it was sent; and an answer of control characters only was
-#: accepted and graded.
-_CONTROL_CHARACTERS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
-
-
 def validate_answer_text(text: str) -> str:
-    """The answer as it is stored (control characters removed), or ``AnswerRejected``."""
-    text = (text or "").translate(_CONTROL_CHARACTERS)
+    """The answer as it is stored, or ``AnswerRejected``. Control characters are removed first
+    (NUL cannot be stored in PostgreSQL; an answer of control characters only is empty)."""
+    text = without_control_characters(text or "")
     if not text.strip():
         raise AnswerRejected(RejectionReason.EMPTY, "Your answer is empty. Write a few sentences.")
     if len(text) > MAX_ANSWER_CHARS:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.bank import Difficulty, Track
+from bot.domain.text import without_control_characters
 from bot.services.cards import (
     Attachment,
     Card,
@@ -327,6 +328,15 @@ class InterviewCommands:
         return await self.run(actor, command)
 
     async def run(self, actor: Actor, command: Command) -> Reply:
+        # reasons and names are stored: NUL cannot be in PostgreSQL text (the member got
+        # "Something went wrong" however often they tried)
+        command = dataclasses.replace(
+            command,
+            args=tuple(without_control_characters(arg) for arg in command.args),
+            options={
+                key: without_control_characters(value) for key, value in command.options.items()
+            },
+        )
         handlers = {
             CommandName.TODAY: self.today,
             CommandName.PRACTICE: self.practice_question,

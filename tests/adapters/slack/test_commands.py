@@ -139,6 +139,16 @@ async def test_a_member_on_the_admin_list_may_configure(world):
     assert "Channel settings saved" in text_of([reply])
 
 
+async def test_control_characters_never_reach_a_stored_reason(scheduled):
+    """A NUL in a reason (pause, report, dispute...) cannot be stored in PostgreSQL: the admin
+    got "Something went wrong" however often they tried. Control characters are removed."""
+    [paused] = await run(scheduled, "pause until=2026-03-20 team\x00 off\x1bsite")
+    assert "Paused" in text_of([paused]) and "team offsite" in text_of([paused])
+    async with scheduled.app.sessions() as session:
+        channel = (await session.execute(sa.select(Channel))).scalars().one()
+    assert channel.pause_reason == "team offsite"
+
+
 async def test_pause_resume_skip(scheduled):
     [paused] = await run(scheduled, "pause until=2026-03-20 team offsite")
     assert "Paused" in text_of([paused]) and "team offsite" in text_of([paused])
