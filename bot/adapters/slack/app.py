@@ -324,7 +324,13 @@ class SlackAdapter:
             answered = await self.answer_intake.handle(request)
             if answered is not None:
                 return answered
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, AttributeError, TypeError):
+            # Bolt parses the body before it checks the signature: "payload=notjson", "[]" or
+            # "{bad" from anyone were a 500 and an error with a traceback
+            return web.json_response({"error": "malformed request"}, status=400)
+        response = await self.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
     async def _oauth_page(self, request: web.Request) -> web.Response:

@@ -143,3 +143,23 @@ async def test_a_malformed_timestamp_gets_401_not_a_server_error(world, stamp, c
     assert world.fake.hooks == []
     assert await _count(world, Answer) == 0
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_a_body_bolt_cannot_parse_gets_400_signed_or_not(world, caplog):
+    """Bolt parses the body (JSON, or the ``payload`` form field) before it checks the
+    signature: these were a 500 and an ERROR with a traceback, for anyone who sent them."""
+    slack = world.slack
+    bodies = [
+        ("payload=notjson", "application/x-www-form-urlencoded"),
+        ("payload=%5B%5D", "application/x-www-form-urlencoded"),
+        ("[]", "application/json"),
+        ("{bad", "application/json"),
+    ]
+    for body, content_type in bodies:
+        unsigned = {"X-Slack-Request-Timestamp": str(int(time.time()))}  # (post() signs {})
+        for headers in (slack.sign(body), unsigned):
+            response = await slack.post(body, content_type, headers=headers)
+            assert response.status == 400, (body, headers, response.text)
+    await world.settle()
+    assert [call.method for call in world.fake.calls] == ["auth.test"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
