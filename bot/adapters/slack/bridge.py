@@ -177,6 +177,67 @@ class Tasks:
                 await task
 
 
+#: How long a stored answer's submission is remembered (a second submission of the same modal
+#: version with the same text is the same answer).
+SUBMISSION_SECONDS = 600.0
+#: Most submissions remembered per process.
+SUBMISSION_CACHE_SIZE = 20_000
+
+
+class Submissions:
+    """The answer form's submissions seen lately, so that the same submission twice (a double
+    submit of one modal, a replayed request: the same member, modal id, modal version and text)
+    stores and grades one answer, and both get its receipt. Only stored answers are remembered:
+    after a refusal or a failure the member can send the same text again. One process: another
+    replica does not see them."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float = SUBMISSION_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._seen: dict[tuple[str, ...], tuple[float, asyncio.Future[Any]]] = {}
+
+    async def once(
+        self,
+        key: tuple[str, ...] | None,
+        work: Callable[[], Coroutine[Any, Any, Any]],
+        keep: Callable[[Any], bool],
+    ) -> Any:
+        """``work()``'s result, or the result of the same submission's earlier run (``keep``
+        says which results are remembered)."""
+        if key is None:
+            return await work()
+        now = self._monotonic()
+        entry = self._seen.get(key)
+        if entry is not None and entry[0] > now:
+            return await asyncio.shield(entry[1])
+        if len(self._seen) >= SUBMISSION_CACHE_SIZE:
+            self._seen = {k: v for k, v in self._seen.items() if v[0] > now}
+            if len(self._seen) >= SUBMISSION_CACHE_SIZE:
+                self._seen.clear()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._seen[key] = (now + self._ttl, future)
+        try:
+            result = await work()
+        except asyncio.CancelledError:
+            self._seen.pop(key, None)
+            future.cancel()
+            raise
+        except Exception as exc:
+            self._seen.pop(key, None)
+            future.set_exception(exc)
+            future.exception()  # retrieved: a duplicate waiting on it re-raises it
+            raise
+        if not keep(result):
+            self._seen.pop(key, None)
+        future.set_result(result)
+        return result
+
+
 def team_of(body: Mapping[str, Any]) -> str:
     """The workspace a payload comes from (slash command, interaction or event)."""
     team = body.get("team")
@@ -213,6 +274,7 @@ class SlackBridge:
         self.app = app
         self.profiles = profiles or Profiles()
         self.tasks = Tasks()
+        self.submissions = Submissions()
         #: OAuth mode: deletes a workspace's stored installation when its tokens are revoked.
         self.forget_tokens = forget_tokens
 

@@ -195,6 +195,44 @@ async def test_control_characters_are_removed_from_an_answer_before_it_is_stored
     assert answer.text == "Gradient descent steps\tagainst\r\nthe gradient. 勾配降下法 🚀"
 
 
+async def test_a_double_submit_of_one_modal_stores_and_grades_one_answer(world, monkeypatch):
+    """The same modal version submitted twice with the same text (at once, or again later) was
+    stored three times and graded three times: three grade messages. Now both get the receipt
+    of one answer. Other text is a new answer; a failed store is not remembered."""
+    view = await _answer_form(world)
+    text = "Backprop applies the chain rule layer by layer, reusing upstream gradients."
+    replies = await asyncio.gather(
+        *(world.slack.submit(view, answer_values(text), user="U1") for _ in range(3))
+    )
+    bodies = [reply.json() for reply in replies]
+    assert all(body["response_action"] == "update" for body in bodies)
+    assert bodies[0] == bodies[1] == bodies[2]
+    await world.settle()
+    async with world.app.sessions() as session:
+        assert len((await session.execute(sa.select(Answer))).scalars().all()) == 1
+    assert len(world.fake.of("chat.postEphemeral")) == 1  # one grade
+    again = (await world.slack.submit(view, answer_values(text), user="U1")).json()
+    assert again == bodies[0]
+
+    other = (await world.slack.submit(view, answer_values(text + " Also ReLU."), user="U1")).json()
+    assert other["response_action"] == "update"
+    async with world.app.sessions() as session:
+        assert len((await session.execute(sa.select(Answer))).scalars().all()) == 2
+
+    async def unavailable(*args, **kwargs):
+        raise ConnectionError("database down")
+
+    third = text + " And leaky ReLU."
+    with monkeypatch.context() as patched:
+        patched.setattr(world.app.answers, "submit", unavailable)
+        failed = (await world.slack.submit(view, answer_values(third), user="U1")).json()
+    assert "could not be stored just now" in failed["errors"]["answer"]
+    stored = (await world.slack.submit(view, answer_values(third), user="U1")).json()
+    assert stored["response_action"] == "update"
+    async with world.app.sessions() as session:
+        assert len((await session.execute(sa.select(Answer))).scalars().all()) == 3
+
+
 async def test_a_forged_target_is_refused_as_a_field_error(world):
     view = await _answer_form(world)
     for metadata in ('{"t":"daily:999999","c":"C1"}', '{"t":"bogus"}', "not json"):

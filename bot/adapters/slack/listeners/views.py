@@ -77,9 +77,29 @@ def _values(view: Mapping[str, Any]) -> Mapping[str, Any]:
 async def store_answer(
     bridge: SlackBridge, body: Mapping[str, Any], view: Mapping[str, Any]
 ) -> Receipt | str:
-    """Store the submitted answer: its receipt, or the message to show under the input."""
-    meta = render.read_metadata(view.get("private_metadata"))
+    """Store the submitted answer: its receipt, or the message to show under the input. The
+    same submission twice (one modal version, the same text) stores one answer; both get its
+    receipt."""
     text = render.input_value(_values(view), render.ANSWER_BLOCK, render.ANSWER_ACTION) or ""
+    key = None
+    user = (body.get("user") or {}).get("id")
+    if view.get("id") and user:
+        team = (body.get("team") or {}).get("id") or body.get("team_id") or ""
+        key = (str(team), str(user), str(view["id"]), str(view.get("hash") or ""), text)
+    outcome: Receipt | str = await bridge.submissions.once(
+        key, lambda: _store_answer(bridge, body, view, text), keep=_is_receipt
+    )
+    return outcome
+
+
+def _is_receipt(outcome: Any) -> bool:
+    return isinstance(outcome, Receipt)
+
+
+async def _store_answer(
+    bridge: SlackBridge, body: Mapping[str, Any], view: Mapping[str, Any], text: str
+) -> Receipt | str:
+    meta = render.read_metadata(view.get("private_metadata"))
     channel = meta.get("c") or None
     try:
         target = AnswerTarget.decode(str(meta.get("t") or ""))
