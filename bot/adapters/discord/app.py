@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: discord.py's own spacing between shards' IDENTIFY (Discord's max_concurrency of 1).
 IDENTIFY_SPACING_SECONDS = 5.0
+#: Wait before the gateway reconnects after an event discord.py could not read.
+RECONNECT_SECONDS = 5.0
 
 
 class DiscordStartError(Exception):
@@ -219,6 +221,8 @@ class DiscordAdapter:
         self._app: BotApp | None = None
         self._client: InterviewClient | InterviewShardedClient | None = None
         self._task: asyncio.Task[None] | None = None
+        #: Wait before reconnecting after an event the gateway parsers could not read.
+        self.reconnect_seconds = RECONNECT_SECONDS
 
     @property
     def app(self) -> BotApp:
@@ -273,12 +277,27 @@ class DiscordAdapter:
         return True
 
     async def _connect(self, client: discord.Client) -> None:
-        try:
-            await client.connect(reconnect=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("the Discord gateway connection ended: %s", type(exc).__name__)
+        while True:
+            try:
+                await client.connect(reconnect=True)
+                return
+            except asyncio.CancelledError:
+                raise
+            except (KeyError, AttributeError, TypeError, ValueError) as exc:
+                # discord.py's gateway parsers run in the socket's reading loop: one event
+                # they cannot read (an interaction without a field they index) ended the
+                # connection for good while /healthz still said connected
+                if client.is_closed():
+                    return
+                log.error(
+                    "the Discord gateway could not read an event (%s); reconnecting in %.0f s",
+                    type(exc).__name__,
+                    self.reconnect_seconds,
+                )
+                await asyncio.sleep(self.reconnect_seconds)
+            except Exception as exc:
+                log.error("the Discord gateway connection ended: %s", type(exc).__name__)
+                return
 
     async def stop(self) -> None:
         if self._client is not None:

@@ -199,3 +199,30 @@ async def test_python_m_bot_run_serves_discord_until_sigterm(fake_discord, tmp_p
         output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, output.decode()
     assert "Traceback" not in output.decode()
+
+
+async def test_an_event_discord_py_cannot_read_does_not_end_the_gateway(world, caplog):
+    """discord.py's parsers run in the socket's reading loop: an interaction without a field
+    they index (here ``version``) raised KeyError out of ``Client.connect`` and the bot stayed
+    off Discord, /healthz still saying connected. Now it reconnects."""
+    fake = world.fake
+    world.adapter.reconnect_seconds = 0.05
+    data = {
+        "id": "7100000000000000001",
+        "name": "interview",
+        "type": 1,
+        "options": [{"name": "help", "type": 1, "options": []}],
+    }
+    ref, payload = fake._interaction(
+        2, data, member=ALICE, guild_id=GUILD_A, channel_id=CHANNEL_A, permissions="0"
+    )
+    del payload["version"]
+    await fake.send_interaction(payload)
+
+    async def reconnected() -> bool | None:
+        read_again = "could not read an event" in caplog.text and world.adapter.connected()
+        return True if read_again and len(fake.identifies) >= 2 else None
+
+    await eventually(reconnected)
+    ref = await fake.slash("help", member=ALICE)
+    assert "commands" in embeds_text(await fake.first_reply(ref))
