@@ -446,7 +446,10 @@ def stats_card(stats: MemberStats) -> Card:
         freezes += f" · used on {', '.join(day.isoformat() for day in streak.freezes_used[-3:])}"
     return Card(
         kind=CardKind.STATS,
-        title=f"📈 Stats for {quote_user_text(stats.display_name, 80)}",
+        # a member the bot has never seen (``stats @someone`` before they played) has no name
+        title=f"📈 Stats for {quote_user_text(stats.display_name, 80)}"
+        if stats.display_name.strip()
+        else "📈 Stats",
         fields=(
             CardField(name="Points", value=str(stats.points), inline=True),
             CardField(name="Rank", value=f"#{stats.rank}" if stats.rank else "—", inline=True),

@@ -524,7 +524,9 @@ class InterviewCommands:
         card = stats_card(stats)
         if self._sessions is not None:
             png, _ = await progress_png(
-                self._sessions, member_id, f"Progress of {stats.display_name}"
+                self._sessions,
+                member_id,
+                f"Progress of {stats.display_name}" if stats.display_name.strip() else "Progress",
             )
             card = card.model_copy(
                 update={
