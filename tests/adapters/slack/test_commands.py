@@ -124,6 +124,32 @@ async def test_a_time_zone_that_is_a_folder_or_too_long_is_named_as_unknown(worl
     assert channel is None or not channel.enabled
 
 
+async def test_channel_settings_are_refused_in_a_direct_message(world):
+    """A schedule set in a direct message between members was saved, and every post there
+    failed (the bot is not in that conversation) with nothing said to anyone."""
+    for text in ("config on", "config", "pause", "resume", "skip 2030-01-01", "queue list"):
+        hook = f"dm-{next(_hooks)}"
+        body = world.slack.command_body(text, user="UADMIN", channel="D0ADA", hook=hook)
+        body = body.replace("channel_name=interview-prep", "channel_name=directmessage")
+        response = await world.slack.post(body)
+        assert response.status == 200 and response.text == ""
+        await world.settle()
+        [reply] = world.fake.hook(hook)
+        assert "not in a direct message" in text_of([reply]), text
+        assert reply["response_type"] == "ephemeral"
+    assert world.fake.of("views.open") == []
+    async with world.app.sessions() as session:
+        assert not [c for c in (await session.execute(sa.select(Channel))).scalars() if c.enabled]
+    # other commands still work there
+    hook = f"dm-{next(_hooks)}"
+    body = world.slack.command_body("leaderboard", user="U1", channel="D0ADA", hook=hook)
+    await world.slack.post(
+        body.replace("channel_name=interview-prep", "channel_name=directmessage")
+    )
+    await world.settle()
+    assert "Leaderboard" in text_of(world.fake.hook(hook))
+
+
 async def test_admin_only_commands_are_refused_to_members(world):
     for text in ("config", "config time=10:00", "pause", "resume", "skip 2026-03-10", "queue",
                  "queue custom"):  # fmt: skip

@@ -15,6 +15,7 @@ from bot.adapters.slack import render
 from bot.adapters.slack.bridge import SlackBridge, team_name_of, team_of
 from bot.adapters.slack.files import send_files
 from bot.services.cards import error_card
+from bot.services.commands import CommandName, UsageError, parse_command
 
 COMMAND = "/interview"
 
@@ -41,10 +42,44 @@ async def run_command(
 SORRY = error_card("Something went wrong on our side; nothing was changed. Please try again.")
 
 
+#: Subcommands that change the channel's schedule: refused in a direct message.
+CHANNEL_SETTINGS = {
+    CommandName.CONFIG,
+    CommandName.PAUSE,
+    CommandName.RESUME,
+    CommandName.SKIP,
+    CommandName.QUEUE,
+}
+IN_DIRECT_MESSAGE = error_card(
+    "Channel settings are changed in a channel, not in a direct message."
+)
+
+
+def in_direct_message(body: Mapping[str, Any]) -> bool:
+    """A command typed in a direct message (Slack names the channel "directmessage")."""
+    return body.get("channel_name") == "directmessage" or str(
+        body.get("channel_id") or ""
+    ).startswith("D")
+
+
+def _changes_settings(text: str) -> bool:
+    try:
+        return parse_command(text).name in CHANNEL_SETTINGS
+    except UsageError:
+        return False
+
+
 async def _run_command(
     bridge: SlackBridge, body: Mapping[str, Any], client: AsyncWebClient, respond: AsyncRespond
 ) -> None:
     channel = body.get("channel_id") or None
+    if in_direct_message(body) and _changes_settings(str(body.get("text") or "")):
+        # the bot cannot post in a direct message between members: a schedule there was
+        # saved and every post failed, with nothing said (Discord refuses it the same way)
+        await respond(
+            **render.message(IN_DIRECT_MESSAGE), response_type="ephemeral", replace_original=False
+        )
+        return
     actor = await bridge.actor(
         client,
         team_id=team_of(body),
