@@ -179,7 +179,7 @@ class Tasks:
 
 #: How long a stored answer's submission is remembered (a second submission of the same modal
 #: version with the same text is the same answer).
-SUBMISSION_SECONDS = 600.0
+SUBMISSION_SECONDS = 60.0
 #: Most submissions remembered per process.
 SUBMISSION_CACHE_SIZE = 20_000
 
