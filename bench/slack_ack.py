@@ -242,13 +242,15 @@ def click_body(user: str, post_id: int, slack_port: int) -> str:
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
-def submission_body(user: str, post_id: int, text: str = ANSWER) -> str:
+def submission_body(user: str, post_id: int, text: str = ANSWER, round_number: int = 0) -> str:
+    """A member's answer form submitted; each round is a form opened anew (its own view id, as
+    in Slack: the bot treats the same view submitted twice with the same text as one answer)."""
     payload = {
         "type": "view_submission",
         "team": {"id": "T1", "domain": "bench"},
         "user": {"id": user, "team_id": "T1"},
         "view": {
-            "id": f"V{user}",
+            "id": f"V{user}-{round_number}",
             "type": "modal",
             "callback_id": "interview-answer",
             "private_metadata": json.dumps({"t": f"daily:{post_id}", "c": "C1"}),
@@ -440,7 +442,10 @@ async def client(args: argparse.Namespace) -> None:
             post_id = post_ids.get(server.name, post_ids[bots[0].name])
             return [
                 submission_body(
-                    user, post_id, answer_text(user, round_number, args.identical_answers)
+                    user,
+                    post_id,
+                    answer_text(user, round_number, args.identical_answers),
+                    round_number,
                 )
                 for user in users
             ]
