@@ -268,9 +268,12 @@ class DiscordAdapter:
         self._task = asyncio.create_task(self._connect(client), name="discord-gateway")
 
     def connected(self) -> bool:
-        """For ``/healthz``: logged in, READY received, and no gateway socket closed."""
+        """For ``/healthz``: logged in, READY received, the gateway loop still running (it ends
+        for good on an error it cannot recover from) and no gateway socket closed."""
         client = self._client
         if client is None or client.is_closed() or not client.is_ready():
+            return False
+        if self._task is None or self._task.done():
             return False
         if isinstance(client, discord.AutoShardedClient):
             return all(not shard.is_closed() for shard in client.shards.values())

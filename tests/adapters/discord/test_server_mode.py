@@ -4,6 +4,7 @@ background parts running, and ``python -m bot discord sync`` as a real process."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
 from pathlib import Path
@@ -226,3 +227,20 @@ async def test_an_event_discord_py_cannot_read_does_not_end_the_gateway(world, c
     await eventually(reconnected)
     ref = await fake.slash("help", member=ALICE)
     assert "commands" in embeds_text(await fake.first_reply(ref))
+
+
+async def test_healthz_says_disconnected_once_the_gateway_loop_has_ended(world):
+    """The gateway loop ends for good on an error it does not recover from; the client still
+    looks ready and open, so /healthz said connected while nothing read Discord any more."""
+
+    async def up() -> bool | None:
+        return world.adapter.connected() or None
+
+    await eventually(up)
+    task = world.adapter._task
+    assert task is not None
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert world.adapter.client.is_ready() and not world.adapter.client.is_closed()
+    assert not world.adapter.connected()
