@@ -297,6 +297,12 @@ class DiscordAdapter:
                     type(exc).__name__,
                     self.reconnect_seconds,
                 )
+                # the abandoned socket's heartbeat thread would go on beating (and outlive the
+                # loop); closing the socket stops it
+                socket = getattr(client, "ws", None)
+                if socket is not None:
+                    with contextlib.suppress(Exception):
+                        await socket.close(4000)
                 await asyncio.sleep(self.reconnect_seconds)
             except Exception as exc:
                 log.error("the Discord gateway connection ended: %s", type(exc).__name__)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -227,6 +228,12 @@ async def test_an_event_discord_py_cannot_read_does_not_end_the_gateway(world, c
     await eventually(reconnected)
     ref = await fake.slash("help", member=ALICE)
     assert "commands" in embeds_text(await fake.first_reply(ref))
+
+    async def one_heartbeat() -> bool | None:  # the abandoned socket's heartbeat thread stopped
+        beating = [t for t in threading.enumerate() if t.name.startswith("keep-alive-handler")]
+        return True if len([t for t in beating if t.is_alive()]) == 1 else None
+
+    await eventually(one_heartbeat)
 
 
 async def test_healthz_says_disconnected_once_the_gateway_loop_has_ended(world):
