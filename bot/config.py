@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from datetime import time
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,11 +38,21 @@ def default_questions_dir() -> Path:
     return here
 
 
+@lru_cache(maxsize=1)
+def _zone_names_by_lower_case() -> dict[str, str]:
+    """Every IANA name zoneinfo knows, keyed by its lower-case spelling."""
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
 def validate_timezone(name: str) -> str:
-    """Return the IANA name if zoneinfo knows it; raise ValueError naming it otherwise."""
+    """Return the IANA name if zoneinfo knows it, in its own capitals ("europe/berlin" is
+    Europe/Berlin); raise ValueError naming it otherwise."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        canonical = _zone_names_by_lower_case().get(name.strip().lower())
+        if canonical is not None:
+            return canonical
         # OSError: a folder of the database ("Europe": IsADirectoryError), a name too long for
         # a file name
         shown = name if len(name) <= 60 else name[:59] + "…"

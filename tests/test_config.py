@@ -111,3 +111,21 @@ def test_a_default_interview_longer_than_the_maximum_is_refused(monkeypatch):
     assert str(caught.value).startswith("MOCK_DEFAULT_LENGTH: 15 is more than MOCK_MAX_LENGTH (10)")
     monkeypatch.setenv("MOCK_DEFAULT_LENGTH", "10")
     assert load_settings().mock_default_length == 10
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("europe/berlin", "Europe/Berlin"), ("AMERICA/NEW_YORK", "America/New_York"), ("utc", "UTC")],
+)
+def test_a_time_zone_in_other_capitals_is_taken_in_its_own(typed, stored):
+    from bot.config import validate_timezone
+
+    assert validate_timezone(typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["europe", "mars/olympus", "Europe/Berlinn"])
+def test_a_time_zone_unknown_in_any_capitals_is_still_refused(typed):
+    from bot.config import validate_timezone
+
+    with pytest.raises(ValueError, match="unknown time zone"):
+        validate_timezone(typed)

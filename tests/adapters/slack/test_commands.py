@@ -112,6 +112,11 @@ async def test_config_with_values_saves_them(world):
     assert "Unknown setting 'colour'" in text_of([bad])
 
 
+async def test_a_time_zone_typed_in_lower_case_is_saved_in_its_own_capitals(world):
+    [reply] = await run(world, "config tz=europe/paris time=10:30 on")
+    assert "10:30 Europe/Paris" in text_of([reply])
+
+
 @pytest.mark.parametrize("zone", ["Europe", "America", "x" * 300])
 async def test_a_time_zone_that_is_a_folder_or_too_long_is_named_as_unknown(world, zone):
     """zoneinfo raises IsADirectoryError for "Europe" and OSError (file name too long) for a
