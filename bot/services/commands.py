@@ -514,12 +514,12 @@ class InterviewCommands:
     async def stats(self, actor: Actor, command: Command) -> Reply:
         member_id = actor.member_id
         if command.member_external_id and command.member_external_id != actor.member_external_id:
-            other = await self._directory.resolve(
-                actor.platform,
-                actor.workspace_external_id,
-                command.member_external_id,
+            other = await self._directory.find_member(
+                actor.platform, actor.workspace_external_id, command.member_external_id
             )
-            member_id = other.member_id
+            if other is None:
+                raise UsageError("That member has not played here yet: there are no stats to show.")
+            member_id = other
         stats = await self._leaderboards.member_stats(member_id, channel_id=actor.channel_id)
         card = stats_card(stats)
         if self._sessions is not None:

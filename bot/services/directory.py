@@ -128,6 +128,14 @@ class Directory:
             is_admin=is_admin,
         )
 
+    async def find_member(
+        self, platform: Platform, workspace_external_id: str, member_external_id: str
+    ) -> int | None:
+        """The member's id if the bot has seen them in that workspace; never creates one (a
+        command naming someone must not add a row for any id typed)."""
+        ids = await self._lookup(platform, workspace_external_id, None, member_external_id)
+        return None if ids is None else ids.member_id
+
     def _remember(self, key: tuple[str, str, str | None, str], ids: _Ids) -> None:
         self._cache[key] = ids
         self._cache.move_to_end(key)

@@ -90,9 +90,14 @@ async def test_leaderboards_streaks_and_stats(scheduled):
     await run(scheduled, "help", user="U2")  # Bob is seen once
     [other] = await run(scheduled, "stats <@U2|bob>", user="U1")
     assert "Stats for Bob" in text_of([other])
-    # a member the bot has never seen has no name yet: the title was "Stats for " and nothing
+    # a member the bot has never seen: said so, and no member row is made for the id typed
+    async with scheduled.app.sessions() as session:
+        members = (await session.execute(sa.select(sa.func.count()).select_from(Member))).scalar()
     [unseen] = await run(scheduled, "stats <@W0GRID7|grace>", user="U1")
-    assert unseen["blocks"][0]["text"]["text"] == "📈 Stats"
+    assert "has not played here yet" in text_of([unseen])
+    async with scheduled.app.sessions() as session:
+        after = (await session.execute(sa.select(sa.func.count()).select_from(Member))).scalar()
+    assert after == members
 
 
 async def test_config_opens_the_settings_modal_for_an_admin(world):
