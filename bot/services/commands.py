@@ -545,6 +545,10 @@ class InterviewCommands:
     # --- channel settings (admins) -------------------------------------------------------
 
     def _channel(self, actor: Actor) -> int:
+        """The channel whose settings a command changes (config, pause, resume, skip, queue)."""
+        if actor.in_direct_message:
+            # a schedule there was saved and every post failed, with nothing said
+            raise UsageError("Channel settings are changed in a channel, not in a direct message.")
         if actor.channel_id is None:
             raise UsageError("Run it in the channel whose settings you want to change.")
         return actor.channel_id

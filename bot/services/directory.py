@@ -40,6 +40,9 @@ class Actor:
     channel_external_id: str | None = None
     #: Set by the adapter for this event (workspace admin/owner, Manage Server, admin list).
     is_admin: bool = False
+    #: Set by the adapter: the event came from a direct message, where the bot cannot post a
+    #: channel's daily question.
+    in_direct_message: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ the card is private), or its form (channel settings, a custom question) opens as
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +16,6 @@ from bot.adapters.slack import render
 from bot.adapters.slack.bridge import SlackBridge, team_name_of, team_of
 from bot.adapters.slack.files import send_files
 from bot.services.cards import error_card
-from bot.services.commands import CommandName, UsageError, parse_command
 
 COMMAND = "/interview"
 
@@ -42,19 +42,6 @@ async def run_command(
 SORRY = error_card("Something went wrong on our side; nothing was changed. Please try again.")
 
 
-#: Subcommands that change the channel's schedule: refused in a direct message.
-CHANNEL_SETTINGS = {
-    CommandName.CONFIG,
-    CommandName.PAUSE,
-    CommandName.RESUME,
-    CommandName.SKIP,
-    CommandName.QUEUE,
-}
-IN_DIRECT_MESSAGE = error_card(
-    "Channel settings are changed in a channel, not in a direct message."
-)
-
-
 def in_direct_message(body: Mapping[str, Any]) -> bool:
     """A command typed in a direct message (Slack names the channel "directmessage")."""
     return body.get("channel_name") == "directmessage" or str(
@@ -62,24 +49,10 @@ def in_direct_message(body: Mapping[str, Any]) -> bool:
     ).startswith("D")
 
 
-def _changes_settings(text: str) -> bool:
-    try:
-        return parse_command(text).name in CHANNEL_SETTINGS
-    except UsageError:
-        return False
-
-
 async def _run_command(
     bridge: SlackBridge, body: Mapping[str, Any], client: AsyncWebClient, respond: AsyncRespond
 ) -> None:
     channel = body.get("channel_id") or None
-    if in_direct_message(body) and _changes_settings(str(body.get("text") or "")):
-        # the bot cannot post in a direct message between members: a schedule there was
-        # saved and every post failed, with nothing said (Discord refuses it the same way)
-        await respond(
-            **render.message(IN_DIRECT_MESSAGE), response_type="ephemeral", replace_original=False
-        )
-        return
     actor = await bridge.actor(
         client,
         team_id=team_of(body),
@@ -89,6 +62,8 @@ async def _run_command(
         channel_name=str(body.get("channel_name") or ""),
         with_admin=True,
     )
+    # the service refuses channel settings there (the bot cannot post in a direct message)
+    actor = dataclasses.replace(actor, in_direct_message=in_direct_message(body))
     reply = await bridge.app.commands.run_text(
         actor, str(body.get("text") or ""), reply_context={"channel": channel} if channel else {}
     )
