@@ -120,7 +120,10 @@ async def test_prefetched_answers_wait_for_a_grader_slot(world, sessions, clock)
     worker = GradingWorker(sessions, gate, gate, clock, concurrency=2, prefetch=2)
     await worker.start()
     await asyncio.wait_for(gate.entered.wait(), 5)
-    await asyncio.sleep(0.1)
+    for _ in range(250):  # the second slot's call (never a third: max_in_flight below)
+        if len(gate.calls) == 2:
+            break
+        await asyncio.sleep(0.02)
     statuses = sorted(answer.status.value for answer in await _rows(sessions, Answer))
     assert statuses.count("grading") == 4 and len(gate.calls) == 2
     gate.gate.set()
