@@ -5,7 +5,9 @@
 Each question of the set (by default ``tests/data/grading/paraphrase_set.yaml``, 48 questions
 split into dev and test, plus ``paraphrase_dev_more.yaml``, more dev questions written later to
 probe dense, reordered and bundled answers, and ``paraphrase_dev_extra.yaml``, dev questions whose
-wrong answers reverse a direction, a role or which of two things does what) is answered in
+wrong answers reverse a direction, a role or which of two things does what, and
+``paraphrase_heldout.yaml``, 40 questions drawn at random and answered by writers who never read
+or ran a grader) is answered in
 several styles, written without reusing the reference's phrases: ``correct`` (complete),
 ``terse`` (complete and short), ``partial``, ``wrong`` (fluent, central claim wrong) and ``vague``
 (on topic, nothing checkable). Every answer is graded by the offline grader against the bank
@@ -14,7 +16,8 @@ answers at 75 or more, then per split the ROC AUC of correct-vs-wrong (the chanc
 correct answer outscores a random wrong one, ties counting half) and how often the wrong answer
 outscores the partial one to the same question. ``--show`` prints every score.
 
-Tune only on the ``dev`` split; quote ``test`` figures.
+Tune only on the ``dev`` split. The ``test`` split has been read after grader changes over
+several sessions, so it is no longer blind; ``heldout`` is, and is the figure to quote.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ DEFAULT_DATA = (
     DATA_DIR / "paraphrase_set.yaml",
     DATA_DIR / "paraphrase_dev_more.yaml",
     DATA_DIR / "paraphrase_dev_extra.yaml",
+    DATA_DIR / "paraphrase_heldout.yaml",
 )
 DEFAULT_BANK = REPO_ROOT / "questions"
 STYLES = ("correct", "terse", "partial", "wrong", "vague")

@@ -31,6 +31,8 @@ PARAPHRASE_FILE = GRADING_DIR / "paraphrase_set.yaml"
 PARAPHRASE_DEV_MORE_FILE = GRADING_DIR / "paraphrase_dev_more.yaml"
 #: a third batch of dev-only questions (wrong answers that reverse a direction, role or subject)
 PARAPHRASE_DEV_EXTRA_FILE = GRADING_DIR / "paraphrase_dev_extra.yaml"
+#: 40 questions answered blind to every grader, split ``heldout``: see grading/README.md
+PARAPHRASE_HELDOUT_FILE = GRADING_DIR / "paraphrase_heldout.yaml"
 ATTACK_FILE = GRADING_DIR / "attacks_heldout.yaml"
 
 STYLES = ("correct", "terse", "partial", "wrong", "vague")
@@ -199,15 +201,26 @@ def dev_extra_questions() -> list[dict[str, Any]]:
     return dev_questions_of(PARAPHRASE_DEV_EXTRA_FILE)
 
 
+def heldout_questions() -> list[dict[str, Any]]:
+    return dev_questions_of(PARAPHRASE_HELDOUT_FILE)
+
+
 @pytest.mark.parametrize(
-    ("entries", "fewest", "earlier"),
+    ("entries", "fewest", "earlier", "split"),
     [
-        pytest.param(dev_more_questions, 12, (), id="dev_more"),
-        pytest.param(dev_extra_questions, 8, (dev_more_questions,), id="dev_extra"),
+        pytest.param(dev_more_questions, 12, (), "dev", id="dev_more"),
+        pytest.param(dev_extra_questions, 8, (dev_more_questions,), "dev", id="dev_extra"),
+        pytest.param(
+            heldout_questions,
+            40,
+            (dev_more_questions, dev_extra_questions),
+            "heldout",
+            id="heldout",
+        ),
     ],
 )
 def test_more_dev_questions_are_new_dev_bank_questions_in_five_styles(
-    entries: Any, fewest: int, earlier: tuple[Any, ...]
+    entries: Any, fewest: int, earlier: tuple[Any, ...], split: str
 ) -> None:
     entries = entries()
     assert len(entries) >= fewest
@@ -219,7 +232,7 @@ def test_more_dev_questions_are_new_dev_bank_questions_in_five_styles(
     assert not set(ids) & taken
     for entry in entries:
         assert set(entry) == {"id", "split", "answers"}, entry["id"]
-        assert entry["split"] == "dev", entry["id"]
+        assert entry["split"] == split, entry["id"]
         assert tuple(entry["answers"]) == STYLES, entry["id"]
         assert len(set(entry["answers"].values())) == len(STYLES), entry["id"]
         question = bank()[entry["id"]]
@@ -230,7 +243,7 @@ def test_more_dev_questions_are_new_dev_bank_questions_in_five_styles(
         assert 20 <= terse_words <= 60, (entry["id"], terse_words)
 
 
-@pytest.mark.parametrize("entries", [dev_more_questions, dev_extra_questions])
+@pytest.mark.parametrize("entries", [dev_more_questions, dev_extra_questions, heldout_questions])
 def test_more_dev_questions_share_no_four_word_sequence_with_the_reference(entries: Any) -> None:
     copied = {}
     for entry in entries():
