@@ -30,10 +30,19 @@ from bot.domain.schedule import (
     parse_time_of_day,
     parse_window,
 )
+from bot.services.delivery import describe_failure
 from bot.services.directory import Actor
 from bot.services.question_rows import question_row
 from bot.storage.db import transaction
-from bot.storage.models import Channel, QuestionVersion, QueuedQuestion, Workspace
+from bot.storage.models import (
+    Channel,
+    DailyPost,
+    OutboxMessage,
+    OutboxStatus,
+    QuestionVersion,
+    QueuedQuestion,
+    Workspace,
+)
 from bot.storage.rollups import rebuild_rollups
 
 MAX_TOPICS = 30
@@ -99,6 +108,8 @@ class ChannelView:
     champion_role_id: str | None
     next_post: datetime | None
     queue: tuple[QueuedView, ...] = field(default=())
+    #: Why the channel's latest question could not be posted ("" when it was, or is on its way).
+    delivery_problem: str = ""
 
     @property
     def days_text(self) -> str:
@@ -169,9 +180,30 @@ class ChannelSettings:
             if channel is None:
                 raise KeyError(channel_id)
             queue = await self._queue(session, channel_id)
-        return self._view(channel, queue)
+            problem = await self._delivery_problem(session, channel_id)
+        return self._view(channel, queue, problem)
 
-    def _view(self, channel: Channel, queue: Sequence[QueuedView] = ()) -> ChannelView:
+    @staticmethod
+    async def _delivery_problem(session: AsyncSession, channel_id: int) -> str:
+        """Why the latest question post of a channel was refused, if it was (its outbox row is
+        dead): the bot was removed from the channel, lost a permission, was uninstalled...
+        Read through the channel's latest daily post (an index look-up), never the outbox."""
+        row = (
+            await session.execute(
+                sa.select(col(OutboxMessage.status), col(OutboxMessage.last_error))
+                .join(DailyPost, col(DailyPost.outbox_id) == col(OutboxMessage.id))
+                .where(col(DailyPost.channel_id) == channel_id)
+                .order_by(col(DailyPost.local_date).desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None or row.status is not OutboxStatus.DEAD:
+            return ""
+        return describe_failure(row.last_error)
+
+    def _view(
+        self, channel: Channel, queue: Sequence[QueuedView] = (), delivery_problem: str = ""
+    ) -> ChannelView:
         schedule = schedule_of(channel)
         assert channel.id is not None
         return ChannelView(
@@ -188,6 +220,7 @@ class ChannelSettings:
             champion_role_id=channel.champion_role_id,
             next_post=schedule.next_slot(self._clock.now()) if channel.enabled else None,
             queue=tuple(queue),
+            delivery_problem=delivery_problem,
         )
 
     async def all_channels(self) -> list[tuple[Workspace, ChannelView]]:
@@ -251,7 +284,7 @@ class ChannelSettings:
                 await session.flush()
                 await rebuild_rollups(session, channel_id=channel_id)
             queue = await self._queue(session, channel_id)
-            view = self._view(channel, queue)
+            view = self._view(channel, queue, await self._delivery_problem(session, channel_id))
         self._on_change()
         return view
 
@@ -349,7 +382,11 @@ class ChannelSettings:
             channel.pause_reason = reason.strip()[:200]
             channel.updated_at = self._clock.now()
             session.add(channel)
-            view = self._view(channel, await self._queue(session, channel_id))
+            view = self._view(
+                channel,
+                await self._queue(session, channel_id),
+                await self._delivery_problem(session, channel_id),
+            )
         self._on_change()
         return view
 
@@ -360,7 +397,11 @@ class ChannelSettings:
             channel.paused, channel.paused_until, channel.pause_reason = False, None, ""
             channel.updated_at = self._clock.now()
             session.add(channel)
-            view = self._view(channel, await self._queue(session, channel_id))
+            view = self._view(
+                channel,
+                await self._queue(session, channel_id),
+                await self._delivery_problem(session, channel_id),
+            )
         self._on_change()
         return view
 
@@ -395,7 +436,11 @@ class ChannelSettings:
             channel.skip_dates = [day.isoformat() for day in updated]
             channel.updated_at = self._clock.now()
             session.add(channel)
-            view = self._view(channel, await self._queue(session, channel_id))
+            view = self._view(
+                channel,
+                await self._queue(session, channel_id),
+                await self._delivery_problem(session, channel_id),
+            )
         self._on_change()
         return view
 
@@ -484,7 +529,11 @@ class ChannelSettings:
             )
         )
         await session.flush()
-        return self._view(channel, await self._queue(session, channel.id))
+        return self._view(
+            channel,
+            await self._queue(session, channel.id),
+            await self._delivery_problem(session, channel.id),
+        )
 
     async def unqueue(self, actor: Actor, channel_id: int, queue_id: int) -> ChannelView:
         self.require_admin(actor)
@@ -499,7 +548,11 @@ class ChannelSettings:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise SettingsRejected({"queue": f"nothing queued with number {queue_id}"})
-            return self._view(channel, await self._queue(session, channel_id))
+            return self._view(
+                channel,
+                await self._queue(session, channel_id),
+                await self._delivery_problem(session, channel_id),
+            )
 
     async def _queue(self, session: AsyncSession, channel_id: int) -> list[QueuedView]:
         rows = await session.execute(

@@ -185,6 +185,8 @@ class ConfigForm:
     topics: str
     tracks: tuple[str, ...]
     topics_by_track: dict[str, tuple[str, ...]]
+    #: Why the channel's latest question could not be posted ("" when it was).
+    delivery_problem: str = ""
 
 
 #: What the custom question form starts with: a valid question in the bank's schema.
@@ -260,6 +262,13 @@ def config_card(view: ChannelView, title: str = "⚙️ Channel settings") -> Ca
         CardField(name="Track", value=view.track.value if view.track else "any", inline=True),
         CardField(name="Topics", value=", ".join(view.topics) or "all", inline=True),
     ]
+    if view.delivery_problem:
+        fields.append(
+            CardField(
+                name="⚠️ The last question could not be posted",
+                value=f"{view.delivery_problem[:1].upper()}{view.delivery_problem[1:]}.",
+            )
+        )
     if schedule.paused:
         until = schedule.paused_until.isoformat() if schedule.paused_until else "resumed"
         reason = f" ({view.pause_reason})" if view.pause_reason else ""
@@ -397,6 +406,11 @@ class InterviewCommands:
                     when = (
                         f"No question is open right now; the next one comes "
                         f"{local:%a %d %b at %H:%M} ({view.schedule.timezone})."
+                    )
+                if view.delivery_problem:
+                    when = (
+                        f"The last question could not be posted here: {view.delivery_problem}. "
+                        + when
                     )
                 return await self._practice_reply(actor, note=when + " Meanwhile, practise:")
         return await self._practice_reply(
@@ -583,6 +597,7 @@ class InterviewCommands:
             topics_by_track={
                 track.value: tuple(sorted(topics)) for track, topics in catalogue.items()
             },
+            delivery_problem=view.delivery_problem,
         )
 
     async def apply_config(self, actor: Actor, channel_id: int, change: ConfigChange) -> Reply:

@@ -490,6 +490,41 @@ def _error_name(exc: BaseException) -> str:
     return f"{type(exc).__name__}:{code}" if code else type(exc).__name__
 
 
+# --- what admins are told -------------------------------------------------------------------
+
+#: What an admin can do about a refused channel post, by the code the adapter recorded (Slack's
+#: error string, or Discord's "HTTP status/JSON code").
+FAILURE_ADVICE: dict[str, str] = {
+    "not_in_channel": "the bot is not a member of this channel: invite it (`/invite @` and the "
+    "bot's name) and the next question will post",
+    "channel_not_found": "Slack does not show this channel to the bot (a private channel needs "
+    "the bot invited first)",
+    "is_archived": "the channel is archived",
+    "restricted_action": "only some members may post in this channel: allow the bot to post",
+    "no_permission": "the bot is not allowed to post here",
+    "missing_scope": "the app lacks a permission it needs: reinstall it to grant it",
+    "not_installed": "the app is no longer installed in this workspace: reinstall it",
+    "invalid_auth": "the app's token is no longer valid: reinstall it",
+    "token_revoked": "the app's token was revoked: reinstall it",
+    "account_inactive": "the app's token is no longer valid: reinstall it",
+    "403/50001": "the bot cannot see this channel (Missing Access): give its role View Channel "
+    "and Send Messages here",
+    "403/50013": "the bot lacks a permission in this channel (Missing Permissions): give its "
+    "role Send Messages, Embed Links and Create Public Threads here",
+    "404/10003": "Discord says this channel no longer exists",
+}
+
+
+def describe_failure(last_error: str | None) -> str:
+    """A sentence for admins on why a message to a channel was refused, from the error
+    recorded on its outbox row ("PermanentDeliveryError:not_in_channel")."""
+    code = (last_error or "").partition(":")[2]
+    advice = FAILURE_ADVICE.get(code)
+    if advice is not None:
+        return advice
+    return f"the platform refused it ({code})" if code else "the platform refused it"
+
+
 # --- operators ------------------------------------------------------------------------------
 
 

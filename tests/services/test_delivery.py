@@ -19,6 +19,7 @@ from bot.services.delivery import (
     PermanentDeliveryError,
     RetryLater,
     Target,
+    describe_failure,
     enqueue,
     retry_dead,
 )
@@ -320,3 +321,20 @@ async def test_two_processes_deliver_each_question_grade_and_reveal_once(
     assert failed and set(failed) == {"reveal"}  # refused at first, then delivered once
     rows = await _rows(world.sessions)
     assert all(row.status is OutboxStatus.SENT for row in rows.values())
+
+
+@pytest.mark.parametrize(
+    ("last_error", "advice"),
+    [
+        ("PermanentDeliveryError:not_in_channel", "invite it"),
+        ("PermanentDeliveryError:is_archived", "archived"),
+        ("PermanentDeliveryError:not_installed", "reinstall"),
+        ("PermanentDeliveryError:403/50013", "Missing Permissions"),
+        ("PermanentDeliveryError:403/50001", "View Channel"),
+        ("PermanentDeliveryError:msg_too_long", "refused it (msg_too_long)"),
+        ("PermanentDeliveryError", "the platform refused it"),
+        (None, "the platform refused it"),
+    ],
+)
+def test_refusals_are_explained_to_admins_by_their_code(last_error, advice):
+    assert advice in describe_failure(last_error)

@@ -354,6 +354,21 @@ def config_modal(form: ConfigForm, private_metadata: str) -> dict[str, Any]:
                 f"Daily question settings for *#{escape(form.channel_name or 'this channel')}*"
             ),
         },
+        *(
+            [
+                {
+                    "type": "context",
+                    "elements": [
+                        mrkdwn(
+                            ":warning: The last question could not be posted: "
+                            f"{escape(form.delivery_problem)}."
+                        )
+                    ],
+                }
+            ]
+            if form.delivery_problem
+            else []
+        ),
         _input(
             "enabled",
             "Daily question",

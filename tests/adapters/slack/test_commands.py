@@ -5,13 +5,14 @@ forms open as modals, and unknown words get a short usage message."""
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from bot.storage.models import Channel, Member, QueuedQuestion
-from tests.fakes.slack_api import all_text
+from tests.fakes.slack_api import Failure, all_text
 
 _hooks = itertools.count(1)
 
@@ -239,3 +240,25 @@ async def test_a_failure_after_the_acknowledgement_is_told_not_swallowed(world, 
     [reply] = await run(world, "leaderboard", user="U1")
     assert reply["response_type"] == "ephemeral"
     assert "Something went wrong on our side" in text_of([reply])
+
+
+async def test_a_question_slack_refused_is_explained_to_members_and_admins(world):
+    """The bot was never invited to the channel: Slack answers the post with not_in_channel. The
+    post is not retried, and `/interview today` and the settings say why and what to do."""
+    await world.schedule()
+    world.fake.fail("chat.postMessage", Failure(error="not_in_channel"))
+    await world.app.scheduler.sweep()
+    await world.settle()
+    await world.fake.wait_for("chat.postMessage")
+    # once the question's window has closed, today explains the missing post
+    world.app.clock.advance(timedelta(hours=23, minutes=1))
+    await world.app.scheduler.sweep()
+    await world.settle()
+    [today] = await run(world, "today", user="U1")
+    assert "could not be posted here: the bot is not a member of this channel" in text_of([today])
+    [saved] = await run(world, "config days=mon-fri")
+    assert "The last question could not be posted" in text_of([saved])
+    assert "invite it" in text_of([saved])
+    await run(world, "config")
+    [form] = await world.fake.wait_for("views.open")
+    assert "could not be posted: the bot is not a member" in all_text(form.view["blocks"])
