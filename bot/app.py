@@ -317,6 +317,8 @@ class BotApp:
                 app_ref[0].scheduler.schedule_changed()
 
         channels = ChannelSettings(sessions, clock, on_change=schedule_changed)
+        # a refused question post is explained in private to who last saved the settings
+        dispatcher.on_refused = channels.question_refused
         daily = DailyService(
             sessions, clock, rng, llm_available=llm_available, after_commit=dispatcher.wake
         )

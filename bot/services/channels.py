@@ -30,13 +30,15 @@ from bot.domain.schedule import (
     parse_time_of_day,
     parse_window,
 )
-from bot.services.delivery import describe_failure
+from bot.services.cards import Card, CardKind
+from bot.services.delivery import QUESTION_TOPIC, Target, describe_failure, enqueue
 from bot.services.directory import Actor
 from bot.services.question_rows import question_row
 from bot.storage.db import transaction
 from bot.storage.models import (
     Channel,
     DailyPost,
+    DeliveryAction,
     OutboxMessage,
     OutboxStatus,
     QuestionVersion,
@@ -201,6 +203,62 @@ class ChannelSettings:
             return ""
         return describe_failure(row.last_error)
 
+    async def question_refused(self, message: OutboxMessage) -> None:
+        """A channel's question post was refused for good (its outbox row is dead): tell the
+        member who last saved the channel's settings, in private, why and what to do. Once per
+        run of refusals: not again while the channel's previous question was refused too."""
+        if message.topic != QUESTION_TOPIC or message.channel_external_id is None:
+            return
+        async with transaction(self._sessions) as session:
+            channel = (
+                await session.execute(
+                    sa.select(Channel)
+                    .join(Workspace, col(Workspace.id) == col(Channel.workspace_id))
+                    .where(
+                        col(Workspace.platform) == message.platform,
+                        col(Workspace.external_id) == message.workspace_external_id,
+                        col(Channel.external_id) == message.channel_external_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            if channel is None or channel.id is None or not channel.configured_by:
+                return
+            statuses = (
+                (
+                    await session.execute(
+                        sa.select(col(OutboxMessage.status))
+                        .join(DailyPost, col(DailyPost.outbox_id) == col(OutboxMessage.id))
+                        .where(col(DailyPost.channel_id) == channel.id)
+                        .order_by(col(DailyPost.local_date).desc())
+                        .limit(2)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if len(statuses) == 2 and statuses[1] is OutboxStatus.DEAD:
+                return  # told when the run of refusals began
+            where = f"#{channel.name}" if channel.name else "the channel"
+            card = Card(
+                kind=CardKind.NOTICE,
+                title="⚠️ The daily question could not be posted",
+                body=f"I could not post the question in {where}: "
+                f"{describe_failure(message.last_error)}. You get this because you last changed "
+                f"the channel's settings; `/interview today` there says it too until a question "
+                f"posts.",
+                private=True,
+            )
+            enqueue(
+                session,
+                Target(
+                    message.platform, message.workspace_external_id, None, channel.configured_by
+                ),
+                card,
+                action=DeliveryAction.PRIVATE,
+                topic="refused",
+                now=self._clock.now(),
+            )
+
     def _view(
         self, channel: Channel, queue: Sequence[QueuedView] = (), delivery_problem: str = ""
     ) -> ChannelView:
@@ -279,6 +337,7 @@ class ChannelSettings:
             for name, value in values.items():
                 setattr(channel, name, value)
             channel.updated_at = self._clock.now()
+            channel.configured_by = actor.member_external_id
             session.add(channel)
             if new_zone:  # the channel board's weeks and months now start at other instants
                 await session.flush()
@@ -381,6 +440,7 @@ class ChannelSettings:
             channel.paused, channel.paused_until = True, end
             channel.pause_reason = reason.strip()[:200]
             channel.updated_at = self._clock.now()
+            channel.configured_by = actor.member_external_id
             session.add(channel)
             view = self._view(
                 channel,
@@ -396,6 +456,7 @@ class ChannelSettings:
             channel = await self._owned(session, actor, channel_id)
             channel.paused, channel.paused_until, channel.pause_reason = False, None, ""
             channel.updated_at = self._clock.now()
+            channel.configured_by = actor.member_external_id
             session.add(channel)
             view = self._view(
                 channel,
@@ -435,6 +496,7 @@ class ChannelSettings:
                 raise SettingsRejected({"dates": f"at most {MAX_SKIP_DATES} skip dates"})
             channel.skip_dates = [day.isoformat() for day in updated]
             channel.updated_at = self._clock.now()
+            channel.configured_by = actor.member_external_id
             session.add(channel)
             view = self._view(
                 channel,

@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.domain.bank import Difficulty
 from bot.services.cards import closed_card, question_card, reveal_card
 from bot.services.channels import queue_order, schedule_of
-from bot.services.delivery import Target, enqueue
+from bot.services.delivery import QUESTION_TOPIC, Target, enqueue
 from bot.storage.db import insert_ignore, transaction
 from bot.storage.models import (
     Answer,
@@ -234,7 +234,7 @@ class DailyService:
                     closes_at=closes_at,
                 ),
                 action=DeliveryAction.POST,
-                topic="question",
+                topic=QUESTION_TOPIC,
                 now=now,
             )
             await session.flush()

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -41,6 +41,8 @@ from bot.storage.models import DeliveryAction, OutboxMessage, OutboxStatus, Plat
 
 log = logging.getLogger(__name__)
 
+#: The topic of a channel's daily question post.
+QUESTION_TOPIC = "question"
 #: How long the dispatcher lets a burst of new messages gather before claiming them.
 GATHER_SECONDS = 0.05
 
@@ -183,6 +185,9 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._recorder = _GroupCommit(sessions)
+        #: Called with a row the platform refused for good, once it is recorded dead (the app
+        #: explains refused question posts to an admin); its failures are logged, never raised.
+        self.on_refused: Callable[[OutboxMessage], Awaitable[None]] | None = None
         self.dispatcher_id = uuid.uuid4().hex[:12]
         self.delivered = 0
         #: Claim transactions made (tests and benchmarks read it).
@@ -377,6 +382,7 @@ class Dispatcher:
                 )
                 await self._finish(row, OutboxStatus.DEAD, error=_error_name(exc))
                 metrics.DELIVERED.labels(row.platform.value, "dead").inc()
+                await self._refused(row, _error_name(exc))
                 return
             except asyncio.CancelledError:
                 raise
@@ -390,6 +396,14 @@ class Dispatcher:
         metrics.DELIVERY_SECONDS.observe(
             max(0.0, (self._clock.now() - row.created_at).total_seconds())
         )
+
+    async def _refused(self, row: OutboxMessage, error: str) -> None:
+        if self.on_refused is None:
+            return
+        try:
+            await self.on_refused(row.model_copy(update={"last_error": error[:200]}))
+        except Exception:
+            log.exception("outbox %s (%s): telling about the refusal failed", row.id, row.topic)
 
     async def _finish(
         self,

@@ -191,6 +191,9 @@ class Channel(SQLModel, table=True):
     announce_champions: bool = Field(default=True, sa_column_kwargs=_filled(sa.true()))
     mention_champion: bool = Field(default=False, sa_column_kwargs=_filled(sa.false()))
     champion_role_id: str | None = Field(default=None, max_length=64)
+    #: The platform id of the member who last saved the settings: told in private when the
+    #: channel's question is refused by the platform (the bot was removed, lost a permission).
+    configured_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _utc_column()
     updated_at: datetime = _utc_column(index=True)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -307,6 +308,20 @@ def test_an_existing_database_keeps_its_data_through_every_upgrade(empty_databas
     assert _inspect(empty_database_url, _drift) == []
 
 
+async def add_as_of_revision(session: Any, row: Any) -> None:
+    """Insert a model row into a database at an older revision: only the columns its table has
+    there (a column a later revision adds is left out)."""
+    table = type(row).__table__
+
+    def columns(sync_session: Any) -> set[str]:
+        inspector = sa.inspect(sync_session.connection())
+        return {column["name"] for column in inspector.get_columns(table.name)}
+
+    present = await session.run_sync(columns)
+    values = {c.name: getattr(row, c.name) for c in table.columns if c.name in present}
+    await session.execute(sa.insert(table).values(**values))
+
+
 def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_database_url):
     """0005 fills ``leaderboard_total`` from existing score events, each scope in its own zone,
     0006 the events' grade scores and the rows' score sums; both step down to 0004 and up
@@ -325,7 +340,8 @@ def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_datab
                     )
                 )
                 await session.flush()
-                session.add(
+                await add_as_of_revision(
+                    session,
                     Channel(
                         id=1,
                         workspace_id=1,
@@ -333,7 +349,7 @@ def test_the_leaderboard_totals_are_backfilled_from_the_score_events(empty_datab
                         timezone="Europe/Berlin",
                         created_at=monday,
                         updated_at=monday,
-                    )
+                    ),
                 )
                 session.add(Member(id=1, workspace_id=1, external_id="ada", created_at=monday))
                 session.add(
@@ -666,7 +682,8 @@ def test_grade_bodies_are_packed_by_0008_and_unpacked_by_its_downgrade(empty_dat
     ]
     assert read[1][1] == 0  # nothing to say: no bytes
     assert read[0][1] < before[0][0] * 3 / 4  # (short texts; the bench measures real ones)
-    assert _inspect(empty_database_url, _drift) == []
+    # at 0008 the grade table is what the model says (later revisions change other tables)
+    assert [d for d in _inspect(empty_database_url, _drift) if "grade" in str(d)] == []
     migrate.downgrade(empty_database_url, "0007")
     back = asyncio.run(
         run(

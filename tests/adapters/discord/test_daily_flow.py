@@ -295,7 +295,7 @@ async def test_a_429_is_retried_after_its_retry_after(world):
     assert row.status is OutboxStatus.SENT and row.attempts == 2
 
 
-async def test_a_channel_the_bot_cannot_see_is_dead_not_retried(world):
+async def test_a_channel_the_bot_cannot_see_is_dead_not_retried_and_the_admin_is_told(world):
     fake = world.fake
     channel_id = await schedule(world)
     await world.app.daily.open_due(channel_id)
@@ -304,8 +304,16 @@ async def test_a_channel_the_bot_cannot_see_is_dead_not_retried(world):
     )
     await world.settle()
     async with world.app.sessions() as session:
-        row = (await session.execute(sa.select(OutboxMessage))).scalar_one()
-    assert row.status is OutboxStatus.DEAD and row.last_error == "PermanentDeliveryError:403/50001"
+        question = (
+            await session.execute(sa.select(OutboxMessage).where(OutboxMessage.topic == "question"))
+        ).scalar_one()
+    assert question.status is OutboxStatus.DEAD
+    assert question.last_error == "PermanentDeliveryError:403/50001"
+    # the admin who saved the settings is told in a direct message, with what to do
+    await world.settle()
+    [notice] = fake.posted_in(fake.dm_channel_id(ADMIN["id"]))
+    text = str(notice)
+    assert "could not post the question" in text and "View Channel" in text
 
 
 async def test_guild_join_and_leave_create_and_disable_the_workspace(world):

@@ -4,6 +4,7 @@ forms open as modals, and unknown words get a short usage message."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import timedelta
 from typing import Any
@@ -244,12 +245,19 @@ async def test_a_failure_after_the_acknowledgement_is_told_not_swallowed(world, 
 
 async def test_a_question_slack_refused_is_explained_to_members_and_admins(world):
     """The bot was never invited to the channel: Slack answers the post with not_in_channel. The
-    post is not retried, and `/interview today` and the settings say why and what to do."""
+    post is not retried; the admin who saved the settings gets a direct message (once, not every
+    day of the same refusal), and `/interview today` and the settings say why and what to do."""
     await world.schedule()
     world.fake.fail("chat.postMessage", Failure(error="not_in_channel"))
     await world.app.scheduler.sweep()
     await world.settle()
-    await world.fake.wait_for("chat.postMessage")
+    [opened] = await world.fake.wait_for("conversations.open")
+    assert opened.data["users"] == "UADMIN"
+    refused, told = await world.fake.wait_for("chat.postMessage", 2)
+    assert refused.data["channel"] == "C1"
+    assert told.data["channel"] == "DUADMIN"
+    assert "could not post the question" in all_text(told.blocks)
+    assert "not a member of this channel: invite it" in all_text(told.blocks)
     # once the question's window has closed, today explains the missing post
     world.app.clock.advance(timedelta(hours=23, minutes=1))
     await world.app.scheduler.sweep()
@@ -262,3 +270,15 @@ async def test_a_question_slack_refused_is_explained_to_members_and_admins(world
     await run(world, "config")
     [form] = await world.fake.wait_for("views.open")
     assert "could not be posted: the bot is not a member" in all_text(form.view["blocks"])
+    # the next day's post is refused too: nobody is told twice about the same refusal
+    world.fake.fail("chat.postMessage", Failure(error="not_in_channel"))
+    world.app.clock.advance(timedelta(hours=1))
+    await world.app.scheduler.sweep()
+    await world.settle()
+    await world.fake.wait_until(
+        lambda: [c for c in world.fake.of("chat.postMessage") if c.failed][1:]
+    )
+    await asyncio.sleep(1.5)  # a second notice would have been sent by now (1 s outbox poll)
+    await world.settle()
+    notices = [c for c in world.fake.of("chat.postMessage") if c.data["channel"] == "DUADMIN"]
+    assert len(notices) == 1 and len(world.fake.of("conversations.open")) == 1
