@@ -31,7 +31,14 @@ from bot.domain.schedule import (
     parse_window,
 )
 from bot.services.cards import Card, CardKind
-from bot.services.delivery import QUESTION_TOPIC, Target, describe_failure, enqueue
+from bot.services.delivery import (
+    QUESTION_TOPIC,
+    WORKSPACE_REFUSALS,
+    Target,
+    describe_failure,
+    enqueue,
+    failure_code,
+)
 from bot.services.directory import Actor
 from bot.services.question_rows import question_row
 from bot.storage.db import transaction
@@ -209,12 +216,15 @@ class ChannelSettings:
         run of refusals: not again while the channel's previous question was refused too."""
         if message.topic != QUESTION_TOPIC or message.channel_external_id is None:
             return
+        if failure_code(message.last_error) in WORKSPACE_REFUSALS:
+            return  # the whole workspace is out of reach: a direct message would fail too
         async with transaction(self._sessions) as session:
             channel = (
                 await session.execute(
                     sa.select(Channel)
                     .join(Workspace, col(Workspace.id) == col(Channel.workspace_id))
                     .where(
+                        col(Workspace.enabled).is_(True),
                         col(Workspace.platform) == message.platform,
                         col(Workspace.external_id) == message.workspace_external_id,
                         col(Channel.external_id) == message.channel_external_id,

@@ -529,10 +529,22 @@ FAILURE_ADVICE: dict[str, str] = {
 }
 
 
+#: Refusals that shut out the whole workspace (the app was uninstalled, its token revoked): a
+#: direct message there would be refused too.
+WORKSPACE_REFUSALS = frozenset(
+    ["not_installed", "invalid_auth", "token_revoked", "account_inactive", "not_authed"]
+)
+
+
+def failure_code(last_error: str | None) -> str:
+    """The platform's code in an outbox error ("PermanentDeliveryError:not_in_channel")."""
+    return (last_error or "").partition(":")[2]
+
+
 def describe_failure(last_error: str | None) -> str:
     """A sentence for admins on why a message to a channel was refused, from the error
     recorded on its outbox row ("PermanentDeliveryError:not_in_channel")."""
-    code = (last_error or "").partition(":")[2]
+    code = failure_code(last_error)
     advice = FAILURE_ADVICE.get(code)
     if advice is not None:
         return advice
