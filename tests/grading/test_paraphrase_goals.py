@@ -6,7 +6,8 @@ was set (the figures are quoted beside them). Two sets: the hand-written develop
 independent paraphrase set (``tests/data/grading/paraphrase_set.yaml``, whole set, both splits), and the later dev-only
 questions aimed at dense, reordered and bundled answers (``paraphrase_dev_more.yaml``), and a third
 dev-only batch whose wrong answers reverse a direction, a role or which of two things does what
-(``paraphrase_dev_extra.yaml``).
+(``paraphrase_dev_extra.yaml``), and 40 questions answered blind to the grader
+(``paraphrase_heldout.yaml``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DEV_EXAMPLES = ROOT / "tests" / "data" / "grading" / "offline_dev_examples.yaml"
 PARAPHRASE_SET = ROOT / "tests" / "data" / "grading" / "paraphrase_set.yaml"
 PARAPHRASE_DEV_MORE = ROOT / "tests" / "data" / "grading" / "paraphrase_dev_more.yaml"
 PARAPHRASE_DEV_EXTRA = ROOT / "tests" / "data" / "grading" / "paraphrase_dev_extra.yaml"
+PARAPHRASE_HELDOUT = ROOT / "tests" / "data" / "grading" / "paraphrase_heldout.yaml"
 
 
 def _bench() -> ModuleType:
@@ -105,3 +107,12 @@ def test_third_dev_batch_keeps_its_measured_quality(bench: ModuleType) -> None:
     # held-back test split where it was (79.9 / 30.2 / 0.929 against 80.7 / 29.5 / 0.938), so
     # they were not kept: these floors guard the grader as shipped, not the goal.
     _assert_floors(figures, correct=74, share=0.7, terse=87, wrong=54, vague=8, auc=0.7)
+
+
+def test_blind_heldout_questions_keep_their_measured_quality(bench: ModuleType) -> None:
+    figures = _figures(bench, PARAPHRASE_HELDOUT)
+    # measured (40 questions drawn at random and answered blind to the grader, 2026-12-01, on
+    # the grader as it stood before that day's work): correct 81.3 (68 % >= 75), terse 79.8,
+    # partial 45.1, wrong 48.1, vague 4.8, AUC 0.821. Far from the issue's goals (wrong 30,
+    # AUC 0.95): these floors guard against a regression; do not tune the grader on this set.
+    _assert_floors(figures, correct=79, share=0.63, terse=77, wrong=51, vague=8, auc=0.79)
