@@ -103,6 +103,8 @@ class MockPlan:
     next_question: QuestionVersion | None = None
     next_difficulty: Difficulty | None = None
     finish: bool = False
+    #: a turn graded before (a provisional grade re-graded, a dispute): its score only
+    regraded: bool = False
 
 
 @dataclass(frozen=True)
@@ -350,6 +352,8 @@ class MockInterviews:
         if mock.status is not MockStatus.ACTIVE:
             return None
         assert mock.id is not None and turn.id is not None
+        if turn.status is TurnStatus.GRADED:  # what follows it was asked already
+            return MockPlan(mock.id, turn.id, regraded=True)
         if self.follow_ups and not turn.follow_up and missed:
             return MockPlan(mock.id, turn.id, follow_up_points=tuple(missed))
         actor = Actor(
@@ -416,6 +420,8 @@ class MockInterviews:
         assert turn is not None and mock is not None
         turn.status, turn.score = TurnStatus.GRADED, score
         session.add(turn)
+        if plan.regraded:
+            return []
         return await self._apply(session, mock, plan, follow_up_text, now)
 
     async def _apply(

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.domain.bank import Difficulty, KeyPoint
-from bot.grading.base import GradingItem
+from bot.grading.base import GradingItem, TransientGradingError
 from bot.services.answers import AnswerTarget
 from bot.services.cards import ButtonAction, CardKind
 from bot.services.grading import GradingWorker
@@ -230,3 +230,41 @@ async def test_the_next_question_waits_until_its_grade_was_delivered(world, sess
     await dispatcher.drain()
     grade, second = [delivery.card for delivery in notifier.deliveries]
     assert grade.title.startswith("Your grade:") and "Question 2 of 2" in second.title
+
+
+async def test_a_regraded_answer_updates_its_score_and_asks_nothing_more(world, sessions, clock):
+    """An answer graded by the fallback while the LLM was down and re-graded later (``grades
+    requeue``) while the interview is on its next question: the turn takes the new score, and
+    the member gets no second "Question 2" (the interview had two turns numbered 2)."""
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    interviews = _interviews(world, sessions, clock)
+    llm = ScriptedGrader("llm", failures=[TransientGradingError("down")] * 2)
+    worker = GradingWorker(
+        sessions,
+        llm,
+        ScriptedGrader("offline"),
+        clock,
+        max_attempts=2,
+        sleep=no_sleep,
+        interviews=interviews,
+    )
+    notifier = RecordingNotifier()
+    card = await interviews.start(world.alice, length=3)
+    await _answer(world, worker, card, HALF)  # the LLM is down: a provisional grade
+    grade, second = (await _private_cards(world, notifier))[-2:]
+    assert "provisional" in (grade.footer + grade.title).lower()
+    assert "Question 2 of 3" in second.title
+    llm.failures.clear()
+    assert await worker.requeue() == 1
+    await worker.drain()
+    regraded = (await _private_cards(world, notifier))[-1]
+    assert regraded.title.startswith("Your grade:")  # the new grade, and nothing after it
+    async with sessions() as session:
+        turns = (await session.execute(sa.select(MockTurn).order_by(MockTurn.id))).scalars().all()
+    assert [(turn.number, turn.status.value) for turn in turns] == [(1, "graded"), (2, "asked")]
+    assert turns[0].score == 40
+    [nxt] = await interviews.skip(world.alice)  # the interview goes on from question 2
+    assert "Question 3 of 3" in nxt.title
