@@ -712,7 +712,7 @@ class InterviewCommands:
         topics = {topic for values in catalogue.values() for topic in values}
         track = topic = difficulty = length = None
         for word in words:
-            if word.isdigit():
+            if word.isdecimal():  # not isdigit: int() refuses superscripts such as '²'
                 length = int(word)
             elif word in {level.value for level in Difficulty}:
                 difficulty = Difficulty(word)

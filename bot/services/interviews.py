@@ -211,7 +211,7 @@ class MockInterviews:
         reply_context: dict[str, Any] | None = None,
     ) -> Card:
         """Start an interview, or resume the one in progress (``new`` abandons it first)."""
-        length = length or self.default_length
+        length = self.default_length if length is None else length
         if not 1 <= length <= self.max_length:
             raise InterviewError(f"An interview has 1 to {self.max_length} questions.")
         now = self._clock.now()

@@ -15,6 +15,7 @@ from bot.services.commands import (
     parse_command,
 )
 from bot.services.grading import GradingWorker
+from bot.services.interviews import MockInterviews
 from bot.services.practice import PracticeService
 from bot.storage.models import Platform
 from tests.fakes.graders import ScriptedGrader
@@ -170,3 +171,25 @@ async def test_help_lists_every_subcommand(world, commands):
     [card] = (await commands.run_text(world.alice, "help")).cards
     for name in CommandName:
         assert f"/interview {name.value}" in card.body
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("mock ²", "Unknown topic, track, level or length '²'"),  # a digit int() refuses
+        ("mock 0", "1 to 10 questions"),  # was a 5-question interview
+        ("mock new rnn 0", "1 to 10 questions"),
+    ],
+)
+async def test_mock_refuses_odd_lengths_with_a_reason(world, sessions, clock, rng, text, message):
+    practice = PracticeService(sessions, rng)
+    commands = InterviewCommands(
+        directory=world.directory,
+        daily=world.daily,
+        practice=practice,
+        leaderboards=world.leaderboards,
+        channels=world.channels,
+        interviews=MockInterviews(sessions, clock, practice),
+    )
+    [card] = (await commands.run_text(world.alice, text)).cards
+    assert card.kind is CardKind.ERROR and message in card.title + card.body
