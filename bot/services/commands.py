@@ -741,7 +741,10 @@ class InterviewCommands:
             )
         if words:
             raise UsageError("Say review, review on or review off.")
-        state = await self._review.state(actor.member_id)
+        drawable = self._practice.eligible(
+            scope=await self._scope(actor), workspace_id=actor.workspace_id
+        )
+        state = await self._review.state(actor.member_id, drawable)
         if not state.enabled:
             return Reply((notice_card("Spaced repetition is off: turn it on with review on."),))
         if state.due == 0:

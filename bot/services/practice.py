@@ -63,12 +63,11 @@ class PracticeService:
             .group_by(col(QuestionVersion.bank_id))
             .subquery()
         )
-        condition = eligible_questions(
+        condition = self.eligible(
             scope=scope,
             track=track,
             topics=topics,
             difficulty=difficulty,
-            include_llm_only=self._llm_available,
             exclude_bank_ids=exclude_bank_ids,
             workspace_id=workspace_id,
         )
@@ -86,6 +85,27 @@ class PracticeService:
             if preferred and self._rng.random() >= EXPLORE_SHARE:
                 return self._rng.choice(preferred)
         return self._rng.choice(candidates)
+
+    def eligible(
+        self,
+        *,
+        scope: str = "",
+        track: Track | None = None,
+        topics: Sequence[str] = (),
+        difficulty: Difficulty | None = None,
+        exclude_bank_ids: Sequence[str] = (),
+        workspace_id: int | None = None,
+    ) -> sa.ColumnElement[bool]:
+        """The questions this service may draw for a member of the workspace (``scope``)."""
+        return eligible_questions(
+            scope=scope,
+            track=track,
+            topics=topics,
+            difficulty=difficulty,
+            include_llm_only=self._llm_available,
+            exclude_bank_ids=exclude_bank_ids,
+            workspace_id=workspace_id,
+        )
 
     async def catalogue(self, scope: str = "") -> dict[Track, set[str]]:
         """The topics of every track a member of this workspace can practise."""

@@ -111,23 +111,31 @@ class SpacedRepetition:
         self._sessions = sessions
         self._clock = clock
 
-    async def state(self, member_id: int) -> ReviewState:
+    async def state(
+        self, member_id: int, condition: sa.ColumnElement[bool] | None = None
+    ) -> ReviewState:
+        """How many of the member's cards are due; with ``condition``, only those whose question
+        matches it (the questions practice may draw: not one an admin took out of rotation)."""
         async with self._sessions() as session:
             member = await session.get(Member, member_id)
-            due = await self._count_due(session, member_id)
+            due = await self._count_due(session, member_id, condition)
         return ReviewState(due=due, enabled=bool(member and member.spaced_repetition))
 
-    async def _count_due(self, session: AsyncSession, member_id: int) -> int:
-        return int(
-            (
-                await session.execute(
-                    sa.select(sa.func.count(col(ReviewCard.id))).where(
-                        col(ReviewCard.member_id) == member_id,
-                        col(ReviewCard.due) <= self._clock.now(),
-                    )
-                )
-            ).scalar_one()
+    async def _count_due(
+        self,
+        session: AsyncSession,
+        member_id: int,
+        condition: sa.ColumnElement[bool] | None = None,
+    ) -> int:
+        statement = sa.select(sa.func.count(sa.distinct(col(ReviewCard.id)))).where(
+            col(ReviewCard.member_id) == member_id,
+            col(ReviewCard.due) <= self._clock.now(),
         )
+        if condition is not None:
+            statement = statement.join(
+                QuestionVersion, col(QuestionVersion.bank_id) == ReviewCard.bank_id
+            ).where(condition)
+        return int((await session.execute(statement)).scalar_one())
 
     async def set_enabled(self, member_id: int, enabled: bool) -> None:
         async with transaction(self._sessions) as session:

@@ -11,10 +11,13 @@ import sqlalchemy as sa
 from fsrs import Rating
 
 from bot.services.answers import AnswerTarget
+from bot.services.cards import CardKind
+from bot.services.commands import InterviewCommands
 from bot.services.grading import GradingWorker
 from bot.services.practice import PracticeService
 from bot.services.review import SpacedRepetition, rating_for
-from bot.storage.models import QuestionVersion, ReviewCard
+from bot.storage.db import transaction
+from bot.storage.models import DisabledQuestion, QuestionVersion, ReviewCard
 from tests.fakes.graders import ScriptedGrader
 
 
@@ -98,3 +101,37 @@ async def test_opting_out_stops_recording_and_drawing(world, sessions, clock):
     async with sessions() as session:
         assert (await session.execute(sa.select(ReviewCard))).first() is None
     assert not (await review.state(world.alice.member_id)).enabled
+
+
+async def test_a_due_question_taken_out_of_rotation_is_not_counted_as_due(
+    world, sessions, clock, rng
+):
+    """An admin disabled a question the member had answered badly: ``review`` kept saying
+    "1 question(s) due" every day and handed out another question in its name."""
+    review = SpacedRepetition(sessions, clock)
+    practice = PracticeService(sessions, rng, review=review)
+    commands = InterviewCommands(
+        directory=world.directory,
+        daily=world.daily,
+        practice=practice,
+        leaderboards=world.leaderboards,
+        channels=world.channels,
+        review=review,
+    )
+    await _practise(world, sessions, clock, "cnn-a", "no idea")  # Again: due in a day
+    async with transaction(sessions) as session:
+        session.add(
+            DisabledQuestion(
+                workspace_id=world.workspace_id,
+                bank_id="cnn-a",
+                reason="ambiguous",
+                created_at=clock.now(),
+            )
+        )
+    clock.advance(timedelta(days=1, minutes=1))
+    [card] = (await commands.run_text(world.alice, "review")).cards
+    assert card.kind is CardKind.NOTICE and "Nothing is due" in card.title
+    await _practise(world, sessions, clock, "rnn-a", "no idea")
+    clock.advance(timedelta(days=1, minutes=1))
+    [card] = (await commands.run_text(world.alice, "review")).cards
+    assert "Review: 1 question(s) due" in card.footer and "rnn-a" in card.body  # the due one
