@@ -294,10 +294,15 @@ class MockInterviews:
             if mock is None:
                 raise InterviewError("You have no interview in progress.")
             turn = await self._current_turn(session, mock)
-            if turn is None or turn.status is not TurnStatus.ASKED:
+            if turn is not None:
+                # a guarded update: of two skips at once (a double click), one moves on
+                skipped = await session.execute(
+                    sa.update(MockTurn)
+                    .where(col(MockTurn.id) == turn.id, col(MockTurn.status) == TurnStatus.ASKED)
+                    .values(status=TurnStatus.SKIPPED)
+                )
+            if turn is None or skipped.rowcount != 1:  # type: ignore[attr-defined]
                 raise InterviewError("Your answer is being graded; the next question follows it.")
-            turn.status = TurnStatus.SKIPPED
-            session.add(turn)
         plan = await self._plan_next(actor, mock, turn, None)
         async with transaction(self._sessions) as session:
             mock = await session.get(MockSession, plan.session_id)

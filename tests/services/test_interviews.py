@@ -4,6 +4,7 @@ points for interview answers."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import deque
 from datetime import timedelta
@@ -268,3 +269,19 @@ async def test_a_regraded_answer_updates_its_score_and_asks_nothing_more(world, 
     assert turns[0].score == 40
     [nxt] = await interviews.skip(world.alice)  # the interview goes on from question 2
     assert "Question 3 of 3" in nxt.title
+
+
+async def test_a_double_click_on_skip_moves_on_once(world, sessions, clock):
+    """Two Skip clicks at once (a double click, a retried request) on PostgreSQL each added a
+    "Question 2": the interview had two turns numbered 2. One skip now wins, the other is
+    refused."""
+    interviews = _interviews(world, sessions, clock)
+    await interviews.start(world.alice, length=4)
+    for _ in range(3):  # the race is not won every time
+        outcomes = await asyncio.gather(
+            interviews.skip(world.alice), interviews.skip(world.alice), return_exceptions=True
+        )
+        assert sum(isinstance(outcome, InterviewError) for outcome in outcomes) == 1
+    async with sessions() as session:
+        numbers = (await session.execute(sa.select(MockTurn.number))).scalars().all()
+    assert sorted(numbers) == [1, 2, 3, 4]
