@@ -425,7 +425,7 @@ class MockInterviews:
         assert turn is not None and mock is not None
         turn.status, turn.score = TurnStatus.GRADED, score
         session.add(turn)
-        if plan.regraded:
+        if plan.regraded or mock.status is not MockStatus.ACTIVE:  # stopped since the plan
             return []
         return await self._apply(session, mock, plan, follow_up_text, now)
 

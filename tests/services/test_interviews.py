@@ -285,3 +285,24 @@ async def test_a_double_click_on_skip_moves_on_once(world, sessions, clock):
     async with sessions() as session:
         numbers = (await session.execute(sa.select(MockTurn.number))).scalars().all()
     assert sorted(numbers) == [1, 2, 3, 4]
+
+
+async def test_stop_while_the_follow_up_is_written_ends_the_interview(world, sessions, clock):
+    """The member pressed Stop while the LLM wrote a follow-up: after the report came the
+    follow-up question, for an interview that had ended. Now only the grade follows."""
+    interviews = _interviews(world, sessions, clock, follow_ups=True)
+
+    class StopMeanwhile(ScriptedFollowUps):
+        async def write(self, item: GradingItem, answer: str, missed) -> str:
+            await interviews.stop(world.alice)
+            return await super().write(item, answer, missed)
+
+    worker = _worker(sessions, clock, interviews, StopMeanwhile())
+    notifier = RecordingNotifier()
+    card = await interviews.start(world.alice, length=2)
+    await _answer(world, worker, card, HALF)
+    cards = await _private_cards(world, notifier)
+    assert [card.kind for card in cards] == [CardKind.GRADE]  # the report was Stop's reply
+    async with sessions() as session:
+        turns = (await session.execute(sa.select(MockTurn))).scalars().all()
+    assert [(turn.status.value, turn.score) for turn in turns] == [("graded", 40)]
