@@ -121,6 +121,12 @@ class MockReport:
     transcript: str = field(repr=False, default="")
 
 
+async def _updated(session: AsyncSession, statement: sa.Update) -> bool:
+    """Whether a guarded update changed its row (of two at once, the second changes none)."""
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _question_card(
     question: QuestionVersion,
     turn: MockTurn,
@@ -294,14 +300,13 @@ class MockInterviews:
             if mock is None:
                 raise InterviewError("You have no interview in progress.")
             turn = await self._current_turn(session, mock)
-            if turn is not None:
-                # a guarded update: of two skips at once (a double click), one moves on
-                skipped = await session.execute(
-                    sa.update(MockTurn)
-                    .where(col(MockTurn.id) == turn.id, col(MockTurn.status) == TurnStatus.ASKED)
-                    .values(status=TurnStatus.SKIPPED)
-                )
-            if turn is None or skipped.rowcount != 1:  # type: ignore[attr-defined]
+            # a guarded update: of two skips at once (a double click), one moves on
+            if turn is None or not await _updated(
+                session,
+                sa.update(MockTurn)
+                .where(col(MockTurn.id) == turn.id, col(MockTurn.status) == TurnStatus.ASKED)
+                .values(status=TurnStatus.SKIPPED),
+            ):
                 raise InterviewError("Your answer is being graded; the next question follows it.")
         plan = await self._plan_next(actor, mock, turn, None)
         async with transaction(self._sessions) as session:
@@ -312,7 +317,13 @@ class MockInterviews:
     async def stop(self, actor: Actor) -> list[Card]:
         async with transaction(self._sessions) as session:
             mock = await self._active(session, actor.member_id)
-            if mock is None:
+            # a guarded update: of two stops at once (a double click), one ends it and reports
+            if mock is None or not await _updated(
+                session,
+                sa.update(MockSession)
+                .where(col(MockSession.id) == mock.id, col(MockSession.status) == MockStatus.ACTIVE)
+                .values(status=MockStatus.STOPPED),
+            ):
                 raise InterviewError("You have no interview in progress.")
             return [await self._finish(session, mock, MockStatus.STOPPED, self._clock.now())]
 
@@ -425,7 +436,7 @@ class MockInterviews:
         assert turn is not None and mock is not None
         turn.status, turn.score = TurnStatus.GRADED, score
         session.add(turn)
-        if plan.regraded or mock.status is not MockStatus.ACTIVE:  # stopped since the plan
+        if plan.regraded:
             return []
         return await self._apply(session, mock, plan, follow_up_text, now)
 
@@ -437,6 +448,8 @@ class MockInterviews:
         follow_up_text: str | None,
         now: datetime,
     ) -> list[Card]:
+        if mock.status is not MockStatus.ACTIVE:  # stopped (or expired) since the plan
+            return []
         mock.last_activity_at = now
         current = await session.get(MockTurn, plan.turn_id)
         assert current is not None and mock.id is not None

@@ -306,3 +306,15 @@ async def test_stop_while_the_follow_up_is_written_ends_the_interview(world, ses
     async with sessions() as session:
         turns = (await session.execute(sa.select(MockTurn))).scalars().all()
     assert [(turn.status.value, turn.score) for turn in turns] == [("graded", 40)]
+
+
+async def test_a_double_click_on_stop_reports_once(world, sessions, clock):
+    """Two Stop clicks at once each sent the report (and its transcript) to the member."""
+    interviews = _interviews(world, sessions, clock)
+    await interviews.start(world.alice, length=4)
+    outcomes = await asyncio.gather(
+        interviews.stop(world.alice), interviews.stop(world.alice), return_exceptions=True
+    )
+    reports = [outcome for outcome in outcomes if not isinstance(outcome, Exception)]
+    assert len(reports) == 1 and reports[0][0].kind is CardKind.REPORT
+    assert sum(isinstance(outcome, InterviewError) for outcome in outcomes) == 1
