@@ -103,7 +103,8 @@ class MockPlan:
     next_question: QuestionVersion | None = None
     next_difficulty: Difficulty | None = None
     finish: bool = False
-    #: a turn graded before (a provisional grade re-graded, a dispute): its score only
+    #: a turn the interview moved past (graded before, or skipped while its grade was
+    #: waiting): its score only
     regraded: bool = False
 
 
@@ -300,11 +301,15 @@ class MockInterviews:
             if mock is None:
                 raise InterviewError("You have no interview in progress.")
             turn = await self._current_turn(session, mock)
-            # a guarded update: of two skips at once (a double click), one moves on
+            # an answer still waiting for its grade (the LLM is down) is skipped too: its grade
+            # counts when it comes. A guarded update: of two skips at once, one moves on
             if turn is None or not await _updated(
                 session,
                 sa.update(MockTurn)
-                .where(col(MockTurn.id) == turn.id, col(MockTurn.status) == TurnStatus.ASKED)
+                .where(
+                    col(MockTurn.id) == turn.id,
+                    col(MockTurn.status).in_([TurnStatus.ASKED, TurnStatus.ANSWERED]),
+                )
                 .values(status=TurnStatus.SKIPPED),
             ):
                 raise InterviewError("Your answer is being graded; the next question follows it.")
@@ -368,7 +373,7 @@ class MockInterviews:
         if mock.status is not MockStatus.ACTIVE:
             return None
         assert mock.id is not None and turn.id is not None
-        if turn.status is TurnStatus.GRADED:  # what follows it was asked already
+        if turn.status in (TurnStatus.GRADED, TurnStatus.SKIPPED):  # the next was asked already
             return MockPlan(mock.id, turn.id, regraded=True)
         if self.follow_ups and not turn.follow_up and missed:
             return MockPlan(mock.id, turn.id, follow_up_points=tuple(missed))
@@ -659,10 +664,10 @@ def transcript(mock: MockSession, rows: Sequence[Any]) -> str:
             question.prompt,
             "",
         ]
-        if turn.status is TurnStatus.SKIPPED:
-            lines += ["*Skipped.*", ""]
-        elif answer is not None:
+        if answer is not None:  # skipped while its grade was waiting: the answer still shows
             lines += ["**Your answer**", "", quote_user_text(answer.text), ""]
+        elif turn.status is TurnStatus.SKIPPED:
+            lines += ["*Skipped.*", ""]
         if grade is not None and answer is not None:
             lines += [f"**Score: {grade.score}/100**", ""]
             for verdict in grade.content(answer, question).verdicts:

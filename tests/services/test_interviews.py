@@ -25,7 +25,8 @@ from bot.services.interviews import (
 )
 from bot.services.practice import PracticeService
 from bot.services.review import SpacedRepetition
-from bot.storage.models import MockSession, MockStatus, MockTurn, ScoreEvent
+from bot.storage.db import transaction
+from bot.storage.models import MockSession, MockStatus, MockTurn, QuestionVersion, ScoreEvent
 from tests.fakes.graders import ScriptedGrader
 from tests.fakes.notifier import RecordingNotifier
 
@@ -318,3 +319,49 @@ async def test_a_double_click_on_stop_reports_once(world, sessions, clock):
     reports = [outcome for outcome in outcomes if not isinstance(outcome, Exception)]
     assert len(reports) == 1 and reports[0][0].kind is CardKind.REPORT
     assert sum(isinstance(outcome, InterviewError) for outcome in outcomes) == 1
+
+
+async def _waiting_for_the_llm(world, sessions, clock):
+    """An interview whose first answer waits for the LLM: every question is LLM-only, the LLM is
+    down and the offline grader declines them."""
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    async with transaction(sessions) as session:
+        await session.execute(sa.update(QuestionVersion).values(llm_only=True))
+    practice = PracticeService(sessions, random.Random(3), llm_available=True)
+    interviews = MockInterviews(sessions, clock, practice)
+    llm = ScriptedGrader("llm", failures=[TransientGradingError("down")] * 2)
+    offline = ScriptedGrader("offline", declines_llm_only=True)
+    worker = GradingWorker(
+        sessions, llm, offline, clock, max_attempts=2, sleep=no_sleep, interviews=interviews
+    )
+    card = await interviews.start(world.alice, length=3)
+    await _answer(world, worker, card, HALF)  # waits for the LLM
+    return interviews, worker
+
+
+async def test_skip_moves_past_an_answer_that_waits_for_the_llm(world, sessions, clock):
+    """An LLM-only question answered while the LLM is down waits for it (the offline grader
+    cannot grade it): Skip used to be refused ("Your answer is being graded") until the LLM came
+    back or the interview expired. Now it moves on, and the late grade still counts."""
+    interviews, worker = await _waiting_for_the_llm(world, sessions, clock)
+    notifier = RecordingNotifier()
+    assert await _private_cards(world, notifier) == []
+    [nxt] = await interviews.skip(world.alice)
+    assert "Question 2 of 3" in nxt.title
+    clock.advance(timedelta(minutes=11))  # the LLM is back
+    await worker.drain()
+    cards = await _private_cards(world, notifier)
+    assert [card.kind for card in cards] == [CardKind.GRADE]  # no second "Question 2"
+    [report] = await interviews.stop(world.alice)
+    fields = {field.name: field.value for field in report.fields}
+    assert fields["Answered"].startswith("1 (skipped 0")
+
+
+async def test_the_transcript_keeps_an_answer_skipped_while_its_grade_waits(world, sessions, clock):
+    interviews, _ = await _waiting_for_the_llm(world, sessions, clock)
+    await interviews.skip(world.alice)
+    [report] = await interviews.stop(world.alice)
+    assert HALF in report.attachments[0].data.decode()
