@@ -462,8 +462,22 @@ class MockInterviews:
             original = await session.get(QuestionVersion, current.question_id)
             assert original is not None
             follow = self._follow_up_question(original, plan.follow_up_points, follow_up_text, now)
-            session.add(follow)
-            await session.flush()
+            # the same follow-up on the same missed points (the generic one, a deterministic
+            # model) was asked before, maybe of another member: its row is unique, share it
+            asked = (
+                await session.execute(
+                    sa.select(QuestionVersion).where(
+                        col(QuestionVersion.scope) == follow.scope,
+                        col(QuestionVersion.bank_id) == follow.bank_id,
+                        col(QuestionVersion.content_hash) == follow.content_hash,
+                    )
+                )
+            ).scalar_one_or_none()
+            if asked is None:
+                session.add(follow)
+                await session.flush()
+            else:
+                follow = asked
             assert follow.id is not None
             turn = MockTurn(
                 session_id=mock.id,

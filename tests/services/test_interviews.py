@@ -365,3 +365,20 @@ async def test_the_transcript_keeps_an_answer_skipped_while_its_grade_waits(worl
     await interviews.skip(world.alice)
     [report] = await interviews.stop(world.alice)
     assert HALF in report.attachments[0].data.decode()
+
+
+async def test_two_members_get_the_same_follow_up(world, sessions, clock):
+    """The same follow-up text for the same missed points (the generic one, when the model's is
+    refused; a deterministic model) made a second, equal question row: its unique key refused
+    it, the grade could not be stored, and the answer was graded again and again."""
+    interviews = _interviews(world, sessions, clock, follow_ups=True)
+    worker = _worker(sessions, clock, interviews, ScriptedFollowUps())
+    for member in (world.alice, world.bob):
+        card = await interviews.start(member, topic="cnn", difficulty=Difficulty.BEGINNER)
+        [answer_button] = [b for b in card.buttons if b.action is ButtonAction.ANSWER_MOCK]
+        await world.answers.submit(member, AnswerTarget.mock(int(answer_button.value)), HALF)
+        await worker.drain()
+    notifier = RecordingNotifier()
+    cards = await _private_cards(world, notifier)
+    follow_ups = [card for card in cards if card.title.endswith("· follow-up")]
+    assert len(follow_ups) == 2 and follow_ups[0].body == follow_ups[1].body
