@@ -312,7 +312,7 @@ class MockInterviews:
                 )
                 .values(status=TurnStatus.SKIPPED),
             ):
-                raise InterviewError("Your answer is being graded; the next question follows it.")
+                raise InterviewError("That question is done; the next one is on its way.")
         plan = await self._plan_next(actor, mock, turn, None)
         async with transaction(self._sessions) as session:
             mock = await session.get(MockSession, plan.session_id)
