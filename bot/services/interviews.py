@@ -105,7 +105,7 @@ class MockPlan:
     finish: bool = False
     #: a turn the interview moved past (graded before, or skipped while its grade was
     #: waiting): its score only
-    regraded: bool = False
+    score_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -374,7 +374,7 @@ class MockInterviews:
             return None
         assert mock.id is not None and turn.id is not None
         if turn.status in (TurnStatus.GRADED, TurnStatus.SKIPPED):  # the next was asked already
-            return MockPlan(mock.id, turn.id, regraded=True)
+            return MockPlan(mock.id, turn.id, score_only=True)
         if self.follow_ups and not turn.follow_up and missed:
             return MockPlan(mock.id, turn.id, follow_up_points=tuple(missed))
         actor = Actor(
@@ -441,7 +441,7 @@ class MockInterviews:
         assert turn is not None and mock is not None
         turn.status, turn.score = TurnStatus.GRADED, score
         session.add(turn)
-        if plan.regraded:
+        if plan.score_only:
             return []
         return await self._apply(session, mock, plan, follow_up_text, now)
 
