@@ -281,6 +281,7 @@ class BotApp:
                 llm_client,
                 settings.grading_model,
                 timeout=settings.grading_timeout_seconds,
+                reasoning_effort=settings.grading_reasoning_effort,
             )
         worker = GradingWorker(
             sessions,

@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # the SDK is imported when an LLM is configured, not by every
     import openai
 
 MAX_CHARS = 400
+#: How many rejected parameters (max_tokens, temperature, reasoning_effort) are dropped in turn.
+MAX_PARAMETER_ADJUSTMENTS = 3
 #: A follow-up may not repeat this many consecutive words of the reference or the key points.
 LEAK_WORDS = 6
 
@@ -87,11 +89,16 @@ class LLMFollowUpWriter:
         *,
         timeout: float = 30.0,
         max_tokens: int = 200,
+        reasoning_effort: str | None = None,
     ):
         self.client = client
         self.model = model
         self.timeout = timeout
         self.max_tokens = max_tokens
+        # reasoning models take max_completion_tokens and no temperature, as for the grader
+        from bot.grading.chat_params import ChatParameters  # imports the SDK: only with an LLM
+
+        self.parameters = ChatParameters(model, max_tokens, reasoning_effort=reasoning_effort)
 
     async def write(self, item: GradingItem, answer: str, missed: Sequence[KeyPoint]) -> str:
         nonce = make_nonce()
@@ -106,17 +113,25 @@ class LLMFollowUpWriter:
         user = f"{opening}\n{neutralise_delimiters(capped).strip()}\n{closing}"
         import openai
 
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         try:
             async with asyncio.timeout(self.timeout + 1.0):
-                completion = await self.client.chat.completions.create(
-                    model=self.model,
-                    messages=[
-                        {"role": "system", "content": system},
-                        {"role": "user", "content": user},
-                    ],
-                    max_tokens=self.max_tokens,
-                    timeout=self.timeout,
-                )
+                for _ in range(MAX_PARAMETER_ADJUSTMENTS + 1):
+                    try:
+                        completion = await self.client.chat.completions.create(
+                            model=self.model,
+                            messages=messages,  # type: ignore[arg-type]
+                            timeout=self.timeout,
+                            **self.parameters.as_kwargs(),
+                        )
+                        break
+                    except openai.BadRequestError as exc:
+                        # an endpoint that names the parameter it rejects (max_tokens on a
+                        # reasoning model behind an unrevealing name) is asked again without it
+                        if not self.parameters.adjust_to(exc):
+                            raise
+                else:
+                    raise TransientGradingError("the endpoint kept rejecting the parameters")
         except (openai.OpenAIError, TimeoutError) as exc:
             raise TransientGradingError(f"follow-up writer failed: {type(exc).__name__}") from exc
         content = completion.choices[0].message.content if completion.choices else ""
