@@ -420,11 +420,16 @@ def build_group() -> app_commands.Group:
     ) -> None:
         chosen = action.value if action else "list"
         words = (reason or "").split()
+        # each option keeps its place: when one is missing the service says what it needs,
+        # rather than taking the reason's first word for it (a number in the reason became
+        # the answer or the score of an override)
         if chosen == "override":
-            parts = [str(answer) if answer else "", str(score) if score is not None else ""]
-            args: tuple[str, ...] = ("override", *(part for part in parts if part), *words)
+            complete = answer is not None and score is not None
+            args: tuple[str, ...] = (
+                ("override", str(answer), str(score), *words) if complete else ("override",)
+            )
         elif chosen == "disable":
-            args = ("disable", *((question,) if question else ()), *words)
+            args = ("disable", question, *words) if question else ("disable",)
         else:
             args = (chosen,)
         await run_command(interaction, Command(CommandName.ADMIN, args=args))

@@ -179,3 +179,26 @@ async def test_review_report_and_admin_tools(world):
     assert "admin override <answer> <score 0-100> <reason>" in embeds_text(
         await reply_of(fake, ref)
     )
+
+
+async def test_an_override_missing_its_answer_or_score_changes_no_grade(world):
+    from tests.adapters.discord.test_daily_flow import answer_through_the_modal, post_question
+
+    fake = world.fake
+    _, message = await post_question(world)
+    await answer_through_the_modal(fake, message, ALICE, GOOD_ANSWER)
+    await answer_through_the_modal(fake, message, BOB, GOOD_ANSWER)
+    await world.settle()
+    # the admin forgot an option: a number at the start of the reason is not taken for it
+    for options in (
+        (option("score", 1, 4), option("reason", "2 is fair")),
+        (option("answer", 2, 4), option("reason", "10 points were missing")),
+    ):
+        ref = await admin(fake, "admin", option("action", "override"), *options)
+        assert "admin override <answer> <score 0-100> <reason>" in embeds_text(
+            await reply_of(fake, ref)
+        )
+    ref = await admin(fake, "admin", option("action", "disable"), option("reason", "basics-x"))
+    assert "admin disable <question id> <reason>" in embeds_text(await reply_of(fake, ref))
+    async with world.app.sessions() as session:
+        assert (await session.execute(sa.select(AuditEntry))).scalars().all() == []
