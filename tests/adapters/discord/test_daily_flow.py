@@ -248,6 +248,30 @@ async def test_where_threads_are_not_allowed_the_reveal_replies_to_the_post(worl
     assert world.adapter.notifier.sent["reply"] == 1
 
 
+async def test_a_thread_the_bot_may_not_post_in_gets_the_reveal_as_a_reply_instead(world):
+    # Create Public Threads allowed, Send Messages in Threads denied (a channel override)
+    fake = world.fake
+    opened, message = await post_question(world)
+    fake.fail(
+        "POST",
+        rf"channels/{message['id']}/messages",
+        403,
+        {"message": "Missing Permissions", "code": 50013},
+        times=10,
+    )
+    world.clock.set(opened.post.closes_at)
+    await world.app.daily.close_due()
+    await world.settle()
+    reply = fake.posted_in(CHANNEL_A)[-1]
+    assert "reference answer" in embeds_text(reply)
+    assert fake.sent_to(CHANNEL_A)[-1].body["message_reference"]["message_id"] == int(message["id"])
+    async with world.app.sessions() as session:
+        reveal = (
+            await session.execute(sa.select(OutboxMessage).where(OutboxMessage.topic == "reveal"))
+        ).scalar_one()
+    assert reveal.status is OutboxStatus.SENT and reveal.message_ref == f"{CHANNEL_A}:{reply['id']}"
+
+
 async def test_after_the_token_expires_the_grade_comes_by_direct_message(world):
     fake = world.fake
     _, message = await post_question(world)
