@@ -584,6 +584,7 @@ class FakeDiscord:
         permissions: str,
         message: Mapping[str, Any] | None = None,
         channel_name: str = "interview-prep",
+        thread_of: str | None = None,
     ) -> tuple[InteractionRef, dict[str, Any]]:
         interaction_id = self.snowflake()
         token = f"token-{interaction_id}"
@@ -635,6 +636,20 @@ class FakeDiscord:
                 authorizing_integration_owners={"0": guild_id},
                 context=0,
             )
+            if thread_of is not None:  # a public thread in the channel ``thread_of``
+                payload["channel"].update(
+                    type=11,
+                    parent_id=thread_of,
+                    owner_id=APP_ID,
+                    message_count=1,
+                    member_count=1,
+                    thread_metadata={
+                        "archived": False,
+                        "auto_archive_duration": 1440,
+                        "archive_timestamp": "2026-03-02T08:00:00+00:00",
+                        "locked": False,
+                    },
+                )
         else:
             channel = channel_id or self.dm_channel_id(who["id"])
             payload.update(
@@ -667,8 +682,10 @@ class FakeDiscord:
         resolved: Mapping[str, Any] | None = None,
         shard: int = 0,
         channel_name: str = "interview-prep",
+        thread_of: str | None = None,
     ) -> InteractionRef:
-        """``/interview <subcommand>`` with ``options`` (each {name, type, value})."""
+        """``/interview <subcommand>`` with ``options`` (each {name, type, value}); with
+        ``thread_of``, from a thread (``channel_id``) in that channel."""
         data: dict[str, Any] = {
             "id": "7100000000000000001",
             "name": "interview",
@@ -685,6 +702,7 @@ class FakeDiscord:
             channel_id=channel_id if guild_id is not None else None,
             permissions=permissions,
             channel_name=channel_name,
+            thread_of=thread_of,
         )
         await self.send_interaction(payload, shard=shard)
         return ref
