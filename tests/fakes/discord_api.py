@@ -16,7 +16,8 @@ edit), threads started from a message, DM channels and role grants. JSON answers
 header Discord's edge adds, a 403, a 404...) for the next matching requests.
 
 Gateway: each socket gets HELLO, answers heartbeats, and on IDENTIFY sends READY with the
-application id and the shard; :meth:`FakeDiscord.dispatch` sends any event on a shard's socket.
+application id and the shard (on RESUME, RESUMED); :meth:`FakeDiscord.dispatch` sends any event
+on a shard's socket and :meth:`FakeDiscord.reconnect` asks a shard to reconnect.
 The interaction builders (:meth:`slash`, :meth:`autocomplete`, :meth:`click`,
 :meth:`submit_modal`) send INTERACTION_CREATE payloads shaped like Discord's (guild or DM
 context, member permissions, ``attachment_size_limit``) and return an :class:`InteractionRef`
@@ -148,6 +149,9 @@ class FakeDiscord:
         self.created: list[tuple[RestCall, dict[str, Any]]] = []
         self.synced: dict[str, list[dict[str, Any]]] = {}
         self.identifies: list[dict[str, Any]] = []
+        #: RESUME payloads received (a reconnect that keeps the session).
+        self.resumes: list[dict[str, Any]] = []
+        self._sessions: dict[str, tuple[int, int]] = {}
         self.recommended_shards = recommended_shards
         #: Channels where starting a thread is refused (a DM, a thread, a voice channel).
         self.no_threads: set[str] = set()
@@ -522,6 +526,7 @@ class FakeDiscord:
                 self.identifies.append(identify)
                 shard = tuple(identify.get("shard") or (0, 1))
                 socket.shard = (int(shard[0]), int(shard[1]))
+                self._sessions[f"session-{socket.shard[0]}"] = socket.shard
                 socket.sequence += 1
                 await ws.send_json(
                     {
@@ -539,6 +544,15 @@ class FakeDiscord:
                         },
                     }
                 )
+                async with self._socket_ready:
+                    self._sockets[socket.shard[0]] = socket
+                    self._socket_ready.notify_all()
+            elif frame["op"] == 6:  # RESUME: the session goes on where it stopped
+                resume = frame["d"]
+                self.resumes.append(resume)
+                socket.shard = self._sessions.get(str(resume.get("session_id")), (0, 1))
+                socket.sequence = int(resume.get("seq") or 0) + 1
+                await ws.send_json({"op": 0, "t": "RESUMED", "s": socket.sequence, "d": {}})
                 async with self._socket_ready:
                     self._sockets[socket.shard[0]] = socket
                     self._socket_ready.notify_all()
@@ -564,6 +578,13 @@ class FakeDiscord:
         socket = self._sockets[shard]
         socket.sequence += 1
         await socket.ws.send_json({"op": 0, "t": event, "s": socket.sequence, "d": dict(data)})
+
+    async def reconnect(self, *, shard: int = 0) -> None:
+        """Ask a shard to reconnect (op 7, as Discord does before a restart of its gateway);
+        the client comes back with RESUME on a new socket."""
+        await self.wait_shards(shard + 1)
+        socket = self._sockets.pop(shard)
+        await socket.ws.send_json({"op": 7, "d": None})
 
     async def join_guild(self, guild_id: str, name: str, *, shard: int = 0) -> None:
         await self.dispatch("GUILD_CREATE", guild_payload(guild_id, name), shard=shard)

@@ -175,6 +175,20 @@ async def test_a_restart_in_the_middle_still_takes_the_click_and_the_submit(
         world.adapter._task = None
 
 
+async def test_a_gateway_reconnect_between_the_click_and_the_submit_loses_nothing(world):
+    fake = world.fake
+    _, message = await post_question(world)
+    [button] = custom_ids(message)
+    form = await fake.wait_callback(await fake.click(message, button, member=ALICE))
+    await fake.reconnect()  # Discord's op 7: the client resumes its session on a new socket
+    submit = await fake.submit_modal(form["data"]["custom_id"], {"answer": GOOD_ANSWER})
+    assert "being graded" in embeds_text(await fake.wait_original(submit))
+    assert [resume["session_id"] for resume in fake.resumes] == ["session-0"]
+    assert len(fake.identifies) == 1 and world.adapter.connected()
+    await world.settle()
+    assert "Your grade: 100/100" in embeds_text((await fake.wait_followups(submit))[0])
+
+
 class EchoingGrader(ScriptedGrader):
     """Quotes the answer back as evidence (like an LLM judge would), to test echoing."""
 
