@@ -43,6 +43,10 @@ CHOICES_LIMIT = 25
 CHOICE_NAME_LIMIT = 100
 CATALOGUE_SECONDS = 60.0
 POSTABLE_CHANNELS = (discord.ChannelType.text, discord.ChannelType.news)
+#: The largest row id the database holds (PostgreSQL's integer): Discord's client refuses a
+#: larger number (a pasted message id) in an option that names an answer or a queue entry.
+MAX_ROW_ID = 2**31 - 1
+RowId = app_commands.Range[int, 1, MAX_ROW_ID]
 
 
 class NotInServer(app_commands.CheckFailure):
@@ -321,7 +325,7 @@ def build_group() -> app_commands.Group:
         interaction: discord.Interaction,
         question: str | None = None,
         date: str | None = None,
-        remove: int | None = None,
+        remove: RowId | None = None,
         custom: bool = False,
     ) -> None:
         if custom:
@@ -382,7 +386,7 @@ def build_group() -> app_commands.Group:
     @app_commands.describe(answer="The answer number on your grade", reason="Why it is wrong")
     async def dispute(
         interaction: discord.Interaction,
-        answer: app_commands.Range[int, 1],
+        answer: RowId,
         reason: app_commands.Range[str, 1, MAX_REASON],
     ) -> None:
         command = Command(CommandName.DISPUTE, args=(str(answer), *reason.split()))
@@ -413,7 +417,7 @@ def build_group() -> app_commands.Group:
     async def admin(
         interaction: discord.Interaction,
         action: app_commands.Choice[str] | None = None,
-        answer: app_commands.Range[int, 1] | None = None,
+        answer: RowId | None = None,
         score: app_commands.Range[int, 0, 100] | None = None,
         question: str | None = None,
         reason: app_commands.Range[str, 1, MAX_REASON] | None = None,

@@ -484,3 +484,19 @@ async def test_in_a_thread_of_the_channel_commands_act_for_the_channel(world):
             row.external_id for row in (await session.execute(sa.select(Channel))).scalars()
         }
     assert thread not in configured and forum not in configured and post in configured
+
+
+async def test_number_options_stop_at_the_largest_id_the_database_holds(world):
+    """A message id pasted as an answer number (19 digits) overflowed PostgreSQL's integer ids:
+    the member saw "Something went wrong". Discord's client now refuses it in the option."""
+    await world.adapter.client.tree.sync()
+    [payload] = world.fake.synced["global"]
+    subcommands = {item["name"]: item for item in payload["options"]}
+    for subcommand, name in (("dispute", "answer"), ("admin", "answer"), ("queue", "remove")):
+        [number] = [item for item in subcommands[subcommand]["options"] if item["name"] == name]
+        assert (number["min_value"], number["max_value"]) == (1, 2**31 - 1), subcommand
+
+    ref = await world.fake.slash(
+        "dispute", [option("answer", 2**31 - 1, 4), option("reason", "too harsh")]
+    )
+    assert "not one of your answers" in embeds_text(await reply_of(world.fake, ref))
