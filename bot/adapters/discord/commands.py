@@ -389,7 +389,11 @@ def build_group() -> app_commands.Group:
         answer: RowId,
         reason: app_commands.Range[str, 1, MAX_REASON],
     ) -> None:
-        command = Command(CommandName.DISPUTE, args=(str(answer), *reason.split()))
+        command = Command(
+            CommandName.DISPUTE,
+            args=(str(answer), *reason.split()),
+            reply_context=reply_context_of(interaction),
+        )
         await run_command(interaction, command)
 
     @group.command(name="report", description="Flag a wrong or unclear question")
