@@ -149,6 +149,9 @@ class FakeDiscord:
         self.created: list[tuple[RestCall, dict[str, Any]]] = []
         self.synced: dict[str, list[dict[str, Any]]] = {}
         self.identifies: list[dict[str, Any]] = []
+        #: The servers the bot is in: READY lists them (as Discord does, unavailable until their
+        #: GUILD_CREATE); ``join_guild`` and ``leave_guild`` change it.
+        self.guilds: set[str] = {GUILD_A, GUILD_B}
         #: RESUME payloads received (a reconnect that keeps the session).
         self.resumes: list[dict[str, Any]] = []
         self._sessions: dict[str, tuple[int, int]] = {}
@@ -536,7 +539,9 @@ class FakeDiscord:
                         "d": {
                             "v": 10,
                             "user": BOT_USER,
-                            "guilds": [],
+                            "guilds": [
+                                {"id": guild, "unavailable": True} for guild in sorted(self.guilds)
+                            ],
                             "session_id": f"session-{socket.shard[0]}",
                             "resume_gateway_url": self.gateway_url,
                             "shard": list(socket.shard),
@@ -587,9 +592,11 @@ class FakeDiscord:
         await socket.ws.send_json({"op": 7, "d": None})
 
     async def join_guild(self, guild_id: str, name: str, *, shard: int = 0) -> None:
+        self.guilds.add(guild_id)
         await self.dispatch("GUILD_CREATE", guild_payload(guild_id, name), shard=shard)
 
     async def leave_guild(self, guild_id: str, *, shard: int = 0) -> None:
+        self.guilds.discard(guild_id)
         await self.dispatch("GUILD_DELETE", {"id": guild_id}, shard=shard)
 
     # --- interactions --------------------------------------------------------------------

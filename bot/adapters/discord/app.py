@@ -2,7 +2,8 @@
 ``DISCORD_SHARDS`` is set), its command tree and dynamic items, connects the inbound events to
 the handlers, and hands the notifier to the outbox.
 
-Intents are minimal: only GUILDS (not privileged), for joining and leaving servers. Answers
+Intents are minimal: only GUILDS (not privileged), for joining and leaving servers (and, at
+READY, the servers that removed the bot while it was offline). Answers
 arrive through modals, so the bot never reads message content and needs no privileged intent.
 Every message allows no mention by default (``AllowedMentions.none()``). Member and guild
 chunking are off: interactions carry the member and their permissions.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -26,6 +28,7 @@ from aiohttp import web
 from discord import app_commands
 
 from bot.adapters.discord.commands import Catalogue, build_group
+from bot.adapters.discord.ids import DM_WORKSPACE_PREFIX
 from bot.adapters.discord.interactions import (
     guarded,
     log_failure,
@@ -100,6 +103,7 @@ class _InterviewClientMixin:
 
     async def on_ready(self) -> None:
         if self.adapter is not None:
+            await self.adapter.disable_left_guilds(self.guilds)  # type: ignore[attr-defined]
             self.adapter.ready.set()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -266,6 +270,16 @@ class DiscordAdapter:
                 f"discord: the dev guild sync was refused ({exc.status}/{exc.code})"
             ) from None
         self._task = asyncio.create_task(self._connect(client), name="discord-gateway")
+
+    async def disable_left_guilds(self, guilds: Sequence[discord.Guild]) -> None:
+        """READY lists every server the bot is in (those not loaded yet as unavailable): one
+        that removed the bot while it was offline sent no GUILD_DELETE, so its workspace is
+        disabled here and nothing is posted there any more. Direct-message workspaces stay."""
+        present = {str(guild.id) for guild in guilds}
+        for external_id in await self.app.directory.enabled_workspaces(Platform.DISCORD):
+            if external_id not in present and not external_id.startswith(DM_WORKSPACE_PREFIX):
+                log.info("the bot is no longer in server %s: disabling it", external_id)
+                await self.app.directory.set_workspace_enabled(Platform.DISCORD, external_id, False)
 
     def connected(self) -> bool:
         """For ``/healthz``: logged in, READY received, the gateway loop still running (it ends

@@ -380,6 +380,30 @@ async def test_guild_join_and_leave_create_and_disable_the_workspace(world):
     await eventually(workspace(enabled=True))
 
 
+async def test_a_server_that_removed_the_bot_while_it_was_offline_is_disabled_at_start(
+    world, clock, rng
+):
+    fake = world.fake
+    await fake.first_reply(await fake.slash("practice", member=ALICE, guild_id=None))
+    await schedule(world, GUILD_A, CHANNEL_A)
+    channel_b = await schedule(world, GUILD_B, CHANNEL_B)
+    await stop_world(world)
+    fake.guilds.discard(GUILD_B)  # kicked while the bot was down: no GUILD_DELETE reaches it
+
+    restarted = await start_world(world.settings, fake, clock, rng, ScriptedGrader())
+    try:
+        async with restarted.app.sessions() as session:
+            enabled = dict(
+                (await session.execute(sa.select(Workspace.external_id, Workspace.enabled))).all()
+            )
+        assert enabled == {GUILD_A: True, GUILD_B: False, f"dm-{ALICE['id']}": True}
+        assert await restarted.app.daily.open_due(channel_b) is None  # nothing posted there
+    finally:
+        await stop_world(restarted)
+        world.adapter._client = None  # already stopped; the fixture's teardown is a no-op
+        world.adapter._task = None
+
+
 async def test_two_guilds_are_kept_apart(world):
     fake = world.fake
     opened_a, message_a = await post_question(world, GUILD_A, CHANNEL_A)
