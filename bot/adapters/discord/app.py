@@ -103,8 +103,10 @@ class _InterviewClientMixin:
 
     async def on_ready(self) -> None:
         if self.adapter is not None:
-            await self.adapter.disable_left_guilds(self.guilds)  # type: ignore[attr-defined]
-            self.adapter.ready.set()
+            try:
+                await self.adapter.disable_left_guilds(self.guilds)  # type: ignore[attr-defined]
+            finally:
+                self.adapter.ready.set()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if self.adapter is None or interaction.type is not discord.InteractionType.modal_submit:
