@@ -73,12 +73,29 @@ def intents() -> discord.Intents:
     return chosen
 
 
+#: What Discord sent does not fit this bot's ``/interview``: a member's client still shows the
+#: command as it was before an upgrade (a subcommand since removed, an option since made
+#: required), or ``discord sync`` has not run since.
+STALE_COMMAND = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
+STALE_COMMAND_MESSAGE = (
+    "Discord still shows an older form of this command. Reload Discord (Ctrl+R, or reopen the "
+    "app) and run it again; it can take a few minutes after the bot is updated."
+)
+
+
 class InterviewTree(app_commands.CommandTree):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         if isinstance(error, app_commands.CheckFailure):
             card = error_card(str(error))
+        elif isinstance(error, STALE_COMMAND):
+            log.warning(
+                "/interview as Discord sent it does not fit this bot's (%s): "
+                "run `python -m bot discord sync` after an upgrade",
+                type(error).__name__,
+            )
+            card = error_card(STALE_COMMAND_MESSAGE)
         else:
             log_failure("/interview", getattr(error, "original", error))
             card = error_card("Something went wrong; nothing was changed. Try again in a moment.")
