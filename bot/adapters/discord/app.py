@@ -3,7 +3,8 @@
 the handlers, and hands the notifier to the outbox.
 
 Intents are minimal: only GUILDS (not privileged), for joining and leaving servers (and, at
-READY, the servers that removed the bot while it was offline). Answers
+READY, the servers that removed the bot while it was offline) and for deleted channels, whose
+schedule stops. Answers
 arrive through modals, so the bot never reads message content and needs no privileged intent.
 Every message allows no mention by default (``AllowedMentions.none()``). Member and guild
 chunking are off: interactions carry the member and their permissions.
@@ -142,6 +143,18 @@ class _InterviewClientMixin:
         if self.adapter is not None:
             await self.adapter.app.directory.set_workspace_enabled(
                 Platform.DISCORD, str(guild.id), False
+            )
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        await self._channel_deleted(channel.guild.id, channel.id)
+
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        await self._channel_deleted(payload.guild_id, payload.thread_id)  # a forum post
+
+    async def _channel_deleted(self, guild_id: int, channel_id: int) -> None:
+        if self.adapter is not None:
+            await self.adapter.app.channels.channel_deleted(
+                Platform.DISCORD, str(guild_id), str(channel_id)
             )
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:

@@ -30,6 +30,7 @@ from tests.fakes.discord_api import (
     FakeDiscord,
     custom_ids,
     embeds_text,
+    guild_payload,
     user,
 )
 from tests.fakes.graders import ScriptedGrader
@@ -402,6 +403,32 @@ async def test_a_server_that_removed_the_bot_while_it_was_offline_is_disabled_at
         await stop_world(restarted)
         world.adapter._client = None  # already stopped; the fixture's teardown is a no-op
         world.adapter._task = None
+
+
+async def test_a_deleted_channel_stops_its_schedule(world):
+    """The admin was told "this channel no longer exists", and could do nothing about it: no
+    command can name a deleted channel, and its question was opened and refused every day."""
+    fake = world.fake
+    channel = {"id": CHANNEL_A, "type": 0, "name": "interview-prep", "position": 0}
+    await fake.dispatch(
+        "GUILD_CREATE", {**guild_payload(GUILD_A, "Server A"), "channels": [channel]}
+    )
+    channel_id = await schedule(world)
+    await fake.dispatch("CHANNEL_DELETE", {**channel, "guild_id": GUILD_A})
+
+    await eventually(lambda: _disabled(world, channel_id))
+    assert await world.app.daily.open_due(channel_id) is None
+
+    # a forum post (a thread) with a schedule of its own, deleted
+    post = "4100000000000000011"
+    post_id = await schedule(world, GUILD_A, post)
+    thread = {"id": post, "guild_id": GUILD_A, "parent_id": "4100000000000000010", "type": 11}
+    await fake.dispatch("THREAD_DELETE", thread)
+    await eventually(lambda: _disabled(world, post_id))
+
+
+async def _disabled(world: DiscordWorld, channel_id: int) -> bool | None:
+    return True if not (await world.app.channels.view(channel_id)).enabled else None
 
 
 async def test_two_guilds_are_kept_apart(world):
