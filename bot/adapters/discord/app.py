@@ -4,10 +4,9 @@ the handlers, and hands the notifier to the outbox.
 
 Intents are minimal: only GUILDS (not privileged), for joining and leaving servers (and, at
 READY, the servers that removed the bot while it was offline) and for deleted channels, whose
-schedule stops. Answers
-arrive through modals, so the bot never reads message content and needs no privileged intent.
-Every message allows no mention by default (``AllowedMentions.none()``). Member and guild
-chunking are off: interactions carry the member and their permissions.
+schedule stops. Answers arrive through modals, so the bot never reads message content and needs
+no privileged intent. Every message allows no mention by default (``AllowedMentions.none()``).
+Member and guild chunking are off: interactions carry the member and their permissions.
 
 ``DISCORD_API_URL`` / ``DISCORD_GATEWAY_URL`` point discord.py at REST and gateway proxies (or
 the tests' loopback fake); ``DISCORD_DEV_GUILD_ID`` syncs a copy of the commands to one guild at

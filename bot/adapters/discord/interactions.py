@@ -4,11 +4,11 @@ submitted values.
 
 Who: in a server, the workspace is the guild and ``is_admin`` is the member's Manage Server (or
 Administrator) permission, as Discord computed it for this channel; a thread of a channel acts
-for that channel (``channel_of``). In a direct message with the
-bot, the workspace is the member's own ("dm-<user id>": practice, stats, no channel schedule),
-unless the button clicked says otherwise: a card the bot sent by DM on behalf of a server (a
-nudge, a grade after the interaction token expired) carries that server's id in its custom id,
-so its Answer button answers the server's question.
+for that channel (``channel_of``). In a direct message with the bot, the workspace is the
+member's own ("dm-<user id>": practice, stats, no channel schedule), unless the button clicked
+says otherwise: a card the bot sent by DM on behalf of a server (a nudge, a grade after the
+interaction token expired) carries that server's id in its custom id, so its Answer button
+answers the server's question.
 """
 
 from __future__ import annotations
