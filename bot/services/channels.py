@@ -48,6 +48,7 @@ from bot.storage.models import (
     DeliveryAction,
     OutboxMessage,
     OutboxStatus,
+    Platform,
     QuestionVersion,
     QueuedQuestion,
     Workspace,
@@ -290,6 +291,30 @@ class ChannelSettings:
             queue=tuple(queue),
             delivery_problem=delivery_problem,
         )
+
+    async def channel_deleted(
+        self, platform: Platform, workspace_external_id: str, channel_external_id: str
+    ) -> bool:
+        """The platform deleted a channel: its schedule stops (no command can name it any
+        more, and every post would be refused). False when the bot never knew it."""
+        async with transaction(self._sessions) as session:
+            workspace = sa.select(col(Workspace.id)).where(
+                col(Workspace.platform) == platform,
+                col(Workspace.external_id) == workspace_external_id,
+            )
+            result = await session.execute(
+                sa.update(Channel)
+                .where(
+                    col(Channel.workspace_id).in_(workspace.scalar_subquery()),
+                    col(Channel.external_id) == channel_external_id,
+                    col(Channel.enabled).is_(True),
+                )
+                .values(enabled=False, updated_at=self._clock.now())
+            )
+            changed = bool(result.rowcount)  # type: ignore[attr-defined]
+        if changed:
+            self._on_change()
+        return changed
 
     async def all_channels(self) -> list[tuple[Workspace, ChannelView]]:
         """Every channel with a schedule (enabled or not), for operators."""

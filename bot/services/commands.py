@@ -762,7 +762,10 @@ class InterviewCommands:
         if len(command.args) < 2 or not command.args[0].lstrip("#").isdigit():
             raise UsageError("Give the answer number (on your grade) and your reason.")
         answer_id = int(command.args[0].lstrip("#"))
-        return Reply((await self._disputes.dispute(actor, answer_id, " ".join(command.args[1:])),))
+        card = await self._disputes.dispute(
+            actor, answer_id, " ".join(command.args[1:]), reply_context=command.reply_context
+        )
+        return Reply((card,))
 
     async def report(self, actor: Actor, command: Command) -> Reply:
         self._need(self._disputes, "Reports")

@@ -279,6 +279,16 @@ class Directory:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def enabled_workspaces(self, platform: Platform) -> list[str]:
+        """The external ids of the platform's enabled workspaces."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                sa.select(col(Workspace.external_id)).where(
+                    col(Workspace.platform) == platform, col(Workspace.enabled).is_(True)
+                )
+            )
+            return list(rows.scalars())
+
     async def member(self, workspace_id: int, external_id: str, display_name: str = "") -> Member:
         async with transaction(self._sessions) as session:
             member = await get_or_create(

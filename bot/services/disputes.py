@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -80,8 +81,17 @@ class Disputes:
         self._wake_grader = wake_grader
         self._after_commit = after_commit
 
-    async def dispute(self, actor: Actor, answer_id: int, reason: str) -> Card:
-        """Contest a graded answer of one's own; it is graded again with the reason."""
+    async def dispute(
+        self,
+        actor: Actor,
+        answer_id: int,
+        reason: str,
+        *,
+        reply_context: Mapping[str, Any] | None = None,
+    ) -> Card:
+        """Contest a graded answer of one's own; it is graded again with the reason.
+        ``reply_context``: where the member disputed (a fresh interaction token, a channel); the
+        new grade goes there rather than to the answer's own, long expired, context."""
         reason = _reason(reason)
         now = self._clock.now()
         async with transaction(self._sessions) as session:
@@ -122,6 +132,8 @@ class Disputes:
                 raise DisputeRefused("You already disputed this answer (one dispute per answer).")
             answer.status, answer.claim_token, answer.attempts = AnswerStatus.PENDING, None, 0
             answer.retry_at, answer.updated_at = None, now
+            if reply_context:
+                answer.reply_context = dict(reply_context)
             session.add(answer)
         self._wake_grader()
         return notice_card(

@@ -16,7 +16,8 @@ edit), threads started from a message, DM channels and role grants. JSON answers
 header Discord's edge adds, a 403, a 404...) for the next matching requests.
 
 Gateway: each socket gets HELLO, answers heartbeats, and on IDENTIFY sends READY with the
-application id and the shard; :meth:`FakeDiscord.dispatch` sends any event on a shard's socket.
+application id and the shard (on RESUME, RESUMED); :meth:`FakeDiscord.dispatch` sends any event
+on a shard's socket and :meth:`FakeDiscord.reconnect` asks a shard to reconnect.
 The interaction builders (:meth:`slash`, :meth:`autocomplete`, :meth:`click`,
 :meth:`submit_modal`) send INTERACTION_CREATE payloads shaped like Discord's (guild or DM
 context, member permissions, ``attachment_size_limit``) and return an :class:`InteractionRef`
@@ -148,6 +149,12 @@ class FakeDiscord:
         self.created: list[tuple[RestCall, dict[str, Any]]] = []
         self.synced: dict[str, list[dict[str, Any]]] = {}
         self.identifies: list[dict[str, Any]] = []
+        #: The servers the bot is in: READY lists them (as Discord does, unavailable until their
+        #: GUILD_CREATE); ``join_guild`` and ``leave_guild`` change it.
+        self.guilds: set[str] = {GUILD_A, GUILD_B}
+        #: RESUME payloads received (a reconnect that keeps the session).
+        self.resumes: list[dict[str, Any]] = []
+        self._sessions: dict[str, tuple[int, int]] = {}
         self.recommended_shards = recommended_shards
         #: Channels where starting a thread is refused (a DM, a thread, a voice channel).
         self.no_threads: set[str] = set()
@@ -522,6 +529,7 @@ class FakeDiscord:
                 self.identifies.append(identify)
                 shard = tuple(identify.get("shard") or (0, 1))
                 socket.shard = (int(shard[0]), int(shard[1]))
+                self._sessions[f"session-{socket.shard[0]}"] = socket.shard
                 socket.sequence += 1
                 await ws.send_json(
                     {
@@ -531,7 +539,9 @@ class FakeDiscord:
                         "d": {
                             "v": 10,
                             "user": BOT_USER,
-                            "guilds": [],
+                            "guilds": [
+                                {"id": guild, "unavailable": True} for guild in sorted(self.guilds)
+                            ],
                             "session_id": f"session-{socket.shard[0]}",
                             "resume_gateway_url": self.gateway_url,
                             "shard": list(socket.shard),
@@ -539,6 +549,15 @@ class FakeDiscord:
                         },
                     }
                 )
+                async with self._socket_ready:
+                    self._sockets[socket.shard[0]] = socket
+                    self._socket_ready.notify_all()
+            elif frame["op"] == 6:  # RESUME: the session goes on where it stopped
+                resume = frame["d"]
+                self.resumes.append(resume)
+                socket.shard = self._sessions.get(str(resume.get("session_id")), (0, 1))
+                socket.sequence = int(resume.get("seq") or 0) + 1
+                await ws.send_json({"op": 0, "t": "RESUMED", "s": socket.sequence, "d": {}})
                 async with self._socket_ready:
                     self._sockets[socket.shard[0]] = socket
                     self._socket_ready.notify_all()
@@ -565,10 +584,19 @@ class FakeDiscord:
         socket.sequence += 1
         await socket.ws.send_json({"op": 0, "t": event, "s": socket.sequence, "d": dict(data)})
 
+    async def reconnect(self, *, shard: int = 0) -> None:
+        """Ask a shard to reconnect (op 7, as Discord does before a restart of its gateway);
+        the client comes back with RESUME on a new socket."""
+        await self.wait_shards(shard + 1)
+        socket = self._sockets.pop(shard)
+        await socket.ws.send_json({"op": 7, "d": None})
+
     async def join_guild(self, guild_id: str, name: str, *, shard: int = 0) -> None:
+        self.guilds.add(guild_id)
         await self.dispatch("GUILD_CREATE", guild_payload(guild_id, name), shard=shard)
 
     async def leave_guild(self, guild_id: str, *, shard: int = 0) -> None:
+        self.guilds.discard(guild_id)
         await self.dispatch("GUILD_DELETE", {"id": guild_id}, shard=shard)
 
     # --- interactions --------------------------------------------------------------------
@@ -584,6 +612,7 @@ class FakeDiscord:
         permissions: str,
         message: Mapping[str, Any] | None = None,
         channel_name: str = "interview-prep",
+        thread_of: str | None = None,
     ) -> tuple[InteractionRef, dict[str, Any]]:
         interaction_id = self.snowflake()
         token = f"token-{interaction_id}"
@@ -635,6 +664,20 @@ class FakeDiscord:
                 authorizing_integration_owners={"0": guild_id},
                 context=0,
             )
+            if thread_of is not None:  # a public thread in the channel ``thread_of``
+                payload["channel"].update(
+                    type=11,
+                    parent_id=thread_of,
+                    owner_id=APP_ID,
+                    message_count=1,
+                    member_count=1,
+                    thread_metadata={
+                        "archived": False,
+                        "auto_archive_duration": 1440,
+                        "archive_timestamp": "2026-03-02T08:00:00+00:00",
+                        "locked": False,
+                    },
+                )
         else:
             channel = channel_id or self.dm_channel_id(who["id"])
             payload.update(
@@ -667,8 +710,10 @@ class FakeDiscord:
         resolved: Mapping[str, Any] | None = None,
         shard: int = 0,
         channel_name: str = "interview-prep",
+        thread_of: str | None = None,
     ) -> InteractionRef:
-        """``/interview <subcommand>`` with ``options`` (each {name, type, value})."""
+        """``/interview <subcommand>`` with ``options`` (each {name, type, value}); with
+        ``thread_of``, from a thread (``channel_id``) in that channel."""
         data: dict[str, Any] = {
             "id": "7100000000000000001",
             "name": "interview",
@@ -685,6 +730,7 @@ class FakeDiscord:
             channel_id=channel_id if guild_id is not None else None,
             permissions=permissions,
             channel_name=channel_name,
+            thread_of=thread_of,
         )
         await self.send_interaction(payload, shard=shard)
         return ref

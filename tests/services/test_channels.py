@@ -45,6 +45,14 @@ async def test_an_admin_of_another_workspace_cannot_touch_this_channel(world):
         await world.channels.update(stranger, world.channel_id, ConfigChange(enabled=False))
 
 
+async def test_a_channel_the_platform_deleted_stops_posting(world):
+    assert not await world.channels.channel_deleted(Platform.SLACK, "T2", "C1")  # not that one
+    assert (await world.channels.view(world.channel_id)).enabled
+    assert await world.channels.channel_deleted(Platform.SLACK, "T1", "C1")
+    assert not (await world.channels.view(world.channel_id)).enabled
+    assert await world.daily.open_due(world.channel_id) is None
+
+
 async def test_every_bad_field_is_reported_at_once(world):
     with pytest.raises(SettingsRejected) as caught:
         await world.channels.update(

@@ -69,6 +69,19 @@ async def test_a_dispute_regrades_with_the_reason_once_and_can_be_escalated(worl
         await disputes.open_items(world.alice)
 
 
+async def test_the_new_grade_goes_where_the_member_disputed(world, sessions, clock):
+    answer_id, _, worker = await _graded(world, sessions, clock)
+    disputes = Disputes(sessions, clock)
+    where = {"channel": "C-dispute", "interaction_token": "fresh"}
+    await disputes.dispute(world.alice, answer_id, "I did explain it", reply_context=where)
+    await worker.drain()
+    notifier = RecordingNotifier()
+    await world.dispatcher({notifier.platform: notifier}).drain()
+    regraded = notifier.deliveries[-1]
+    assert regraded.card.title.startswith("Your grade after your dispute")
+    assert regraded.reply_context == where and regraded.channel_external_id == "C-dispute"
+
+
 async def test_only_ones_own_graded_answers_can_be_disputed(world, sessions, clock):
     answer_id, _, _ = await _graded(world, sessions, clock)
     disputes = Disputes(sessions, clock)

@@ -2,10 +2,11 @@
 ``DISCORD_SHARDS`` is set), its command tree and dynamic items, connects the inbound events to
 the handlers, and hands the notifier to the outbox.
 
-Intents are minimal: only GUILDS (not privileged), for joining and leaving servers. Answers
-arrive through modals, so the bot never reads message content and needs no privileged intent.
-Every message allows no mention by default (``AllowedMentions.none()``). Member and guild
-chunking are off: interactions carry the member and their permissions.
+Intents are minimal: only GUILDS (not privileged), for joining and leaving servers (and, at
+READY, the servers that removed the bot while it was offline) and for deleted channels, whose
+schedule stops. Answers arrive through modals, so the bot never reads message content and needs
+no privileged intent. Every message allows no mention by default (``AllowedMentions.none()``).
+Member and guild chunking are off: interactions carry the member and their permissions.
 
 ``DISCORD_API_URL`` / ``DISCORD_GATEWAY_URL`` point discord.py at REST and gateway proxies (or
 the tests' loopback fake); ``DISCORD_DEV_GUILD_ID`` syncs a copy of the commands to one guild at
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -26,6 +28,7 @@ from aiohttp import web
 from discord import app_commands
 
 from bot.adapters.discord.commands import Catalogue, build_group
+from bot.adapters.discord.ids import DM_WORKSPACE_PREFIX
 from bot.adapters.discord.interactions import (
     guarded,
     log_failure,
@@ -70,12 +73,29 @@ def intents() -> discord.Intents:
     return chosen
 
 
+#: What Discord sent does not fit this bot's ``/interview``: a member's client still shows the
+#: command as it was before an upgrade (a subcommand since removed, an option since made
+#: required), or ``discord sync`` has not run since.
+STALE_COMMAND = (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)
+STALE_COMMAND_MESSAGE = (
+    "Discord still shows an older form of this command. Reload Discord (Ctrl+R, or reopen the "
+    "app) and run it again; it can take a few minutes after the bot is updated."
+)
+
+
 class InterviewTree(app_commands.CommandTree):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         if isinstance(error, app_commands.CheckFailure):
             card = error_card(str(error))
+        elif isinstance(error, STALE_COMMAND):
+            log.warning(
+                "/interview as Discord sent it does not fit this bot's (%s): "
+                "run `python -m bot discord sync` after an upgrade",
+                type(error).__name__,
+            )
+            card = error_card(STALE_COMMAND_MESSAGE)
         else:
             log_failure("/interview", getattr(error, "original", error))
             card = error_card("Something went wrong; nothing was changed. Try again in a moment.")
@@ -100,7 +120,10 @@ class _InterviewClientMixin:
 
     async def on_ready(self) -> None:
         if self.adapter is not None:
-            self.adapter.ready.set()
+            try:
+                await self.adapter.disable_left_guilds(self.guilds)  # type: ignore[attr-defined]
+            finally:
+                self.adapter.ready.set()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if self.adapter is None or interaction.type is not discord.InteractionType.modal_submit:
@@ -119,6 +142,18 @@ class _InterviewClientMixin:
         if self.adapter is not None:
             await self.adapter.app.directory.set_workspace_enabled(
                 Platform.DISCORD, str(guild.id), False
+            )
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        await self._channel_deleted(channel.guild.id, channel.id)
+
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        await self._channel_deleted(payload.guild_id, payload.thread_id)  # a forum post
+
+    async def _channel_deleted(self, guild_id: int, channel_id: int) -> None:
+        if self.adapter is not None:
+            await self.adapter.app.channels.channel_deleted(
+                Platform.DISCORD, str(guild_id), str(channel_id)
             )
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
@@ -266,6 +301,16 @@ class DiscordAdapter:
                 f"discord: the dev guild sync was refused ({exc.status}/{exc.code})"
             ) from None
         self._task = asyncio.create_task(self._connect(client), name="discord-gateway")
+
+    async def disable_left_guilds(self, guilds: Sequence[discord.Guild]) -> None:
+        """READY lists every server the bot is in (those not loaded yet as unavailable): one
+        that removed the bot while it was offline sent no GUILD_DELETE, so its workspace is
+        disabled here and nothing is posted there any more. Direct-message workspaces stay."""
+        present = {str(guild.id) for guild in guilds}
+        for external_id in await self.app.directory.enabled_workspaces(Platform.DISCORD):
+            if external_id not in present and not external_id.startswith(DM_WORKSPACE_PREFIX):
+                log.info("the bot is no longer in server %s: disabling it", external_id)
+                await self.app.directory.set_workspace_enabled(Platform.DISCORD, external_id, False)
 
     def connected(self) -> bool:
         """For ``/healthz``: logged in, READY received, the gateway loop still running (it ends

@@ -43,6 +43,10 @@ CHOICES_LIMIT = 25
 CHOICE_NAME_LIMIT = 100
 CATALOGUE_SECONDS = 60.0
 POSTABLE_CHANNELS = (discord.ChannelType.text, discord.ChannelType.news)
+#: The largest row id the database holds (PostgreSQL's integer): Discord's client refuses a
+#: larger number (a pasted message id) in an option that names an answer or a queue entry.
+MAX_ROW_ID = 2**31 - 1
+RowId = app_commands.Range[int, 1, MAX_ROW_ID]
 
 
 class NotInServer(app_commands.CheckFailure):
@@ -321,7 +325,7 @@ def build_group() -> app_commands.Group:
         interaction: discord.Interaction,
         question: str | None = None,
         date: str | None = None,
-        remove: int | None = None,
+        remove: RowId | None = None,
         custom: bool = False,
     ) -> None:
         if custom:
@@ -382,10 +386,14 @@ def build_group() -> app_commands.Group:
     @app_commands.describe(answer="The answer number on your grade", reason="Why it is wrong")
     async def dispute(
         interaction: discord.Interaction,
-        answer: app_commands.Range[int, 1],
+        answer: RowId,
         reason: app_commands.Range[str, 1, MAX_REASON],
     ) -> None:
-        command = Command(CommandName.DISPUTE, args=(str(answer), *reason.split()))
+        command = Command(
+            CommandName.DISPUTE,
+            args=(str(answer), *reason.split()),
+            reply_context=reply_context_of(interaction),
+        )
         await run_command(interaction, command)
 
     @group.command(name="report", description="Flag a wrong or unclear question")
@@ -413,18 +421,23 @@ def build_group() -> app_commands.Group:
     async def admin(
         interaction: discord.Interaction,
         action: app_commands.Choice[str] | None = None,
-        answer: app_commands.Range[int, 1] | None = None,
+        answer: RowId | None = None,
         score: app_commands.Range[int, 0, 100] | None = None,
         question: str | None = None,
         reason: app_commands.Range[str, 1, MAX_REASON] | None = None,
     ) -> None:
         chosen = action.value if action else "list"
         words = (reason or "").split()
+        # each option keeps its place: when one is missing the service says what it needs,
+        # rather than taking the reason's first word for it (a number in the reason became
+        # the answer or the score of an override)
         if chosen == "override":
-            parts = [str(answer) if answer else "", str(score) if score is not None else ""]
-            args: tuple[str, ...] = ("override", *(part for part in parts if part), *words)
+            complete = answer is not None and score is not None
+            args: tuple[str, ...] = (
+                ("override", str(answer), str(score), *words) if complete else ("override",)
+            )
         elif chosen == "disable":
-            args = ("disable", *((question,) if question else ()), *words)
+            args = ("disable", question, *words) if question else ("disable",)
         else:
             args = (chosen,)
         await run_command(interaction, Command(CommandName.ADMIN, args=args))

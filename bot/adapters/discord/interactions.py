@@ -3,11 +3,12 @@ to answer an interaction with cards within Discord's 3-second window, and how to
 submitted values.
 
 Who: in a server, the workspace is the guild and ``is_admin`` is the member's Manage Server (or
-Administrator) permission, as Discord computed it for this channel. In a direct message with the
-bot, the workspace is the member's own ("dm-<user id>": practice, stats, no channel schedule),
-unless the button clicked says otherwise: a card the bot sent by DM on behalf of a server (a
-nudge, a grade after the interaction token expired) carries that server's id in its custom id,
-so its Answer button answers the server's question.
+Administrator) permission, as Discord computed it for this channel; a thread of a channel acts
+for that channel (``channel_of``). In a direct message with the bot, the workspace is the
+member's own ("dm-<user id>": practice, stats, no channel schedule), unless the button clicked
+says otherwise: a card the bot sent by DM on behalf of a server (a nudge, a grade after the
+interaction token expired) carries that server's id in its custom id, so its Answer button
+answers the server's question.
 """
 
 from __future__ import annotations
@@ -55,6 +56,17 @@ def is_manager(interaction: discord.Interaction) -> bool:
     return bool(permissions.manage_guild or permissions.administrator)
 
 
+def channel_of(interaction: discord.Interaction) -> tuple[int | None, str]:
+    """The channel an interaction acts for, and its name: its own, except in a thread of a
+    text or announcement channel (the reveal's thread on the question, a discussion), which
+    acts for that channel as a Slack thread does. A forum post (a thread of a forum, which
+    takes no message of its own) is a place of its own."""
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread) and not isinstance(channel.parent, discord.ForumChannel):
+        return channel.parent_id, getattr(channel.parent, "name", None) or ""
+    return interaction.channel_id, getattr(channel, "name", None) or ""
+
+
 def workspace_of(interaction: discord.Interaction, carried: str | None = None) -> str:
     """The workspace external id: the guild, else the one a button carried, else the member's
     own direct-message workspace."""
@@ -79,8 +91,7 @@ async def actor_for(
     external = workspace_of(interaction, workspace)
     if interaction.guild_id is not None:
         if channel_id is None:
-            channel = interaction.channel_id
-            channel_name = getattr(interaction.channel, "name", None) or ""
+            channel, channel_name = channel_of(interaction)
         else:
             channel = channel_id
         guild = interaction.guild

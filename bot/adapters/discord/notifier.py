@@ -3,7 +3,8 @@
 - POST: a message in the channel; the reference is ``"<channel id>:<message id>"``.
 - REPLY: the reveal in a thread started on the question post (a thread started from a message
   takes the message's id, so a retry after a half-done attempt finds it); where the channel
-  allows no thread (or the bot may not start one), a reply to the post instead.
+  allows no thread (or the bot may not start one, or may not post in it), a reply to the post
+  instead.
 - EDIT: the post replaced in place (the question becoming "closed · N answers", its button gone).
 - PRIVATE: an ephemeral follow-up on the member's own interaction while its token is valid
   (15 minutes; ``reply_context`` holds it), otherwise a direct message.
@@ -45,6 +46,8 @@ THREAD_NAME_LIMIT = 100
 #: threads disabled, thread limits.
 NO_THREAD_CODES = {50001, 50013, 50024, 160002, 160005, 160006, 30033}
 THREAD_EXISTS = 160004
+#: The thread was started but refuses the bot's messages (Send Messages in Threads denied).
+THREAD_REFUSED = {"403/50001", "403/50013"}
 
 
 def _code(exc: discord.HTTPException) -> str:
@@ -222,9 +225,16 @@ class DiscordNotifier:
         thread_id = await self._thread_on(channel_id, message_id, thread_name(delivery))
         if thread_id is not None:
             thread = self.client.get_partial_messageable(thread_id)
-            sent = await self._send_parts(thread, messages)
-            self._count("thread")
-            return f"{thread_id}:{sent.id}"
+            try:
+                sent = await self._send_parts(thread, messages)
+            except PermanentDeliveryError as exc:
+                # started, but the bot may not post in it (Send Messages in Threads denied)
+                if getattr(exc, "code", None) not in THREAD_REFUSED:
+                    raise
+                log.info("thread %s refused the reveal: replying instead", thread_id)
+            else:
+                self._count("thread")
+                return f"{thread_id}:{sent.id}"
         channel = self.client.get_partial_messageable(channel_id)
         reference = discord.MessageReference(
             message_id=message_id, channel_id=channel_id, fail_if_not_exists=False

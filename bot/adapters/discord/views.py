@@ -597,7 +597,11 @@ def dispute_modal(answer_id: int, workspace: str) -> discord.ui.Modal:
 async def submit_dispute(interaction: discord.Interaction, answer_id: int, carried: str) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     reason = text_value(modal_values(interaction.data), REASON_INPUT)
-    command = Command(CommandName.DISPUTE, args=(str(answer_id), *reason.split()))
+    command = Command(
+        CommandName.DISPUTE,
+        args=(str(answer_id), *reason.split()),
+        reply_context=reply_context_of(interaction),
+    )
     await run_command(interaction, command, workspace=carried or None)
 
 

@@ -433,3 +433,87 @@ async def test_today_in_an_unscheduled_channel_gives_a_practice_question_with_th
     [button] = custom_ids(body)
     assert button.startswith("iv:b:answer-practice:")
     assert body["allowed_mentions"] == {"parse": []}
+
+
+async def test_in_a_thread_of_the_channel_commands_act_for_the_channel(world):
+    """Members talk in the reveal's thread on the question: there ``today``, ``leaderboard``,
+    ``streaks`` and ``config`` are the channel's, not an empty new channel's. A forum post (a
+    thread of a forum, which takes no message of its own) stays a place of its own."""
+    from tests.fakes.discord_api import GUILD_A, guild_payload
+
+    fake = world.fake
+    forum, post = "4100000000000000010", "4100000000000000011"
+    channels = [
+        {"id": CHANNEL_A, "type": 0, "name": "interview-prep", "position": 0},
+        {"id": forum, "type": 15, "name": "questions-forum", "position": 1},
+    ]
+    await fake.dispatch(
+        "GUILD_CREATE", {**guild_payload(GUILD_A, "Server A"), "channels": channels}
+    )
+    thread = "4100000000000000009"
+    in_thread = {"channel_id": thread, "thread_of": CHANNEL_A}
+    await reply_of(
+        fake,
+        await admin(
+            fake, "config", option("enabled", True, 5), option("time", "08:00"), **in_thread
+        ),
+    )
+    admin_actor = await world.actor()
+    assert (await world.app.channels.view(admin_actor.channel_id)).enabled
+    opened = await world.app.daily.open_due(admin_actor.channel_id)
+    assert opened is not None
+    await world.app.answers.submit(
+        await world.actor(ALICE, is_admin=False),
+        AnswerTarget.daily(opened.post.id),
+        "ReLU outputs max(0, x); gradient is 1",
+    )
+    await world.settle()
+
+    body = await reply_of(fake, await fake.slash("today", member=BOB, **in_thread))
+    assert "Today's interview question" in embeds_text(body)
+    assert custom_ids(body) == [f"iv:b:answer-daily:{opened.post.id}:{GUILD_A}"]
+    ref = await fake.slash("leaderboard", member=BOB, **in_thread)
+    assert "Alice" in embeds_text(await reply_of(fake, ref))
+    text = embeds_text(await reply_of(fake, await fake.slash("streaks", member=BOB, **in_thread)))
+    assert "Alice — 1 in a row" in text
+
+    ref = await admin(fake, "config", option("enabled", True, 5), channel_id=post, thread_of=forum)
+    assert "Channel settings saved" in embeds_text(await reply_of(fake, ref))
+    async with world.app.sessions() as session:
+        configured = {
+            row.external_id for row in (await session.execute(sa.select(Channel))).scalars()
+        }
+    assert thread not in configured and forum not in configured and post in configured
+
+
+async def test_number_options_stop_at_the_largest_id_the_database_holds(world):
+    """A message id pasted as an answer number (19 digits) overflowed PostgreSQL's integer ids:
+    the member saw "Something went wrong". Discord's client now refuses it in the option."""
+    await world.adapter.client.tree.sync()
+    [payload] = world.fake.synced["global"]
+    subcommands = {item["name"]: item for item in payload["options"]}
+    for subcommand, name in (("dispute", "answer"), ("admin", "answer"), ("queue", "remove")):
+        [number] = [item for item in subcommands[subcommand]["options"] if item["name"] == name]
+        assert (number["min_value"], number["max_value"]) == (1, 2**31 - 1), subcommand
+
+    ref = await world.fake.slash(
+        "dispute", [option("answer", 2**31 - 1, 4), option("reason", "too harsh")]
+    )
+    assert "not one of your answers" in embeds_text(await reply_of(world.fake, ref))
+
+
+async def test_a_command_discord_still_shows_in_an_older_form_says_so(world, caplog):
+    """After an upgrade changes /interview, members' clients keep the old form for a while:
+    a subcommand that is gone, a required option they could not fill. "Something went wrong,
+    try again in a moment" sent them round in circles."""
+    fake = world.fake
+    for ref in (
+        await fake.slash("weekly-digest"),  # a subcommand this bot does not have
+        # required options their client's copy did not ask for
+        await fake.slash("skip", member=ADMIN, permissions=MANAGE_GUILD),
+        await fake.slash("nudges"),
+    ):
+        body = await reply_of(fake, ref)
+        assert "Discord still shows an older form of this command" in embeds_text(body)
+        assert body["flags"] == 64
+    assert "discord sync" in caplog.text and "failed" not in caplog.text

@@ -30,6 +30,7 @@ from tests.fakes.discord_api import (
     FakeDiscord,
     custom_ids,
     embeds_text,
+    guild_payload,
     user,
 )
 from tests.fakes.graders import ScriptedGrader
@@ -175,6 +176,20 @@ async def test_a_restart_in_the_middle_still_takes_the_click_and_the_submit(
         world.adapter._task = None
 
 
+async def test_a_gateway_reconnect_between_the_click_and_the_submit_loses_nothing(world):
+    fake = world.fake
+    _, message = await post_question(world)
+    [button] = custom_ids(message)
+    form = await fake.wait_callback(await fake.click(message, button, member=ALICE))
+    await fake.reconnect()  # Discord's op 7: the client resumes its session on a new socket
+    submit = await fake.submit_modal(form["data"]["custom_id"], {"answer": GOOD_ANSWER})
+    assert "being graded" in embeds_text(await fake.wait_original(submit))
+    assert [resume["session_id"] for resume in fake.resumes] == ["session-0"]
+    assert len(fake.identifies) == 1 and world.adapter.connected()
+    await world.settle()
+    assert "Your grade: 100/100" in embeds_text((await fake.wait_followups(submit))[0])
+
+
 class EchoingGrader(ScriptedGrader):
     """Quotes the answer back as evidence (like an LLM judge would), to test echoing."""
 
@@ -246,6 +261,30 @@ async def test_where_threads_are_not_allowed_the_reveal_replies_to_the_post(worl
     assert reply["allowed_mentions"] == {"parse": [], "replied_user": False}
     assert "reference answer" in embeds_text(reply)
     assert world.adapter.notifier.sent["reply"] == 1
+
+
+async def test_a_thread_the_bot_may_not_post_in_gets_the_reveal_as_a_reply_instead(world):
+    # Create Public Threads allowed, Send Messages in Threads denied (a channel override)
+    fake = world.fake
+    opened, message = await post_question(world)
+    fake.fail(
+        "POST",
+        rf"channels/{message['id']}/messages",
+        403,
+        {"message": "Missing Permissions", "code": 50013},
+        times=10,
+    )
+    world.clock.set(opened.post.closes_at)
+    await world.app.daily.close_due()
+    await world.settle()
+    reply = fake.posted_in(CHANNEL_A)[-1]
+    assert "reference answer" in embeds_text(reply)
+    assert fake.sent_to(CHANNEL_A)[-1].body["message_reference"]["message_id"] == int(message["id"])
+    async with world.app.sessions() as session:
+        reveal = (
+            await session.execute(sa.select(OutboxMessage).where(OutboxMessage.topic == "reveal"))
+        ).scalar_one()
+    assert reveal.status is OutboxStatus.SENT and reveal.message_ref == f"{CHANNEL_A}:{reply['id']}"
 
 
 async def test_after_the_token_expires_the_grade_comes_by_direct_message(world):
@@ -340,6 +379,56 @@ async def test_guild_join_and_leave_create_and_disable_the_workspace(world):
     assert await world.app.daily.open_due(channel_id) is None  # nothing is posted there
     await fake.join_guild(GUILD_B, "Second server")
     await eventually(workspace(enabled=True))
+
+
+async def test_a_server_that_removed_the_bot_while_it_was_offline_is_disabled_at_start(
+    world, clock, rng
+):
+    fake = world.fake
+    await fake.first_reply(await fake.slash("practice", member=ALICE, guild_id=None))
+    await schedule(world, GUILD_A, CHANNEL_A)
+    channel_b = await schedule(world, GUILD_B, CHANNEL_B)
+    await stop_world(world)
+    fake.guilds.discard(GUILD_B)  # kicked while the bot was down: no GUILD_DELETE reaches it
+
+    restarted = await start_world(world.settings, fake, clock, rng, ScriptedGrader())
+    try:
+        async with restarted.app.sessions() as session:
+            enabled = dict(
+                (await session.execute(sa.select(Workspace.external_id, Workspace.enabled))).all()
+            )
+        assert enabled == {GUILD_A: True, GUILD_B: False, f"dm-{ALICE['id']}": True}
+        assert await restarted.app.daily.open_due(channel_b) is None  # nothing posted there
+    finally:
+        await stop_world(restarted)
+        world.adapter._client = None  # already stopped; the fixture's teardown is a no-op
+        world.adapter._task = None
+
+
+async def test_a_deleted_channel_stops_its_schedule(world):
+    """The admin was told "this channel no longer exists", and could do nothing about it: no
+    command can name a deleted channel, and its question was opened and refused every day."""
+    fake = world.fake
+    channel = {"id": CHANNEL_A, "type": 0, "name": "interview-prep", "position": 0}
+    await fake.dispatch(
+        "GUILD_CREATE", {**guild_payload(GUILD_A, "Server A"), "channels": [channel]}
+    )
+    channel_id = await schedule(world)
+    await fake.dispatch("CHANNEL_DELETE", {**channel, "guild_id": GUILD_A})
+
+    await eventually(lambda: _disabled(world, channel_id))
+    assert await world.app.daily.open_due(channel_id) is None
+
+    # a forum post (a thread) with a schedule of its own, deleted
+    post = "4100000000000000011"
+    post_id = await schedule(world, GUILD_A, post)
+    thread = {"id": post, "guild_id": GUILD_A, "parent_id": "4100000000000000010", "type": 11}
+    await fake.dispatch("THREAD_DELETE", thread)
+    await eventually(lambda: _disabled(world, post_id))
+
+
+async def _disabled(world: DiscordWorld, channel_id: int) -> bool | None:
+    return True if not (await world.app.channels.view(channel_id)).enabled else None
 
 
 async def test_two_guilds_are_kept_apart(world):

@@ -8,7 +8,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.storage.models import AuditEntry, Dispute, DisputeStatus, MockSession, MockStatus
+from bot.storage.models import (
+    Answer,
+    AuditEntry,
+    Dispute,
+    DisputeStatus,
+    MockSession,
+    MockStatus,
+)
 from tests.adapters.discord.test_commands import admin, reply_of
 from tests.adapters.discord.test_daily_flow import GOOD_ANSWER
 from tests.fakes.discord_api import (
@@ -124,7 +131,7 @@ async def test_dispute_from_the_grade_button_then_accept(world):
     )
     assert "Dispute received" in embeds_text(await fake.wait_original(sent))
     await world.settle()
-    regraded = (await fake.wait_followups(submit, count=2))[1]
+    [regraded] = await fake.wait_followups(sent)  # on the dispute's own interaction
     assert "after your dispute" in embeds_text(regraded)
     accept = next(item for item in custom_ids(regraded) if ":dispute-accept:" in item)
     regraded_message = next(message for call, message in fake.created if call.body == regraded)
@@ -179,3 +186,65 @@ async def test_review_report_and_admin_tools(world):
     assert "admin override <answer> <score 0-100> <reason>" in embeds_text(
         await reply_of(fake, ref)
     )
+
+
+async def test_an_override_missing_its_answer_or_score_changes_no_grade(world):
+    from tests.adapters.discord.test_daily_flow import answer_through_the_modal, post_question
+
+    fake = world.fake
+    _, message = await post_question(world)
+    await answer_through_the_modal(fake, message, ALICE, GOOD_ANSWER)
+    await answer_through_the_modal(fake, message, BOB, GOOD_ANSWER)
+    await world.settle()
+    # the admin forgot an option: a number at the start of the reason is not taken for it
+    for options in (
+        (option("score", 1, 4), option("reason", "2 is fair")),
+        (option("answer", 2, 4), option("reason", "10 points were missing")),
+    ):
+        ref = await admin(fake, "admin", option("action", "override"), *options)
+        assert "admin override <answer> <score 0-100> <reason>" in embeds_text(
+            await reply_of(fake, ref)
+        )
+    ref = await admin(fake, "admin", option("action", "disable"), option("reason", "basics-x"))
+    assert "admin disable <question id> <reason>" in embeds_text(await reply_of(fake, ref))
+    async with world.app.sessions() as session:
+        assert (await session.execute(sa.select(AuditEntry))).scalars().all() == []
+
+
+async def test_a_dispute_an_hour_later_gets_its_new_grade_on_the_dispute_itself(world):
+    """The answer's token expired long ago: the new grade follows up on the dispute's own
+    interaction instead of a direct message (which a member who closed their DMs never sees)."""
+    from datetime import timedelta
+
+    fake = world.fake
+    ref = await fake.slash("practice", member=ALICE)
+    await fake.wait_callback(ref)
+    submit, _ = await answer_card(fake, original_message(fake, ref), "ReLU outputs max(0, x)")
+    await world.settle()
+    [grade] = await fake.wait_followups(submit)
+    world.clock.advance(timedelta(hours=1))
+    [dispute_button] = custom_ids(grade)
+    grade_message = next(message for call, message in fake.created if call.body == grade)
+    form = await fake.wait_callback(await fake.click(grade_message, dispute_button, member=ALICE))
+    sent = await fake.submit_modal(
+        form["data"]["custom_id"], {"reason": "I did mention the gradient."}, member=ALICE
+    )
+    assert "Dispute received" in embeds_text(await fake.wait_original(sent))
+    await world.settle()
+    [regraded] = await fake.wait_followups(sent)
+    assert "after your dispute" in embeds_text(regraded) and regraded["flags"] == 64
+    assert fake.calls_to("POST", r"users/@me/channels") == []
+
+    # the same by command
+    await answer_card(fake, original_message(fake, ref), "ReLU is max(0, x)")
+    await world.settle()
+    async with world.app.sessions() as session:
+        second = max((await session.execute(sa.select(Answer.id))).scalars())
+    world.clock.advance(timedelta(hours=1))
+    by_command = await fake.slash(
+        "dispute", [option("answer", second, 4), option("reason", "gradient")], member=ALICE
+    )
+    await reply_of(fake, by_command)
+    await world.settle()
+    assert "after your dispute" in embeds_text((await fake.wait_followups(by_command))[0])
+    assert fake.calls_to("POST", r"users/@me/channels") == []
