@@ -115,6 +115,21 @@ CONFIG_KEYS = {
 }
 
 
+#: The largest row id the database holds (PostgreSQL's integer): a larger number typed as an
+#: answer or queue-entry number (a pasted message id) names nothing.
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(text: str) -> int | None:
+    """The row id a member typed ("12" or "#12"), or None when it is not one: digits only
+    (``²`` is a digit to Python but no number), within the database's integer."""
+    digits = text.lstrip("#")
+    if not digits.isdecimal():
+        return None
+    value = int(digits)
+    return value if 0 < value <= MAX_ROW_ID else None
+
+
 class UsageError(ValueError):
     """A command line that does not parse; the message says how to write it."""
 
@@ -643,9 +658,10 @@ class InterviewCommands:
                 question_form=QuestionForm(channel_id, for_date=words[1] if len(words) > 1 else "")
             )
         if words[0].lower() in {"remove", "rm", "delete"}:
-            if len(words) != 2 or not words[1].isdigit():
+            entry = row_id(words[1]) if len(words) == 2 else None
+            if entry is None:
                 raise UsageError("Give the number of the queued entry to remove.")
-            view = await self._channels.unqueue(actor, channel_id, int(words[1]))
+            view = await self._channels.unqueue(actor, channel_id, entry)
             return Reply((config_card(view, "🗂️ Removed from the queue"),))
         when = words[1] if len(words) > 1 else None
         view = await self._channels.queue_bank_question(actor, channel_id, words[0], for_date=when)
@@ -759,9 +775,9 @@ class InterviewCommands:
     async def dispute(self, actor: Actor, command: Command) -> Reply:
         self._need(self._disputes, "Disputes")
         assert self._disputes is not None
-        if len(command.args) < 2 or not command.args[0].lstrip("#").isdigit():
+        answer_id = row_id(command.args[0]) if len(command.args) >= 2 else None
+        if answer_id is None:
             raise UsageError("Give the answer number (on your grade) and your reason.")
-        answer_id = int(command.args[0].lstrip("#"))
         card = await self._disputes.dispute(
             actor, answer_id, " ".join(command.args[1:]), reply_context=command.reply_context
         )
@@ -788,10 +804,11 @@ class InterviewCommands:
         if action == "list":
             return Reply((open_items_card(await self._disputes.open_items(actor)),))
         if action == "override":
-            if len(words) < 4 or not words[1].lstrip("#").isdigit() or not words[2].isdigit():
+            answer_id = row_id(words[1]) if len(words) >= 4 else None
+            if answer_id is None or not words[2].isdecimal():
                 raise UsageError("admin override <answer> <score 0-100> <reason>")
             card = await self._disputes.override(
-                actor, int(words[1].lstrip("#")), int(words[2]), " ".join(words[3:])
+                actor, answer_id, int(words[2]), " ".join(words[3:])
             )
             return Reply((card,))
         if action == "disable":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from bot.services.commands import (
     UsageError,
     parse_command,
 )
+from bot.services.disputes import Disputes
 from bot.services.grading import GradingWorker
 from bot.services.interviews import MockInterviews
 from bot.services.practice import PracticeService
@@ -193,3 +195,31 @@ async def test_mock_refuses_odd_lengths_with_a_reason(world, sessions, clock, rn
     )
     [card] = (await commands.run_text(world.alice, text)).cards
     assert card.kind is CardKind.ERROR and message in card.title + card.body
+
+
+@pytest.mark.parametrize(
+    ("text", "usage"),
+    [
+        ("dispute ² the grade missed my point", "answer number"),
+        ("dispute 99999999999 a pasted message id", "answer number"),
+        ("admin override ² 50 fair", "admin override <answer>"),
+        ("admin override 1 ² fair", "admin override <answer>"),
+        ("admin override 4294967296 50 fair", "admin override <answer>"),
+        ("queue remove ²", "number of the queued entry"),
+        ("queue remove 99999999999", "number of the queued entry"),
+    ],
+)
+async def test_numbers_that_are_not_row_ids_get_the_usage_line(world, sessions, clock, text, usage):
+    """A superscript digit (a digit to Python, no number to int) or a number beyond the database's
+    integer (a pasted message id: an overflow error on PostgreSQL) is refused with the usage
+    line, not "Something went wrong"."""
+    commands = InterviewCommands(
+        directory=world.directory,
+        daily=world.daily,
+        practice=PracticeService(sessions, random.Random(1)),
+        leaderboards=world.leaderboards,
+        channels=world.channels,
+        disputes=Disputes(sessions, clock),
+    )
+    [card] = (await commands.run_text(world.admin, text)).cards
+    assert card.kind is CardKind.ERROR and usage in card.title + card.body

@@ -32,7 +32,7 @@ from bot.adapters.discord.interactions import (
 from bot.adapters.discord.views import custom_question_modal, run_command
 from bot.domain.bank import Difficulty, Track
 from bot.services.cards import Card, CardKind, error_card
-from bot.services.commands import Command, CommandName
+from bot.services.commands import MAX_ROW_ID, Command, CommandName
 from bot.services.directory import Actor
 from bot.services.disputes import MAX_REASON
 
@@ -43,9 +43,8 @@ CHOICES_LIMIT = 25
 CHOICE_NAME_LIMIT = 100
 CATALOGUE_SECONDS = 60.0
 POSTABLE_CHANNELS = (discord.ChannelType.text, discord.ChannelType.news)
-#: The largest row id the database holds (PostgreSQL's integer): Discord's client refuses a
-#: larger number (a pasted message id) in an option that names an answer or a queue entry.
-MAX_ROW_ID = 2**31 - 1
+#: Discord's client refuses a number above the largest row id (a pasted message id) in an option
+#: that names an answer or a queue entry.
 RowId = app_commands.Range[int, 1, MAX_ROW_ID]
 
 
