@@ -244,8 +244,9 @@ class Engagement:
                     .group_by(
                         col(ScoreEvent.member_id), col(Member.display_name), col(Member.external_id)
                     )
-                    .order_by(
+                    .order_by(  # the leaderboards' ties: points, answers, first there, id
                         total.desc(),
+                        sa.func.count(col(ScoreEvent.id)).desc(),
                         sa.func.max(col(ScoreEvent.occurred_at)).asc(),
                         col(ScoreEvent.member_id).asc(),
                     )

@@ -13,6 +13,7 @@ from bot.services.channels import ConfigChange
 from bot.services.daily import DailyService
 from bot.services.engagement import Engagement
 from bot.services.grading import GradingWorker
+from bot.services.leaderboard import Period
 from bot.services.scheduler import DailyScheduler
 from bot.storage.db import create_engine, session_factory
 from bot.storage.models import MonthlyAward, Nudge, Platform
@@ -117,3 +118,26 @@ async def test_the_month_end_post_goes_out_exactly_once_with_two_schedulers(
     assert text.index("Alice") < text.index("Bob")  # 3 answers of 100 beat 2
     assert post.card.mention_member_ids == ("U1",)
     assert "Best streak" in text
+
+
+async def test_champions_break_a_points_tie_by_more_answers_like_the_monthly_board(
+    world, sessions, clock
+):
+    """Alice and Bob both score 20 points in March: Bob in two answers, Alice in one that came
+    first. The monthly board puts Bob first (more answers); the champions post must agree."""
+    clock.set(datetime(2026, 3, 10, 8, 0, tzinfo=UTC))
+    await _play_days(world, sessions, clock, [world.bob], 1)  # beginner: Bob 10
+    await _play_days(world, sessions, clock, [world.alice], 1)  # intermediate: Alice 20
+    await _play_days(world, sessions, clock, [], 1)  # advanced: nobody
+    await _play_days(world, sessions, clock, [world.bob], 1)  # beginner: Bob 10 more
+    board = await world.leaderboards.leaderboard(
+        world.workspace_id, Period.MONTH, channel_id=world.channel_id
+    )
+    assert [(row.display_name, row.points) for row in board] == [("Bob", 20), ("Alice", 20)]
+    clock.set(datetime(2026, 4, 1, 8, 0, tzinfo=UTC))
+    assert await Engagement(sessions, clock).award_months(SLACK) == 1
+    notifier = RecordingNotifier()
+    await world.dispatcher({notifier.platform: notifier}).drain()
+    [post] = notifier.of("champions")
+    text = post.card.as_text()
+    assert text.index("Bob") < text.index("Alice")
