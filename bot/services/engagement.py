@@ -5,8 +5,9 @@
   channel. At most one per post and member (a UNIQUE claim row, written with the message).
 - **Monthly champions**: once a month has ended in the workspace's time zone, each channel that
   played that month gets a post with the month's top three and the best current streak
-  (optionally mentioning the champion, and giving a Discord role). Exactly once per channel and
-  month: the claim row is UNIQUE and the post is an outbox row in the same transaction.
+  (optionally mentioning the champion, and giving a Discord role), once every answer sent that
+  month has its grade. Exactly once per channel and month: the claim row is UNIQUE and the post
+  is an outbox row in the same transaction.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.services.leaderboard import channel_streaks
 from bot.storage.db import insert_ignore, transaction
 from bot.storage.models import (
     Answer,
+    AnswerStatus,
     Channel,
     DailyPost,
     DeliveryAction,
@@ -201,6 +203,19 @@ class Engagement:
                 awarded = sa.select(col(MonthlyAward.channel_id)).where(
                     col(MonthlyAward.month) == month
                 )
+                # an answer sent that month still waits for its grade: its points belong to the
+                # month, so its channel's post waits for them
+                grading = (
+                    sa.select(col(DailyPost.channel_id))
+                    .join(Answer, col(Answer.daily_post_id) == DailyPost.id)
+                    .where(
+                        col(Answer.scored).is_(True),
+                        col(Answer.status).in_([AnswerStatus.PENDING, AnswerStatus.GRADING]),
+                        col(Answer.submitted_at) >= start,
+                        col(Answer.submitted_at) < end,
+                    )
+                    .distinct()
+                )
                 rows = await session.execute(
                     sa.select(Channel, Workspace)
                     .join(Workspace, col(Workspace.id) == Channel.workspace_id)
@@ -212,6 +227,7 @@ class Engagement:
                         col(Channel.announce_champions).is_(True),
                         col(Channel.id).in_(played),
                         col(Channel.id).not_in(awarded),
+                        col(Channel.id).not_in(grading),
                     )
                 )
                 pending.extend((channel, workspace, month) for channel, workspace in rows.all())

@@ -141,3 +141,27 @@ async def test_champions_break_a_points_tie_by_more_answers_like_the_monthly_boa
     [post] = notifier.of("champions")
     text = post.card.as_text()
     assert text.index("Bob") < text.index("Alice")
+
+
+async def test_the_champions_wait_for_the_grade_of_an_answer_sent_before_midnight(
+    world, sessions, clock
+):
+    """Alice answers at 23:59:50 on 31 March (Berlin) and her grade comes after midnight: the
+    champions post waits for it instead of leaving her points out for good."""
+    clock.set(datetime(2026, 3, 30, 8, 0, tzinfo=UTC))
+    await _play_days(world, sessions, clock, [world.bob], 1)  # beginner on 30 March: Bob 10
+    opened = await world.open()  # intermediate on 31 March
+    clock.set(datetime(2026, 3, 31, 21, 59, 50, tzinfo=UTC))
+    await world.submit(world.alice, opened, FULL)  # 20 points, not graded yet
+    clock.set(datetime(2026, 3, 31, 22, 0, 30, tzinfo=UTC))  # April in Berlin
+    engagement = Engagement(sessions, clock)
+    assert await engagement.award_months(SLACK) == 0
+    grader = ScriptedGrader()
+    await GradingWorker(sessions, grader, grader, clock).drain()
+    assert await engagement.award_months(SLACK) == 1
+    notifier = RecordingNotifier()
+    await world.dispatcher({notifier.platform: notifier}).drain()
+    [post] = notifier.of("champions")
+    text = post.card.as_text()
+    assert "Alice — 20 pts" in text
+    assert text.index("Alice") < text.index("Bob")
