@@ -9,7 +9,7 @@ on every change, which is how schedulers in other processes notice it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
@@ -274,6 +274,9 @@ class ChannelSettings:
         self, channel: Channel, queue: Sequence[QueuedView] = (), delivery_problem: str = ""
     ) -> ChannelView:
         schedule = schedule_of(channel)
+        reason = channel.pause_reason
+        if schedule.paused and not schedule.is_paused_on(schedule.local_date(self._clock.now())):
+            schedule, reason = replace(schedule, paused=False, paused_until=None), ""
         assert channel.id is not None
         return ChannelView(
             channel_id=channel.id,
@@ -284,7 +287,7 @@ class ChannelSettings:
             schedule=schedule,
             track=channel.track,
             topics=tuple(channel.topics),
-            pause_reason=channel.pause_reason,
+            pause_reason=reason,
             announce_champions=channel.announce_champions,
             champion_role_id=channel.champion_role_id,
             next_post=schedule.next_slot(self._clock.now()) if channel.enabled else None,
@@ -362,8 +365,12 @@ class ChannelSettings:
                     )
             candidate = Channel.model_validate({**channel.model_dump(), **values})
             schedule = schedule_of(candidate)
+            today = schedule.local_date(self._clock.now())
+            if schedule.paused and not schedule.is_paused_on(today):  # the pause ran out
+                values.update(paused=False, paused_until=None, pause_reason="")
+                candidate = Channel.model_validate({**channel.model_dump(), **values})
+                schedule = schedule_of(candidate)
             if candidate.enabled and not errors:
-                today = schedule.local_date(self._clock.now())
                 for key, problem in schedule.errors(today).items():
                     errors.setdefault(key, problem)
             if errors:

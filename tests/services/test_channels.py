@@ -123,3 +123,17 @@ async def test_queue_order_dated_entries_first_then_in_the_order_queued(world):
         )
     removed = await world.channels.unqueue(world.admin, world.channel_id, view.queue[1].queue_id)
     assert [entry.bank_id for entry in removed.queue] == ["rnn-c", "cnn-c"]
+
+
+async def test_after_a_pause_with_an_end_date_ran_out_the_settings_can_still_change(world, clock):
+    """Paused until 5 March; on 9 March the channel posts again, and an admin who moves the post
+    time is not told that the pause end date is not in the future."""
+    await world.channels.pause(world.admin, world.channel_id, until="2026-03-05", reason="offsite")
+    clock.advance(timedelta(days=8))
+    view = await world.channels.update(
+        world.admin, world.channel_id, ConfigChange(post_time="10:30")
+    )
+    assert view.schedule.post_time.isoformat() == "10:30:00"
+    assert view.schedule.posts_on(world.clock.now().date())
+    assert "paused" not in view.summary()
+    assert "paused" not in (await world.channels.view(world.channel_id)).summary()
