@@ -3,11 +3,11 @@
 - **Nudges** (opt-in per member): a private reminder ``hours_before`` hours before an open
   question closes, to members who have not answered it and hold a streak of at least 2 in that
   channel. At most one per post and member (a UNIQUE claim row, written with the message).
-- **Monthly champions**: once a month has ended in the workspace's time zone, each channel that
-  played that month gets a post with the month's top three and the best current streak
-  (optionally mentioning the champion, and giving a Discord role), once every answer sent that
-  month has its grade. Exactly once per channel and month: the claim row is UNIQUE and the post
-  is an outbox row in the same transaction.
+- **Monthly champions**: once a month has ended in the channel's time zone (where its monthly
+  board starts again), each channel that played that month gets a post with the month's top
+  three and the best current streak (optionally mentioning the champion, and giving a Discord
+  role), once every answer sent that month has its grade. Exactly once per channel and month:
+  the claim row is UNIQUE and the post is an outbox row in the same transaction.
 """
 
 from __future__ import annotations
@@ -178,12 +178,14 @@ class Engagement:
 
     async def award_months(self, platforms: Collection[Platform]) -> int:
         """Post last month's champions in every channel that scored points then and has no
-        post yet (one query per workspace time zone, so it stays cheap at every sweep)."""
+        post yet, by the month of the channel's own zone, as its monthly board counts it (one
+        query per channel time zone, so it stays cheap at every sweep)."""
         now = self._clock.now()
         async with self._sessions() as session:
             zones = (
                 await session.execute(
-                    sa.select(col(Workspace.timezone))
+                    sa.select(col(Channel.timezone))
+                    .join(Workspace, col(Workspace.id) == Channel.workspace_id)
                     .where(
                         col(Workspace.enabled).is_(True),
                         col(Workspace.platform).in_(sorted(platforms)),
@@ -220,7 +222,7 @@ class Engagement:
                     sa.select(Channel, Workspace)
                     .join(Workspace, col(Workspace.id) == Channel.workspace_id)
                     .where(
-                        col(Workspace.timezone) == zone_name,
+                        col(Channel.timezone) == zone_name,
                         col(Workspace.enabled).is_(True),
                         col(Workspace.platform).in_(sorted(platforms)),
                         col(Channel.enabled).is_(True),
@@ -240,7 +242,7 @@ class Engagement:
     async def _award(
         self, channel: Channel, workspace: Workspace, month: date, now: datetime
     ) -> bool:
-        start, end = month_bounds(month, workspace.timezone)
+        start, end = month_bounds(month, channel.timezone)
         async with transaction(self._sessions) as session:
             total = sa.func.sum(col(ScoreEvent.points)).label("points")
             top = (

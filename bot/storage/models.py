@@ -546,7 +546,7 @@ class MonthlyAward(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     channel_id: int = Field(foreign_key="channel.id")
-    #: The first day of the month awarded (in the workspace's time zone).
+    #: The first day of the month awarded (in the channel's time zone).
     month: date
     champion_member_id: int | None = Field(default=None, foreign_key="member.id")
     created_at: datetime = _utc_column()

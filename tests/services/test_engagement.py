@@ -165,3 +165,35 @@ async def test_the_champions_wait_for_the_grade_of_an_answer_sent_before_midnigh
     text = post.card.as_text()
     assert "Alice — 20 pts" in text
     assert text.index("Alice") < text.index("Bob")
+
+
+async def test_a_channel_in_its_own_zone_gets_its_champions_when_its_month_ends(
+    world, sessions, clock
+):
+    """A Berlin workspace's channel runs on New York time: Bob's answer at 20:00 on 31 March in
+    New York is on the channel's March board, so the champions wait for New York's midnight and
+    count it."""
+    await world.channels.update(
+        world.admin, world.channel_id, ConfigChange(timezone="America/New_York")
+    )
+    clock.set(datetime(2026, 3, 31, 13, 0, tzinfo=UTC))  # 09:00 in New York
+    opened = await world.open()
+    await world.submit(world.alice, opened, "gradients")  # 4 points
+    clock.set(datetime(2026, 4, 1, 0, 0, tzinfo=UTC))  # 20:00 in New York, April in Berlin
+    await world.submit(world.bob, opened, FULL)  # 10 points
+    grader = ScriptedGrader()
+    await GradingWorker(sessions, grader, grader, clock).drain()
+    board = await world.leaderboards.leaderboard(
+        world.workspace_id, Period.MONTH, channel_id=world.channel_id
+    )
+    assert [(row.display_name, row.points) for row in board] == [("Bob", 10), ("Alice", 4)]
+    engagement = Engagement(sessions, clock)
+    clock.set(datetime(2026, 4, 1, 1, 0, tzinfo=UTC))  # 21:00 on 31 March in New York
+    assert await engagement.award_months(SLACK) == 0
+    clock.set(datetime(2026, 4, 1, 4, 1, tzinfo=UTC))  # April in New York
+    assert await engagement.award_months(SLACK) == 1
+    notifier = RecordingNotifier()
+    await world.dispatcher({notifier.platform: notifier}).drain()
+    [post] = notifier.of("champions")
+    text = post.card.as_text()
+    assert text.index("Bob — 10 pts") < text.index("Alice — 4 pts")
