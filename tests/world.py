@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,10 +14,12 @@ from bot.clock import ManualClock
 from bot.domain.bank import Bank, Difficulty, KeyPoint, Question
 from bot.services.answers import AnswerService, AnswerTarget, Receipt
 from bot.services.channels import ChannelSettings, ConfigChange
+from bot.services.commands import InterviewCommands
 from bot.services.daily import DailyService, OpenedPost
 from bot.services.delivery import Dispatcher
 from bot.services.directory import Actor, ChannelDefaults, Directory
 from bot.services.leaderboard import LeaderboardService
+from bot.services.practice import PracticeService
 from bot.services.question_rows import sync_bank
 from bot.storage.models import Platform
 
@@ -90,6 +93,18 @@ class World:
     async def actor(self, external_id: str, name: str) -> Actor:
         return await self.directory.resolve(
             Platform.SLACK, "T1", external_id, channel_external_id="C1", member_name=name
+        )
+
+    def commands(self, practice: PracticeService, **services: Any) -> InterviewCommands:
+        """The ``/interview`` command service over this world, with ``practice`` and any
+        optional services (interviews, review, disputes...)."""
+        return InterviewCommands(
+            directory=self.directory,
+            daily=self.daily,
+            practice=practice,
+            leaderboards=self.leaderboards,
+            channels=self.channels,
+            **services,
         )
 
     def dispatcher(self, notifiers: dict) -> Dispatcher:

@@ -25,13 +25,7 @@ from tests.fakes.graders import ScriptedGrader
 
 @pytest.fixture
 def commands(world, sessions, rng) -> InterviewCommands:
-    return InterviewCommands(
-        directory=world.directory,
-        daily=world.daily,
-        practice=PracticeService(sessions, rng),
-        leaderboards=world.leaderboards,
-        channels=world.channels,
-    )
+    return world.commands(PracticeService(sessions, rng))
 
 
 @pytest.mark.parametrize(
@@ -185,14 +179,7 @@ async def test_help_lists_every_subcommand(world, commands):
 )
 async def test_mock_refuses_odd_lengths_with_a_reason(world, sessions, clock, rng, text, message):
     practice = PracticeService(sessions, rng)
-    commands = InterviewCommands(
-        directory=world.directory,
-        daily=world.daily,
-        practice=practice,
-        leaderboards=world.leaderboards,
-        channels=world.channels,
-        interviews=MockInterviews(sessions, clock, practice),
-    )
+    commands = world.commands(practice, interviews=MockInterviews(sessions, clock, practice))
     [card] = (await commands.run_text(world.alice, text)).cards
     assert card.kind is CardKind.ERROR and message in card.title + card.body
 
@@ -213,13 +200,8 @@ async def test_numbers_that_are_not_row_ids_get_the_usage_line(world, sessions, 
     """A superscript digit (a digit to Python, no number to int) or a number beyond the database's
     integer (a pasted message id: an overflow error on PostgreSQL) is refused with the usage
     line, not "Something went wrong"."""
-    commands = InterviewCommands(
-        directory=world.directory,
-        daily=world.daily,
-        practice=PracticeService(sessions, random.Random(1)),
-        leaderboards=world.leaderboards,
-        channels=world.channels,
-        disputes=Disputes(sessions, clock),
+    commands = world.commands(
+        PracticeService(sessions, random.Random(1)), disputes=Disputes(sessions, clock)
     )
     [card] = (await commands.run_text(world.admin, text)).cards
     assert card.kind is CardKind.ERROR and usage in card.title + card.body

@@ -12,7 +12,6 @@ from fsrs import Rating
 
 from bot.services.answers import AnswerTarget
 from bot.services.cards import CardKind
-from bot.services.commands import InterviewCommands
 from bot.services.grading import GradingWorker
 from bot.services.practice import PracticeService
 from bot.services.review import SpacedRepetition, rating_for
@@ -110,14 +109,7 @@ async def test_a_due_question_taken_out_of_rotation_is_not_counted_as_due(
     "1 question(s) due" every day and handed out another question in its name."""
     review = SpacedRepetition(sessions, clock)
     practice = PracticeService(sessions, rng, review=review)
-    commands = InterviewCommands(
-        directory=world.directory,
-        daily=world.daily,
-        practice=practice,
-        leaderboards=world.leaderboards,
-        channels=world.channels,
-        review=review,
-    )
+    commands = world.commands(practice, review=review)
     await _practise(world, sessions, clock, "cnn-a", "no idea")  # Again: due in a day
     async with transaction(sessions) as session:
         session.add(
