@@ -194,22 +194,28 @@ class ChannelSettings:
         return self._view(channel, queue, problem)
 
     @staticmethod
-    async def _delivery_problem(session: AsyncSession, channel_id: int) -> str:
-        """Why the latest question post of a channel was refused, if it was (its outbox row is
-        dead): the bot was removed from the channel, lost a permission, was uninstalled...
-        Read through the channel's latest daily post (an index look-up), never the outbox."""
-        row = (
+    async def _latest_question_posts(
+        session: AsyncSession, channel_id: int, count: int
+    ) -> Sequence[sa.Row[OutboxStatus, str | None]]:
+        """The delivery status and error of a channel's latest ``count`` question posts, newest
+        first: read through its daily posts (an index look-up), never by scanning the outbox."""
+        return (
             await session.execute(
                 sa.select(col(OutboxMessage.status), col(OutboxMessage.last_error))
                 .join(DailyPost, col(DailyPost.outbox_id) == col(OutboxMessage.id))
                 .where(col(DailyPost.channel_id) == channel_id)
                 .order_by(col(DailyPost.local_date).desc())
-                .limit(1)
+                .limit(count)
             )
-        ).first()
-        if row is None or row.status is not OutboxStatus.DEAD:
+        ).all()
+
+    async def _delivery_problem(self, session: AsyncSession, channel_id: int) -> str:
+        """Why the latest question post of a channel was refused, if it was (its outbox row is
+        dead): the bot was removed from the channel, lost a permission, was uninstalled..."""
+        latest = await self._latest_question_posts(session, channel_id, 1)
+        if not latest or latest[0].status is not OutboxStatus.DEAD:
             return ""
-        return describe_failure(row.last_error)
+        return describe_failure(latest[0].last_error)
 
     async def question_refused(self, message: OutboxMessage) -> None:
         """A channel's question post was refused for good (its outbox row is dead): tell the
@@ -234,20 +240,8 @@ class ChannelSettings:
             ).scalar_one_or_none()
             if channel is None or channel.id is None or not channel.configured_by:
                 return
-            statuses = (
-                (
-                    await session.execute(
-                        sa.select(col(OutboxMessage.status))
-                        .join(DailyPost, col(DailyPost.outbox_id) == col(OutboxMessage.id))
-                        .where(col(DailyPost.channel_id) == channel.id)
-                        .order_by(col(DailyPost.local_date).desc())
-                        .limit(2)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if len(statuses) == 2 and statuses[1] is OutboxStatus.DEAD:
+            latest = await self._latest_question_posts(session, channel.id, 2)
+            if len(latest) == 2 and latest[1].status is OutboxStatus.DEAD:
                 return  # told when the run of refusals began
             where = f"#{channel.name}" if channel.name else "the channel"
             card = Card(
