@@ -4,7 +4,6 @@ forms open as modals, and unknown words get a short usage message."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from datetime import timedelta
 from typing import Any
@@ -278,7 +277,6 @@ async def test_a_question_slack_refused_is_explained_to_members_and_admins(world
     await world.fake.wait_until(
         lambda: [c for c in world.fake.of("chat.postMessage") if c.failed][1:]
     )
-    await asyncio.sleep(1.5)  # a second notice would have been sent by now (1 s outbox poll)
-    await world.settle()
+    await world.settle()  # delivers until nothing is due: a second notice would be sent now
     notices = [c for c in world.fake.of("chat.postMessage") if c.data["channel"] == "DUADMIN"]
     assert len(notices) == 1 and len(world.fake.of("conversations.open")) == 1
