@@ -86,6 +86,7 @@ async def _until_all_graded(sessions) -> None:
         if all(a.status == "graded" for a in await _rows(sessions, Answer)):
             return
         await asyncio.sleep(0.02)
+    raise AssertionError("answers still ungraded after 4 s")
 
 
 async def _six_answers_and_a_closed_gate(world) -> tuple[list, ScriptedGrader]:
